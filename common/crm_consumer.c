@@ -1,0 +1,261 @@
+#include "crm_consumer.h"
+#include "crm_log.h"
+#include "crm_mem.h"
+#include "crm_time.h"
+#include "crm_zloop.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define REPLAY_BATCH 1000
+#define REPLAY_RETRY_S 1.0
+#define MAX_EVENT_BYTES (8 << 20)
+
+struct crm_consumer {
+    struct ev_loop *loop;
+    crm_store_t *store;
+    char *producer;
+    char cursor_key[96];
+    void *sub, *replay;
+    crm_zwatch_t *sub_watch, *replay_watch;
+    ev_timer retry;
+    crm_consumer_apply_fn *apply;
+    void *arg;
+    crm_consumer_progress_fn *progress;
+    void *progress_arg;
+    uint64_t applied;          /* committed cursor */
+    uint64_t known;            /* producer's head as last heard */
+    int64_t replay_sent_at;    /* monotonic us; 0 = no request outstanding */
+    int want_replay;           /* since start: ask what happened while down */
+};
+
+typedef struct {
+    crm_consumer_t *self;
+    Crm__Events__V1__Event **events;
+    size_t n;
+    uint64_t cursor; /* within the transaction */
+} batch_t;
+
+static int apply_batch_txn(MDB_txn *txn, void *arg)
+{
+    batch_t *b = arg;
+    crm_consumer_t *self = b->self;
+    uint64_t cur;
+    int rc = crm_store_meta_get_u64(self->store, txn, self->cursor_key, &cur);
+    if (rc)
+        return rc;
+    uint64_t start = cur;
+    for (size_t i = 0; i < b->n; i++) {
+        /* duplicates and stragglers are skipped here, against the cursor read
+         * in this very transaction: that is what makes it exactly once */
+        if (b->events[i]->seq != cur + 1)
+            continue;
+        if ((rc = self->apply(self->arg, txn, b->events[i])) != 0)
+            return rc;
+        cur++;
+    }
+    b->cursor = cur;
+    if (cur == start)
+        return 0;
+    return crm_store_meta_put_u64(self->store, txn, self->cursor_key, cur);
+}
+
+static void request_replay(crm_consumer_t *self)
+{
+    int64_t now = crm_time_mono_us();
+    if (self->replay_sent_at && now - self->replay_sent_at < (int64_t)(REPLAY_RETRY_S * 1e6))
+        return;
+    Crm__Events__V1__ReplayRequest req = CRM__EVENTS__V1__REPLAY_REQUEST__INIT;
+    req.from_seq = self->applied + 1;
+    req.max_events = REPLAY_BATCH;
+    uint8_t buf[32];
+    size_t len = crm__events__v1__replay_request__pack(&req, buf);
+    const void *data[1] = {buf};
+    size_t size[1] = {len};
+    if (crm_zsend(self->replay, data, size, 1) == 0)
+        self->replay_sent_at = now;
+    else
+        self->replay_sent_at = 0; /* not connected yet: the retry timer asks again */
+}
+
+/* Applies the events in order; returns 0 or an LMDB code. */
+static int apply_events(crm_consumer_t *self, Crm__Events__V1__Event **events, size_t n)
+{
+    size_t useful = 0;
+    for (size_t i = 0; i < n; i++)
+        if (events[i]->seq > self->applied)
+            useful++;
+    if (!useful)
+        return 0;
+    batch_t b = {self, events, n, self->applied};
+    int rc = crm_store_write(self->store, apply_batch_txn, &b);
+    if (rc) {
+        crm_error("applying %s events after %llu: %s", self->producer,
+                  (unsigned long long)self->applied, mdb_strerror(rc));
+        return rc;
+    }
+    if (b.cursor != self->applied) {
+        self->applied = b.cursor;
+        if (self->progress)
+            self->progress(self->progress_arg, self);
+    }
+    return 0;
+}
+
+static void note_known(crm_consumer_t *self, uint64_t seq)
+{
+    if (seq > self->known)
+        self->known = seq;
+}
+
+static void on_sub(crm_zwatch_t *w, void *socket, void *arg)
+{
+    crm_consumer_t *self = arg;
+    Crm__Events__V1__Publication *pubs[256];
+    Crm__Events__V1__Event *events[256];
+    size_t n_pubs = 0, n_events = 0;
+    int gap = 0;
+    while (n_pubs < 256) {
+        crm_frames_t f;
+        if (crm_frames_recv(socket, &f) != 0)
+            break;
+        Crm__Events__V1__Publication *p = NULL;
+        if (f.count == 1)
+            p = crm__events__v1__publication__unpack(NULL, crm_frame_size(&f, 0),
+                                                      crm_frame_data(&f, 0));
+        crm_frames_close(&f);
+        if (!p || strcmp(p->producer, self->producer) != 0) {
+            if (p)
+                crm__events__v1__publication__free_unpacked(p, NULL);
+            continue;
+        }
+        pubs[n_pubs++] = p;
+        note_known(self, p->last_seq);
+        if (p->event) {
+            note_known(self, p->event->seq);
+            uint64_t expect = n_events ? events[n_events - 1]->seq + 1 : self->applied + 1;
+            if (p->event->seq == expect)
+                events[n_events++] = p->event;
+            else if (p->event->seq > expect)
+                gap = 1;
+        }
+    }
+    if (n_events && self->replay_sent_at == 0)
+        apply_events(self, events, n_events);
+    for (size_t i = 0; i < n_pubs; i++)
+        crm__events__v1__publication__free_unpacked(pubs[i], NULL);
+    if (gap || self->known > self->applied)
+        request_replay(self);
+}
+
+static void on_replay(crm_zwatch_t *w, void *socket, void *arg)
+{
+    crm_consumer_t *self = arg;
+    for (int budget = 16; budget > 0; budget--) {
+        crm_frames_t f;
+        if (crm_frames_recv(socket, &f) != 0)
+            return;
+        Crm__Events__V1__ReplayReply *r = NULL;
+        if (f.count == 1)
+            r = crm__events__v1__replay_reply__unpack(NULL, crm_frame_size(&f, 0),
+                                                       crm_frame_data(&f, 0));
+        crm_frames_close(&f);
+        if (!r)
+            continue;
+        self->replay_sent_at = 0;
+        self->want_replay = 0;
+        note_known(self, r->last_seq);
+        int rc = apply_events(self, r->events, r->n_events);
+        crm__events__v1__replay_reply__free_unpacked(r, NULL);
+        if (rc == 0 && self->known > self->applied)
+            request_replay(self);
+    }
+}
+
+static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    crm_consumer_t *self = w->data;
+    /* an answer lost with a restarted producer, or a request that could not
+     * be sent while disconnected, is asked again */
+    if (self->want_replay || self->replay_sent_at || self->known > self->applied)
+        request_replay(self);
+}
+
+crm_consumer_t *crm_consumer_new(struct ev_loop *loop, void *zctx, crm_store_t *store,
+                                 const char *producer, const char *pub_endpoint,
+                                 const char *replay_endpoint, crm_consumer_apply_fn *apply,
+                                 void *arg)
+{
+    crm_consumer_t *self = crm_calloc(1, sizeof *self);
+    self->loop = loop;
+    self->store = store;
+    self->producer = crm_strdup(producer);
+    snprintf(self->cursor_key, sizeof self->cursor_key, "cursor.%s", producer);
+    self->apply = apply;
+    self->arg = arg;
+
+    MDB_txn *txn;
+    int rc = crm_store_read_begin(store, &txn);
+    if (rc == 0) {
+        rc = crm_store_meta_get_u64(store, txn, self->cursor_key, &self->applied);
+        crm_store_read_end(store, txn);
+    }
+    if (rc) {
+        crm_error("consumer %s: %s", producer, mdb_strerror(rc));
+        goto fail;
+    }
+    self->known = self->applied;
+    self->sub = zmq_socket(zctx, ZMQ_SUB);
+    self->replay = zmq_socket(zctx, ZMQ_DEALER);
+    if (!self->sub || !self->replay)
+        goto fail_zmq;
+    int immediate = 1;
+    if (crm_zsock_setup(self->sub, MAX_EVENT_BYTES) != 0 ||
+        crm_zsock_setup(self->replay, 64 << 20) != 0 ||
+        zmq_setsockopt(self->replay, ZMQ_IMMEDIATE, &immediate, sizeof immediate) != 0 ||
+        zmq_setsockopt(self->sub, ZMQ_SUBSCRIBE, "", 0) != 0 ||
+        zmq_connect(self->sub, pub_endpoint) != 0 || zmq_connect(self->replay, replay_endpoint) != 0)
+        goto fail_zmq;
+    if (!(self->sub_watch = crm_zwatch_new(loop, self->sub, on_sub, self)) ||
+        !(self->replay_watch = crm_zwatch_new(loop, self->replay, on_replay, self)))
+        goto fail_zmq;
+    ev_timer_init(&self->retry, on_retry, 0.05, REPLAY_RETRY_S / 4);
+    self->retry.data = self;
+    ev_timer_start(loop, &self->retry);
+    /* whatever happened while we were down is fetched at once */
+    self->want_replay = 1;
+    return self;
+fail_zmq:
+    crm_error("consumer %s: %s", producer, zmq_strerror(errno));
+fail:
+    crm_consumer_destroy(&self);
+    return NULL;
+}
+
+void crm_consumer_destroy(crm_consumer_t **self_p)
+{
+    crm_consumer_t *self = *self_p;
+    if (!self)
+        return;
+    ev_timer_stop(self->loop, &self->retry);
+    crm_zwatch_destroy(&self->sub_watch);
+    crm_zwatch_destroy(&self->replay_watch);
+    if (self->sub)
+        zmq_close(self->sub);
+    if (self->replay)
+        zmq_close(self->replay);
+    free(self->producer);
+    free(self);
+    *self_p = NULL;
+}
+
+void crm_consumer_on_progress(crm_consumer_t *self, crm_consumer_progress_fn *fn, void *arg)
+{
+    self->progress = fn;
+    self->progress_arg = arg;
+}
+
+uint64_t crm_consumer_applied(const crm_consumer_t *self) { return self->applied; }
+uint64_t crm_consumer_known(const crm_consumer_t *self) { return self->known; }
+const char *crm_consumer_producer(const crm_consumer_t *self) { return self->producer; }

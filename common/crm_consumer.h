@@ -1,0 +1,44 @@
+#ifndef CRM_CONSUMER_H
+#define CRM_CONSUMER_H
+
+#include <stdint.h>
+#include <ev.h>
+#include <lmdb.h>
+#include "crm_store.h"
+#include "events.pb-c.h"
+
+/* Applies one producer's events to a local read model exactly once
+ * (decision 4). The cursor (last applied sequence) lives in the consumer's
+ * own store, in meta under "cursor.<producer>", and moves in the same
+ * transaction that applies the events, so a crash on either side never
+ * applies an event twice or skips one. Live events come from the producer's
+ * PUB socket; a gap, a heartbeat ahead of the cursor, or a (re)start makes
+ * the consumer ask the producer's replay ROUTER for what it missed. */
+typedef struct crm_consumer crm_consumer_t;
+
+/* Applies ev within txn. Returns an LMDB code: 0 moves on; MDB_MAP_FULL is
+ * retried after the map grows; anything else aborts the batch, which is
+ * tried again later (the event is not skipped). */
+typedef int (crm_consumer_apply_fn)(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
+
+/* Called after a batch of events is committed (e.g. to release calls held
+ * for read-your-writes). May be NULL. */
+typedef void (crm_consumer_progress_fn)(void *arg, crm_consumer_t *consumer);
+
+/* Connects to producer's endpoints. Returns NULL on error (logged). */
+crm_consumer_t *crm_consumer_new(struct ev_loop *loop, void *zctx, crm_store_t *store,
+                                 const char *producer, const char *pub_endpoint,
+                                 const char *replay_endpoint, crm_consumer_apply_fn *apply,
+                                 void *arg);
+void crm_consumer_destroy(crm_consumer_t **self_p);
+
+void crm_consumer_on_progress(crm_consumer_t *self, crm_consumer_progress_fn *fn, void *arg);
+
+/* The last sequence applied and committed. */
+uint64_t crm_consumer_applied(const crm_consumer_t *self);
+/* The latest sequence the producer is known to have (from events and
+ * heartbeats); ahead of applied while catching up. */
+uint64_t crm_consumer_known(const crm_consumer_t *self);
+const char *crm_consumer_producer(const crm_consumer_t *self);
+
+#endif

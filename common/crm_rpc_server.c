@@ -1,0 +1,644 @@
+#include "crm_rpc_server.h"
+#include "crm_log.h"
+#include "crm_mem.h"
+#include "crm_time.h"
+#include "crm_version.h"
+#include "crm_zloop.h"
+#include "health.pb-c.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_SERVICES 8
+#define MAX_HOLD_PRODUCERS 8
+#define BATCH_MAX 256
+#define IDEM_KEY_MAX 128
+#define IDEM_HASH 16
+#define HOLD_SWEEP_S 0.02
+
+typedef struct {
+    const ProtobufCServiceDescriptor *desc;
+    const crm_method_t *methods;
+    void *ctx;
+} service_t;
+
+/* A call held for read-your-writes: its frames, copied. */
+typedef struct held {
+    struct held *next;
+    uint8_t *peer, *data;
+    size_t peer_len, len;
+    int64_t deadline;
+} held_t;
+
+struct crm_call {
+    crm_rpc_server_t *server;
+    const uint8_t *peer;
+    size_t peer_len;
+    Crm__Rpc__V1__RpcRequest *req;
+    const service_t *service;
+    const ProtobufCMethodDescriptor *method;
+    unsigned flags;
+    ProtobufCMessage *in, *out;
+    MDB_txn *txn;
+    crm_status_t st;
+    int map_full;
+    int done;            /* status or reply final; nothing more to run */
+    const uint8_t *raw;  /* the reply body when already packed (idempotent replay) */
+    size_t raw_len;
+};
+
+struct crm_rpc_server {
+    struct ev_loop *loop;
+    char *service;
+    void *socket;
+    crm_zwatch_t *watch;
+    crm_store_t *store;
+    MDB_dbi idem;
+    int64_t max_msg;
+    service_t services[MAX_SERVICES];
+    int n_services;
+    crm_publisher_t *publisher;
+    crm_consumer_t *holds[MAX_HOLD_PRODUCERS];
+    int n_holds;
+    held_t *held;
+    size_t n_held;
+    ev_timer hold_sweep;
+    crm_arena_t *arena;
+    int64_t now;
+    int64_t started;
+};
+
+/* --- call accessors ------------------------------------------------------- */
+
+const Crm__Rpc__V1__Principal *crm_call_principal(crm_call_t *c) { return c->req->principal; }
+MDB_txn *crm_call_txn(crm_call_t *c) { return c->txn; }
+crm_arena_t *crm_call_arena(crm_call_t *c) { return c->server->arena; }
+void *crm_call_ctx(crm_call_t *c) { return c->service->ctx; }
+uint64_t crm_call_id(crm_call_t *c) { return c->req->id; }
+const char *crm_call_method(crm_call_t *c) { return c->req->method; }
+crm_store_t *crm_call_store(crm_call_t *c) { return c->server->store; }
+int64_t crm_call_now(crm_call_t *c) { return c->server->now; }
+
+void *crm_call_new(crm_call_t *c, const ProtobufCMessageDescriptor *desc)
+{
+    ProtobufCMessage *m = crm_arena_alloc(c->server->arena, desc->sizeof_message);
+    desc->message_init(m);
+    return m;
+}
+
+void *crm_call_unpack(crm_call_t *c, const ProtobufCMessageDescriptor *desc, const void *data,
+                      size_t len)
+{
+    return protobuf_c_message_unpack(desc, crm_arena_allocator(c->server->arena), len, data);
+}
+
+int crm_call_fail(crm_call_t *c, Crm__Rpc__V1__Code code, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    c->st.code = code;
+    vsnprintf(c->st.message, sizeof c->st.message, fmt, ap);
+    va_end(ap);
+    snprintf(c->st.field, sizeof c->st.field, "%s", field ? field : "");
+    return -1;
+}
+
+int crm_call_fail_db(crm_call_t *c, int rc)
+{
+    if (rc == MDB_MAP_FULL)
+        c->map_full = 1;
+    else
+        crm_log(CRM_LOG_ERROR, c->req->id, "%s: storage: %s", c->req->method, mdb_strerror(rc));
+    return crm_call_fail(c, CRM__RPC__V1__CODE__CODE_INTERNAL, NULL, "storage error");
+}
+
+/* --- routing -------------------------------------------------------------- */
+
+static int route(crm_rpc_server_t *self, crm_call_t *c)
+{
+    const char *name = c->req->method, *slash = strchr(name, '/');
+    if (!slash)
+        return crm_call_fail(c, CRM__RPC__V1__CODE__CODE_BAD_ROUTE, "method",
+                             "method \"%s\" is not of the form package.Service/Method", name);
+    size_t slen = (size_t)(slash - name);
+    for (int i = 0; i < self->n_services; i++) {
+        const service_t *s = &self->services[i];
+        if (strlen(s->desc->name) != slen || strncmp(s->desc->name, name, slen) != 0)
+            continue;
+        const ProtobufCMethodDescriptor *m =
+            protobuf_c_service_descriptor_get_method_by_name(s->desc, slash + 1);
+        if (!m)
+            break;
+        c->service = s;
+        c->method = m;
+        c->flags = s->methods[m - s->desc->methods].flags;
+        return 0;
+    }
+    return crm_call_fail(c, CRM__RPC__V1__CODE__CODE_BAD_ROUTE, "method", "no method \"%s\"", name);
+}
+
+/* --- read-your-writes holds ------------------------------------------------ */
+
+static int must_hold(crm_rpc_server_t *self, const Crm__Rpc__V1__RpcRequest *req)
+{
+    for (size_t i = 0; i < req->n_marks; i++)
+        for (int h = 0; h < self->n_holds; h++)
+            if (!strcmp(req->marks[i]->producer, crm_consumer_producer(self->holds[h])) &&
+                crm_consumer_applied(self->holds[h]) < req->marks[i]->seq)
+                return 1;
+    return 0;
+}
+
+static void hold(crm_rpc_server_t *self, crm_call_t *c, const void *data, size_t len)
+{
+    held_t *h = crm_malloc(sizeof *h);
+    h->peer = (uint8_t *)crm_strndup((const char *)c->peer, c->peer_len);
+    h->peer_len = c->peer_len;
+    h->data = (uint8_t *)crm_strndup(data, len);
+    h->len = len;
+    h->deadline = c->req->deadline ? c->req->deadline : self->now + 5000000;
+    h->next = self->held;
+    self->held = h;
+    self->n_held++;
+    c->done = 2; /* no reply now */
+    if (!ev_is_active(&self->hold_sweep))
+        ev_timer_again(self->loop, &self->hold_sweep);
+}
+
+/* --- one batch ------------------------------------------------------------- */
+
+static void prepare_call(crm_rpc_server_t *self, crm_call_t *c, const void *peer, size_t peer_len,
+                         const void *data, size_t len, int may_hold)
+{
+    memset(c, 0, sizeof *c);
+    c->server = self;
+    c->peer = peer;
+    c->peer_len = peer_len;
+    c->req = (Crm__Rpc__V1__RpcRequest *)protobuf_c_message_unpack(&crm__rpc__v1__rpc_request__descriptor,
+                                       crm_arena_allocator(self->arena), len, data);
+    if (!c->req) {
+        /* answer under id 0 so the sender at least learns it was malformed */
+        static Crm__Rpc__V1__RpcRequest empty = CRM__RPC__V1__RPC_REQUEST__INIT;
+        c->req = &empty;
+        crm_call_fail(c, CRM__RPC__V1__CODE__CODE_MALFORMED, NULL, "request envelope is not a valid RpcRequest");
+        c->done = 1;
+        return;
+    }
+    if (route(self, c) != 0) {
+        c->done = 1;
+        return;
+    }
+    if (c->req->deadline && c->req->deadline < self->now) {
+        crm_call_fail(c, CRM__RPC__V1__CODE__CODE_DEADLINE_EXCEEDED, NULL, "deadline passed before the call ran");
+        c->done = 1;
+        return;
+    }
+    if (c->req->principal == NULL && !(c->flags & CRM_METHOD_PUBLIC)) {
+        crm_call_fail(c, CRM__RPC__V1__CODE__CODE_UNAUTHENTICATED, NULL, "this method needs a session");
+        c->done = 1;
+        return;
+    }
+    if (strlen(c->req->idempotency_key) > IDEM_KEY_MAX) {
+        crm_call_fail(c, CRM__RPC__V1__CODE__CODE_INVALID_ARGUMENT, "idempotencyKey",
+                      "idempotency key longer than %d bytes", IDEM_KEY_MAX);
+        c->done = 1;
+        return;
+    }
+    if (may_hold && must_hold(self, c->req)) {
+        hold(self, c, data, len);
+        return;
+    }
+    c->in = protobuf_c_message_unpack(c->method->input, crm_arena_allocator(self->arena),
+                                      c->req->body.len, c->req->body.data);
+    if (!c->in) {
+        crm_call_fail(c, CRM__RPC__V1__CODE__CODE_MALFORMED, NULL, "request body is not a valid %s",
+                      c->method->input->name);
+        c->done = 1;
+    }
+}
+
+static int run_handler(crm_call_t *c)
+{
+    c->out = crm_call_new(c, c->method->output);
+    crm_status_clear(&c->st);
+    c->map_full = 0;
+    int rc = c->service->methods[c->method - c->service->desc->methods].fn(c, c->in, c->out);
+    if (rc != 0 && c->st.code == CRM__RPC__V1__CODE__CODE_OK)
+        crm_call_fail(c, CRM__RPC__V1__CODE__CODE_INTERNAL, NULL, "handler failed without a reason");
+    return rc;
+}
+
+static void run_reads(crm_rpc_server_t *self, crm_call_t *calls, int n)
+{
+    MDB_txn *txn = NULL;
+    for (int i = 0; i < n; i++) {
+        crm_call_t *c = &calls[i];
+        if (c->done || (c->flags & CRM_METHOD_WRITE))
+            continue;
+        if (!txn) {
+            int rc = crm_store_read_begin(self->store, &txn);
+            if (rc) {
+                crm_call_fail_db(c, rc);
+                c->done = 1;
+                txn = NULL;
+                continue;
+            }
+        }
+        c->txn = txn;
+        run_handler(c);
+        c->txn = NULL;
+        c->done = 1;
+    }
+    if (txn)
+        crm_store_read_end(self->store, txn);
+}
+
+/* Idempotency record key: user id, method, NUL, client key. */
+static size_t idem_key(crm_call_t *c, uint8_t *out, size_t cap)
+{
+    uint64_t uid = c->req->principal ? (uint64_t)c->req->principal->user_id : 0;
+    size_t ml = strlen(c->req->method), kl = strlen(c->req->idempotency_key);
+    if (8 + ml + 1 + kl > cap)
+        return 0;
+    crm_key_put_u64(out, uid);
+    memcpy(out + 8, c->req->method, ml + 1);
+    memcpy(out + 8 + ml + 1, c->req->idempotency_key, kl);
+    return 8 + ml + 1 + kl;
+}
+
+/* Returns 1 if the call was answered from a stored reply, 0 if it must run,
+ * -1 on failure (status set). */
+static int idem_lookup(crm_call_t *c, MDB_txn *txn, const uint8_t *hash, uint8_t *key, size_t klen)
+{
+    MDB_val k = {klen, key}, d;
+    int rc = mdb_get(txn, c->server->idem, &k, &d);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return crm_call_fail_db(c, rc);
+    if (d.mv_size < IDEM_HASH + 8)
+        return crm_call_fail_db(c, MDB_CORRUPTED);
+    if (memcmp(d.mv_data, hash, IDEM_HASH) != 0)
+        return crm_call_fail(c, CRM__RPC__V1__CODE__CODE_INVALID_ARGUMENT, "idempotencyKey",
+                             "idempotency key already used for a different request");
+    size_t blen = d.mv_size - IDEM_HASH - 8;
+    uint8_t *body = crm_arena_alloc(c->server->arena, blen);
+    memcpy(body, (uint8_t *)d.mv_data + IDEM_HASH + 8, blen);
+    c->raw = body;
+    c->raw_len = blen;
+    return 1;
+}
+
+static int run_one_write(crm_call_t *c, MDB_txn *parent)
+{
+    uint8_t key[8 + 256 + 1 + IDEM_KEY_MAX], hash[IDEM_HASH];
+    size_t klen = 0;
+    if (c->req->idempotency_key[0]) {
+        klen = idem_key(c, key, sizeof key);
+        crypto_generichash(hash, sizeof hash, c->req->body.data, c->req->body.len, NULL, 0);
+        if (klen == 0)
+            return crm_call_fail(c, CRM__RPC__V1__CODE__CODE_INVALID_ARGUMENT, "method", "method name too long");
+        int found = idem_lookup(c, parent, hash, key, klen);
+        if (found)
+            return found < 0 ? -1 : 0;
+    }
+    MDB_txn *child;
+    int rc = mdb_txn_begin(crm_store_env(c->server->store), parent, 0, &child);
+    if (rc)
+        return crm_call_fail_db(c, rc);
+    c->txn = child;
+    if (run_handler(c) != 0) {
+        mdb_txn_abort(child);
+        c->txn = NULL;
+        return -1;
+    }
+    if (klen) {
+        size_t blen = protobuf_c_message_get_packed_size(c->out);
+        MDB_val k = {klen, key}, d = {IDEM_HASH + 8 + blen, NULL};
+        rc = mdb_put(child, c->server->idem, &k, &d, MDB_RESERVE);
+        if (rc == 0) {
+            uint8_t *p = d.mv_data;
+            memcpy(p, hash, IDEM_HASH);
+            crm_key_put_u64(p + IDEM_HASH, (uint64_t)c->server->now);
+            protobuf_c_message_pack(c->out, p + IDEM_HASH + 8);
+        }
+        if (rc) {
+            mdb_txn_abort(child);
+            c->txn = NULL;
+            return crm_call_fail_db(c, rc);
+        }
+    }
+    rc = mdb_txn_commit(child);
+    c->txn = NULL;
+    if (rc)
+        return crm_call_fail_db(c, rc);
+    return 0;
+}
+
+typedef struct {
+    crm_call_t *calls;
+    int n;
+} write_batch_t;
+
+static int write_batch_txn(MDB_txn *txn, void *arg)
+{
+    write_batch_t *b = arg;
+    for (int i = 0; i < b->n; i++) {
+        crm_call_t *c = &b->calls[i];
+        if (c->done || !(c->flags & CRM_METHOD_WRITE))
+            continue;
+        c->raw = NULL;
+        run_one_write(c, txn);
+        if (c->map_full)
+            return MDB_MAP_FULL;
+    }
+    return 0;
+}
+
+static void run_writes(crm_rpc_server_t *self, crm_call_t *calls, int n)
+{
+    int any = 0;
+    for (int i = 0; i < n && !any; i++)
+        any = !calls[i].done && (calls[i].flags & CRM_METHOD_WRITE);
+    if (!any)
+        return;
+    write_batch_t b = {calls, n};
+    int rc = crm_store_write(self->store, write_batch_txn, &b);
+    for (int i = 0; i < n; i++) {
+        crm_call_t *c = &calls[i];
+        if (c->done || !(c->flags & CRM_METHOD_WRITE))
+            continue;
+        if (rc) {
+            /* nothing of the batch was committed: no call may report success */
+            crm_log(CRM_LOG_ERROR, c->req->id, "commit failed: %s", mdb_strerror(rc));
+            crm_call_fail(c, CRM__RPC__V1__CODE__CODE_INTERNAL, NULL, "storage error");
+        }
+        c->done = 1;
+    }
+    if (self->publisher)
+        crm_publisher_flush(self->publisher);
+}
+
+static void send_reply(crm_rpc_server_t *self, crm_call_t *c)
+{
+    Crm__Rpc__V1__RpcReply reply = CRM__RPC__V1__RPC_REPLY__INIT;
+    Crm__Rpc__V1__Status status;
+    Crm__Rpc__V1__SeqMark mark = CRM__RPC__V1__SEQ_MARK__INIT, *marks[1] = {&mark};
+    reply.id = c->req->id;
+    crm_status_to_pb(&c->st, &status);
+    reply.status = &status;
+    if (c->st.code == CRM__RPC__V1__CODE__CODE_OK) {
+        if (c->raw) {
+            reply.body.data = (uint8_t *)c->raw;
+            reply.body.len = c->raw_len;
+        } else if (c->out) {
+            reply.body.len = protobuf_c_message_get_packed_size(c->out);
+            reply.body.data = crm_arena_alloc(self->arena, reply.body.len);
+            protobuf_c_message_pack(c->out, reply.body.data);
+        }
+    }
+    if (self->publisher) {
+        mark.producer = (char *)crm_publisher_producer(self->publisher);
+        mark.seq = crm_publisher_head(self->publisher);
+        reply.marks = marks;
+        reply.n_marks = 1;
+    }
+    size_t len = crm__rpc__v1__rpc_reply__get_packed_size(&reply);
+    uint8_t *buf = crm_arena_alloc(self->arena, len);
+    crm__rpc__v1__rpc_reply__pack(&reply, buf);
+    const void *data[2] = {c->peer, buf};
+    size_t size[2] = {c->peer_len, len};
+    if (crm_zsend(self->socket, data, size, 2) != 0)
+        crm_log(CRM_LOG_WARN, c->req->id, "reply dropped: %s", zmq_strerror(errno));
+    if (c->st.code != CRM__RPC__V1__CODE__CODE_OK)
+        crm_log(CRM_LOG_DEBUG, c->req->id, "%s: %s %s (%s)", c->req->method, crm_code_name(c->st.code),
+                c->st.message, c->st.field);
+}
+
+typedef struct {
+    const void *peer, *data;
+    size_t peer_len, len;
+} raw_call_t;
+
+static void run_batch(crm_rpc_server_t *self, const raw_call_t *raw, int n, int may_hold)
+{
+    crm_call_t calls[BATCH_MAX];
+    self->now = crm_time_now_us();
+    for (int i = 0; i < n; i++)
+        prepare_call(self, &calls[i], raw[i].peer, raw[i].peer_len, raw[i].data, raw[i].len, may_hold);
+    run_reads(self, calls, n);
+    run_writes(self, calls, n);
+    for (int i = 0; i < n; i++)
+        if (calls[i].done == 1)
+            send_reply(self, &calls[i]);
+    crm_arena_reset(self->arena);
+}
+
+static void on_request(crm_zwatch_t *w, void *socket, void *arg)
+{
+    crm_rpc_server_t *self = arg;
+    crm_frames_t frames[BATCH_MAX];
+    raw_call_t raw[BATCH_MAX];
+    int n = 0;
+    while (n < BATCH_MAX) {
+        crm_frames_t *f = &frames[n];
+        if (crm_frames_recv(socket, f) != 0)
+            break;
+        /* [peer][RpcRequest] from a DEALER; anything else is not ours */
+        if (f->count != 2) {
+            crm_frames_close(f);
+            continue;
+        }
+        raw[n].peer = crm_frame_data(f, 0);
+        raw[n].peer_len = crm_frame_size(f, 0);
+        raw[n].data = crm_frame_data(f, 1);
+        raw[n].len = crm_frame_size(f, 1);
+        n++;
+    }
+    if (n)
+        run_batch(self, raw, n, 1);
+    for (int i = 0; i < n; i++)
+        crm_frames_close(&frames[i]);
+}
+
+/* Re-runs held calls whose marks are now reached; fails those past their
+ * deadline. */
+static void release_held(crm_rpc_server_t *self)
+{
+    int64_t now = crm_time_now_us();
+    held_t *ready = NULL, **pp = &self->held;
+    while (*pp) {
+        held_t *h = *pp;
+        Crm__Rpc__V1__RpcRequest *req = crm__rpc__v1__rpc_request__unpack(
+            crm_arena_allocator(self->arena), h->len, h->data);
+        int still = req && must_hold(self, req) && h->deadline > now;
+        if (still) {
+            pp = &h->next;
+            continue;
+        }
+        *pp = h->next;
+        self->n_held--;
+        h->next = ready;
+        ready = h;
+    }
+    crm_arena_reset(self->arena);
+    while (ready) {
+        raw_call_t raw[BATCH_MAX];
+        held_t *list[BATCH_MAX];
+        int n = 0;
+        while (ready && n < BATCH_MAX) {
+            list[n] = ready;
+            raw[n] = (raw_call_t){ready->peer, ready->data, ready->peer_len, ready->len};
+            ready = ready->next;
+            n++;
+        }
+        /* may_hold = 0: a call past its deadline runs into the deadline check,
+         * one whose marks are reached runs normally */
+        run_batch(self, raw, n, 0);
+        for (int i = 0; i < n; i++) {
+            free(list[i]->peer);
+            free(list[i]->data);
+            free(list[i]);
+        }
+    }
+    if (!self->held)
+        ev_timer_stop(self->loop, &self->hold_sweep);
+}
+
+static void on_hold_sweep(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    release_held(w->data);
+}
+
+static void on_progress(void *arg, crm_consumer_t *consumer)
+{
+    crm_rpc_server_t *self = arg;
+    if (self->held)
+        release_held(self);
+}
+
+/* --- health --------------------------------------------------------------- */
+
+static int health_check(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    crm_rpc_server_t *self = call->server;
+    Crm__Health__V1__CheckReply *r = (Crm__Health__V1__CheckReply *)out;
+    r->status = "SERVING";
+    r->service = self->service;
+    r->version = CRM_VERSION;
+    r->uptime = (crm_time_mono_us() - self->started) / 1000000;
+    if (self->publisher) {
+        Crm__Rpc__V1__SeqMark *m = crm_call_new(call, &crm__rpc__v1__seq_mark__descriptor);
+        m->producer = (char *)crm_publisher_producer(self->publisher);
+        m->seq = crm_publisher_head(self->publisher);
+        r->produced = crm_arena_alloc(self->arena, sizeof *r->produced);
+        r->produced[0] = m;
+        r->n_produced = 1;
+    }
+    if (self->n_holds) {
+        r->applied = crm_arena_alloc(self->arena, sizeof *r->applied * (size_t)self->n_holds);
+        for (int i = 0; i < self->n_holds; i++) {
+            Crm__Rpc__V1__SeqMark *m = crm_call_new(call, &crm__rpc__v1__seq_mark__descriptor);
+            m->producer = (char *)crm_consumer_producer(self->holds[i]);
+            m->seq = crm_consumer_applied(self->holds[i]);
+            r->applied[i] = m;
+        }
+        r->n_applied = (size_t)self->n_holds;
+    }
+    return 0;
+}
+
+static const crm_method_t health_methods[] = {{health_check, CRM_METHOD_PUBLIC}};
+
+/* --- lifecycle ------------------------------------------------------------ */
+
+static int open_idem(MDB_txn *txn, void *arg)
+{
+    return mdb_dbi_open(txn, "idempotency", MDB_CREATE, arg);
+}
+
+crm_rpc_server_t *crm_rpc_server_new(struct ev_loop *loop, void *zctx, const char *service,
+                                     const char *endpoint, crm_store_t *store, int64_t max_msg)
+{
+    crm_rpc_server_t *self = crm_calloc(1, sizeof *self);
+    self->loop = loop;
+    self->service = crm_strdup(service);
+    self->store = store;
+    self->max_msg = max_msg;
+    self->arena = crm_arena_new();
+    self->started = crm_time_mono_us();
+    ev_init(&self->hold_sweep, on_hold_sweep);
+    self->hold_sweep.repeat = HOLD_SWEEP_S;
+    self->hold_sweep.data = self;
+    if (sodium_init() < 0) {
+        crm_error("libsodium failed to initialise");
+        goto fail;
+    }
+    int rc = crm_store_write(store, open_idem, &self->idem);
+    if (rc) {
+        crm_error("rpc server: %s", mdb_strerror(rc));
+        goto fail;
+    }
+    self->socket = zmq_socket(zctx, ZMQ_ROUTER);
+    if (!self->socket || crm_zsock_setup(self->socket, max_msg) != 0 ||
+        zmq_bind(self->socket, endpoint) != 0) {
+        crm_error("bind %s: %s", endpoint, zmq_strerror(errno));
+        goto fail;
+    }
+    if (!(self->watch = crm_zwatch_new(loop, self->socket, on_request, self)))
+        goto fail;
+    crm_rpc_server_add(self, &crm__health__v1__health__descriptor, health_methods, self);
+    return self;
+fail:
+    crm_rpc_server_destroy(&self);
+    return NULL;
+}
+
+void crm_rpc_server_destroy(crm_rpc_server_t **self_p)
+{
+    crm_rpc_server_t *self = *self_p;
+    if (!self)
+        return;
+    ev_timer_stop(self->loop, &self->hold_sweep);
+    crm_zwatch_destroy(&self->watch);
+    if (self->socket)
+        zmq_close(self->socket);
+    while (self->held) {
+        held_t *h = self->held;
+        self->held = h->next;
+        free(h->peer);
+        free(h->data);
+        free(h);
+    }
+    crm_arena_destroy(&self->arena);
+    free(self->service);
+    free(self);
+    *self_p = NULL;
+}
+
+int crm_rpc_server_add(crm_rpc_server_t *self, const ProtobufCServiceDescriptor *desc,
+                       const crm_method_t *methods, void *ctx)
+{
+    if (self->n_services == MAX_SERVICES)
+        return -1;
+    self->services[self->n_services++] = (service_t){desc, methods, ctx};
+    return 0;
+}
+
+void crm_rpc_server_set_publisher(crm_rpc_server_t *self, crm_publisher_t *publisher)
+{
+    self->publisher = publisher;
+}
+
+void crm_rpc_server_hold_for(crm_rpc_server_t *self, crm_consumer_t *consumer)
+{
+    if (self->n_holds == MAX_HOLD_PRODUCERS)
+        return;
+    self->holds[self->n_holds++] = consumer;
+    crm_consumer_on_progress(consumer, on_progress, self);
+}
+
+size_t crm_rpc_server_held(const crm_rpc_server_t *self) { return self->n_held; }

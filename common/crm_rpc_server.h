@@ -1,0 +1,102 @@
+#ifndef CRM_RPC_SERVER_H
+#define CRM_RPC_SERVER_H
+
+#include <stdint.h>
+#include <ev.h>
+#include <lmdb.h>
+#include <protobuf-c/protobuf-c.h>
+#include "crm_arena.h"
+#include "crm_consumer.h"
+#include "crm_publisher.h"
+#include "crm_status.h"
+#include "crm_store.h"
+#include "rpc.pb-c.h"
+
+/* A service's RPC door: a ROUTER socket taking crm.rpc.v1.RpcRequest from
+ * the gateway's DEALERs and answering RpcReply (decision 3).
+ *
+ * Dispatch is by full method name ("crm.identity.v1.Identity/Login") through
+ * protobuf-c service descriptors: a service registers its descriptor and one
+ * handler per method, and the server decodes the body into the method's input
+ * type and encodes the output type. Everything a handler allocates comes from
+ * the call's arena.
+ *
+ * Group commit (decision 6): all requests ready in one loop turn are read in
+ * one read transaction and written in one write transaction, each write call
+ * in a nested transaction of its own (so one call's failure undoes only its
+ * changes); the commit is fsync'd before any reply leaves. Keyed writes store
+ * their reply under (user, method, idempotency key) in the same transaction
+ * and a retry gets it again (decision 7). A call carrying read-your-writes
+ * marks for a producer this service consumes is held until the consumer has
+ * applied up to the mark, never past the call's deadline (decision 11).
+ *
+ * Every server also answers crm.health.v1.Health/Check. */
+typedef struct crm_rpc_server crm_rpc_server_t;
+typedef struct crm_call crm_call_t;
+
+/* A handler fills reply (already allocated and initialised, of the method's
+ * output type) and returns 0, or returns crm_call_fail(...) (-1). */
+typedef int (crm_handler_fn)(crm_call_t *call, const ProtobufCMessage *request,
+                              ProtobufCMessage *reply);
+
+enum {
+    CRM_METHOD_WRITE = 1 << 0,  /* runs in the batch's write transaction */
+    CRM_METHOD_PUBLIC = 1 << 1, /* needs no principal (Login, SetPassword) */
+};
+
+typedef struct {
+    crm_handler_fn *fn;
+    unsigned flags;
+} crm_method_t;
+
+/* Binds endpoint. service is the name Health reports ("identity"). max_msg
+ * bounds an incoming request's bytes. Returns NULL on error (logged). */
+crm_rpc_server_t *crm_rpc_server_new(struct ev_loop *loop, void *zctx, const char *service,
+                                     const char *endpoint, crm_store_t *store, int64_t max_msg);
+void crm_rpc_server_destroy(crm_rpc_server_t **self_p);
+
+/* Registers a service: methods[i] handles desc->methods[i]; ctx is given to
+ * handlers through crm_call_ctx. Returns 0, or -1 if the table is full. */
+int crm_rpc_server_add(crm_rpc_server_t *self, const ProtobufCServiceDescriptor *desc,
+                       const crm_method_t *methods, void *ctx);
+
+/* After each commit, flush publisher and mark replies with its head. */
+void crm_rpc_server_set_publisher(crm_rpc_server_t *self, crm_publisher_t *publisher);
+
+/* Honour read-your-writes marks for consumer's producer (up to 8). */
+void crm_rpc_server_hold_for(crm_rpc_server_t *self, crm_consumer_t *consumer);
+
+/* Calls held for read-your-writes right now (for tests and metrics). */
+size_t crm_rpc_server_held(const crm_rpc_server_t *self);
+
+/* --- inside a handler ----------------------------------------------------- */
+
+/* The caller as the gateway established it; NULL only for public methods
+ * called without a session. */
+const Crm__Rpc__V1__Principal *crm_call_principal(crm_call_t *call);
+/* The transaction: read-only for read methods, a nested write one otherwise. */
+MDB_txn *crm_call_txn(crm_call_t *call);
+crm_arena_t *crm_call_arena(crm_call_t *call);
+void *crm_call_ctx(crm_call_t *call);
+uint64_t crm_call_id(crm_call_t *call);
+const char *crm_call_method(crm_call_t *call);
+crm_store_t *crm_call_store(crm_call_t *call);
+/* Wall-clock time of the batch, Unix us: one value for the whole call. */
+int64_t crm_call_now(crm_call_t *call);
+
+/* A new initialised message of type desc in the call's arena. Never NULL. */
+void *crm_call_new(crm_call_t *call, const ProtobufCMessageDescriptor *desc);
+
+/* Decodes len bytes as desc into the call's arena; NULL if malformed. */
+void *crm_call_unpack(crm_call_t *call, const ProtobufCMessageDescriptor *desc,
+                      const void *data, size_t len);
+
+/* Records the error the client gets; returns -1. */
+int crm_call_fail(crm_call_t *call, Crm__Rpc__V1__Code code, const char *field,
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Records a storage failure (LMDB code rc) as internal, or as a retry of
+ * the whole batch after the map grows when rc is MDB_MAP_FULL; returns -1. */
+int crm_call_fail_db(crm_call_t *call, int rc);
+
+#endif

@@ -1,0 +1,232 @@
+#include "crm_store.h"
+#include "crm_log.h"
+#include "crm_mem.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define STORE_DEFAULT_MAP ((size_t)64 << 20)
+#define STORE_WRITE_RETRIES 8
+
+struct crm_store {
+    MDB_env *env;
+    MDB_dbi meta;
+    MDB_txn *read_txn; /* reset, ready for renew */
+};
+
+static int mkdir_p(const char *dir)
+{
+    char path[4096];
+    size_t len = strlen(dir);
+    if (len == 0 || len >= sizeof path)
+        return -1;
+    memcpy(path, dir, len + 1);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0750) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(path, 0750) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+typedef struct {
+    crm_store_t *store;
+    const crm_store_dbi_t *dbis;
+    size_t n;
+    uint32_t version;
+    const char **err;
+} open_ctx_t;
+
+static int open_dbis(MDB_txn *txn, void *arg)
+{
+    open_ctx_t *c = arg;
+    int rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &c->store->meta);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < c->n; i++) {
+        rc = mdb_dbi_open(txn, c->dbis[i].name, MDB_CREATE | c->dbis[i].flags, c->dbis[i].dbi);
+        if (rc)
+            return rc;
+    }
+    uint64_t have = 0;
+    rc = crm_store_meta_get_u64(c->store, txn, "schema_version", &have);
+    if (rc)
+        return rc;
+    if (have > c->version) {
+        *c->err = "the store was written by a newer version of this service";
+        return MDB_INCOMPATIBLE;
+    }
+    if (have < c->version)
+        rc = crm_store_meta_put_u64(c->store, txn, "schema_version", c->version);
+    return rc;
+}
+
+crm_store_t *crm_store_open(const char *dir, const crm_store_dbi_t *dbis, size_t n_dbis,
+                            uint32_t schema_version, size_t map_size, const char **err)
+{
+    crm_store_t *self = crm_calloc(1, sizeof *self);
+    int rc;
+    *err = NULL;
+    if (mkdir_p(dir) != 0) {
+        *err = "cannot create the data folder";
+        goto fail;
+    }
+    if ((rc = mdb_env_create(&self->env)) != 0)
+        goto fail_rc;
+    if ((rc = mdb_env_set_maxdbs(self->env, (MDB_dbi)n_dbis + 2)) != 0)
+        goto fail_rc;
+    /* a reopened store keeps its grown size: never shrink below the file */
+    if ((rc = mdb_env_set_mapsize(self->env, map_size ? map_size : STORE_DEFAULT_MAP)) != 0)
+        goto fail_rc;
+    if ((rc = mdb_env_open(self->env, dir, MDB_NOTLS, 0640)) != 0)
+        goto fail_rc;
+    MDB_envinfo info;
+    if ((rc = mdb_env_info(self->env, &info)) != 0)
+        goto fail_rc;
+    open_ctx_t ctx = {self, dbis, n_dbis, schema_version, err};
+    if ((rc = crm_store_write(self, open_dbis, &ctx)) != 0)
+        goto fail_rc;
+    return self;
+fail_rc:
+    if (!*err)
+        *err = mdb_strerror(rc);
+fail:
+    crm_error("store %s: %s", dir, *err);
+    if (self->env)
+        mdb_env_close(self->env);
+    free(self);
+    return NULL;
+}
+
+void crm_store_close(crm_store_t **self_p)
+{
+    crm_store_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->read_txn)
+        mdb_txn_abort(self->read_txn);
+    mdb_env_close(self->env);
+    free(self);
+    *self_p = NULL;
+}
+
+MDB_env *crm_store_env(crm_store_t *self) { return self->env; }
+MDB_dbi crm_store_meta(crm_store_t *self) { return self->meta; }
+
+size_t crm_store_map_size(crm_store_t *self)
+{
+    MDB_envinfo info;
+    if (mdb_env_info(self->env, &info) != 0)
+        return 0;
+    return info.me_mapsize;
+}
+
+static int grow(crm_store_t *self)
+{
+    /* mdb_env_set_mapsize needs no transaction open in this process */
+    if (self->read_txn) {
+        mdb_txn_abort(self->read_txn);
+        self->read_txn = NULL;
+    }
+    size_t size = crm_store_map_size(self) * 2;
+    int rc = mdb_env_set_mapsize(self->env, size);
+    if (rc == 0)
+        crm_info("store map grown to %zu MiB", size >> 20);
+    return rc;
+}
+
+int crm_store_write(crm_store_t *self, crm_store_write_fn *fn, void *arg)
+{
+    for (int attempt = 0; attempt < STORE_WRITE_RETRIES; attempt++) {
+        MDB_txn *txn;
+        int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+        if (rc == MDB_MAP_RESIZED) {
+            if ((rc = mdb_env_set_mapsize(self->env, 0)) != 0)
+                return rc;
+            continue;
+        }
+        if (rc)
+            return rc;
+        rc = fn(txn, arg);
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+        if (rc != MDB_MAP_FULL)
+            return rc;
+        if ((rc = grow(self)) != 0)
+            return rc;
+    }
+    return MDB_MAP_FULL;
+}
+
+int crm_store_read_begin(crm_store_t *self, MDB_txn **txn)
+{
+    if (self->read_txn) {
+        MDB_txn *t = self->read_txn;
+        self->read_txn = NULL;
+        int rc = mdb_txn_renew(t);
+        if (rc == 0) {
+            *txn = t;
+            return 0;
+        }
+        mdb_txn_abort(t);
+    }
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, txn);
+    if (rc == MDB_MAP_RESIZED && (rc = mdb_env_set_mapsize(self->env, 0)) == 0)
+        rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, txn);
+    return rc;
+}
+
+void crm_store_read_end(crm_store_t *self, MDB_txn *txn)
+{
+    if (self->read_txn) {
+        mdb_txn_abort(txn);
+        return;
+    }
+    mdb_txn_reset(txn);
+    self->read_txn = txn;
+}
+
+int crm_store_meta_get_u64(crm_store_t *self, MDB_txn *txn, const char *key, uint64_t *v)
+{
+    MDB_val k = {strlen(key), (void *)key}, d;
+    int rc = mdb_get(txn, self->meta, &k, &d);
+    if (rc == MDB_NOTFOUND) {
+        *v = 0;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (d.mv_size != 8)
+        return MDB_CORRUPTED;
+    *v = crm_key_get_u64(d.mv_data);
+    return 0;
+}
+
+int crm_store_meta_put_u64(crm_store_t *self, MDB_txn *txn, const char *key, uint64_t v)
+{
+    uint8_t buf[8];
+    crm_key_put_u64(buf, v);
+    MDB_val k = {strlen(key), (void *)key}, d = {8, buf};
+    return mdb_put(txn, self->meta, &k, &d, 0);
+}
+
+int crm_store_next_id(crm_store_t *self, MDB_txn *txn, const char *counter, uint64_t *id)
+{
+    char key[96];
+    snprintf(key, sizeof key, "next.%s", counter);
+    uint64_t v;
+    int rc = crm_store_meta_get_u64(self, txn, key, &v);
+    if (rc)
+        return rc;
+    *id = v + 1;
+    return crm_store_meta_put_u64(self, txn, key, *id);
+}

@@ -1,0 +1,139 @@
+#include "crm_zloop.h"
+#include "crm_mem.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct crm_zwatch {
+    struct ev_loop *loop;
+    void *socket;
+    crm_zwatch_fn *fn;
+    void *arg;
+    ev_io io;
+    ev_prepare prepare;
+    ev_check check;
+    ev_idle idle;
+};
+
+static int has_input(void *socket)
+{
+    int events = 0;
+    size_t len = sizeof events;
+    if (zmq_getsockopt(socket, ZMQ_EVENTS, &events, &len) != 0)
+        return 0;
+    return (events & ZMQ_POLLIN) != 0;
+}
+
+/* The fd only wakes the loop; the work is done in on_check. */
+static void on_io(struct ev_loop *loop, ev_io *w, int revents) { (void)loop; (void)w; (void)revents; }
+static void on_idle(struct ev_loop *loop, ev_idle *w, int revents) { (void)loop; (void)w; (void)revents; }
+
+static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    crm_zwatch_t *self = w->data;
+    if (has_input(self->socket))
+        ev_idle_start(loop, &self->idle);
+}
+
+static void on_check(struct ev_loop *loop, ev_check *w, int revents)
+{
+    crm_zwatch_t *self = w->data;
+    ev_idle_stop(loop, &self->idle);
+    if (has_input(self->socket))
+        self->fn(self, self->socket, self->arg);
+}
+
+crm_zwatch_t *crm_zwatch_new(struct ev_loop *loop, void *socket, crm_zwatch_fn *fn, void *arg)
+{
+    int fd;
+    size_t len = sizeof fd;
+    if (zmq_getsockopt(socket, ZMQ_FD, &fd, &len) != 0)
+        return NULL;
+    crm_zwatch_t *self = crm_calloc(1, sizeof *self);
+    self->loop = loop;
+    self->socket = socket;
+    self->fn = fn;
+    self->arg = arg;
+    ev_io_init(&self->io, on_io, fd, EV_READ);
+    ev_prepare_init(&self->prepare, on_prepare);
+    ev_check_init(&self->check, on_check);
+    ev_idle_init(&self->idle, on_idle);
+    self->prepare.data = self->check.data = self;
+    ev_io_start(loop, &self->io);
+    ev_prepare_start(loop, &self->prepare);
+    ev_check_start(loop, &self->check);
+    return self;
+}
+
+void crm_zwatch_destroy(crm_zwatch_t **self_p)
+{
+    crm_zwatch_t *self = *self_p;
+    if (!self)
+        return;
+    ev_io_stop(self->loop, &self->io);
+    ev_prepare_stop(self->loop, &self->prepare);
+    ev_check_stop(self->loop, &self->check);
+    ev_idle_stop(self->loop, &self->idle);
+    free(self);
+    *self_p = NULL;
+}
+
+int crm_frames_recv(void *socket, crm_frames_t *f)
+{
+    f->count = 0;
+    int more = 1, overflow = 0;
+    while (more) {
+        zmq_msg_t scratch, *m = f->count < CRM_FRAMES_MAX ? &f->frame[f->count] : &scratch;
+        zmq_msg_init(m);
+        /* only the first frame may be missing: later ones arrive atomically */
+        if (zmq_msg_recv(m, socket, ZMQ_DONTWAIT) < 0) {
+            int err = errno;
+            zmq_msg_close(m);
+            crm_frames_close(f);
+            errno = err;
+            return -1;
+        }
+        more = zmq_msg_more(m);
+        if (m == &scratch) {
+            zmq_msg_close(m);
+            overflow = 1;
+        } else {
+            f->count++;
+        }
+    }
+    if (overflow) {
+        crm_frames_close(f);
+        errno = EMSGSIZE;
+        return -1;
+    }
+    return 0;
+}
+
+void crm_frames_close(crm_frames_t *f)
+{
+    for (int i = 0; i < f->count; i++)
+        zmq_msg_close(&f->frame[i]);
+    f->count = 0;
+}
+
+int crm_zsend(void *socket, const void *const *data, const size_t *size, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int flags = ZMQ_DONTWAIT | (i + 1 < n ? ZMQ_SNDMORE : 0);
+        if (zmq_send(socket, data[i], size[i], flags) < 0) {
+            /* libzmq accepts the rest of a message once the first frame went */
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int crm_zsock_setup(void *socket, int64_t max_msg)
+{
+    int linger = 0;
+    if (zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger) != 0)
+        return -1;
+    if (max_msg > 0 && zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg) != 0)
+        return -1;
+    return 0;
+}

@@ -1,0 +1,60 @@
+#ifndef CRM_ZLOOP_H
+#define CRM_ZLOOP_H
+
+#include <stddef.h>
+#include <ev.h>
+#include <zmq.h>
+
+/* A ZeroMQ socket inside a libev loop (decision 5).
+ *
+ * ZMQ_FD only signals edges: it becomes readable when the socket's state
+ * changed, not while messages wait. So readiness is taken from ZMQ_EVENTS,
+ * checked in an ev_prepare/ev_check pair every loop turn: a send or a receive
+ * anywhere in the turn that leaves messages queued keeps an ev_idle running
+ * and the loop never blocks on a socket that still holds input. */
+typedef struct crm_zwatch crm_zwatch_t;
+
+/* Called when the socket has input. It should receive until EAGAIN or until
+ * its own budget is spent; what is left is offered again next turn. */
+typedef void (crm_zwatch_fn)(crm_zwatch_t *watch, void *socket, void *arg);
+
+/* Starts watching socket (not owned). Returns NULL if ZMQ_FD can't be read
+ * (errno set). */
+crm_zwatch_t *crm_zwatch_new(struct ev_loop *loop, void *socket, crm_zwatch_fn *fn, void *arg);
+
+/* Stops watching and frees; sets *self_p to NULL. The socket is left open. */
+void crm_zwatch_destroy(crm_zwatch_t **self_p);
+
+/* Up to CRM_FRAMES_MAX frames of one multipart message. */
+#define CRM_FRAMES_MAX 8
+typedef struct {
+    zmq_msg_t frame[CRM_FRAMES_MAX];
+    int count;
+} crm_frames_t;
+
+/* Receives one whole message without blocking. Returns 0; or -1 with errno
+ * EAGAIN when none waits, EMSGSIZE when it had more than CRM_FRAMES_MAX frames
+ * (the message is consumed and dropped), or libzmq's errno. On success the
+ * caller owns the frames and releases them with crm_frames_close. */
+int crm_frames_recv(void *socket, crm_frames_t *frames);
+
+/* Closes every frame. Can't fail. */
+void crm_frames_close(crm_frames_t *frames);
+
+/* Data and size of frame i. */
+static inline const void *crm_frame_data(crm_frames_t *f, int i) { return zmq_msg_data(&f->frame[i]); }
+static inline size_t crm_frame_size(crm_frames_t *f, int i) { return zmq_msg_size(&f->frame[i]); }
+
+/* Sends n buffers as one multipart message without blocking. Returns 0, or
+ * -1 with libzmq's errno (EAGAIN: no peer can take it now, EHOSTUNREACH:
+ * a ROUTER's peer is gone). Never sends half a message: the first frame is
+ * only sent when the socket can take it, and later frames of an accepted
+ * message are always queued by libzmq. */
+int crm_zsend(void *socket, const void *const *data, const size_t *size, int n);
+
+/* Sets socket options every socket of ours wants: linger 0 (so a close never
+ * hangs), a maximum message size (max_msg bytes; 0 = unlimited). Returns 0 or
+ * -1 with errno. */
+int crm_zsock_setup(void *socket, int64_t max_msg);
+
+#endif
