@@ -5,7 +5,7 @@ VARIANT   ?= release
 B         := build/$(VARIANT)
 GEN       := build/gen
 CC        ?= cc
-PKGS      := libzmq libprotobuf-c liblmdb libsodium libmicrohttpd jansson
+PKGS      := libzmq libprotobuf-c libsodium libmicrohttpd jansson
 DEBS      := build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
              libprotobuf-dev protobuf-compiler liblmdb-dev lmdb-utils libev-dev libsodium-dev \
              libmicrohttpd-dev libjansson-dev libcmocka-dev clang curl

@@ -26,7 +26,11 @@ enum {
  * decodes as an empty message. Nesting deeper than 64 levels is refused.
  * On error, NULL is returned and *st says why: CODE_INVALID_ARGUMENT (or
  * CODE_MALFORMED for text that is not JSON) with the offending field's JSON
- * path (e.g. "user.salesAccess") in st->field. */
+ * path (e.g. "user.salesAccess") in st->field. A field given under both
+ * its names, or two members of one oneof, is invalid_argument; FieldMask
+ * paths must be lowerCamelCase. If alloc returns NULL the result is
+ * CODE_RESOURCE_EXHAUSTED. With CRM_JSON_FILL_UPDATE_MASK an empty body
+ * gets an empty mask (update nothing), not a missing one. */
 ProtobufCMessage *crm_json_decode(const ProtobufCMessageDescriptor *desc,
                                   const char *json, size_t len, unsigned flags,
                                   ProtobufCAllocator *alloc, crm_status_t *st);

@@ -46,3 +46,11 @@ char *crm_strndup(const char *s, size_t n)
     p[n] = '\0';
     return p;
 }
+
+void *crm_memdup(const void *p, size_t n)
+{
+    void *q = crm_malloc(n);
+    if (n)
+        memcpy(q, p, n);
+    return q;
+}

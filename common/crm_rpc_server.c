@@ -106,6 +106,12 @@ int crm_call_fail(crm_call_t *c, Crm__Rpc__V1__Code code, const char *field, con
     return -1;
 }
 
+int crm_call_fail_status(crm_call_t *c, const crm_status_t *st)
+{
+    c->st = *st;
+    return -1;
+}
+
 int crm_call_fail_db(crm_call_t *c, int rc)
 {
     if (rc == MDB_MAP_FULL)
@@ -155,9 +161,9 @@ static int must_hold(crm_rpc_server_t *self, const Crm__Rpc__V1__RpcRequest *req
 static void hold(crm_rpc_server_t *self, crm_call_t *c, const void *data, size_t len)
 {
     held_t *h = crm_malloc(sizeof *h);
-    h->peer = (uint8_t *)crm_strndup((const char *)c->peer, c->peer_len);
+    h->peer = crm_memdup(c->peer, c->peer_len);
     h->peer_len = c->peer_len;
-    h->data = (uint8_t *)crm_strndup(data, len);
+    h->data = crm_memdup(data, len);
     h->len = len;
     h->deadline = c->req->deadline ? c->req->deadline : self->now + 5000000;
     h->next = self->held;

@@ -95,6 +95,10 @@ void *crm_call_unpack(crm_call_t *call, const ProtobufCMessageDescriptor *desc,
 int crm_call_fail(crm_call_t *call, Crm__Rpc__V1__Code code, const char *field,
                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* Records *st (e.g. from a crm_check_* validator) as the call's error;
+ * returns -1. */
+int crm_call_fail_status(crm_call_t *call, const crm_status_t *st);
+
 /* Records a storage failure (LMDB code rc) as internal, or as a retry of
  * the whole batch after the map grows when rc is MDB_MAP_FULL; returns -1. */
 int crm_call_fail_db(crm_call_t *call, int rc);

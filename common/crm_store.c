@@ -230,3 +230,39 @@ int crm_store_next_id(crm_store_t *self, MDB_txn *txn, const char *counter, uint
     *id = v + 1;
     return crm_store_meta_put_u64(self, txn, key, *id);
 }
+
+int crm_db_put_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                   const ProtobufCMessage *m)
+{
+    MDB_val k = {klen, (void *)key}, d = {protobuf_c_message_get_packed_size(m), NULL};
+    int rc = mdb_put(txn, dbi, &k, &d, MDB_RESERVE);
+    if (rc == 0)
+        protobuf_c_message_pack(m, d.mv_data);
+    return rc;
+}
+
+int crm_db_get_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                   const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *alloc, void **out)
+{
+    MDB_val k = {klen, (void *)key}, d;
+    int rc = mdb_get(txn, dbi, &k, &d);
+    if (rc)
+        return rc;
+    *out = protobuf_c_message_unpack(desc, alloc, d.mv_size, d.mv_data);
+    return *out ? 0 : MDB_CORRUPTED;
+}
+
+int crm_db_put_id(MDB_txn *txn, MDB_dbi dbi, uint64_t id, const ProtobufCMessage *m)
+{
+    uint8_t key[8];
+    crm_key_put_u64(key, id);
+    return crm_db_put_msg(txn, dbi, key, 8, m);
+}
+
+int crm_db_get_id(MDB_txn *txn, MDB_dbi dbi, uint64_t id, const ProtobufCMessageDescriptor *desc,
+                  ProtobufCAllocator *alloc, void **out)
+{
+    uint8_t key[8];
+    crm_key_put_u64(key, id);
+    return crm_db_get_msg(txn, dbi, key, 8, desc, alloc, out);
+}

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <lmdb.h>
+#include <protobuf-c/protobuf-c.h>
 
 /* One LMDB environment per service (decision 6): named DBIs, a "meta" DBI
  * holding the schema version and id counters, durable (fsync'd) commits, and
@@ -55,6 +56,22 @@ int crm_store_next_id(crm_store_t *self, MDB_txn *txn, const char *counter, uint
  * Return LMDB codes. */
 int crm_store_meta_get_u64(crm_store_t *self, MDB_txn *txn, const char *key, uint64_t *v);
 int crm_store_meta_put_u64(crm_store_t *self, MDB_txn *txn, const char *key, uint64_t v);
+
+/* Stores message m packed under key (packed in place, no copy). Returns an
+ * LMDB code. */
+int crm_db_put_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                   const ProtobufCMessage *m);
+
+/* Reads the message of type desc under key, decoded with alloc. Returns 0,
+ * MDB_NOTFOUND, MDB_CORRUPTED when the bytes do not decode, or another LMDB
+ * code. */
+int crm_db_get_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                   const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *alloc, void **out);
+
+/* The same with an 8-byte big-endian id key. */
+int crm_db_put_id(MDB_txn *txn, MDB_dbi dbi, uint64_t id, const ProtobufCMessage *m);
+int crm_db_get_id(MDB_txn *txn, MDB_dbi dbi, uint64_t id, const ProtobufCMessageDescriptor *desc,
+                  ProtobufCAllocator *alloc, void **out);
 
 /* Big-endian keys, so that LMDB's byte order is numeric order. */
 static inline void crm_key_put_u64(uint8_t *out, uint64_t v)

@@ -1,0 +1,21 @@
+#ifndef CRM_VALIDATE_H
+#define CRM_VALIDATE_H
+
+#include <stddef.h>
+#include "crm_status.h"
+
+/* Checks on strings from clients, before they are stored. Each returns 0,
+ * or -1 with *st set to invalid_argument naming field. */
+
+/* Valid UTF-8 (no overlongs, no surrogates, no NUL), between min and max
+ * characters (code points). */
+int crm_check_text(crm_status_t *st, const char *field, const char *s, size_t min, size_t max);
+
+/* An e-mail address: empty when optional, else local@domain with no spaces,
+ * at most 254 bytes. */
+int crm_check_email(crm_status_t *st, const char *field, const char *s, int optional);
+
+/* The number of code points in s if it is valid UTF-8, or -1. */
+long crm_utf8_length(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,206 @@
+/* The path of every client call: route, authenticate, forward, answer. */
+#include "gateway.h"
+#include "crm_log.h"
+#include "crm_mem.h"
+#include "crm_time.h"
+#include "crm_version.h"
+#include "health.pb-c.h"
+#include "identity.pb-c.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define CODE(x) CRM__RPC__V1__CODE__CODE_##x
+
+void gw_call_free(gw_call_t *call)
+{
+    if (!call)
+        return;
+    free(call->body);
+    free(call);
+}
+
+int gw_route_find(gateway_t *gw, gw_call_t *call, crm_status_t *st)
+{
+    const char *name = call->method_name, *slash = strchr(name, '/');
+    if (slash) {
+        size_t slen = (size_t)(slash - name);
+        for (int i = 0; i < gw->n_routes; i++) {
+            const ProtobufCServiceDescriptor *d = gw->routes[i].service;
+            if (strlen(d->name) != slen || strncmp(d->name, name, slen) != 0)
+                continue;
+            const ProtobufCMethodDescriptor *m =
+                protobuf_c_service_descriptor_get_method_by_name(d, slash + 1);
+            if (!m)
+                break;
+            call->route = &gw->routes[i];
+            call->method = m;
+            return 0;
+        }
+    }
+    return crm_status_set(st, CODE(BAD_ROUTE), "method", "no method \"%.150s\"", name);
+}
+
+static void finish(gw_call_t *call, const crm_status_t *st, const uint8_t *body, size_t len)
+{
+    gw_metrics_record(call->gw, call->method_name, st->code, crm_time_mono_us() - call->started);
+    call->finish(call, st, body, len);
+}
+
+static void fail(gw_call_t *call, Crm__Rpc__V1__Code code, const char *field, const char *msg)
+{
+    crm_status_t st;
+    crm_status_set(&st, code, field, "%s", msg);
+    finish(call, &st, NULL, 0);
+}
+
+/* Methods anyone may call without a session. */
+static int is_public(const gw_call_t *call)
+{
+    const char *n = call->method_name;
+    return !strcmp(n, "crm.identity.v1.Identity/Login") ||
+           !strcmp(n, "crm.identity.v1.Identity/SetPassword") ||
+           !strncmp(n, "crm.health.v1.Health/", 21);
+}
+
+/* --- forwarding -------------------------------------------------------------- */
+
+static void on_service_reply(void *arg, const crm_status_t *st, const Crm__Rpc__V1__RpcReply *reply)
+{
+    gw_call_t *call = arg;
+    if (reply && reply->n_marks && call->token[0]) {
+        gw_session_t *s = gw_session_find(call->gw, call->token);
+        if (s)
+            gw_session_note_marks(s, reply->marks, reply->n_marks);
+    }
+    finish(call, st, reply ? reply->body.data : NULL, reply ? reply->body.len : 0);
+}
+
+static void forward(gw_call_t *call, crm_rpc_client_t *client, const char *method,
+                    Crm__Rpc__V1__Principal *principal, gw_session_t *session)
+{
+    Crm__Rpc__V1__RpcRequest req = CRM__RPC__V1__RPC_REQUEST__INIT;
+    Crm__Rpc__V1__SeqMark marks[GW_MAX_MARKS], *mark_ptrs[GW_MAX_MARKS];
+    req.method = (char *)method;
+    req.principal = principal;
+    req.deadline = crm_time_now_us() + call->gw->deadline_us;
+    req.idempotency_key = call->idem;
+    req.body.data = call->body;
+    req.body.len = call->body_len;
+    if (session) {
+        for (int i = 0; i < session->n_marks; i++) {
+            crm__rpc__v1__seq_mark__init(&marks[i]);
+            marks[i].producer = session->marks[i].producer;
+            marks[i].seq = session->marks[i].seq;
+            mark_ptrs[i] = &marks[i];
+        }
+        req.marks = mark_ptrs;
+        req.n_marks = (size_t)session->n_marks;
+    }
+    crm_status_t st;
+    if (crm_rpc_client_call(client, &req, on_service_reply, call, &st) != 0)
+        finish(call, &st, NULL, 0);
+}
+
+/* --- health -------------------------------------------------------------------- */
+
+static void answer_health(gw_call_t *call)
+{
+    Crm__Health__V1__CheckRequest *req =
+        crm__health__v1__check_request__unpack(NULL, call->body_len, call->body);
+    if (!req) {
+        fail(call, CODE(MALFORMED), NULL, "request body is not a valid CheckRequest");
+        return;
+    }
+    const char *which = req->service;
+    if (which[0] && strcmp(which, "gateway") != 0) {
+        for (int i = 0; i < call->gw->n_routes; i++) {
+            const gw_route_t *r = &call->gw->routes[i];
+            if (r->backend && !strcmp(r->backend, which)) {
+                crm__health__v1__check_request__free_unpacked(req, NULL);
+                forward(call, r->client, call->method_name, NULL, NULL);
+                return;
+            }
+        }
+        crm__health__v1__check_request__free_unpacked(req, NULL);
+        fail(call, CODE(NOT_FOUND), "service", "no such service");
+        return;
+    }
+    crm__health__v1__check_request__free_unpacked(req, NULL);
+    Crm__Health__V1__CheckReply r = CRM__HEALTH__V1__CHECK_REPLY__INIT;
+    r.status = "SERVING";
+    r.service = "gateway";
+    r.version = CRM_VERSION;
+    r.uptime = (crm_time_mono_us() - call->gw->started) / 1000000;
+    uint8_t buf[256];
+    size_t len = crm__health__v1__check_reply__pack(&r, buf);
+    crm_status_t st;
+    crm_status_clear(&st);
+    finish(call, &st, buf, len);
+}
+
+/* --- authentication ------------------------------------------------------------- */
+
+static void on_authenticated(void *arg, const crm_status_t *st, const Crm__Rpc__V1__RpcReply *reply)
+{
+    gw_call_t *call = arg;
+    if (st->code != CODE(OK)) {
+        crm_status_t out = *st;
+        /* the client sent a token, not a field of the method's request */
+        if (out.code == CODE(UNAUTHENTICATED))
+            snprintf(out.field, sizeof out.field, "token");
+        finish(call, &out, NULL, 0);
+        return;
+    }
+    Crm__Rpc__V1__Principal *p =
+        crm__rpc__v1__principal__unpack(NULL, reply->body.len, reply->body.data);
+    if (!p) {
+        fail(call, CODE(INTERNAL), NULL, "identity gave a malformed principal");
+        return;
+    }
+    gw_session_t *s = gw_session_find(call->gw, call->token);
+    if (!s)
+        s = gw_session_add(call->gw, call->token);
+    if (s->principal)
+        crm__rpc__v1__principal__free_unpacked(s->principal, NULL);
+    s->principal = p;
+    s->valid_until = crm_time_mono_us() + call->gw->session_cache_us;
+    forward(call, call->route->client, call->method_name, p, s);
+}
+
+void gw_dispatch(gw_call_t *call)
+{
+    if (!call->route->backend) {
+        answer_health(call);
+        return;
+    }
+    if (is_public(call)) {
+        forward(call, call->route->client, call->method_name, NULL, NULL);
+        return;
+    }
+    if (!call->token[0]) {
+        fail(call, CODE(UNAUTHENTICATED), "token", "this method needs a session token (Authorization: Bearer)");
+        return;
+    }
+    gw_session_t *s = gw_session_find(call->gw, call->token);
+    int64_t now = crm_time_mono_us();
+    if (s) {
+        s->last_used = now;
+        if (s->principal && s->valid_until > now) {
+            forward(call, call->route->client, call->method_name, s->principal, s);
+            return;
+        }
+    }
+    Crm__Identity__V1__AuthenticateRequest a = CRM__IDENTITY__V1__AUTHENTICATE_REQUEST__INIT;
+    a.token = call->token;
+    uint8_t abuf[256];
+    size_t alen = crm__identity__v1__authenticate_request__pack(&a, abuf);
+    Crm__Rpc__V1__RpcRequest req = CRM__RPC__V1__RPC_REQUEST__INIT;
+    req.method = "crm.identity.v1.IdentityInternal/Authenticate";
+    req.deadline = crm_time_now_us() + call->gw->deadline_us;
+    req.body.data = abuf;
+    req.body.len = alen;
+    crm_status_t st;
+    if (crm_rpc_client_call(call->gw->identity, &req, on_authenticated, call, &st) != 0)
+        finish(call, &st, NULL, 0);
+}

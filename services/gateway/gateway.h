@@ -1,0 +1,120 @@
+#ifndef GATEWAY_H
+#define GATEWAY_H
+
+#include <stdint.h>
+#include <ev.h>
+#include <protobuf-c/protobuf-c.h>
+#include "crm_map.h"
+#include "crm_rpc_client.h"
+#include "crm_status.h"
+#include "rpc.pb-c.h"
+
+/* The gateway: front doors (ZeroMQ and HTTP/Twirp) in, services out. Every
+ * call goes through gw_dispatch: route by method name, authenticate the
+ * token through identity (cached), attach the principal and the session's
+ * read-your-writes marks, forward, and give the answer back to its door. */
+
+#define GW_MAX_MARKS 8
+
+typedef struct gateway gateway_t;
+typedef struct gw_call gw_call_t;
+
+/* One route: a public protobuf service and the backend that owns it. */
+typedef struct {
+    const ProtobufCServiceDescriptor *service;
+    const char *backend;   /* "identity", ... ; NULL: answered by the gateway */
+    crm_rpc_client_t *client;
+} gw_route_t;
+
+/* A call in flight. Filled by a door, then owned by dispatch until finish. */
+struct gw_call {
+    gateway_t *gw;
+    const gw_route_t *route;
+    const ProtobufCMethodDescriptor *method;
+    char method_name[192];
+    char token[128];
+    char idem[160];
+    uint8_t *body;          /* the method's request, packed; malloc'd */
+    size_t body_len;
+    int64_t started;        /* monotonic us */
+    /* Called exactly once with the outcome; body is the method's reply when
+     * st->code is OK. The door frees the call in it (gw_call_free). */
+    void (*finish)(gw_call_t *call, const crm_status_t *st, const uint8_t *body, size_t len);
+    void *door;             /* the door's own state */
+};
+
+typedef struct {
+    int64_t count[19];      /* by code */
+    int64_t buckets[14];    /* latency histogram, cumulative at export */
+    double seconds_sum;
+    char method[192];
+} gw_metric_t;
+
+typedef struct {
+    char producer[24];
+    uint64_t seq;
+} gw_mark_t;
+
+/* A session as the gateway knows it, by token hash. */
+typedef struct {
+    uint8_t hash[32];
+    Crm__Rpc__V1__Principal *principal; /* NULL: authenticate again */
+    int64_t valid_until;                /* monotonic us */
+    int64_t last_used;
+    gw_mark_t marks[GW_MAX_MARKS];
+    int n_marks;
+} gw_session_t;
+
+struct gateway {
+    struct ev_loop *loop;
+    void *zctx;
+    gw_route_t routes[8];
+    int n_routes;
+    crm_rpc_client_t *identity;
+    crm_map_t *sessions;
+    int64_t session_cache_us;
+    int64_t deadline_us;
+    int64_t max_body;
+    gw_metric_t metrics[96];
+    int n_metrics;
+    int64_t started;
+    uint64_t identity_seq;  /* last identity event seen, for gap detection */
+};
+
+/* Looks up "pkg.Service/Method" among the routes. Returns 0 and fills
+ * call->route, call->method; else -1 with *st (bad_route). */
+int gw_route_find(gateway_t *gw, gw_call_t *call, crm_status_t *st);
+
+/* Runs the call to completion; call->finish is always called, maybe before
+ * this returns. */
+void gw_dispatch(gw_call_t *call);
+
+/* Frees a call's body and the call. */
+void gw_call_free(gw_call_t *call);
+
+/* Records one finished call. */
+void gw_metrics_record(gateway_t *gw, const char *method, Crm__Rpc__V1__Code code, int64_t micros);
+/* Prometheus text; malloc'd, caller frees. */
+char *gw_metrics_render(gateway_t *gw, size_t *len);
+
+/* Sessions (session.c). */
+gw_session_t *gw_session_find(gateway_t *gw, const char *token);
+gw_session_t *gw_session_add(gateway_t *gw, const char *token);
+void gw_session_forget_user(gateway_t *gw, int64_t user_id);
+void gw_session_forget_all(gateway_t *gw);
+void gw_session_note_marks(gw_session_t *s, Crm__Rpc__V1__SeqMark **marks, size_t n);
+void gw_session_sweep(gateway_t *gw);
+void gw_session_free_all(gateway_t *gw);
+
+/* The identity event listener (session.c): drops cached principals on
+ * revocations and user changes. Returns 0 or -1. */
+int gw_identity_listen(gateway_t *gw, const char *events_endpoint);
+void gw_identity_stop(void);
+
+/* Doors. */
+int gw_zmq_door_start(gateway_t *gw, const char *endpoint);
+void gw_zmq_door_stop(void);
+int gw_http_door_start(gateway_t *gw, const char *address, int port);
+void gw_http_door_stop(void);
+
+#endif

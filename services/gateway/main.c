@@ -1,0 +1,103 @@
+/* crm-gateway: the front doors (ZeroMQ and HTTP/Twirp) of every service.
+ * Wiring, top to bottom: flags, routes to services, identity's events, doors,
+ * loop. No store of its own. */
+#include "gateway.h"
+#include "crm_config.h"
+#include "crm_log.h"
+#include "crm_mem.h"
+#include "crm_time.h"
+#include "crm_services.h"
+
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <zmq.h>
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    crm_info("signal %d: stopping", w->signum);
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents) { gw_session_sweep(w->data); }
+
+static int add_route(gateway_t *gw, const ProtobufCServiceDescriptor *desc, const char *backend,
+                     crm_rpc_client_t *client)
+{
+    gw->routes[gw->n_routes++] = (gw_route_t){desc, backend, client};
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *zmq_ep, *http_addr, *identity_rpc, *identity_events;
+    int64_t http_port, deadline_ms, max_body, cache_ms;
+    const crm_opt_t opts[] = {
+        {"zmq", "CRM_GATEWAY_ZMQ", CRM_OPT_STRING, &zmq_ep, "tcp://127.0.0.1:5555", "ZeroMQ front door (bind)"},
+        {"http-address", "CRM_HTTP_ADDRESS", CRM_OPT_STRING, &http_addr, "127.0.0.1", "HTTP listen address"},
+        {"http-port", "CRM_HTTP_PORT", CRM_OPT_INT, &http_port, "8080", "HTTP port"},
+        {"identity-rpc", "CRM_IDENTITY_RPC", CRM_OPT_STRING, &identity_rpc, "tcp://127.0.0.1:5601", "identity's RPC endpoint"},
+        {"identity-events", "CRM_IDENTITY_EVENTS", CRM_OPT_STRING, &identity_events, "tcp://127.0.0.1:5602", "identity's event endpoint"},
+        {"deadline-ms", "CRM_DEADLINE_MS", CRM_OPT_INT, &deadline_ms, "5000", "deadline of each call"},
+        {"max-body", "CRM_MAX_BODY", CRM_OPT_INT, &max_body, "16777216", "largest request body (bytes)"},
+        {"session-cache-ms", "CRM_SESSION_CACHE_MS", CRM_OPT_INT, &cache_ms, "10000", "how long a principal is trusted without asking identity"},
+    };
+    crm_log_init("gateway");
+    if (crm_config_parse(opts, sizeof opts / sizeof opts[0], argc, argv, "crm-gateway [flags]") != 0)
+        return 2;
+    if (sodium_init() < 0 || http_port <= 0 || http_port > 65535 || max_body <= 0 || deadline_ms <= 0) {
+        crm_error("bad configuration (http port, max body or deadline) or libsodium failure");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    gateway_t gw = {0};
+    gw.loop = EV_DEFAULT;
+    gw.zctx = zmq_ctx_new();
+    gw.sessions = crm_map_new();
+    gw.session_cache_us = cache_ms * 1000;
+    gw.deadline_us = deadline_ms * 1000;
+    gw.max_body = max_body;
+    gw.started = crm_time_mono_us();
+
+    gw.identity = crm_rpc_client_new(gw.loop, gw.zctx, "identity", identity_rpc);
+    if (!gw.identity)
+        return 1;
+    /* one backend client per service that owns a public API */
+    for (int i = 0; i < crm_services_count; i++) {
+        const char *backend = crm_services[i].backend;
+        crm_rpc_client_t *client = NULL;
+        if (backend && !strcmp(backend, "identity"))
+            client = gw.identity;
+        else if (backend) {
+            crm_error("no endpoint configured for backend %s", backend);
+            return 1;
+        }
+        add_route(&gw, crm_services[i].service, backend, client);
+    }
+
+    if (gw_identity_listen(&gw, identity_events) != 0 || gw_zmq_door_start(&gw, zmq_ep) != 0 ||
+        gw_http_door_start(&gw, http_addr, (int)http_port) != 0)
+        return 1;
+
+    ev_timer sweep;
+    ev_timer_init(&sweep, on_sweep, 60, 60);
+    sweep.data = &gw;
+    ev_timer_start(gw.loop, &sweep);
+    ev_signal sigint, sigterm;
+    ev_signal_init(&sigint, on_signal, SIGINT);
+    ev_signal_init(&sigterm, on_signal, SIGTERM);
+    ev_signal_start(gw.loop, &sigint);
+    ev_signal_start(gw.loop, &sigterm);
+    crm_info("front doors: %s and http://%s:%lld", zmq_ep, http_addr, (long long)http_port);
+    ev_run(gw.loop, 0);
+
+    gw_http_door_stop();
+    gw_zmq_door_stop();
+    gw_identity_stop();
+    crm_rpc_client_destroy(&gw.identity);
+    gw_session_free_all(&gw);
+    zmq_ctx_term(gw.zctx);
+    return 0;
+}

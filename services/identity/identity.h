@@ -1,0 +1,57 @@
+#ifndef IDENTITY_H
+#define IDENTITY_H
+
+#include <sodium.h>
+#include <stdint.h>
+#include "crm_map.h"
+#include "crm_outbox.h"
+#include "crm_rpc_server.h"
+#include "crm_store.h"
+#include "identity.pb-c.h"
+
+/* The identity service: users, sessions, invitations and sales teams. */
+
+#define IDENTITY_SCHEMA 1
+#define SESSION_HASH_LEN 32
+
+typedef struct {
+    crm_store_t *store;
+    crm_outbox_t *outbox;
+    MDB_dbi users;         /* user id → UserRecord */
+    MDB_dbi logins;        /* lower-case login → user id */
+    MDB_dbi sessions;      /* token hash → SessionRecord */
+    MDB_dbi user_sessions; /* user id, token hash → (empty): to revoke them all */
+    MDB_dbi invites;       /* token hash → InviteRecord */
+    MDB_dbi teams;         /* team id → Team */
+    MDB_dbi outbox_dbi;
+    int64_t session_ttl_us;
+    int64_t invite_ttl_us;
+    unsigned long long pw_ops;
+    size_t pw_mem;
+    int login_max_failures;
+    int64_t login_lock_us;
+    crm_map_t *throttle;   /* hash of lower-case login → throttle entry */
+    char dummy_hash[crypto_pwhash_STRBYTES];
+} identity_t;
+
+extern const crm_method_t identity_methods[];
+extern const crm_method_t identity_internal_methods[];
+
+/* Creates the administrator on first start (no user yet). Prints the login
+ * and password when generated. Returns 0 or an LMDB code. */
+int identity_bootstrap(identity_t *id, const char *admin_password);
+
+/* Handlers shared between users.c and teams.c. */
+int identity_user_get(crm_call_t *call, int64_t id, Crm__Identity__V1__UserRecord **out);
+int identity_user_put(crm_call_t *call, Crm__Identity__V1__UserRecord *rec);
+int identity_emit_user(crm_call_t *call, const char *type, Crm__Identity__V1__User *user,
+                       Crm__Identity__V1__User *old);
+int identity_is_admin(crm_call_t *call);
+int identity_is_manager(crm_call_t *call);
+
+int identity_create_team(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int identity_update_team(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int identity_get_team(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int identity_list_teams(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+
+#endif

@@ -1,0 +1,752 @@
+/* Users, sessions and invitations. */
+#include "identity.h"
+#include "crm_log.h"
+#include "crm_mem.h"
+#include "crm_request.h"
+#include "crm_time.h"
+#include "crm_validate.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CODE(x) CRM__RPC__V1__CODE__CODE_##x
+#define PASSWORD_MIN 8
+#define PASSWORD_MAX 128
+#define LOGIN_MAX 64
+#define TOKEN_BYTES 32
+#define TOKEN_TEXT 44 /* base64url of 32 bytes, no padding, plus NUL */
+#define THROTTLE_MAX_ENTRIES 100000
+
+typedef Crm__Identity__V1__User user_t;
+typedef Crm__Identity__V1__UserRecord user_rec_t;
+
+/* --- helpers ---------------------------------------------------------------- */
+
+int identity_is_admin(crm_call_t *call)
+{
+    const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
+    return p && p->is_admin;
+}
+
+int identity_is_manager(crm_call_t *call)
+{
+    const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
+    return p && (p->is_admin || p->sales_access == CRM__COMMON__V1__SALES_ACCESS__SALES_ACCESS_MANAGER);
+}
+
+int identity_user_get(crm_call_t *call, int64_t id, user_rec_t **out)
+{
+    identity_t *idn = crm_call_ctx(call);
+    if (id <= 0)
+        return crm_call_fail(call, CODE(NOT_FOUND), "id", "no user %lld", (long long)id);
+    int rc = crm_db_get_id(crm_call_txn(call), idn->users, (uint64_t)id,
+                           &crm__identity__v1__user_record__descriptor,
+                           crm_arena_allocator(crm_call_arena(call)), (void **)out);
+    if (rc == MDB_NOTFOUND)
+        return crm_call_fail(call, CODE(NOT_FOUND), "id", "no user %lld", (long long)id);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    return 0;
+}
+
+int identity_user_put(crm_call_t *call, user_rec_t *rec)
+{
+    identity_t *idn = crm_call_ctx(call);
+    int rc = crm_db_put_id(crm_call_txn(call), idn->users, (uint64_t)rec->user->id, &rec->base);
+    return rc ? crm_call_fail_db(call, rc) : 0;
+}
+
+int identity_emit_user(crm_call_t *call, const char *type, user_t *user, user_t *old)
+{
+    identity_t *idn = crm_call_ctx(call);
+    Crm__Identity__V1__UserEvent ev = CRM__IDENTITY__V1__USER_EVENT__INIT;
+    ev.user = user;
+    ev.old = old;
+    const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
+    int rc = crm_outbox_append(idn->outbox, crm_call_txn(call), type, p ? p->user_id : 0,
+                               &ev.base, NULL);
+    return rc ? crm_call_fail_db(call, rc) : 0;
+}
+
+static int emit_revoked(crm_call_t *call, int64_t user_id, const uint8_t *session_id)
+{
+    identity_t *idn = crm_call_ctx(call);
+    Crm__Identity__V1__SessionRevoked ev = CRM__IDENTITY__V1__SESSION_REVOKED__INIT;
+    ev.user_id = user_id;
+    if (session_id) {
+        ev.session_id.data = (uint8_t *)session_id;
+        ev.session_id.len = SESSION_HASH_LEN;
+    }
+    const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
+    int rc = crm_outbox_append(idn->outbox, crm_call_txn(call), "session.revoked",
+                               p ? p->user_id : 0, &ev.base, NULL);
+    return rc ? crm_call_fail_db(call, rc) : 0;
+}
+
+static void lower_login(char *out, const char *in, size_t cap)
+{
+    size_t i = 0;
+    for (; in[i] && i + 1 < cap; i++)
+        out[i] = (char)tolower((unsigned char)in[i]);
+    out[i] = '\0';
+}
+
+static int check_login(crm_call_t *call, const char *login)
+{
+    size_t n = strlen(login);
+    if (n == 0)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "login", "login is required");
+    if (n > LOGIN_MAX)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "login",
+                             "login must be at most %d characters", LOGIN_MAX);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)login[i];
+        if (!isalnum(c) && !strchr("._@+-", c))
+            return crm_call_fail(call, CODE(INVALID_ARGUMENT), "login",
+                                 "login may hold only letters, digits and . _ @ + -");
+    }
+    return 0;
+}
+
+static int check_password(crm_call_t *call, const char *field, const char *pw)
+{
+    size_t n = strlen(pw);
+    if (n < PASSWORD_MIN || n > PASSWORD_MAX)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), field,
+                             "password must be %d to %d characters", PASSWORD_MIN, PASSWORD_MAX);
+    crm_status_t st;
+    if (crm_check_text(&st, field, pw, PASSWORD_MIN, PASSWORD_MAX) != 0)
+        return crm_call_fail_status(call, &st);
+    return 0;
+}
+
+static int check_enums(crm_call_t *call, int sales, int hr)
+{
+    if (sales < 0 || sales > CRM__COMMON__V1__SALES_ACCESS__SALES_ACCESS_MANAGER)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "salesAccess", "unknown sales access level");
+    if (hr < 0 || hr > CRM__COMMON__V1__HR_ACCESS__HR_ACCESS_MANAGER)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "hrAccess", "unknown HR access level");
+    return 0;
+}
+
+static int hash_password(crm_call_t *call, const char *pw, char **out)
+{
+    identity_t *idn = crm_call_ctx(call);
+    char *h = crm_arena_alloc(crm_call_arena(call), crypto_pwhash_STRBYTES);
+    if (crypto_pwhash_str(h, pw, strlen(pw), idn->pw_ops, idn->pw_mem) != 0)
+        return crm_call_fail(call, CODE(RESOURCE_EXHAUSTED), NULL, "no memory to hash the password");
+    *out = h;
+    return 0;
+}
+
+static int verify_password(const char *hash, const char *pw)
+{
+    return crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
+}
+
+/* A new random token (text for the client) and its hash (kept). */
+static void new_token(char text[TOKEN_TEXT], uint8_t hash[SESSION_HASH_LEN])
+{
+    uint8_t raw[TOKEN_BYTES];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2base64(text, TOKEN_TEXT, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    crypto_generichash(hash, SESSION_HASH_LEN, (const uint8_t *)text, strlen(text), NULL, 0);
+}
+
+static void token_hash(const char *text, uint8_t hash[SESSION_HASH_LEN])
+{
+    crypto_generichash(hash, SESSION_HASH_LEN, (const uint8_t *)text, strlen(text), NULL, 0);
+}
+
+static user_t *public_user(crm_call_t *call, const user_t *u)
+{
+    /* the stored User is already the public one; copy the pointer struct so
+     * callers may place it in a reply */
+    user_t *copy = crm_call_new(call, &crm__identity__v1__user__descriptor);
+    *copy = *u;
+    return copy;
+}
+
+/* --- throttling of failed logins --------------------------------------------- */
+
+typedef struct {
+    int failures;
+    int64_t locked_until; /* monotonic us */
+} throttle_t;
+
+static uint64_t login_key(const char *lower)
+{
+    uint8_t h[8];
+    crypto_generichash(h, sizeof h, (const uint8_t *)lower, strlen(lower), NULL, 0);
+    uint64_t k;
+    memcpy(&k, h, 8);
+    return k ? k : 1;
+}
+
+typedef struct {
+    crm_map_t *keep;
+    int64_t now;
+} throttle_prune_t;
+
+static void throttle_prune_one(void *arg, uint64_t key, void *value)
+{
+    throttle_prune_t *p = arg;
+    throttle_t *t = value;
+    if (t->locked_until > p->now)
+        crm_map_put(p->keep, key, t);
+    else
+        free(t);
+}
+
+static void throttle_failure(identity_t *idn, uint64_t key)
+{
+    throttle_t *t = crm_map_get(idn->throttle, key);
+    if (!t) {
+        if (crm_map_size(idn->throttle) >= THROTTLE_MAX_ENTRIES) {
+            /* bounded memory: forget every login not locked right now */
+            throttle_prune_t p = {crm_map_new(), crm_time_mono_us()};
+            crm_map_each(idn->throttle, throttle_prune_one, &p);
+            crm_map_destroy(&idn->throttle);
+            idn->throttle = p.keep;
+        }
+        t = crm_calloc(1, sizeof *t);
+        crm_map_put(idn->throttle, key, t);
+    }
+    if (++t->failures >= idn->login_max_failures) {
+        t->locked_until = crm_time_mono_us() + idn->login_lock_us;
+        t->failures = 0;
+    }
+}
+
+/* --- Login / Logout / WhoAmI / Authenticate ------------------------------------ */
+
+static int login(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    identity_t *idn = crm_call_ctx(call);
+    const Crm__Identity__V1__LoginRequest *req = (const void *)in;
+    Crm__Identity__V1__LoginReply *reply = (void *)out;
+    char lower[LOGIN_MAX + 1];
+    if (!req->login[0])
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "login", "login is required");
+    if (!req->password[0])
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "password", "password is required");
+    if (strlen(req->login) > LOGIN_MAX || strlen(req->password) > PASSWORD_MAX)
+        return crm_call_fail(call, CODE(UNAUTHENTICATED), NULL, "invalid login or password");
+    lower_login(lower, req->login, sizeof lower);
+
+    uint64_t tkey = login_key(lower);
+    throttle_t *t = crm_map_get(idn->throttle, tkey);
+    int64_t now_mono = crm_time_mono_us();
+    if (t && t->locked_until > now_mono)
+        return crm_call_fail(call, CODE(RESOURCE_EXHAUSTED), NULL,
+                             "too many failed logins; try again in %lld s",
+                             (long long)((t->locked_until - now_mono) / 1000000 + 1));
+
+    MDB_val k = {strlen(lower), lower}, d;
+    int rc = mdb_get(crm_call_txn(call), idn->logins, &k, &d);
+    user_rec_t *rec = NULL;
+    if (rc == 0 && d.mv_size == 8) {
+        rc = identity_user_get(call, (int64_t)crm_key_get_u64(d.mv_data), &rec);
+        if (rc)
+            return -1;
+    } else if (rc && rc != MDB_NOTFOUND) {
+        return crm_call_fail_db(call, rc);
+    }
+    /* an unknown login costs the same hash as a known one */
+    const char *hash = rec && rec->password_hash[0] ? rec->password_hash : idn->dummy_hash;
+    int ok = verify_password(hash, req->password) && rec && rec->password_hash[0];
+    if (!ok || !rec->user->active) {
+        throttle_failure(idn, tkey);
+        return crm_call_fail(call, CODE(UNAUTHENTICATED), NULL, "invalid login or password");
+    }
+    if (t)
+        free(crm_map_remove(idn->throttle, tkey));
+
+    char *token = crm_arena_alloc(crm_call_arena(call), TOKEN_TEXT);
+    uint8_t th[SESSION_HASH_LEN];
+    new_token(token, th);
+    Crm__Identity__V1__SessionRecord s = CRM__IDENTITY__V1__SESSION_RECORD__INIT;
+    s.user_id = rec->user->id;
+    s.created_at = crm_call_now(call);
+    s.expires_at = s.created_at + idn->session_ttl_us;
+    if ((rc = crm_db_put_msg(crm_call_txn(call), idn->sessions, th, sizeof th, &s.base)) != 0)
+        return crm_call_fail_db(call, rc);
+    uint8_t ukey[8 + SESSION_HASH_LEN];
+    crm_key_put_u64(ukey, (uint64_t)s.user_id);
+    memcpy(ukey + 8, th, SESSION_HASH_LEN);
+    MDB_val uk = {sizeof ukey, ukey}, empty = {0, NULL};
+    if ((rc = mdb_put(crm_call_txn(call), idn->user_sessions, &uk, &empty, 0)) != 0)
+        return crm_call_fail_db(call, rc);
+    reply->token = token;
+    reply->user = public_user(call, rec->user);
+    reply->expires_at = s.expires_at;
+    return 0;
+}
+
+/* Deletes one session (by hash) and its index entry. */
+static int drop_session(crm_call_t *call, int64_t user_id, const uint8_t *hash)
+{
+    identity_t *idn = crm_call_ctx(call);
+    MDB_val k = {SESSION_HASH_LEN, (void *)hash};
+    int rc = mdb_del(crm_call_txn(call), idn->sessions, &k, NULL);
+    if (rc && rc != MDB_NOTFOUND)
+        return crm_call_fail_db(call, rc);
+    uint8_t ukey[8 + SESSION_HASH_LEN];
+    crm_key_put_u64(ukey, (uint64_t)user_id);
+    memcpy(ukey + 8, hash, SESSION_HASH_LEN);
+    MDB_val uk = {sizeof ukey, ukey};
+    rc = mdb_del(crm_call_txn(call), idn->user_sessions, &uk, NULL);
+    if (rc && rc != MDB_NOTFOUND)
+        return crm_call_fail_db(call, rc);
+    return 0;
+}
+
+/* Revokes every session of user_id except keep (may be NULL). */
+static int revoke_sessions(crm_call_t *call, int64_t user_id, const uint8_t *keep)
+{
+    identity_t *idn = crm_call_ctx(call);
+    MDB_txn *txn = crm_call_txn(call);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, idn->user_sessions, &cur);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    /* collect first, delete after: no deletion under a live cursor */
+    size_t n = 0, cap = 16;
+    uint8_t *hashes = crm_arena_alloc(crm_call_arena(call), cap * SESSION_HASH_LEN);
+    uint8_t prefix[8];
+    crm_key_put_u64(prefix, (uint64_t)user_id);
+    MDB_val k = {8, prefix}, d;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+         rc == 0 && k.mv_size == 8 + SESSION_HASH_LEN && !memcmp(k.mv_data, prefix, 8);
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        const uint8_t *h = (const uint8_t *)k.mv_data + 8;
+        if (keep && !memcmp(h, keep, SESSION_HASH_LEN))
+            continue;
+        if (n == cap) {
+            uint8_t *more = crm_arena_alloc(crm_call_arena(call), 2 * cap * SESSION_HASH_LEN);
+            memcpy(more, hashes, cap * SESSION_HASH_LEN);
+            hashes = more;
+            cap *= 2;
+        }
+        memcpy(hashes + n++ * SESSION_HASH_LEN, h, SESSION_HASH_LEN);
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return crm_call_fail_db(call, rc);
+    for (size_t i = 0; i < n; i++)
+        if (drop_session(call, user_id, hashes + i * SESSION_HASH_LEN) != 0)
+            return -1;
+    return emit_revoked(call, user_id, NULL);
+}
+
+static int logout(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
+    if (p->session_id.len != SESSION_HASH_LEN)
+        return crm_call_fail(call, CODE(UNAUTHENTICATED), NULL, "no session to end");
+    if (drop_session(call, p->user_id, p->session_id.data) != 0)
+        return -1;
+    return emit_revoked(call, p->user_id, p->session_id.data);
+}
+
+static int whoami(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    user_rec_t *rec;
+    if (identity_user_get(call, crm_call_principal(call)->user_id, &rec) != 0)
+        return -1;
+    *(user_t *)out = *rec->user;
+    return 0;
+}
+
+static int authenticate(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    identity_t *idn = crm_call_ctx(call);
+    const Crm__Identity__V1__AuthenticateRequest *req = (const void *)in;
+    Crm__Rpc__V1__Principal *p = (void *)out;
+    if (!req->token[0])
+        return crm_call_fail(call, CODE(UNAUTHENTICATED), "token", "a session token is required");
+    uint8_t *h = crm_arena_alloc(crm_call_arena(call), SESSION_HASH_LEN);
+    token_hash(req->token, h);
+    Crm__Identity__V1__SessionRecord *s;
+    int rc = crm_db_get_msg(crm_call_txn(call), idn->sessions, h, SESSION_HASH_LEN,
+                            &crm__identity__v1__session_record__descriptor,
+                            crm_arena_allocator(crm_call_arena(call)), (void **)&s);
+    if (rc == MDB_NOTFOUND)
+        return crm_call_fail(call, CODE(UNAUTHENTICATED), "token", "the session is unknown or ended");
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    if (s->expires_at <= crm_call_now(call))
+        return crm_call_fail(call, CODE(UNAUTHENTICATED), "token", "the session has expired");
+    user_rec_t *rec;
+    if (identity_user_get(call, s->user_id, &rec) != 0 || !rec->user->active)
+        return crm_call_fail(call, CODE(UNAUTHENTICATED), "token", "the session's user is inactive");
+    p->user_id = rec->user->id;
+    p->login = rec->user->login;
+    p->sales_access = rec->user->sales_access;
+    p->hr_access = rec->user->hr_access;
+    p->is_admin = rec->user->is_admin;
+    p->team_ids = rec->user->team_ids;
+    p->n_team_ids = rec->user->n_team_ids;
+    p->session_id.data = h;
+    p->session_id.len = SESSION_HASH_LEN;
+    return 0;
+}
+
+/* --- users -------------------------------------------------------------------- */
+
+static int put_invite(crm_call_t *call, int64_t user_id, char **token_out, int64_t *expires)
+{
+    identity_t *idn = crm_call_ctx(call);
+    char *token = crm_arena_alloc(crm_call_arena(call), TOKEN_TEXT);
+    uint8_t h[SESSION_HASH_LEN];
+    new_token(token, h);
+    Crm__Identity__V1__InviteRecord inv = CRM__IDENTITY__V1__INVITE_RECORD__INIT;
+    inv.user_id = user_id;
+    inv.expires_at = crm_call_now(call) + idn->invite_ttl_us;
+    int rc = crm_db_put_msg(crm_call_txn(call), idn->invites, h, sizeof h, &inv.base);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    *token_out = token;
+    *expires = inv.expires_at;
+    return 0;
+}
+
+static int create_user(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    identity_t *idn = crm_call_ctx(call);
+    const Crm__Identity__V1__CreateUserRequest *req = (const void *)in;
+    Crm__Identity__V1__CreateUserReply *reply = (void *)out;
+    crm_status_t st;
+    if (!identity_is_admin(call))
+        return crm_call_fail(call, CODE(PERMISSION_DENIED), NULL, "only administrators create users");
+    if (check_login(call, req->login) != 0)
+        return -1;
+    if (crm_check_text(&st, "name", req->name, 1, 128) != 0 ||
+        crm_check_email(&st, "email", req->email, 1) != 0)
+        return crm_call_fail_status(call, &st);
+    if (req->password[0] && check_password(call, "password", req->password) != 0)
+        return -1;
+    if (check_enums(call, req->sales_access, req->hr_access) != 0)
+        return -1;
+
+    char lower[LOGIN_MAX + 1];
+    lower_login(lower, req->login, sizeof lower);
+    MDB_val k = {strlen(lower), lower}, d;
+    int rc = mdb_get(crm_call_txn(call), idn->logins, &k, &d);
+    if (rc == 0)
+        return crm_call_fail(call, CODE(ALREADY_EXISTS), "login", "login \"%s\" is taken", req->login);
+    if (rc != MDB_NOTFOUND)
+        return crm_call_fail_db(call, rc);
+
+    uint64_t id;
+    if ((rc = crm_store_next_id(crm_call_store(call), crm_call_txn(call), "user", &id)) != 0)
+        return crm_call_fail_db(call, rc);
+    user_t *u = crm_call_new(call, &crm__identity__v1__user__descriptor);
+    u->id = (int64_t)id;
+    u->login = req->login;
+    u->name = req->name;
+    u->email = req->email;
+    u->sales_access = req->sales_access;
+    u->hr_access = req->hr_access;
+    u->is_admin = req->is_admin;
+    u->active = 1;
+    u->created_at = u->updated_at = crm_call_now(call);
+    user_rec_t *rec = crm_call_new(call, &crm__identity__v1__user_record__descriptor);
+    rec->user = u;
+    if (req->password[0] && hash_password(call, req->password, &rec->password_hash) != 0)
+        return -1;
+    uint8_t idkey[8];
+    crm_key_put_u64(idkey, id);
+    MDB_val v = {8, idkey};
+    if ((rc = mdb_put(crm_call_txn(call), idn->logins, &k, &v, 0)) != 0)
+        return crm_call_fail_db(call, rc);
+    if (identity_user_put(call, rec) != 0)
+        return -1;
+    if (!req->password[0] &&
+        put_invite(call, u->id, &reply->invite_token, &reply->invite_expires_at) != 0)
+        return -1;
+    if (identity_emit_user(call, "user.created", u, NULL) != 0)
+        return -1;
+    reply->user = u;
+    crm_log(CRM_LOG_INFO, crm_call_id(call), "user %lld (%s) created", (long long)u->id, u->login);
+    return 0;
+}
+
+static int get_user(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    const Crm__Identity__V1__GetUserRequest *req = (const void *)in;
+    user_rec_t *rec;
+    if (identity_user_get(call, req->id, &rec) != 0)
+        return -1;
+    *(user_t *)out = *rec->user;
+    return 0;
+}
+
+static int list_users(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    identity_t *idn = crm_call_ctx(call);
+    const Crm__Identity__V1__ListUsersRequest *req = (const void *)in;
+    Crm__Identity__V1__ListUsersReply *reply = (void *)out;
+    crm_status_t st;
+    uint32_t size;
+    uint64_t after;
+    if (crm_page_size(&st, req->page_size, 100, 1000, &size) != 0 ||
+        crm_page_token_read(&st, req->page_token, &after) != 0)
+        return crm_call_fail_status(call, &st);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(crm_call_txn(call), idn->users, &cur);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    reply->users = crm_arena_alloc(crm_call_arena(call), sizeof *reply->users * size);
+    uint8_t key[8];
+    crm_key_put_u64(key, after + 1);
+    MDB_val k = {8, key}, d;
+    uint64_t last = 0;
+    int more = 0;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        user_rec_t *rec = crm_call_unpack(call, &crm__identity__v1__user_record__descriptor,
+                                          d.mv_data, d.mv_size);
+        if (!rec || !rec->user) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        if (!rec->user->active && !req->include_inactive)
+            continue;
+        if (reply->n_users == size) {
+            more = 1;
+            break;
+        }
+        reply->users[reply->n_users++] = rec->user;
+        last = (uint64_t)rec->user->id;
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return crm_call_fail_db(call, rc);
+    if (more) {
+        reply->next_page_token = crm_arena_alloc(crm_call_arena(call), 24);
+        crm_page_token_make(reply->next_page_token, last);
+    }
+    return 0;
+}
+
+static int update_user(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    const Crm__Identity__V1__UpdateUserRequest *req = (const void *)in;
+    static const char *const allowed[] = {"name", "email", "sales_access", "hr_access",
+                                          "is_admin", "active", NULL};
+    crm_status_t st;
+    if (!identity_is_admin(call))
+        return crm_call_fail(call, CODE(PERMISSION_DENIED), NULL, "only administrators change users");
+    if (crm_mask_check(&st, req->update_mask, allowed) != 0)
+        return crm_call_fail_status(call, &st);
+    user_rec_t *rec;
+    if (identity_user_get(call, req->id, &rec) != 0)
+        return -1;
+    user_t *old = rec->user, *u = public_user(call, old);
+    const Google__Protobuf__FieldMask *m = req->update_mask;
+    int self = req->id == crm_call_principal(call)->user_id;
+    if (crm_mask_has(m, "name")) {
+        if (crm_check_text(&st, "name", req->name, 1, 128) != 0)
+            return crm_call_fail_status(call, &st);
+        u->name = req->name;
+    }
+    if (crm_mask_has(m, "email")) {
+        if (crm_check_email(&st, "email", req->email, 1) != 0)
+            return crm_call_fail_status(call, &st);
+        u->email = req->email;
+    }
+    if (crm_mask_has(m, "sales_access"))
+        u->sales_access = req->sales_access;
+    if (crm_mask_has(m, "hr_access"))
+        u->hr_access = req->hr_access;
+    if (check_enums(call, u->sales_access, u->hr_access) != 0)
+        return -1;
+    if (crm_mask_has(m, "is_admin")) {
+        if (self && !req->is_admin)
+            return crm_call_fail(call, CODE(FAILED_PRECONDITION), "isAdmin",
+                                 "administrators cannot remove their own administrator right");
+        u->is_admin = req->is_admin;
+    }
+    if (crm_mask_has(m, "active")) {
+        if (self && !req->active)
+            return crm_call_fail(call, CODE(FAILED_PRECONDITION), "active",
+                                 "administrators cannot deactivate themselves");
+        u->active = req->active;
+    }
+    u->updated_at = crm_call_now(call);
+    rec->user = u;
+    if (identity_user_put(call, rec) != 0)
+        return -1;
+    if (old->active && !u->active && revoke_sessions(call, u->id, NULL) != 0)
+        return -1;
+    if (identity_emit_user(call, "user.updated", u, old) != 0)
+        return -1;
+    *(user_t *)out = *u;
+    return 0;
+}
+
+static int set_password(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    identity_t *idn = crm_call_ctx(call);
+    const Crm__Identity__V1__SetPasswordRequest *req = (const void *)in;
+    if (!req->invite_token[0])
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "inviteToken", "inviteToken is required");
+    if (check_password(call, "password", req->password) != 0)
+        return -1;
+    uint8_t h[SESSION_HASH_LEN];
+    token_hash(req->invite_token, h);
+    Crm__Identity__V1__InviteRecord *inv;
+    int rc = crm_db_get_msg(crm_call_txn(call), idn->invites, h, sizeof h,
+                            &crm__identity__v1__invite_record__descriptor,
+                            crm_arena_allocator(crm_call_arena(call)), (void **)&inv);
+    if (rc == MDB_NOTFOUND || (rc == 0 && inv->expires_at <= crm_call_now(call)))
+        return crm_call_fail(call, CODE(PERMISSION_DENIED), "inviteToken",
+                             "the invitation is unknown, used or expired");
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    user_rec_t *rec;
+    if (identity_user_get(call, inv->user_id, &rec) != 0)
+        return -1;
+    if (!rec->user->active)
+        return crm_call_fail(call, CODE(PERMISSION_DENIED), "inviteToken", "the user is inactive");
+    if (hash_password(call, req->password, &rec->password_hash) != 0)
+        return -1;
+    MDB_val k = {sizeof h, h};
+    /* single use: the invitation goes in the same transaction */
+    if ((rc = mdb_del(crm_call_txn(call), idn->invites, &k, NULL)) != 0)
+        return crm_call_fail_db(call, rc);
+    return identity_user_put(call, rec);
+}
+
+static int change_password(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    const Crm__Identity__V1__ChangePasswordRequest *req = (const void *)in;
+    const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
+    int64_t target = req->user_id ? req->user_id : p->user_id;
+    int self = target == p->user_id;
+    if (!self && !p->is_admin)
+        return crm_call_fail(call, CODE(PERMISSION_DENIED), "userId",
+                             "only administrators change other users' passwords");
+    if (check_password(call, "newPassword", req->new_password) != 0)
+        return -1;
+    user_rec_t *rec;
+    if (identity_user_get(call, target, &rec) != 0)
+        return -1;
+    if (self) {
+        if (!req->old_password[0])
+            return crm_call_fail(call, CODE(INVALID_ARGUMENT), "oldPassword",
+                                 "oldPassword is required to change one's own password");
+        if (!rec->password_hash[0] || !verify_password(rec->password_hash, req->old_password))
+            return crm_call_fail(call, CODE(PERMISSION_DENIED), "oldPassword", "oldPassword is wrong");
+    }
+    if (hash_password(call, req->new_password, &rec->password_hash) != 0)
+        return -1;
+    if (identity_user_put(call, rec) != 0)
+        return -1;
+    /* other sessions end with the old password; the caller's own stays */
+    return revoke_sessions(call, target, self ? p->session_id.data : NULL);
+}
+
+/* --- bootstrap ------------------------------------------------------------------ */
+
+typedef struct {
+    identity_t *idn;
+    const char *password;
+    char generated[32];
+    int created;
+} boot_t;
+
+static int bootstrap_txn(MDB_txn *txn, void *arg)
+{
+    boot_t *b = arg;
+    identity_t *idn = b->idn;
+    MDB_cursor *cur;
+    MDB_val k, d;
+    int rc = mdb_cursor_open(txn, idn->users, &cur);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+    mdb_cursor_close(cur);
+    if (rc == 0)
+        return 0; /* not the first start */
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    const char *pw = b->password;
+    if (!pw || !*pw) {
+        uint8_t raw[12];
+        randombytes_buf(raw, sizeof raw);
+        sodium_bin2base64(b->generated, sizeof b->generated, raw, sizeof raw,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        pw = b->generated;
+    }
+    char hash[crypto_pwhash_STRBYTES];
+    if (crypto_pwhash_str(hash, pw, strlen(pw), idn->pw_ops, idn->pw_mem) != 0)
+        return ENOMEM;
+    uint64_t id;
+    if ((rc = crm_store_next_id(idn->store, txn, "user", &id)) != 0)
+        return rc;
+    Crm__Identity__V1__User u = CRM__IDENTITY__V1__USER__INIT;
+    u.id = (int64_t)id;
+    u.login = "admin";
+    u.name = "Administrator";
+    u.sales_access = CRM__COMMON__V1__SALES_ACCESS__SALES_ACCESS_MANAGER;
+    u.hr_access = CRM__COMMON__V1__HR_ACCESS__HR_ACCESS_MANAGER;
+    u.is_admin = 1;
+    u.active = 1;
+    u.created_at = u.updated_at = crm_time_now_us();
+    Crm__Identity__V1__UserRecord rec = CRM__IDENTITY__V1__USER_RECORD__INIT;
+    rec.user = &u;
+    rec.password_hash = hash;
+    uint8_t idkey[8];
+    crm_key_put_u64(idkey, id);
+    MDB_val lk = {5, "admin"}, lv = {8, idkey};
+    if ((rc = mdb_put(txn, idn->logins, &lk, &lv, 0)) != 0 ||
+        (rc = crm_db_put_id(txn, idn->users, id, &rec.base)) != 0)
+        return rc;
+    Crm__Identity__V1__UserEvent ev = CRM__IDENTITY__V1__USER_EVENT__INIT;
+    ev.user = &u;
+    if ((rc = crm_outbox_append(idn->outbox, txn, "user.created", 0, &ev.base, NULL)) != 0)
+        return rc;
+    b->created = 1;
+    return 0;
+}
+
+int identity_bootstrap(identity_t *idn, const char *admin_password)
+{
+    boot_t b = {idn, admin_password, "", 0};
+    int rc = crm_store_write(idn->store, bootstrap_txn, &b);
+    if (rc)
+        return rc;
+    if (b.created && b.generated[0]) {
+        printf("administrator created: login admin, password %s (shown once)\n", b.generated);
+        fflush(stdout);
+    } else if (b.created) {
+        crm_info("administrator created: login admin, password from CRM_ADMIN_PASSWORD");
+    }
+    return 0;
+}
+
+/* --- method tables (in the order of the proto's service) ------------------------ */
+
+const crm_method_t identity_methods[] = {
+    {login, CRM_METHOD_WRITE | CRM_METHOD_PUBLIC},
+    {logout, CRM_METHOD_WRITE},
+    {whoami, 0},
+    {create_user, CRM_METHOD_WRITE},
+    {get_user, 0},
+    {list_users, 0},
+    {update_user, CRM_METHOD_WRITE},
+    {set_password, CRM_METHOD_WRITE | CRM_METHOD_PUBLIC},
+    {change_password, CRM_METHOD_WRITE},
+    {identity_create_team, CRM_METHOD_WRITE},
+    {identity_update_team, CRM_METHOD_WRITE},
+    {identity_get_team, 0},
+    {identity_list_teams, 0},
+};
+
+const crm_method_t identity_internal_methods[] = {
+    {authenticate, CRM_METHOD_PUBLIC},
+};
