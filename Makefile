@@ -100,11 +100,12 @@ $(GEN)/google/protobuf/field_mask.pb-c.c $(GEN)/google/protobuf/field_mask.pb-c.
 # Every object waits for all generated headers, so -MMD needs no bootstrap.
 $(B)/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(B)/gen/%.o: $(GEN)/%.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-error -c $< -o $@
+	@$(CC) $(ALL_CFLAGS) -Wno-error -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

@@ -164,7 +164,9 @@ static void on_authenticated(void *arg, const crm_status_t *st, const Crm__Rpc__
     if (s->principal)
         crm__rpc__v1__principal__free_unpacked(s->principal, NULL);
     s->principal = p;
-    s->valid_until = crm_time_mono_us() + call->gw->session_cache_us;
+    int64_t now = crm_time_mono_us(), until = now + call->gw->session_cache_us;
+    int64_t session_end = now + (p->expires_at - crm_time_now_us());
+    s->valid_until = session_end < until ? session_end : until;
     forward(call, call->route->client, call->method_name, p, s);
 }
 

@@ -23,14 +23,14 @@ static void free_value(void *arg, uint64_t key, void *value) { free(value); }
 int main(int argc, char **argv)
 {
     const char *data_dir, *rpc_ep, *pub_ep, *replay_ep, *admin_pw;
-    int64_t session_hours, pw_ops, pw_mem_kib, max_msg, heartbeat_ms, lock_s;
+    int64_t session_s, pw_ops, pw_mem_kib, max_msg, heartbeat_ms, lock_s;
     const crm_opt_t opts[] = {
         {"data-dir", "CRM_IDENTITY_DATA", CRM_OPT_STRING, &data_dir, "./data/identity", "LMDB folder"},
         {"rpc", "CRM_IDENTITY_RPC", CRM_OPT_STRING, &rpc_ep, "tcp://127.0.0.1:5601", "RPC endpoint (bind)"},
         {"events", "CRM_IDENTITY_EVENTS", CRM_OPT_STRING, &pub_ep, "tcp://127.0.0.1:5602", "event PUB endpoint (bind)"},
         {"replay", "CRM_IDENTITY_REPLAY", CRM_OPT_STRING, &replay_ep, "tcp://127.0.0.1:5603", "event replay endpoint (bind)"},
         {"admin-password", "CRM_ADMIN_PASSWORD", CRM_OPT_STRING, &admin_pw, "", "first start: admin's password (else generated)"},
-        {"session-hours", "CRM_SESSION_HOURS", CRM_OPT_INT, &session_hours, "12", "session lifetime"},
+        {"session-seconds", "CRM_SESSION_SECONDS", CRM_OPT_INT, &session_s, "43200", "session lifetime (12 h)"},
         {"pwhash-ops", "CRM_PWHASH_OPS", CRM_OPT_INT, &pw_ops, "2", "argon2id passes (libsodium opslimit)"},
         {"pwhash-mem-kib", "CRM_PWHASH_MEM_KIB", CRM_OPT_INT, &pw_mem_kib, "65536", "argon2id memory (KiB)"},
         {"login-lock-seconds", "CRM_LOGIN_LOCK_SECONDS", CRM_OPT_INT, &lock_s, "30", "lock after 5 failed logins"},
@@ -50,7 +50,7 @@ int main(int argc, char **argv)
     }
 
     identity_t idn = {0};
-    idn.session_ttl_us = session_hours * 3600 * 1000000LL;
+    idn.session_ttl_us = session_s * 1000000LL;
     idn.invite_ttl_us = 7LL * 24 * 3600 * 1000000LL;
     idn.pw_ops = (unsigned long long)pw_ops;
     idn.pw_mem = (size_t)pw_mem_kib * 1024;

@@ -391,6 +391,7 @@ static int authenticate(crm_call_t *call, const ProtobufCMessage *in, ProtobufCM
     p->n_team_ids = rec->user->n_team_ids;
     p->session_id.data = h;
     p->session_id.len = SESSION_HASH_LEN;
+    p->expires_at = s->expires_at;
     return 0;
 }
 

@@ -1,0 +1,321 @@
+#include "harness.h"
+#include "crm_mem.h"
+#include "health.pb-c.h"
+#include "identity.pb-c.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const proc_names[SYS_PROCS] = {"identity", "gateway", "recorder"};
+
+int64_t sys_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The programs sit beside the test binaries: build/asan/tests/system/x →
+ * build/asan/crm-identity. */
+static void bin_path(char *out, size_t cap, const char *name)
+{
+    char self[PATH_MAX / 2];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n > 0 ? n : 0] = '\0';
+    char *cut = strstr(self, "/tests/system/");
+    if (cut)
+        *cut = '\0';
+    if (!strcmp(name, "recorder"))
+        snprintf(out, cap, "%s/tests/system/event-recorder", self);
+    else
+        snprintf(out, cap, "%s/crm-%s", self, name);
+}
+
+static int free_port_base(void)
+{
+    /* a block of 10 ports below the ephemeral range, apart per process */
+    static int calls;
+    return 20000 + (int)((getpid() * 7 + calls++ * 13) % 1200) * 10;
+}
+
+int sys_spawn(sys_env_t *env, sys_proc_t which)
+{
+    char path[PATH_MAX], log[512];
+    bin_path(path, sizeof path, proc_names[which]);
+    snprintf(log, sizeof log, "%s/%s.log", env->dir, proc_names[which]);
+    char data[300], port[16];
+    snprintf(data, sizeof data, "%s/%s", env->dir, proc_names[which]);
+    snprintf(port, sizeof port, "%d", env->http_port);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        setenv("CRM_PWHASH_OPS", "1", 1);
+        setenv("CRM_PWHASH_MEM_KIB", "1024", 1);
+        setenv("CRM_ADMIN_PASSWORD", SYS_ADMIN_PASSWORD, 1);
+        setenv("CRM_HEARTBEAT_MS", "100", 1);
+        setenv("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1", 0);
+        for (int i = 0; env->extra_env[i]; i++)
+            putenv((char *)env->extra_env[i]);
+        switch (which) {
+        case SYS_IDENTITY:
+            execl(path, path, "--data-dir", data, "--rpc", env->identity_rpc, "--events",
+                  env->identity_events, "--replay", env->identity_replay, (char *)NULL);
+            break;
+        case SYS_GATEWAY:
+            execl(path, path, "--zmq", env->zmq, "--http-port", port, "--identity-rpc",
+                  env->identity_rpc, "--identity-events", env->identity_events, (char *)NULL);
+            break;
+        case SYS_RECORDER:
+            execl(path, path, "--data-dir", data, "--events", env->identity_events, "--replay",
+                  env->identity_replay, (char *)NULL);
+            break;
+        default:
+            break;
+        }
+        fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
+        _exit(127);
+    }
+    env->pid[which] = pid;
+    return 0;
+}
+
+int sys_kill(sys_env_t *env, sys_proc_t which, int sig)
+{
+    pid_t pid = env->pid[which];
+    if (pid <= 0)
+        return 0;
+    kill(pid, sig);
+    int status = 0;
+    int64_t until = sys_now_ms() + 20000;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (sys_now_ms() > until) {
+            fprintf(stderr, "%s did not stop; killing it\n", proc_names[which]);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            env->pid[which] = 0;
+            return -1;
+        }
+        usleep(10000);
+    }
+    env->pid[which] = 0;
+    if (sig == SIGKILL)
+        return 0;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+int sys_wait_ready(sys_env_t *env, sys_proc_t which, int timeout_ms)
+{
+    int64_t until = sys_now_ms() + timeout_ms;
+    const char *service = which == SYS_GATEWAY ? "gateway" : proc_names[which];
+    while (sys_now_ms() < until) {
+        Crm__Health__V1__CheckRequest req = CRM__HEALTH__V1__CHECK_REQUEST__INIT;
+        req.service = (char *)service;
+        crm_status_t st;
+        uint8_t buf[64], *out = NULL;
+        size_t out_len;
+        size_t len = crm__health__v1__check_request__pack(&req, buf);
+        if (crm_client_call(env->client, "crm.health.v1.Health/Check", NULL, NULL, buf, len, 500,
+                            &st, &out, &out_len) == 0 &&
+            st.code == CRM__RPC__V1__CODE__CODE_OK) {
+            free(out);
+            return 0;
+        }
+        free(out);
+        usleep(50000);
+    }
+    fprintf(stderr, "%s not ready after %d ms\n", service, timeout_ms);
+    return -1;
+}
+
+sys_env_t *sys_start(const char *const *extra)
+{
+    sys_env_t *env = crm_calloc(1, sizeof *env);
+    snprintf(env->dir, sizeof env->dir, "/tmp/crm-systest-XXXXXX");
+    if (!mkdtemp(env->dir)) {
+        perror("mkdtemp");
+        free(env);
+        return NULL;
+    }
+    for (int i = 0; extra && extra[i] && i < 7; i++)
+        env->extra_env[i] = extra[i];
+    int b = env->base_port = free_port_base();
+    snprintf(env->zmq, sizeof env->zmq, "tcp://127.0.0.1:%d", b);
+    env->http_port = b + 1;
+    snprintf(env->identity_rpc, sizeof env->identity_rpc, "tcp://127.0.0.1:%d", b + 2);
+    snprintf(env->identity_events, sizeof env->identity_events, "tcp://127.0.0.1:%d", b + 3);
+    snprintf(env->identity_replay, sizeof env->identity_replay, "tcp://127.0.0.1:%d", b + 4);
+    env->client = crm_client_new(env->zmq);
+    if (!env->client || sys_spawn(env, SYS_IDENTITY) != 0 || sys_spawn(env, SYS_GATEWAY) != 0 ||
+        sys_wait_ready(env, SYS_GATEWAY, 15000) != 0 || sys_wait_ready(env, SYS_IDENTITY, 15000) != 0) {
+        fprintf(stderr, "system did not start; logs in %s\n", env->dir);
+        sys_stop(env);
+        return NULL;
+    }
+    return env;
+}
+
+int sys_stop(sys_env_t *env)
+{
+    if (!env)
+        return 0;
+    int bad = 0;
+    for (int i = SYS_PROCS - 1; i >= 0; i--) {
+        if (env->pid[i] <= 0)
+            continue;
+        int rc = sys_kill(env, (sys_proc_t)i, SIGTERM);
+        if (rc != 0) {
+            fprintf(stderr, "%s exited with %d; its log:\n", proc_names[i], rc);
+            char cmd[400];
+            snprintf(cmd, sizeof cmd, "tail -40 %s/%s.log >&2", env->dir, proc_names[i]);
+            if (system(cmd) != 0)
+                fprintf(stderr, "(no log)\n");
+            bad++;
+        }
+    }
+    crm_client_destroy(&env->client);
+    if (!bad) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", env->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", env->dir);
+    }
+    free(env);
+    return bad;
+}
+
+void *sys_call_idem(sys_env_t *env, const char *method, const char *token, const char *idem,
+                    const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_desc,
+                    crm_status_t *st)
+{
+    size_t n = protobuf_c_message_get_packed_size(in);
+    uint8_t *buf = crm_malloc(n), *out = NULL;
+    size_t out_len = 0;
+    protobuf_c_message_pack(in, buf);
+    int rc = crm_client_call(env->client, method, token, idem, buf, n, SYS_TIMEOUT_MS, st, &out, &out_len);
+    free(buf);
+    if (rc != 0 || st->code != CRM__RPC__V1__CODE__CODE_OK)
+        return NULL;
+    void *m = protobuf_c_message_unpack(out_desc, NULL, out_len, out);
+    free(out);
+    if (!m)
+        crm_status_set(st, CRM__RPC__V1__CODE__CODE_INTERNAL, NULL, "reply does not decode");
+    return m;
+}
+
+void *sys_call(sys_env_t *env, const char *method, const char *token, const ProtobufCMessage *in,
+               const ProtobufCMessageDescriptor *out_desc, crm_status_t *st)
+{
+    return sys_call_idem(env, method, token, NULL, in, out_desc, st);
+}
+
+char *sys_login(sys_env_t *env, const char *login, const char *password, crm_status_t *st)
+{
+    Crm__Identity__V1__LoginRequest req = CRM__IDENTITY__V1__LOGIN_REQUEST__INIT;
+    req.login = (char *)login;
+    req.password = (char *)password;
+    Crm__Identity__V1__LoginReply *r = sys_call(env, "crm.identity.v1.Identity/Login", NULL, &req.base,
+                                                &crm__identity__v1__login_reply__descriptor, st);
+    if (!r)
+        return NULL;
+    char *token = crm_strdup(r->token);
+    crm__identity__v1__login_reply__free_unpacked(r, NULL);
+    return token;
+}
+
+int64_t sys_create_user(sys_env_t *env, const char *admin_token, const char *login,
+                        const char *password, int sales_access, int is_admin)
+{
+    Crm__Identity__V1__CreateUserRequest req = CRM__IDENTITY__V1__CREATE_USER_REQUEST__INIT;
+    req.login = (char *)login;
+    req.name = (char *)login;
+    req.password = (char *)(password ? password : "");
+    req.sales_access = sales_access;
+    req.is_admin = is_admin;
+    crm_status_t st;
+    Crm__Identity__V1__CreateUserReply *r =
+        sys_call(env, "crm.identity.v1.Identity/CreateUser", admin_token, &req.base,
+                 &crm__identity__v1__create_user_reply__descriptor, &st);
+    if (!r) {
+        fprintf(stderr, "create user %s: %s %s\n", login, crm_code_name(st.code), st.message);
+        return -1;
+    }
+    int64_t id = r->user->id;
+    crm__identity__v1__create_user_reply__free_unpacked(r, NULL);
+    return id;
+}
+
+int sys_http(sys_env_t *env, const char *method, const char *path, const char *headers,
+             const void *body, size_t len, char **body_out, size_t *body_len)
+{
+    if (body_out)
+        *body_out = NULL;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)env->http_port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    char head[2048];
+    int hn = snprintf(head, sizeof head,
+                      "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%sContent-Length: %zu\r\n\r\n",
+                      method, path, headers ? headers : "", len);
+    if (write(fd, head, (size_t)hn) != hn || (len && write(fd, body, len) != (ssize_t)len)) {
+        /* the server may answer and close before reading an oversized body */
+    }
+    size_t cap = 65536, n = 0;
+    char *buf = crm_malloc(cap + 1);
+    for (;;) {
+        if (n == cap) {
+            cap *= 2;
+            buf = crm_realloc(buf, cap + 1);
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = '\0';
+    int status = -1;
+    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1) {
+        free(buf);
+        return -1;
+    }
+    char *b = strstr(buf, "\r\n\r\n");
+    if (body_out && b) {
+        size_t blen = n - (size_t)(b + 4 - buf);
+        *body_out = crm_memdup(b + 4, blen + 1);
+        (*body_out)[blen] = '\0';
+        if (body_len)
+            *body_len = blen;
+    }
+    free(buf);
+    return status;
+}

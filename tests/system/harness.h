@@ -1,0 +1,74 @@
+#ifndef HARNESS_H
+#define HARNESS_H
+
+/* System tests run the real programs (the ASan build) on real endpoints with
+ * real stores in a temporary folder. One env = one running system. */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <protobuf-c/protobuf-c.h>
+#include "crm_client.h"
+#include "crm_status.h"
+
+#define SYS_ADMIN_PASSWORD "admin-pass-1"
+#define SYS_TIMEOUT_MS 10000
+
+typedef enum { SYS_IDENTITY, SYS_GATEWAY, SYS_RECORDER, SYS_PROCS } sys_proc_t;
+
+typedef struct {
+    char dir[256];        /* temporary folder for stores and logs */
+    int base_port;
+    char zmq[64];         /* gateway ZeroMQ door */
+    int http_port;
+    char identity_rpc[64], identity_events[64], identity_replay[64];
+    pid_t pid[SYS_PROCS];
+    const char *extra_env[8]; /* "NAME=value" added to every program's environment */
+    crm_client_t *client;
+} sys_env_t;
+
+/* Starts identity and gateway (and waits until both answer Health). extra
+ * is a NULL-terminated list of "NAME=value" settings, or NULL. Returns NULL
+ * on failure (reason printed). */
+sys_env_t *sys_start(const char *const *extra);
+
+/* Stops everything with SIGTERM and checks each exited 0 (so sanitizer
+ * reports in a service fail the test); removes the folder. Returns the
+ * number of programs that did not exit cleanly. */
+int sys_stop(sys_env_t *env);
+
+/* Starts one program (again). Returns 0 or -1. */
+int sys_spawn(sys_env_t *env, sys_proc_t which);
+/* Sends sig and reaps the process. For SIGTERM returns its exit status (0 =
+ * clean), for SIGKILL 0. */
+int sys_kill(sys_env_t *env, sys_proc_t which, int sig);
+/* Waits until the program answers Health through the gateway (or, for the
+ * gateway, at all). Returns 0 or -1 after timeout_ms. */
+int sys_wait_ready(sys_env_t *env, sys_proc_t which, int timeout_ms);
+
+/* Calls method through the ZeroMQ door. Returns the decoded reply (free with
+ * protobuf_c_message_free_unpacked(m, NULL)) or NULL with *st set. */
+void *sys_call(sys_env_t *env, const char *method, const char *token, const ProtobufCMessage *in,
+               const ProtobufCMessageDescriptor *out_desc, crm_status_t *st);
+/* The same with an idempotency key. */
+void *sys_call_idem(sys_env_t *env, const char *method, const char *token, const char *idem,
+                    const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_desc,
+                    crm_status_t *st);
+
+/* Logs in; returns a malloc'd token or NULL with *st set. */
+char *sys_login(sys_env_t *env, const char *login, const char *password, crm_status_t *st);
+
+/* Creates a user with a password (as admin_token); returns its id or -1. */
+int64_t sys_create_user(sys_env_t *env, const char *admin_token, const char *login,
+                        const char *password, int sales_access, int is_admin);
+
+/* One HTTP request to the gateway (Connection: close). headers is a string of
+ * "Name: value\r\n" lines or NULL. Returns the status code (or -1) and a
+ * malloc'd NUL-terminated body in *body_out (may be NULL). */
+int sys_http(sys_env_t *env, const char *method, const char *path, const char *headers,
+             const void *body, size_t len, char **body_out, size_t *body_len);
+
+/* Milliseconds since an arbitrary start. */
+int64_t sys_now_ms(void);
+
+#endif
