@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# make run: every service on this machine, data under $CRM_DATA_DIR (./data),
+# local endpoints; Ctrl-C stops them all cleanly. Running it again on the same
+# data keeps everything.
+set -euo pipefail
+bin=${1:-build/release}
+data=${CRM_DATA_DIR:-./data}
+http_port=${CRM_HTTP_PORT:-8080}
+zmq_port=${CRM_ZMQ_PORT:-5555}
+mkdir -p "$data/logs"
+
+export CRM_IDENTITY_RPC=${CRM_IDENTITY_RPC:-ipc://$(realpath "$data")/identity.rpc}
+export CRM_IDENTITY_EVENTS=${CRM_IDENTITY_EVENTS:-ipc://$(realpath "$data")/identity.events}
+export CRM_IDENTITY_REPLAY=${CRM_IDENTITY_REPLAY:-ipc://$(realpath "$data")/identity.replay}
+
+pids=()
+stop() {
+    trap - INT TERM EXIT
+    echo
+    echo "stopping…"
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    echo "stopped; data kept in $data"
+    exit 0
+}
+trap stop INT TERM EXIT
+
+first_start=0
+[ -e "$data/identity/data.mdb" ] || first_start=1
+
+"$bin/crm-identity" --data-dir "$data/identity" >"$data/logs/identity.out" 2>"$data/logs/identity.log" &
+pids+=($!)
+"$bin/crm-gateway" --zmq "tcp://127.0.0.1:$zmq_port" --http-port "$http_port" 2>"$data/logs/gateway.log" &
+pids+=($!)
+
+# ready when the gateway reaches identity
+for _ in $(seq 1 100); do
+    if CRM_ENDPOINT="tcp://127.0.0.1:$zmq_port" "$bin/crmctl" health identity >/dev/null 2>&1; then break; fi
+    for p in "${pids[@]}"; do
+        kill -0 "$p" 2>/dev/null || { echo "a service failed to start; see $data/logs/"; tail -5 "$data"/logs/*.log; exit 1; }
+    done
+    sleep 0.1
+done
+
+echo "CRM is running"
+echo "  HTTP (Twirp):   http://127.0.0.1:$http_port/twirp/<package>.<Service>/<Method>"
+echo "  ZeroMQ door:    tcp://127.0.0.1:$zmq_port"
+echo "  health/metrics: http://127.0.0.1:$http_port/healthz  /metrics"
+echo "  data and logs:  $data"
+if [ "$first_start" = 1 ]; then
+    if [ -n "${CRM_ADMIN_PASSWORD:-}" ]; then
+        echo "  administrator:  login admin, password from CRM_ADMIN_PASSWORD"
+    else
+        pw=$(sed -n 's/.*password \([^ ]*\) (shown once).*/\1/p' "$data/logs/identity.out")
+        echo "  administrator:  login admin, password $pw  (shown this once: note it)"
+    fi
+else
+    echo "  administrator:  login admin, with the password set at the first start"
+fi
+echo "  try:            CRM_ENDPOINT=tcp://127.0.0.1:$zmq_port $bin/crmctl login admin"
+echo "Ctrl-C stops everything."
+wait -n "${pids[@]}" || true
+echo "a service stopped; see $data/logs/"
