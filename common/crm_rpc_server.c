@@ -18,6 +18,9 @@
 #define IDEM_KEY_MAX 128
 #define IDEM_HASH 16
 #define HOLD_SWEEP_S 0.02
+#define IDEM_KEEP_US (24LL * 3600 * 1000000) /* a retry comes within a day */
+#define IDEM_SWEEP_S 600.0
+#define IDEM_SWEEP_MAX 10000                 /* deletions per pass: short write transactions */
 
 typedef struct {
     const ProtobufCServiceDescriptor *desc;
@@ -66,6 +69,7 @@ struct crm_rpc_server {
     held_t *held;
     size_t n_held;
     ev_timer hold_sweep;
+    ev_timer idem_sweep;
     crm_arena_t *arena;
     int64_t now;
     int64_t started;
@@ -526,6 +530,48 @@ static void on_progress(void *arg, crm_consumer_t *consumer)
         release_held(self);
 }
 
+/* --- idempotency records expire --------------------------------------------- */
+
+typedef struct {
+    crm_rpc_server_t *self;
+    int64_t cutoff;
+    size_t deleted;
+} idem_sweep_t;
+
+static int idem_sweep_txn(MDB_txn *txn, void *arg)
+{
+    idem_sweep_t *sw = arg;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, sw->self->idem, &cur);
+    if (rc)
+        return rc;
+    MDB_val k, d;
+    sw->deleted = 0;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0 && sw->deleted < IDEM_SWEEP_MAX;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (d.mv_size < IDEM_HASH + 8 ||
+            (int64_t)crm_key_get_u64((uint8_t *)d.mv_data + IDEM_HASH) >= sw->cutoff)
+            continue;
+        /* LMDB moves the cursor to the next record on delete; MDB_NEXT after a
+         * delete returns that record, not the one after it */
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+        sw->deleted++;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static void on_idem_sweep(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    idem_sweep_t sw = {w->data, crm_time_now_us() - IDEM_KEEP_US, 0};
+    int rc = crm_store_write(sw.self->store, idem_sweep_txn, &sw);
+    if (rc)
+        crm_warn("expiring idempotency records: %s", mdb_strerror(rc));
+    else if (sw.deleted)
+        crm_info("expired %zu idempotency records", sw.deleted);
+}
+
 /* --- health --------------------------------------------------------------- */
 
 static int health_check(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
@@ -579,6 +625,9 @@ crm_rpc_server_t *crm_rpc_server_new(struct ev_loop *loop, void *zctx, const cha
     ev_init(&self->hold_sweep, on_hold_sweep);
     self->hold_sweep.repeat = HOLD_SWEEP_S;
     self->hold_sweep.data = self;
+    ev_timer_init(&self->idem_sweep, on_idem_sweep, IDEM_SWEEP_S, IDEM_SWEEP_S);
+    self->idem_sweep.data = self;
+    ev_timer_start(loop, &self->idem_sweep);
     if (sodium_init() < 0) {
         crm_error("libsodium failed to initialise");
         goto fail;
@@ -609,6 +658,7 @@ void crm_rpc_server_destroy(crm_rpc_server_t **self_p)
     if (!self)
         return;
     ev_timer_stop(self->loop, &self->hold_sweep);
+    ev_timer_stop(self->loop, &self->idem_sweep);
     crm_zwatch_destroy(&self->watch);
     if (self->socket)
         zmq_close(self->socket);

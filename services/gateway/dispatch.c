@@ -139,6 +139,34 @@ static void answer_health(gw_call_t *call)
     finish(call, &st, buf, len);
 }
 
+/* A token bucket per session: rate calls a second, bursts of one second's
+ * worth. Returns 1 if the call may go. */
+static int rate_allows(gateway_t *gw, gw_session_t *s, int64_t now)
+{
+    if (gw->rate <= 0)
+        return 1;
+    if (s->tokens_at == 0)
+        s->tokens = gw->rate;
+    else
+        s->tokens += (double)(now - s->tokens_at) * gw->rate / 1e6;
+    if (s->tokens > gw->rate)
+        s->tokens = gw->rate;
+    s->tokens_at = now;
+    if (s->tokens < 1)
+        return 0;
+    s->tokens -= 1;
+    return 1;
+}
+
+static void forward_session(gw_call_t *call, gw_session_t *s, int64_t now)
+{
+    if (!rate_allows(call->gw, s, now)) {
+        fail(call, CODE(RESOURCE_EXHAUSTED), NULL, "too many calls for this session; slow down");
+        return;
+    }
+    forward(call, call->route->client, call->method_name, s->principal, s);
+}
+
 /* --- authentication ------------------------------------------------------------- */
 
 static void on_authenticated(void *arg, const crm_status_t *st, const Crm__Rpc__V1__RpcReply *reply)
@@ -167,7 +195,7 @@ static void on_authenticated(void *arg, const crm_status_t *st, const Crm__Rpc__
     int64_t now = crm_time_mono_us(), until = now + call->gw->session_cache_us;
     int64_t session_end = now + (p->expires_at - crm_time_now_us());
     s->valid_until = session_end < until ? session_end : until;
-    forward(call, call->route->client, call->method_name, p, s);
+    forward_session(call, s, now);
 }
 
 void gw_dispatch(gw_call_t *call)
@@ -189,7 +217,7 @@ void gw_dispatch(gw_call_t *call)
     if (s) {
         s->last_used = now;
         if (s->principal && s->valid_until > now) {
-            forward(call, call->route->client, call->method_name, s->principal, s);
+            forward_session(call, s, now);
             return;
         }
     }

@@ -63,6 +63,8 @@ typedef struct {
     int64_t last_used;
     gw_mark_t marks[GW_MAX_MARKS];
     int n_marks;
+    double tokens;                      /* rate limit: calls left in the bucket */
+    int64_t tokens_at;                  /* monotonic us of the last refill */
 } gw_session_t;
 
 struct gateway {
@@ -75,6 +77,7 @@ struct gateway {
     int64_t session_cache_us;
     int64_t deadline_us;
     int64_t max_body;
+    double rate;            /* calls per second per session; 0 = unlimited */
     gw_metric_t metrics[96];
     int n_metrics;
     int64_t started;

@@ -32,7 +32,7 @@ static int add_route(gateway_t *gw, const ProtobufCServiceDescriptor *desc, cons
 int main(int argc, char **argv)
 {
     const char *zmq_ep, *http_addr, *identity_rpc, *identity_events;
-    int64_t http_port, deadline_ms, max_body, cache_ms;
+    int64_t http_port, deadline_ms, max_body, cache_ms, rate;
     const crm_opt_t opts[] = {
         {"zmq", "CRM_GATEWAY_ZMQ", CRM_OPT_STRING, &zmq_ep, "tcp://127.0.0.1:5555", "ZeroMQ front door (bind)"},
         {"http-address", "CRM_HTTP_ADDRESS", CRM_OPT_STRING, &http_addr, "127.0.0.1", "HTTP listen address"},
@@ -41,6 +41,7 @@ int main(int argc, char **argv)
         {"identity-events", "CRM_IDENTITY_EVENTS", CRM_OPT_STRING, &identity_events, "tcp://127.0.0.1:5602", "identity's event endpoint"},
         {"deadline-ms", "CRM_DEADLINE_MS", CRM_OPT_INT, &deadline_ms, "5000", "deadline of each call"},
         {"max-body", "CRM_MAX_BODY", CRM_OPT_INT, &max_body, "16777216", "largest request body (bytes)"},
+        {"rate-per-session", "CRM_RATE_PER_SESSION", CRM_OPT_INT, &rate, "2000", "calls a second per session (0: no limit)"},
         {"session-cache-ms", "CRM_SESSION_CACHE_MS", CRM_OPT_INT, &cache_ms, "10000", "how long a principal is trusted without asking identity"},
     };
     crm_log_init("gateway");
@@ -59,6 +60,7 @@ int main(int argc, char **argv)
     gw.session_cache_us = cache_ms * 1000;
     gw.deadline_us = deadline_ms * 1000;
     gw.max_body = max_body;
+    gw.rate = (double)rate;
     gw.started = crm_time_mono_us();
 
     gw.identity = crm_rpc_client_new(gw.loop, gw.zctx, "identity", identity_rpc);

@@ -41,6 +41,10 @@ extern const crm_method_t identity_internal_methods[];
  * and password when generated. Returns 0 or an LMDB code. */
 int identity_bootstrap(identity_t *id, const char *admin_password);
 
+/* Deletes expired sessions and invitations (a bounded number per call).
+ * Returns 0 or an LMDB code. */
+int identity_sweep(identity_t *id);
+
 /* Handlers shared between users.c and teams.c. */
 int identity_user_get(crm_call_t *call, int64_t id, Crm__Identity__V1__UserRecord **out);
 int identity_user_put(crm_call_t *call, Crm__Identity__V1__UserRecord *rec);

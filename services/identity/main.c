@@ -18,6 +18,13 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
+static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    int rc = identity_sweep(w->data);
+    if (rc)
+        crm_warn("expiring sessions: %s", mdb_strerror(rc));
+}
+
 static void free_value(void *arg, uint64_t key, void *value) { free(value); }
 
 int main(int argc, char **argv)
@@ -93,6 +100,10 @@ int main(int argc, char **argv)
     /* events of a previous run that were committed but never published */
     crm_publisher_flush(pub);
 
+    ev_timer sweep;
+    ev_timer_init(&sweep, on_sweep, 1.0, 300.0);
+    sweep.data = &idn;
+    ev_timer_start(loop, &sweep);
     ev_signal sigint, sigterm;
     ev_signal_init(&sigint, on_signal, SIGINT);
     ev_signal_init(&sigterm, on_signal, SIGTERM);

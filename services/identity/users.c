@@ -730,6 +730,82 @@ int identity_bootstrap(identity_t *idn, const char *admin_password)
     return 0;
 }
 
+/* --- expiry -------------------------------------------------------------------- */
+
+#define SWEEP_MAX 10000 /* deletions per pass: short write transactions */
+
+typedef struct {
+    identity_t *idn;
+    int64_t now;
+    size_t sessions, invites;
+} sweep_t;
+
+static int sweep_txn(MDB_txn *txn, void *arg)
+{
+    sweep_t *sw = arg;
+    identity_t *idn = sw->idn;
+    MDB_cursor *cur;
+    MDB_val k, d;
+    sw->sessions = sw->invites = 0;
+    int rc = mdb_cursor_open(txn, idn->sessions, &cur);
+    if (rc)
+        return rc;
+    /* after a delete LMDB leaves the cursor on the next record, which
+     * MDB_NEXT then returns */
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0 && sw->sessions < SWEEP_MAX;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        Crm__Identity__V1__SessionRecord *s =
+            crm__identity__v1__session_record__unpack(NULL, d.mv_size, d.mv_data);
+        if (s && s->expires_at > sw->now) {
+            crm__identity__v1__session_record__free_unpacked(s, NULL);
+            continue;
+        }
+        if (s && k.mv_size == SESSION_HASH_LEN) {
+            uint8_t ukey[8 + SESSION_HASH_LEN];
+            crm_key_put_u64(ukey, (uint64_t)s->user_id);
+            memcpy(ukey + 8, k.mv_data, SESSION_HASH_LEN);
+            MDB_val uk = {sizeof ukey, ukey};
+            rc = mdb_del(txn, idn->user_sessions, &uk, NULL);
+        }
+        if (s)
+            crm__identity__v1__session_record__free_unpacked(s, NULL);
+        if (rc && rc != MDB_NOTFOUND)
+            break;
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+        sw->sessions++;
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, idn->invites, &cur)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0 && sw->invites < SWEEP_MAX;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        Crm__Identity__V1__InviteRecord *inv =
+            crm__identity__v1__invite_record__unpack(NULL, d.mv_size, d.mv_data);
+        int expired = !inv || inv->expires_at <= sw->now;
+        if (inv)
+            crm__identity__v1__invite_record__free_unpacked(inv, NULL);
+        if (expired) {
+            if ((rc = mdb_cursor_del(cur, 0)) != 0)
+                break;
+            sw->invites++;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int identity_sweep(identity_t *idn)
+{
+    sweep_t sw = {idn, crm_time_now_us(), 0, 0};
+    int rc = crm_store_write(idn->store, sweep_txn, &sw);
+    if (rc == 0 && (sw.sessions || sw.invites))
+        crm_info("expired %zu sessions and %zu invitations", sw.sessions, sw.invites);
+    return rc;
+}
+
 /* --- method tables (in the order of the proto's service) ------------------------ */
 
 const crm_method_t identity_methods[] = {

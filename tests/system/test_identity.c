@@ -457,6 +457,42 @@ static void test_restart_keeps_data_and_outage_recovers(void **state)
     assert_int_equal(sys_stop(e), 0);
 }
 
+static void test_rate_limit_per_session(void **state)
+{
+    static const char *const extra[] = {"CRM_RATE_PER_SESSION=5", NULL};
+    sys_env_t *e = sys_start(extra);
+    assert_non_null(e);
+    crm_status_t st;
+    char *t = sys_login(e, "admin", SYS_ADMIN_PASSWORD, &st);
+    assert_non_null(t);
+    Crm__Identity__V1__WhoAmIRequest req = CRM__IDENTITY__V1__WHO_AM_IREQUEST__INIT;
+    int ok = 0, limited = 0;
+    for (int i = 0; i < 20; i++) {
+        ProtobufCMessage *u = sys_call(e, M("WhoAmI"), t, &req.base, &crm__identity__v1__user__descriptor, &st);
+        if (u) {
+            ok++;
+            protobuf_c_message_free_unpacked(u, NULL);
+        } else {
+            assert_int_equal(st.code, CODE(RESOURCE_EXHAUSTED));
+            limited++;
+        }
+    }
+    assert_true(ok >= 5 && ok < 20);
+    assert_true(limited > 0);
+    /* another session has its own bucket */
+    char *t2 = sys_login(e, "admin", SYS_ADMIN_PASSWORD, &st);
+    ProtobufCMessage *u = sys_call(e, M("WhoAmI"), t2, &req.base, &crm__identity__v1__user__descriptor, &st);
+    assert_non_null(u);
+    protobuf_c_message_free_unpacked(u, NULL);
+    sleep(1);
+    u = sys_call(e, M("WhoAmI"), t, &req.base, &crm__identity__v1__user__descriptor, &st);
+    assert_non_null(u);
+    protobuf_c_message_free_unpacked(u, NULL);
+    free(t);
+    free(t2);
+    assert_int_equal(sys_stop(e), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest shared[] = {
@@ -475,6 +511,7 @@ int main(void)
     const struct CMUnitTest own[] = {
         cmocka_unit_test(test_session_expiry),
         cmocka_unit_test(test_restart_keeps_data_and_outage_recovers),
+        cmocka_unit_test(test_rate_limit_per_session),
     };
     int failed = cmocka_run_group_tests_name("identity", shared, setup, teardown);
     failed += cmocka_run_group_tests_name("identity-restarts", own, NULL, NULL);
