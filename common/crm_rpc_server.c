@@ -306,6 +306,8 @@ static int run_one_write(crm_call_t *c, MDB_txn *parent)
 {
     uint8_t key[8 + 256 + 1 + IDEM_KEY_MAX], hash[IDEM_HASH];
     size_t klen = 0;
+    /* a batch re-run after the map grew starts every call afresh */
+    crm_status_clear(&c->st);
     if (c->req->idempotency_key[0]) {
         klen = idem_key(c, key, sizeof key);
         crypto_generichash(hash, sizeof hash, c->req->body.data, c->req->body.len, NULL, 0);

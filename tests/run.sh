@@ -34,6 +34,13 @@ run_cmocka() {
     fi
 }
 
+echo "== proto/ compiles with Google's protoc as well as protoc-c"
+if command -v protoc >/dev/null && protoc -Iproto -I/usr/include --descriptor_set_out=/dev/null proto/*.proto \
+    && protoc-c -Iproto -I/usr/include --c_out="$logdir" proto/*.proto; then
+    passed=$((passed + 1)); echo "ok   protoc and protoc-c"
+else
+    failed=$((failed + 1)); failures+=("protoc"); echo "FAIL protoc or protoc-c refused proto/"
+fi
 echo "== unit tests"
 for t in "$asan"/tests/unit/test_*; do
     [ -x "$t" ] && [ "${t%.d}" = "$t" ] && [ "${t%.o}" = "$t" ] && run_cmocka "$t"
