@@ -96,11 +96,15 @@ fail:
     return NULL;
 }
 
-static void free_pending(void *arg, uint64_t key, void *value)
+typedef struct {
+    pending_t **list;
+    size_t n;
+} collect_t;
+
+static void collect_pending(void *arg, uint64_t key, void *value)
 {
-    pending_t *p = value;
-    ev_timer_stop(p->client->loop, &p->timer);
-    free(p);
+    collect_t *c = arg;
+    c->list[c->n++] = value;
 }
 
 void crm_rpc_client_destroy(crm_rpc_client_t **self_p)
@@ -109,7 +113,14 @@ void crm_rpc_client_destroy(crm_rpc_client_t **self_p)
     if (!self)
         return;
     if (self->pending) {
-        crm_map_each(self->pending, free_pending, NULL);
+        /* every accepted call gets its one answer, even now */
+        collect_t c = {crm_malloc(sizeof(pending_t *) * (crm_map_size(self->pending) + 1)), 0};
+        crm_map_each(self->pending, collect_pending, &c);
+        crm_status_t st;
+        crm_status_set(&st, CRM__RPC__V1__CODE__CODE_UNAVAILABLE, NULL, "shutting down");
+        for (size_t i = 0; i < c.n; i++)
+            finish(self, c.list[i], &st, NULL);
+        free(c.list);
         crm_map_destroy(&self->pending);
     }
     crm_zwatch_destroy(&self->watch);

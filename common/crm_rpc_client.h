@@ -26,7 +26,8 @@ typedef void (crm_rpc_done_fn)(void *arg, const crm_status_t *st,
 crm_rpc_client_t *crm_rpc_client_new(struct ev_loop *loop, void *zctx, const char *name,
                                      const char *endpoint);
 
-/* Frees the client; pending callbacks are never called. */
+/* Answers every pending call with unavailable (its done is called), then
+ * frees the client; sets *self_p to NULL. */
 void crm_rpc_client_destroy(crm_rpc_client_t **self_p);
 
 /* Sends req (its id is assigned here) with deadline req->deadline (Unix us;

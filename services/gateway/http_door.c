@@ -349,6 +349,8 @@ void gw_http_door_stop(void)
         return;
     ev_io_stop(loop_, &io_);
     ev_timer_stop(loop_, &timer_);
+    /* let resumed connections take their answers before the daemon goes */
+    MHD_run(daemon_);
     MHD_stop_daemon(daemon_);
     daemon_ = NULL;
 }

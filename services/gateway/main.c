@@ -95,10 +95,12 @@ int main(int argc, char **argv)
     crm_info("front doors: %s and http://%s:%lld", zmq_ep, http_addr, (long long)http_port);
     ev_run(gw.loop, 0);
 
+    /* answer the calls still out first: suspended HTTP requests must be
+     * resumed before libmicrohttpd stops */
+    crm_rpc_client_destroy(&gw.identity);
     gw_http_door_stop();
     gw_zmq_door_stop();
     gw_identity_stop();
-    crm_rpc_client_destroy(&gw.identity);
     gw_session_free_all(&gw);
     zmq_ctx_term(gw.zctx);
     return 0;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define CODE(x) CRM__RPC__V1__CODE__CODE_##x
@@ -493,6 +494,36 @@ static void test_rate_limit_per_session(void **state)
     assert_int_equal(sys_stop(e), 0);
 }
 
+static void test_gateway_stops_cleanly_with_calls_in_flight(void **state)
+{
+    sys_env_t *e = sys_start(NULL);
+    assert_non_null(e);
+    kill(e->pid[SYS_IDENTITY], SIGSTOP); /* calls now wait for an answer */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        char *out = NULL;
+        const char *body = "{\"login\":\"admin\",\"password\":\"x\"}";
+        int status = sys_http(e, "POST", "/twirp/crm.identity.v1.Identity/Login",
+                              "Content-Type: application/json\r\n", body, strlen(body), &out, NULL);
+        dprintf(fds[1], "%d %s", status, out ? out : "");
+        _exit(0);
+    }
+    usleep(300000);
+    assert_int_equal(sys_kill(e, SYS_GATEWAY, SIGTERM), 0); /* exit 0: no abort, no leak */
+    char buf[256] = "";
+    close(fds[1]);
+    ssize_t n = read(fds[0], buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    close(fds[0]);
+    waitpid(child, NULL, 0);
+    assert_non_null(strstr(buf, "503"));
+    assert_non_null(strstr(buf, "\"code\":\"unavailable\""));
+    kill(e->pid[SYS_IDENTITY], SIGCONT);
+    assert_int_equal(sys_stop(e), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest shared[] = {
@@ -512,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_session_expiry),
         cmocka_unit_test(test_restart_keeps_data_and_outage_recovers),
         cmocka_unit_test(test_rate_limit_per_session),
+        cmocka_unit_test(test_gateway_stops_cleanly_with_calls_in_flight),
     };
     int failed = cmocka_run_group_tests_name("identity", shared, setup, teardown);
     failed += cmocka_run_group_tests_name("identity-restarts", own, NULL, NULL);
