@@ -51,7 +51,8 @@ int crm_config_parse(const crm_opt_t *opts, size_t n, int argc, char **argv, con
 {
     for (size_t i = 0; i < n; i++) {
         const char *env = opts[i].env ? getenv(opts[i].env) : NULL;
-        if (set_value(&opts[i], opts[i].def ? opts[i].def : "", "default") != 0)
+        const char *def = opts[i].def ? opts[i].def : opts[i].type == CRM_OPT_INT ? "0" : "";
+        if (set_value(&opts[i], def, "default") != 0)
             return -1;
         if (env && set_value(&opts[i], env, opts[i].env) != 0)
             return -1;

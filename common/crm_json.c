@@ -410,7 +410,8 @@ static bool is_json_number(const char *s, size_t len)
 
 typedef enum { INT_OK, INT_NOT_INTEGER, INT_OUT_OF_RANGE } int_parse_t;
 
-/* An integer as sign and magnitude, wide enough for both int64 and uint64. */
+/* Integers are parsed to sign and magnitude, wide enough for int64 and
+ * uint64 alike, then range-checked for the field's type. */
 static int_parse_t integer_from_double(double d, bool *neg, uint64_t *mag)
 {
     if (!isfinite(d) || d != trunc(d))
@@ -435,7 +436,7 @@ static int_parse_t integer_from_string(const char *s, size_t len, bool *neg, uin
             break;
         }
         unsigned digit = (unsigned)(s[i] - '0');
-        if (m > (UINT64_MAX - digit) / 10)
+        if (overflow || m > (UINT64_MAX - digit) / 10)
             overflow = true;
         else
             m = m * 10 + digit;

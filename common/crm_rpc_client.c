@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <zmq.h>
 
+#define DEADLINE_GRACE_S 0.05
+
 typedef struct pending {
     crm_rpc_client_t *client;
     uint64_t id;
@@ -156,7 +158,10 @@ int crm_rpc_client_call(crm_rpc_client_t *self, Crm__Rpc__V1__RpcRequest *req,
     p->id = req->id;
     p->done = done;
     p->arg = arg;
-    double wait = (double)(req->deadline - crm_time_now_us()) / 1e6;
+    ev_now_update(self->loop); /* the timer counts from ev_now, which lags while a turn runs */
+    /* a little past the deadline, so that the service's own answer to a call
+     * it held until then (deadline_exceeded) arrives before our unavailable */
+    double wait = (double)(req->deadline - crm_time_now_us()) / 1e6 + DEADLINE_GRACE_S;
     ev_timer_init(&p->timer, on_timeout, wait > 0 ? wait : 0.001, 0);
     p->timer.data = p;
     ev_timer_start(self->loop, &p->timer);

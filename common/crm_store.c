@@ -138,7 +138,7 @@ static int grow(crm_store_t *self)
     size_t size = crm_store_map_size(self) * 2;
     int rc = mdb_env_set_mapsize(self->env, size);
     if (rc == 0)
-        crm_info("store map grown to %zu MiB", size >> 20);
+        crm_info("store map grown to %zu KiB", size >> 10);
     return rc;
 }
 

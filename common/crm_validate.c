@@ -64,6 +64,9 @@ int crm_check_email(crm_status_t *st, const char *field, const char *s, int opti
     size_t len = strlen(s);
     if (len == 0 && optional)
         return 0;
+    if (len > 254) /* RFC 5321's limit is in octets, not characters */
+        return crm_status_set(st, CRM__RPC__V1__CODE__CODE_INVALID_ARGUMENT, field,
+                              "%s must be at most 254 bytes", field);
     if (crm_check_text(st, field, s, 3, 254) != 0)
         return -1;
     const char *at = strchr(s, '@');
