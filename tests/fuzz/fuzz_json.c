@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "crm_json.h"
 #include "crm_mem.h"
 #include "health.pb-c.h"
@@ -31,6 +33,12 @@ static void round_trip(const ProtobufCMessageDescriptor *desc, const char *data,
         if (st.code != CRM__RPC__V1__CODE__CODE_INVALID_ARGUMENT &&
             st.code != CRM__RPC__V1__CODE__CODE_MALFORMED)
             abort();
+        /* the status goes back to the client as JSON: it must be UTF-8 */
+        json_t *message = json_string(st.message), *field = json_string(st.field);
+        if (!message || !field || st.message[0] == '\0')
+            abort();
+        json_decref(message);
+        json_decref(field);
         return;
     }
     size_t json_len;
