@@ -72,13 +72,18 @@ static bool key_is_camel_of(const char *key, const char *name)
     return *key == '\0';
 }
 
+int crm_json_name_matches(const char *key, const char *proto_name)
+{
+    return key_is_camel_of(key, proto_name) || strcmp(key, proto_name) == 0;
+}
+
 /* The field a JSON key names, by JSON name or by proto name; NULL if none. */
 static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescriptor *desc,
                                                   const char *key)
 {
     for (unsigned i = 0; i < desc->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &desc->fields[i];
-        if (key_is_camel_of(key, f->name) || strcmp(key, f->name) == 0)
+        if (crm_json_name_matches(key, f->name))
             return f;
     }
     return NULL;

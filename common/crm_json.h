@@ -40,4 +40,8 @@ ProtobufCMessage *crm_json_decode(const ProtobufCMessageDescriptor *desc,
  * (out-of-memory aborts). */
 char *crm_json_encode(const ProtobufCMessage *msg, size_t *len_out);
 
+/* 1 if key names the proto field proto_name ("sales_access") by either its
+ * JSON name ("salesAccess") or the proto name itself; else 0. */
+int crm_json_name_matches(const char *key, const char *proto_name);
+
 #endif

@@ -1,40 +1,16 @@
 #include "crm_request.h"
+#include "crm_json.h"
 #include "crm_store.h"
 
-#include <ctype.h>
 #include <sodium.h>
 #include <string.h>
-
-/* "sales_access" and "salesAccess" name the same field */
-static int same_field(const char *path, const char *snake)
-{
-    const char *p = path, *s = snake;
-    while (*p && *s) {
-        if (*s == '_') {
-            s++;
-            if (*p == '_')
-                p++;
-            else if (*s && *p == toupper((unsigned char)*s)) {
-                p++;
-                s++;
-            } else
-                return 0;
-            continue;
-        }
-        if (*p != *s)
-            return 0;
-        p++;
-        s++;
-    }
-    return *p == '\0' && *s == '\0';
-}
 
 int crm_mask_has(const Google__Protobuf__FieldMask *mask, const char *field)
 {
     if (!mask)
         return 0;
     for (size_t i = 0; i < mask->n_paths; i++)
-        if (same_field(mask->paths[i], field))
+        if (crm_json_name_matches(mask->paths[i], field))
             return 1;
     return 0;
 }
@@ -48,7 +24,7 @@ int crm_mask_check(crm_status_t *st, const Google__Protobuf__FieldMask *mask,
     for (size_t i = 0; i < mask->n_paths; i++) {
         int ok = 0;
         for (const char *const *a = allowed; *a && !ok; a++)
-            ok = same_field(mask->paths[i], *a);
+            ok = crm_json_name_matches(mask->paths[i], *a);
         if (!ok)
             return crm_status_set(st, CRM__RPC__V1__CODE__CODE_INVALID_ARGUMENT, "updateMask",
                                   "\"%.64s\" cannot be changed here", mask->paths[i]);
