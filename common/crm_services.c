@@ -1,11 +1,13 @@
 #include "crm_services.h"
 #include "health.pb-c.h"
 #include "identity.pb-c.h"
+#include "pipeline.pb-c.h"
 
 #include <string.h>
 
 const crm_service_entry_t crm_services[] = {
     {&crm__identity__v1__identity__descriptor, "identity"},
+    {&crm__pipeline__v1__pipeline__descriptor, "pipeline"},
     {&crm__health__v1__health__descriptor, NULL},
 };
 const int crm_services_count = sizeof crm_services / sizeof crm_services[0];

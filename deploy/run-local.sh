@@ -12,6 +12,9 @@ mkdir -p "$data/logs"
 export CRM_IDENTITY_RPC=${CRM_IDENTITY_RPC:-ipc://$(realpath "$data")/identity.rpc}
 export CRM_IDENTITY_EVENTS=${CRM_IDENTITY_EVENTS:-ipc://$(realpath "$data")/identity.events}
 export CRM_IDENTITY_REPLAY=${CRM_IDENTITY_REPLAY:-ipc://$(realpath "$data")/identity.replay}
+export CRM_PIPELINE_RPC=${CRM_PIPELINE_RPC:-ipc://$(realpath "$data")/pipeline.rpc}
+export CRM_PIPELINE_EVENTS=${CRM_PIPELINE_EVENTS:-ipc://$(realpath "$data")/pipeline.events}
+export CRM_PIPELINE_REPLAY=${CRM_PIPELINE_REPLAY:-ipc://$(realpath "$data")/pipeline.replay}
 
 pids=()
 stop() {
@@ -30,12 +33,15 @@ first_start=0
 
 "$bin/crm-identity" --data-dir "$data/identity" >"$data/logs/identity.out" 2>"$data/logs/identity.log" &
 pids+=($!)
+"$bin/crm-pipeline" --data-dir "$data/pipeline" 2>"$data/logs/pipeline.log" &
+pids+=($!)
 "$bin/crm-gateway" --zmq "tcp://127.0.0.1:$zmq_port" --http-port "$http_port" 2>"$data/logs/gateway.log" &
 pids+=($!)
 
-# ready when the gateway reaches identity
+# ready when the gateway reaches every service
 for _ in $(seq 1 100); do
-    if CRM_ENDPOINT="tcp://127.0.0.1:$zmq_port" "$bin/crmctl" health identity >/dev/null 2>&1; then break; fi
+    if CRM_ENDPOINT="tcp://127.0.0.1:$zmq_port" "$bin/crmctl" health identity >/dev/null 2>&1 &&
+       CRM_ENDPOINT="tcp://127.0.0.1:$zmq_port" "$bin/crmctl" health pipeline >/dev/null 2>&1; then break; fi
     for p in "${pids[@]}"; do
         kill -0 "$p" 2>/dev/null || { echo "a service failed to start; see $data/logs/"; tail -5 "$data"/logs/*.log; exit 1; }
     done

@@ -72,7 +72,9 @@ struct gateway {
     void *zctx;
     gw_route_t routes[8];
     int n_routes;
-    crm_rpc_client_t *identity;
+    crm_rpc_client_t *clients[8]; /* one per backend service */
+    int n_clients;
+    crm_rpc_client_t *identity;   /* the one that authenticates */
     crm_map_t *sessions;
     int64_t session_cache_us;
     int64_t deadline_us;

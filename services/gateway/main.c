@@ -31,13 +31,14 @@ static int add_route(gateway_t *gw, const ProtobufCServiceDescriptor *desc, cons
 
 int main(int argc, char **argv)
 {
-    const char *zmq_ep, *http_addr, *identity_rpc, *identity_events;
+    const char *zmq_ep, *http_addr, *identity_rpc, *identity_events, *pipeline_rpc;
     int64_t http_port, deadline_ms, max_body, cache_ms, rate;
     const crm_opt_t opts[] = {
         {"zmq", "CRM_GATEWAY_ZMQ", CRM_OPT_STRING, &zmq_ep, "tcp://127.0.0.1:5555", "ZeroMQ front door (bind)"},
         {"http-address", "CRM_HTTP_ADDRESS", CRM_OPT_STRING, &http_addr, "127.0.0.1", "HTTP listen address"},
         {"http-port", "CRM_HTTP_PORT", CRM_OPT_INT, &http_port, "8080", "HTTP port"},
         {"identity-rpc", "CRM_IDENTITY_RPC", CRM_OPT_STRING, &identity_rpc, "tcp://127.0.0.1:5601", "identity's RPC endpoint"},
+        {"pipeline-rpc", "CRM_PIPELINE_RPC", CRM_OPT_STRING, &pipeline_rpc, "tcp://127.0.0.1:5611", "pipeline's RPC endpoint"},
         {"identity-events", "CRM_IDENTITY_EVENTS", CRM_OPT_STRING, &identity_events, "tcp://127.0.0.1:5602", "identity's event endpoint"},
         {"deadline-ms", "CRM_DEADLINE_MS", CRM_OPT_INT, &deadline_ms, "5000", "deadline of each call"},
         {"max-body", "CRM_MAX_BODY", CRM_OPT_INT, &max_body, "16777216", "largest request body (bytes)"},
@@ -63,16 +64,24 @@ int main(int argc, char **argv)
     gw.rate = (double)rate;
     gw.started = crm_time_mono_us();
 
-    gw.identity = crm_rpc_client_new(gw.loop, gw.zctx, "identity", identity_rpc);
-    if (!gw.identity)
-        return 1;
-    /* one backend client per service that owns a public API */
+    const struct {
+        const char *name, *endpoint;
+    } backends[] = {{"identity", identity_rpc}, {"pipeline", pipeline_rpc}};
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
+        gw.clients[i] = crm_rpc_client_new(gw.loop, gw.zctx, backends[i].name, backends[i].endpoint);
+        if (!gw.clients[i])
+            return 1;
+        gw.n_clients++;
+    }
+    gw.identity = gw.clients[0];
+    /* one route per public service, to the client of the backend that owns it */
     for (int i = 0; i < crm_services_count; i++) {
         const char *backend = crm_services[i].backend;
         crm_rpc_client_t *client = NULL;
-        if (backend && !strcmp(backend, "identity"))
-            client = gw.identity;
-        else if (backend) {
+        for (int j = 0; backend && j < gw.n_clients && !client; j++)
+            if (!strcmp(crm_rpc_client_name(gw.clients[j]), backend))
+                client = gw.clients[j];
+        if (backend && !client) {
             crm_error("no endpoint configured for backend %s", backend);
             return 1;
         }
@@ -97,7 +106,8 @@ int main(int argc, char **argv)
 
     /* answer the calls still out first: suspended HTTP requests must be
      * resumed before libmicrohttpd stops */
-    crm_rpc_client_destroy(&gw.identity);
+    for (int i = 0; i < gw.n_clients; i++)
+        crm_rpc_client_destroy(&gw.clients[i]);
     gw_http_door_stop();
     gw_zmq_door_stop();
     gw_identity_stop();

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const proc_names[SYS_PROCS] = {"identity", "gateway", "recorder"};
+static const char *const proc_names[SYS_PROCS] = {"identity", "pipeline", "gateway", "recorder"};
 
 int64_t sys_now_ms(void)
 {
@@ -79,9 +79,15 @@ int sys_spawn(sys_env_t *env, sys_proc_t which)
             execl(path, path, "--data-dir", data, "--rpc", env->identity_rpc, "--events",
                   env->identity_events, "--replay", env->identity_replay, (char *)NULL);
             break;
+        case SYS_PIPELINE:
+            execl(path, path, "--data-dir", data, "--rpc", env->pipeline_rpc, "--events",
+                  env->pipeline_events, "--replay", env->pipeline_replay, "--identity-events",
+                  env->identity_events, "--identity-replay", env->identity_replay, (char *)NULL);
+            break;
         case SYS_GATEWAY:
             execl(path, path, "--zmq", env->zmq, "--http-port", port, "--identity-rpc",
-                  env->identity_rpc, "--identity-events", env->identity_events, (char *)NULL);
+                  env->identity_rpc, "--identity-events", env->identity_events, "--pipeline-rpc",
+                  env->pipeline_rpc, (char *)NULL);
             break;
         case SYS_RECORDER:
             execl(path, path, "--data-dir", data, "--events", env->identity_events, "--replay",
@@ -164,9 +170,13 @@ sys_env_t *sys_start(const char *const *extra)
     snprintf(env->identity_rpc, sizeof env->identity_rpc, "tcp://127.0.0.1:%d", b + 2);
     snprintf(env->identity_events, sizeof env->identity_events, "tcp://127.0.0.1:%d", b + 3);
     snprintf(env->identity_replay, sizeof env->identity_replay, "tcp://127.0.0.1:%d", b + 4);
+    snprintf(env->pipeline_rpc, sizeof env->pipeline_rpc, "tcp://127.0.0.1:%d", b + 5);
+    snprintf(env->pipeline_events, sizeof env->pipeline_events, "tcp://127.0.0.1:%d", b + 6);
+    snprintf(env->pipeline_replay, sizeof env->pipeline_replay, "tcp://127.0.0.1:%d", b + 7);
     env->client = crm_client_new(env->zmq);
-    if (!env->client || sys_spawn(env, SYS_IDENTITY) != 0 || sys_spawn(env, SYS_GATEWAY) != 0 ||
-        sys_wait_ready(env, SYS_GATEWAY, 15000) != 0 || sys_wait_ready(env, SYS_IDENTITY, 15000) != 0) {
+    if (!env->client || sys_spawn(env, SYS_IDENTITY) != 0 || sys_spawn(env, SYS_PIPELINE) != 0 ||
+        sys_spawn(env, SYS_GATEWAY) != 0 || sys_wait_ready(env, SYS_GATEWAY, 15000) != 0 ||
+        sys_wait_ready(env, SYS_IDENTITY, 15000) != 0 || sys_wait_ready(env, SYS_PIPELINE, 15000) != 0) {
         fprintf(stderr, "system did not start; logs in %s\n", env->dir);
         sys_stop(env);
         return NULL;

@@ -1,0 +1,169 @@
+/* Customers: companies and their contacts, each with a salesperson and a
+ * sales team. Every sales user may see and keep them. */
+#include "pipeline.h"
+#include "crm_request.h"
+#include "crm_validate.h"
+
+#include <string.h>
+
+#define CODE(x) CRM__RPC__V1__CODE__CODE_##x
+
+static int check_customer(crm_call_t *call, customer_t *c, const customer_t *old)
+{
+    pipeline_t *pl = crm_call_ctx(call);
+    crm_status_t st;
+    if (pl_check_text(call, "name", c->name, 1, 256) != 0 ||
+        pl_check_text(call, "phone", c->phone, 0, 64) != 0 ||
+        pl_check_text(call, "street", c->street, 0, 256) != 0 ||
+        pl_check_text(call, "city", c->city, 0, 128) != 0 ||
+        pl_check_text(call, "country", c->country, 0, 128) != 0 ||
+        pl_check_text(call, "function", c->function, 0, 128) != 0)
+        return -1;
+    if (crm_check_email(&st, "email", c->email, 1) != 0)
+        return crm_call_fail_status(call, &st);
+    if (c->parent_id) {
+        customer_t *parent;
+        if (pl_get(call, pl->customers, c->parent_id, &crm__pipeline__v1__customer__descriptor, "parentId",
+                   "customer", (void **)&parent) != 0)
+            return -1;
+        if (!parent->is_company || parent->id == c->id)
+            return crm_call_fail(call, CODE(INVALID_ARGUMENT), "parentId",
+                                 "a contact's parent must be another customer that is a company");
+    }
+    if ((!old || old->team_id != c->team_id) && pl_check_team(call, "teamId", c->team_id) != 0)
+        return -1;
+    if ((!old || old->salesperson_id != c->salesperson_id) &&
+        pl_check_salesperson(call, "salespersonId", c->salesperson_id) != 0)
+        return -1;
+    return 0;
+}
+
+static int save_customer(crm_call_t *call, customer_t *c, const char *type)
+{
+    pipeline_t *pl = crm_call_ctx(call);
+    if (pl_put(call, pl->customers, c->id, &c->base) != 0)
+        return -1;
+    Crm__Pipeline__V1__CustomerEvent ev = CRM__PIPELINE__V1__CUSTOMER_EVENT__INIT;
+    ev.customer = c;
+    return pl_emit(call, type, &ev.base);
+}
+
+int pl_create_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    const Crm__Pipeline__V1__CreateCustomerRequest *r = (const void *)in;
+    customer_t *c = (customer_t *)out;
+    if (pl_require_sales(call) != 0)
+        return -1;
+    c->name = r->name;
+    c->is_company = r->is_company;
+    c->parent_id = r->parent_id;
+    c->email = r->email;
+    c->phone = r->phone;
+    c->street = r->street;
+    c->city = r->city;
+    c->country = r->country;
+    c->function = r->function;
+    c->salesperson_id = r->salesperson_id;
+    c->team_id = r->team_id;
+    c->created_at = c->updated_at = crm_call_now(call);
+    if (check_customer(call, c, NULL) != 0 || pl_next_id(call, "customer", &c->id) != 0)
+        return -1;
+    return save_customer(call, c, "customer.created");
+}
+
+int pl_update_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    pipeline_t *pl = crm_call_ctx(call);
+    const Crm__Pipeline__V1__UpdateCustomerRequest *r = (const void *)in;
+    static const char *const allowed[] = {"name", "is_company", "parent_id", "email", "phone", "street", "city",
+                                          "country", "function", "salesperson_id", "team_id", NULL};
+    crm_status_t st;
+    customer_t *old;
+    if (pl_require_sales(call) != 0)
+        return -1;
+    if (crm_mask_check(&st, r->update_mask, allowed) != 0)
+        return crm_call_fail_status(call, &st);
+    if (pl_get(call, pl->customers, r->id, &crm__pipeline__v1__customer__descriptor, "id", "customer",
+               (void **)&old) != 0)
+        return -1;
+    customer_t *c = (customer_t *)out;
+    *c = *old;
+    const Google__Protobuf__FieldMask *m = r->update_mask;
+#define TAKE(f, name) if (crm_mask_has(m, name)) c->f = r->f
+    TAKE(name, "name");
+    TAKE(is_company, "is_company");
+    TAKE(parent_id, "parent_id");
+    TAKE(email, "email");
+    TAKE(phone, "phone");
+    TAKE(street, "street");
+    TAKE(city, "city");
+    TAKE(country, "country");
+    TAKE(function, "function");
+    TAKE(salesperson_id, "salesperson_id");
+    TAKE(team_id, "team_id");
+#undef TAKE
+    c->updated_at = crm_call_now(call);
+    if (check_customer(call, c, old) != 0)
+        return -1;
+    return save_customer(call, c, "customer.updated");
+}
+
+int pl_get_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    pipeline_t *pl = crm_call_ctx(call);
+    customer_t *c;
+    if (pl_require_sales(call) != 0 ||
+        pl_get(call, pl->customers, ((const Crm__Pipeline__V1__GetCustomerRequest *)in)->id,
+               &crm__pipeline__v1__customer__descriptor, "id", "customer", (void **)&c) != 0)
+        return -1;
+    *(customer_t *)out = *c;
+    return 0;
+}
+
+int pl_list_customers(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    pipeline_t *pl = crm_call_ctx(call);
+    const Crm__Pipeline__V1__ListCustomersRequest *r = (const void *)in;
+    Crm__Pipeline__V1__ListCustomersReply *reply = (void *)out;
+    crm_status_t st;
+    uint32_t size;
+    uint64_t after;
+    if (pl_require_sales(call) != 0)
+        return -1;
+    if (crm_page_size(&st, r->page_size, 50, 500, &size) != 0 || crm_page_token_read(&st, r->page_token, &after) != 0)
+        return crm_call_fail_status(call, &st);
+    if (pl_check_text(call, "query", r->query, 0, 256) != 0)
+        return -1;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(crm_call_txn(call), pl->customers, &cur);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    reply->customers = crm_arena_alloc(crm_call_arena(call), sizeof *reply->customers * size);
+    uint8_t key[8];
+    crm_key_put_u64(key, after + 1);
+    MDB_val k = {8, key}, d;
+    int more = 0;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        customer_t *c = crm_call_unpack(call, &crm__pipeline__v1__customer__descriptor, d.mv_data, d.mv_size);
+        if (!c) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        if ((r->parent_id && c->parent_id != r->parent_id) ||
+            (r->query[0] && !strcasestr(c->name, r->query) && !strcasestr(c->email, r->query)))
+            continue;
+        if (reply->n_customers == size) {
+            more = 1;
+            break;
+        }
+        reply->customers[reply->n_customers++] = c;
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return crm_call_fail_db(call, rc);
+    if (more) {
+        reply->next_page_token = crm_arena_alloc(crm_call_arena(call), 24);
+        crm_page_token_make(reply->next_page_token, (uint64_t)reply->customers[reply->n_customers - 1]->id);
+    }
+    return 0;
+}

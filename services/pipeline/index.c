@@ -1,0 +1,176 @@
+/* A lead and everything derived from it, changed together in the caller's
+ * transaction: the secondary indexes behind ListLeads, the ordered card lists
+ * and the kanban cells (count, revenue, weighted revenue per team, type, stage
+ * and salesperson) behind GetPipeline, which therefore never scans leads. */
+#include "pipeline.h"
+
+#include <string.h>
+
+#define LTYPE(x) CRM__PIPELINE__V1__LEAD_TYPE__LEAD_TYPE_##x
+#define PRIO(x) CRM__PIPELINE__V1__PRIORITY__PRIORITY_##x
+
+int pl_lead_type(const lead_t *lead)
+{
+    return lead->type == LTYPE(OPPORTUNITY) ? LTYPE(OPPORTUNITY) : LTYPE(LEAD);
+}
+
+static int lead_priority(const lead_t *lead)
+{
+    return lead->priority == PRIO(UNSPECIFIED) ? PRIO(NORMAL) : lead->priority;
+}
+
+/* --- keys ------------------------------------------------------------------------ */
+
+static size_t pair_key(uint8_t *k, int64_t a, int64_t id)
+{
+    crm_key_put_u64(k, (uint64_t)a);
+    crm_key_put_u64(k + 8, (uint64_t)id);
+    return 16;
+}
+
+/* team, type, stage[, salesperson]: the prefix of a column */
+static size_t column_key(uint8_t *k, const lead_t *l, int with_sp)
+{
+    crm_key_put_u64(k, (uint64_t)l->team_id);
+    k[8] = (uint8_t)pl_lead_type(l);
+    crm_key_put_u64(k + 9, (uint64_t)l->stage_id);
+    if (!with_sp)
+        return 17;
+    crm_key_put_u64(k + 17, (uint64_t)l->salesperson_id);
+    return 25;
+}
+
+/* a column prefix, then highest priority first, then newest first */
+static size_t card_key(uint8_t *k, const lead_t *l, int with_sp)
+{
+    size_t n = column_key(k, l, with_sp);
+    k[n] = (uint8_t)(255 - lead_priority(l));
+    crm_key_put_u64(k + n + 1, UINT64_MAX - (uint64_t)l->created_at);
+    crm_key_put_u64(k + n + 9, (uint64_t)l->id);
+    return n + 17;
+}
+
+/* --- changes ------------------------------------------------------------------- */
+
+static int key_put(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t len)
+{
+    MDB_val k = {len, (void *)key}, d = {0, ""};
+    return mdb_put(txn, dbi, &k, &d, 0);
+}
+
+static int key_del(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t len)
+{
+    MDB_val k = {len, (void *)key};
+    int rc = mdb_del(txn, dbi, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Moves one key from old to new in dbi, doing nothing when they are equal. */
+static int key_move(MDB_txn *txn, MDB_dbi dbi, const uint8_t *ok, size_t ol, const uint8_t *nk, size_t nl)
+{
+    if (ok && nk && ol == nl && !memcmp(ok, nk, ol))
+        return 0;
+    int rc = 0;
+    if (ok)
+        rc = key_del(txn, dbi, ok, ol);
+    if (rc == 0 && nk)
+        rc = key_put(txn, dbi, nk, nl);
+    return rc;
+}
+
+static int pair_move(MDB_txn *txn, MDB_dbi dbi, const lead_t *old, int64_t old_v, const lead_t *new,
+                     int64_t new_v)
+{
+    uint8_t ok[16], nk[16];
+    if (old)
+        pair_key(ok, old_v, old->id);
+    pair_key(nk, new_v, new->id);
+    return key_move(txn, dbi, old ? ok : NULL, 16, nk, 16);
+}
+
+static int kanban_add(MDB_txn *txn, MDB_dbi dbi, const lead_t *l, int sign)
+{
+    uint8_t key[25];
+    column_key(key, l, 1);
+    MDB_val k = {sizeof key, key}, d;
+    Crm__Pipeline__V1__KanbanCell cell = CRM__PIPELINE__V1__KANBAN_CELL__INIT, *have = NULL;
+    int rc = mdb_get(txn, dbi, &k, &d);
+    if (rc == 0) {
+        have = crm__pipeline__v1__kanban_cell__unpack(NULL, d.mv_size, d.mv_data);
+        if (!have)
+            return MDB_CORRUPTED;
+        cell.count = have->count;
+        cell.expected_revenue = have->expected_revenue;
+        cell.weighted_centi = have->weighted_centi;
+        crm__pipeline__v1__kanban_cell__free_unpacked(have, NULL);
+    } else if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    cell.count += sign;
+    cell.expected_revenue += sign * l->expected_revenue;
+    cell.weighted_centi += sign * l->expected_revenue * l->probability;
+    if (cell.count <= 0)
+        return key_del(txn, dbi, key, sizeof key);
+    uint8_t buf[64];
+    MDB_val v = {crm__pipeline__v1__kanban_cell__pack(&cell, buf), buf};
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+static int same_column_and_sums(const lead_t *a, const lead_t *b)
+{
+    return a->team_id == b->team_id && pl_lead_type(a) == pl_lead_type(b) && a->stage_id == b->stage_id &&
+           a->salesperson_id == b->salesperson_id && a->expected_revenue == b->expected_revenue &&
+           a->probability == b->probability;
+}
+
+static int has_tag(const lead_t *l, int64_t tag)
+{
+    for (size_t i = 0; i < l->n_tag_ids; i++)
+        if (l->tag_ids[i] == tag)
+            return 1;
+    return 0;
+}
+
+static int move_tags(MDB_txn *txn, MDB_dbi dbi, const lead_t *old, const lead_t *new)
+{
+    uint8_t k[16];
+    int rc = 0;
+    for (size_t i = 0; old && rc == 0 && i < old->n_tag_ids; i++)
+        if (!has_tag(new, old->tag_ids[i]))
+            rc = key_del(txn, dbi, k, pair_key(k, old->tag_ids[i], old->id));
+    for (size_t i = 0; rc == 0 && i < new->n_tag_ids; i++)
+        if (!old || !has_tag(old, new->tag_ids[i]))
+            rc = key_put(txn, dbi, k, pair_key(k, new->tag_ids[i], new->id));
+    return rc;
+}
+
+static int save(pipeline_t *pl, MDB_txn *txn, const lead_t *old, const lead_t *l)
+{
+    int rc;
+    if ((rc = crm_db_put_id(txn, pl->leads, (uint64_t)l->id, &l->base)) != 0 ||
+        (rc = pair_move(txn, pl->by_stage, old, old ? old->stage_id : 0, l, l->stage_id)) != 0 ||
+        (rc = pair_move(txn, pl->by_salesperson, old, old ? old->salesperson_id : 0, l, l->salesperson_id)) != 0 ||
+        (rc = pair_move(txn, pl->by_customer, old, old ? old->customer_id : 0, l, l->customer_id)) != 0 ||
+        (rc = pair_move(txn, pl->by_team, old, old ? old->team_id : 0, l, l->team_id)) != 0 ||
+        (rc = move_tags(txn, pl->by_tag, old, l)) != 0)
+        return rc;
+    uint8_t ok[42], nk[42];
+    size_t ol = old ? card_key(ok, old, 0) : 0, nl = card_key(nk, l, 0);
+    if ((rc = key_move(txn, pl->cards_all, old ? ok : NULL, ol, nk, nl)) != 0)
+        return rc;
+    ol = old ? card_key(ok, old, 1) : 0;
+    nl = card_key(nk, l, 1);
+    if ((rc = key_move(txn, pl->cards_sp, old ? ok : NULL, ol, nk, nl)) != 0)
+        return rc;
+    if (old && same_column_and_sums(old, l))
+        return 0;
+    if (old && (rc = kanban_add(txn, pl->kanban, old, -1)) != 0)
+        return rc;
+    return kanban_add(txn, pl->kanban, l, +1);
+}
+
+int pl_lead_save(crm_call_t *call, const lead_t *old, lead_t *lead)
+{
+    int rc = save(crm_call_ctx(call), crm_call_txn(call), old, lead);
+    return rc ? crm_call_fail_db(call, rc) : 0;
+}

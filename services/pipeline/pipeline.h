@@ -1,0 +1,131 @@
+#ifndef PIPELINE_H
+#define PIPELINE_H
+
+#include <stdint.h>
+#include "crm_outbox.h"
+#include "crm_rpc_server.h"
+#include "crm_store.h"
+#include "pipeline.pb-c.h"
+
+/* The pipeline service: customers, leads and opportunities, stages and the
+ * kanban, won/lost, quotations and reports. */
+
+#define PIPELINE_SCHEMA 1
+#define REVENUE_MAX 1000000000000000LL /* 10^15 minor units: sums stay far from overflow */
+
+typedef Crm__Pipeline__V1__Lead lead_t;
+typedef Crm__Pipeline__V1__Stage stage_t;
+typedef Crm__Pipeline__V1__Customer customer_t;
+
+typedef struct {
+    crm_store_t *store;
+    crm_outbox_t *outbox;
+    char default_currency[4];
+    MDB_dbi leads;       /* id → Lead */
+    MDB_dbi customers;   /* id → Customer */
+    MDB_dbi stages;      /* id → Stage */
+    MDB_dbi tags;        /* id → Tag */
+    MDB_dbi lost_reasons;/* id → LostReason */
+    MDB_dbi quotations;  /* id → Quotation */
+    MDB_dbi users;       /* id → UserInfo (from identity's events) */
+    MDB_dbi teams;       /* id → TeamInfo (from identity's events) */
+    MDB_dbi by_stage, by_salesperson, by_customer, by_team, by_tag; /* key, lead id → "" */
+    MDB_dbi cards_all;   /* team, type, stage, priority, age, id → "" */
+    MDB_dbi cards_sp;    /* team, type, stage, salesperson, priority, age, id → "" */
+    MDB_dbi kanban;      /* team, type, stage, salesperson → KanbanCell */
+    MDB_dbi quotes_by_lead; /* lead id, quotation id → "" */
+    MDB_dbi outbox_dbi;
+} pipeline_t;
+
+extern const crm_method_t pipeline_methods[];
+
+/* --- access (util.c) ------------------------------------------------------ */
+
+/* 0 if the caller has sales access, else -1 with permission_denied. */
+int pl_require_sales(crm_call_t *call);
+/* 0 if the caller is a sales manager (or administrator), else -1. */
+int pl_require_manager(crm_call_t *call);
+/* 1 if the caller may see and change the lead. */
+int pl_lead_visible(crm_call_t *call, const lead_t *lead);
+/* 1 if the caller sees only their own and unassigned leads. */
+int pl_own_only(crm_call_t *call);
+
+/* --- validation (util.c) ----------------------------------------------- */
+
+/* Each returns 0 or -1 with the call's error set, naming field. */
+int pl_check_text(crm_call_t *call, const char *field, const char *s, size_t min, size_t max);
+int pl_check_date(crm_call_t *call, const char *field, const char *s);
+int pl_check_currency(crm_call_t *call, const char *field, const char *s);
+int pl_check_salesperson(crm_call_t *call, const char *field, int64_t user_id);
+int pl_check_team(crm_call_t *call, const char *field, int64_t team_id);
+
+/* --- records (util.c) ------------------------------------------------------ */
+
+/* Reads a record by id into the call's arena. Returns 0, or -1 with
+ * not_found naming field (or a storage error). */
+int pl_get(crm_call_t *call, MDB_dbi dbi, int64_t id, const ProtobufCMessageDescriptor *desc,
+           const char *field, const char *what, void **out);
+/* Writes a record under its id. Returns 0 or -1 (storage error set). */
+int pl_put(crm_call_t *call, MDB_dbi dbi, int64_t id, const ProtobufCMessage *m);
+/* A new id from counter. */
+int pl_next_id(crm_call_t *call, const char *counter, int64_t *id);
+/* Appends an event. */
+int pl_emit(crm_call_t *call, const char *type, const ProtobufCMessage *payload);
+/* A user's name from identity's events ("" if unknown). */
+const char *pl_user_name(crm_call_t *call, int64_t id);
+
+/* --- stages (stages.c) --------------------------------------------------------- */
+
+/* The stages usable by team (its own and the global ones) for a lead of type
+ * (0: any), ordered by sequence then id. Returns the count, or -1 on error. */
+int pl_stages_for(crm_call_t *call, int64_t team_id, int type, stage_t ***out);
+/* 1 if stage can hold a lead of type in team. */
+int pl_stage_fits(const stage_t *stage, int64_t team_id, int type);
+/* The first stage (lowest sequence) for team and type whose status is
+ * status (0: any). Returns 0, or -1 with failed_precondition. */
+int pl_first_stage(crm_call_t *call, int64_t team_id, int type, int status, stage_t **out);
+/* Creates OpenERP's default stages on first start. Returns an LMDB code. */
+int pl_stages_bootstrap(pipeline_t *pl, MDB_txn *txn);
+
+/* --- leads and their derived state (index.c) -------------------------------- */
+
+/* The normalised type of a lead (LEAD or OPPORTUNITY). */
+int pl_lead_type(const lead_t *lead);
+/* Stores lead and brings every index, card list and kanban cell in line
+ * with the change from old (NULL for a new lead). Returns 0 or -1. */
+int pl_lead_save(crm_call_t *call, const lead_t *old, lead_t *lead);
+
+/* Moves lead (a copy of old) to its team's won or lost stage (status),
+ * saves it and emits lead.won / lead.lost (leads.c). Returns 0 or -1. */
+int pl_close_lead(crm_call_t *call, lead_t *lead, const lead_t *old, int status, int64_t lost_reason);
+
+/* Handlers. */
+int pl_create_customer(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_update_customer(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_get_customer(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_list_customers(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_create_lead(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_get_lead(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_update_lead(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_list_leads(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_convert_lead(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_mark_won(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_mark_lost(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_make_quotation(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_get_quotation(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_list_quotations(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_create_stage(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_update_stage(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_delete_stage(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_list_stages(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_get_pipeline(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_create_tag(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_list_tags(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_create_lost_reason(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_list_lost_reasons(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_pipeline_report(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+
+/* Applies one identity event to the users and teams read model (readmodel.c). */
+int pl_apply_identity_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
+
+#endif

@@ -1,0 +1,130 @@
+/* PipelineReport: the managers' statistics, grouped by stage, salesperson,
+ * team, status or expected-closing month. A report reads every lead in
+ * range; the kanban is what must stay cheap, and it never does this. */
+#include "pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CODE(x) CRM__RPC__V1__CODE__CODE_##x
+#define STATUS(x) CRM__PIPELINE__V1__LEAD_STATUS__LEAD_STATUS_##x
+#define GROUP(x) CRM__PIPELINE__V1__GROUP_BY__GROUP_BY_##x
+#define ROWS_MAX 4096
+
+typedef Crm__Pipeline__V1__ReportRow row_t;
+
+static void day_of(int64_t micros, char out[11])
+{
+    time_t t = (time_t)(micros / 1000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, 11, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+static const char *label_of(crm_call_t *call, int group, const lead_t *l, char *key, size_t cap)
+{
+    pipeline_t *pl = crm_call_ctx(call);
+    switch (group) {
+    case GROUP(SALESPERSON):
+        snprintf(key, cap, "%lld", (long long)l->salesperson_id);
+        return l->salesperson_id ? pl_user_name(call, l->salesperson_id) : "Unassigned";
+    case GROUP(TEAM): {
+        snprintf(key, cap, "%lld", (long long)l->team_id);
+        Crm__Pipeline__V1__TeamInfo *t;
+        if (l->team_id && crm_db_get_id(crm_call_txn(call), pl->teams, (uint64_t)l->team_id,
+                                        &crm__pipeline__v1__team_info__descriptor,
+                                        crm_arena_allocator(crm_call_arena(call)), (void **)&t) == 0)
+            return t->name;
+        return "No team";
+    }
+    case GROUP(STATUS): {
+        const ProtobufCEnumValue *v =
+            protobuf_c_enum_descriptor_get_value(&crm__pipeline__v1__lead_status__descriptor, l->status);
+        snprintf(key, cap, "%s", v ? v->name : "LEAD_STATUS_UNSPECIFIED");
+        return key;
+    }
+    case GROUP(EXPECTED_CLOSING_MONTH):
+        snprintf(key, cap, "%.7s", l->expected_closing);
+        return key[0] ? key : "No date";
+    default: {
+        snprintf(key, cap, "%lld", (long long)l->stage_id);
+        stage_t *s;
+        if (crm_db_get_id(crm_call_txn(call), pl->stages, (uint64_t)l->stage_id, &crm__pipeline__v1__stage__descriptor,
+                          crm_arena_allocator(crm_call_arena(call)), (void **)&s) == 0)
+            return s->name;
+        return "Unknown stage";
+    }
+    }
+}
+
+static int by_key(const void *a, const void *b)
+{
+    const row_t *x = *(row_t *const *)a, *y = *(row_t *const *)b;
+    size_t lx = strlen(x->key), ly = strlen(y->key);
+    /* numeric keys (ids) in numeric order: shorter first */
+    return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x->key, y->key);
+}
+
+int pl_pipeline_report(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    pipeline_t *pl = crm_call_ctx(call);
+    const Crm__Pipeline__V1__PipelineReportRequest *r = (const void *)in;
+    Crm__Pipeline__V1__PipelineReportReply *reply = (void *)out;
+    if (pl_require_manager(call) != 0 || pl_check_date(call, "from", r->from) != 0 ||
+        pl_check_date(call, "to", r->to) != 0)
+        return -1;
+    if (r->group_by < 0 || r->group_by > GROUP(EXPECTED_CLOSING_MONTH))
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "groupBy", "unknown grouping");
+    if (r->from[0] && r->to[0] && strcmp(r->from, r->to) > 0)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "to", "to is before from");
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(crm_call_txn(call), pl->leads, &cur);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    row_t **rows = crm_arena_alloc(crm_call_arena(call), sizeof *rows * ROWS_MAX);
+    size_t n = 0;
+    MDB_val k, d;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        lead_t *l = crm__pipeline__v1__lead__unpack(NULL, d.mv_size, d.mv_data);
+        if (!l) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        char day[11], key[64];
+        day_of(l->created_at, day);
+        int in_range = (!r->team_id || l->team_id == r->team_id) && (!r->from[0] || strcmp(day, r->from) >= 0) &&
+                       (!r->to[0] || strcmp(day, r->to) <= 0);
+        if (in_range) {
+            const char *label = label_of(call, r->group_by, l, key, sizeof key);
+            row_t *row = NULL;
+            for (size_t i = 0; i < n && !row; i++)
+                if (!strcmp(rows[i]->key, key))
+                    row = rows[i];
+            if (!row && n < ROWS_MAX) {
+                row = crm_call_new(call, &crm__pipeline__v1__report_row__descriptor);
+                row->key = crm_arena_strdup(crm_call_arena(call), key);
+                row->label = crm_arena_strdup(crm_call_arena(call), label);
+                rows[n++] = row;
+            }
+            if (row) {
+                row->count++;
+                row->expected_revenue += l->expected_revenue;
+                row->weighted_revenue += l->expected_revenue * l->probability; /* /100 below */
+                row->won_count += l->status == STATUS(WON);
+                row->lost_count += l->status == STATUS(LOST);
+            }
+        }
+        crm__pipeline__v1__lead__free_unpacked(l, NULL);
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return crm_call_fail_db(call, rc);
+    for (size_t i = 0; i < n; i++)
+        rows[i]->weighted_revenue /= 100;
+    qsort(rows, n, sizeof *rows, by_key);
+    reply->rows = rows;
+    reply->n_rows = n;
+    return 0;
+}

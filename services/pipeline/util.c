@@ -1,0 +1,164 @@
+/* Access rules, field checks and record helpers every handler shares. */
+#include "pipeline.h"
+#include "crm_validate.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CODE(x) CRM__RPC__V1__CODE__CODE_##x
+#define ACCESS(x) CRM__COMMON__V1__SALES_ACCESS__SALES_ACCESS_##x
+
+/* --- access (decision 8) --------------------------------------------------- */
+
+static int access_level(crm_call_t *call)
+{
+    const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
+    if (!p)
+        return ACCESS(NONE);
+    /* administrators configure everything, as OpenERP's admin does */
+    return p->is_admin ? ACCESS(MANAGER) : (int)p->sales_access;
+}
+
+int pl_require_sales(crm_call_t *call)
+{
+    if (access_level(call) != ACCESS(NONE))
+        return 0;
+    return crm_call_fail(call, CODE(PERMISSION_DENIED), NULL, "this needs sales access");
+}
+
+int pl_require_manager(crm_call_t *call)
+{
+    if (access_level(call) == ACCESS(MANAGER))
+        return 0;
+    return crm_call_fail(call, CODE(PERMISSION_DENIED), NULL, "this needs the sales manager level");
+}
+
+int pl_own_only(crm_call_t *call) { return access_level(call) == ACCESS(OWN_LEADS); }
+
+int pl_lead_visible(crm_call_t *call, const lead_t *lead)
+{
+    if (!pl_own_only(call))
+        return access_level(call) != ACCESS(NONE);
+    return lead->salesperson_id == 0 || lead->salesperson_id == crm_call_principal(call)->user_id;
+}
+
+/* --- field checks ----------------------------------------------------------- */
+
+int pl_check_text(crm_call_t *call, const char *field, const char *s, size_t min, size_t max)
+{
+    crm_status_t st;
+    return crm_check_text(&st, field, s, min, max) == 0 ? 0 : crm_call_fail_status(call, &st);
+}
+
+static int is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+int pl_check_date(crm_call_t *call, const char *field, const char *s)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (!*s)
+        return 0;
+    int y, m, d;
+    char tail;
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' ||
+        sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || !isdigit((unsigned char)s[0]) ||
+        !isdigit((unsigned char)s[5]) || !isdigit((unsigned char)s[8]) || y < 1900 || y > 9999 ||
+        m < 1 || m > 12 || d < 1 || d > days[m - 1] + (m == 2 && is_leap(y)))
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), field,
+                             "%s must be a real date written YYYY-MM-DD", field);
+    return 0;
+}
+
+int pl_check_currency(crm_call_t *call, const char *field, const char *s)
+{
+    if (strlen(s) == 3 && isupper((unsigned char)s[0]) && isupper((unsigned char)s[1]) &&
+        isupper((unsigned char)s[2]))
+        return 0;
+    return crm_call_fail(call, CODE(INVALID_ARGUMENT), field,
+                         "%s must be an ISO 4217 code of three capital letters", field);
+}
+
+int pl_check_salesperson(crm_call_t *call, const char *field, int64_t user_id)
+{
+    if (user_id == 0)
+        return 0;
+    pipeline_t *pl = crm_call_ctx(call);
+    Crm__Pipeline__V1__UserInfo *u;
+    int rc = crm_db_get_id(crm_call_txn(call), pl->users, (uint64_t)user_id,
+                           &crm__pipeline__v1__user_info__descriptor,
+                           crm_arena_allocator(crm_call_arena(call)), (void **)&u);
+    if (rc == MDB_NOTFOUND || (rc == 0 && !u->active))
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), field,
+                             "salesperson %lld is not an active user", (long long)user_id);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    if (u->sales_access == ACCESS(NONE))
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), field,
+                             "user %lld has no sales access", (long long)user_id);
+    if (pl_own_only(call) && user_id != crm_call_principal(call)->user_id)
+        return crm_call_fail(call, CODE(PERMISSION_DENIED), field,
+                             "with own-leads access a lead is yours or nobody's");
+    return 0;
+}
+
+int pl_check_team(crm_call_t *call, const char *field, int64_t team_id)
+{
+    if (team_id == 0)
+        return 0;
+    pipeline_t *pl = crm_call_ctx(call);
+    void *t;
+    int rc = crm_db_get_id(crm_call_txn(call), pl->teams, (uint64_t)team_id,
+                           &crm__pipeline__v1__team_info__descriptor,
+                           crm_arena_allocator(crm_call_arena(call)), &t);
+    if (rc == MDB_NOTFOUND)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), field, "no sales team %lld", (long long)team_id);
+    return rc ? crm_call_fail_db(call, rc) : 0;
+}
+
+/* --- records ------------------------------------------------------------------- */
+
+int pl_get(crm_call_t *call, MDB_dbi dbi, int64_t id, const ProtobufCMessageDescriptor *desc,
+           const char *field, const char *what, void **out)
+{
+    int rc = id > 0 ? crm_db_get_id(crm_call_txn(call), dbi, (uint64_t)id, desc,
+                                    crm_arena_allocator(crm_call_arena(call)), out)
+                    : MDB_NOTFOUND;
+    if (rc == MDB_NOTFOUND)
+        return crm_call_fail(call, CODE(NOT_FOUND), field, "no %s %lld", what, (long long)id);
+    return rc ? crm_call_fail_db(call, rc) : 0;
+}
+
+int pl_put(crm_call_t *call, MDB_dbi dbi, int64_t id, const ProtobufCMessage *m)
+{
+    int rc = crm_db_put_id(crm_call_txn(call), dbi, (uint64_t)id, m);
+    return rc ? crm_call_fail_db(call, rc) : 0;
+}
+
+int pl_next_id(crm_call_t *call, const char *counter, int64_t *id)
+{
+    uint64_t v;
+    int rc = crm_store_next_id(crm_call_store(call), crm_call_txn(call), counter, &v);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    *id = (int64_t)v;
+    return 0;
+}
+
+int pl_emit(crm_call_t *call, const char *type, const ProtobufCMessage *payload)
+{
+    pipeline_t *pl = crm_call_ctx(call);
+    const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
+    int rc = crm_outbox_append(pl->outbox, crm_call_txn(call), type, p ? p->user_id : 0, payload, NULL);
+    return rc ? crm_call_fail_db(call, rc) : 0;
+}
+
+const char *pl_user_name(crm_call_t *call, int64_t id)
+{
+    pipeline_t *pl = crm_call_ctx(call);
+    Crm__Pipeline__V1__UserInfo *u;
+    if (id <= 0 || crm_db_get_id(crm_call_txn(call), pl->users, (uint64_t)id,
+                                 &crm__pipeline__v1__user_info__descriptor,
+                                 crm_arena_allocator(crm_call_arena(call)), (void **)&u) != 0)
+        return "";
+    return u->name;
+}
