@@ -2,6 +2,11 @@
 #include "crm_mem.h"
 #include "health.pb-c.h"
 #include "identity.pb-c.h"
+#include "crm_json.h"
+#include "crm_services.h"
+
+#include <jansson.h>
+#include <stdarg.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -328,4 +333,59 @@ int sys_http(sys_env_t *env, const char *method, const char *path, const char *h
     }
     free(buf);
     return status;
+}
+
+json_t *sys_jcall(sys_env_t *env, const char *method, const char *token, crm_status_t *st,
+                  const char *fmt, ...)
+{
+    char body[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    const ProtobufCServiceDescriptor *svc;
+    const ProtobufCMethodDescriptor *m = crm_services_find(method, &svc);
+    if (!m) {
+        crm_status_set(st, CRM__RPC__V1__CODE__CODE_BAD_ROUTE, "method", "test asked for %s", method);
+        return NULL;
+    }
+    ProtobufCMessage *in = crm_json_decode(m->input, body, strlen(body), CRM_JSON_FILL_UPDATE_MASK, NULL, st);
+    if (!in)
+        return NULL;
+    char full[256];
+    snprintf(full, sizeof full, "%s/%s", svc->name, m->name);
+    ProtobufCMessage *out = sys_call(env, full, token, in, m->output, st);
+    protobuf_c_message_free_unpacked(in, NULL);
+    if (!out)
+        return NULL;
+    char *text = crm_json_encode(out, NULL);
+    protobuf_c_message_free_unpacked(out, NULL);
+    json_t *j = json_loads(text, 0, NULL);
+    free(text);
+    return j;
+}
+
+static json_t *jpath(json_t *o, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *part = strtok(buf, "."); part && o; part = strtok(NULL, "."))
+        o = json_object_get(o, part);
+    return o;
+}
+
+int64_t sys_jint(json_t *o, const char *path)
+{
+    json_t *v = jpath(o, path);
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (json_is_string(v))
+        return strtoll(json_string_value(v), NULL, 10);
+    return 0;
+}
+
+const char *sys_jstr(json_t *o, const char *path)
+{
+    json_t *v = jpath(o, path);
+    return json_is_string(v) ? json_string_value(v) : "";
 }

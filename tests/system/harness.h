@@ -69,6 +69,17 @@ int64_t sys_create_user(sys_env_t *env, const char *admin_token, const char *log
 int sys_http(sys_env_t *env, const char *method, const char *path, const char *headers,
              const void *body, size_t len, char **body_out, size_t *body_len);
 
+/* Calls method with a JSON request (printf-formatted), as crmctl does: the
+ * JSON goes through the codec to protobuf and the reply back to JSON.
+ * Returns the reply as a jansson object (json_decref it), or NULL with *st. */
+struct json_t;
+struct json_t *sys_jcall(sys_env_t *env, const char *method, const char *token, crm_status_t *st,
+                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* An integer member (int64 as string or number); path may be "a.b". 0 if absent. */
+int64_t sys_jint(struct json_t *o, const char *path);
+/* A string member, or "" if absent. */
+const char *sys_jstr(struct json_t *o, const char *path);
+
 /* Milliseconds since an arbitrary start. */
 int64_t sys_now_ms(void);
 

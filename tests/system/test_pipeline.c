@@ -1,0 +1,485 @@
+/* The pipeline through the gateway: the seed's walkthrough end to end, the
+ * access matrix, bad input, restarts and kill -9 during writes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CODE(x) CRM__RPC__V1__CODE__CODE_##x
+#define P(m) "crm.pipeline.v1.Pipeline/" m
+#define I(m) "crm.identity.v1.Identity/" m
+
+static sys_env_t *env;
+static char *admin;
+
+static int setup(void **state)
+{
+    env = sys_start(NULL);
+    if (!env)
+        return -1;
+    crm_status_t st;
+    admin = sys_login(env, "admin", SYS_ADMIN_PASSWORD, &st);
+    return admin ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    free(admin);
+    return sys_stop(env) == 0 ? 0 : -1;
+}
+
+/* A call that must succeed; fails the test with the error otherwise. */
+#define OK(token, method, ...) ok_call(__LINE__, token, method, __VA_ARGS__)
+static json_t *ok_call(int line, const char *token, const char *method, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static json_t *ok_call(int line, const char *token, const char *method, const char *fmt, ...)
+{
+    char body[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    crm_status_t st;
+    json_t *r = sys_jcall(env, method, token, &st, "%s", body);
+    if (!r)
+        fail_msg("line %d: %s %s: %s %s (field %s)", line, method, body, crm_code_name(st.code), st.message, st.field);
+    return r;
+}
+
+/* A call that must fail with code, naming field (NULL: any). */
+#define ERR(code, field, token, method, ...) err_call(__LINE__, code, field, token, method, __VA_ARGS__)
+static void err_call(int line, Crm__Rpc__V1__Code code, const char *field, const char *token, const char *method,
+                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void err_call(int line, Crm__Rpc__V1__Code code, const char *field, const char *token, const char *method,
+                     const char *fmt, ...)
+{
+    char body[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    crm_status_t st;
+    json_t *r = sys_jcall(env, method, token, &st, "%s", body);
+    if (r) {
+        char *text = json_dumps(r, 0);
+        fail_msg("line %d: %s %s succeeded: %s", line, method, body, text);
+    }
+    if (st.code != code)
+        fail_msg("line %d: %s %s: want %s, got %s %s", line, method, body, crm_code_name(code),
+                 crm_code_name(st.code), st.message);
+    if (field && strcmp(st.field, field) != 0)
+        fail_msg("line %d: %s: want field %s, got \"%s\" (%s)", line, method, field, st.field, st.message);
+}
+
+static char *login_new_user(const char *login, const char *access, int64_t *id_out)
+{
+    json_t *u = OK(admin, I("CreateUser"), "{\"login\":\"%s\",\"name\":\"%s\",\"password\":\"%s-pass-1\",\"salesAccess\":\"%s\"}",
+                   login, login, login, access);
+    if (id_out)
+        *id_out = sys_jint(u, "user.id");
+    json_decref(u);
+    char pw[64];
+    snprintf(pw, sizeof pw, "%s-pass-1", login);
+    crm_status_t st;
+    char *t = sys_login(env, login, pw, &st);
+    assert_non_null(t);
+    return t;
+}
+
+static int64_t stage_named(const char *token, int64_t team, const char *name)
+{
+    json_t *r = OK(token, P("ListStages"), "{\"teamId\":\"%lld\"}", (long long)team);
+    json_t *stages = json_object_get(r, "stages"), *s;
+    size_t i;
+    int64_t id = 0;
+    json_array_foreach(stages, i, s) if (!strcmp(sys_jstr(s, "name"), name)) id = sys_jint(s, "id");
+    json_decref(r);
+    assert_true(id > 0);
+    return id;
+}
+
+/* The column of stage in a GetPipeline reply. */
+static json_t *column(json_t *pipeline, int64_t stage)
+{
+    json_t *cols = json_object_get(pipeline, "columns"), *c;
+    size_t i;
+    json_array_foreach(cols, i, c) if (sys_jint(c, "stage.id") == stage) return c;
+    return NULL;
+}
+
+static int column_has(json_t *col, int64_t lead)
+{
+    json_t *leads = json_object_get(col, "leads"), *l;
+    size_t i;
+    json_array_foreach(leads, i, l) if (sys_jint(l, "id") == lead) return 1;
+    return 0;
+}
+
+/* --- the seed's walkthrough ------------------------------------------------------ */
+
+static void test_walkthrough(void **state)
+{
+    crm_status_t st;
+    /* 1-2. Li, a salesperson created without a password: Manager in sales,
+     * Employee in HR; Li sets the password through the invitation */
+    json_t *u = OK(admin, I("CreateUser"), "{\"login\":\"saleslee\",\"name\":\"Li\",\"salesAccess\":\"SALES_ACCESS_MANAGER\",\"hrAccess\":\"HR_ACCESS_EMPLOYEE\"}");
+    int64_t li = sys_jint(u, "user.id");
+    char invite[128];
+    snprintf(invite, sizeof invite, "%s", sys_jstr(u, "inviteToken"));
+    json_decref(u);
+    json_decref(OK(NULL, I("SetPassword"), "{\"inviteToken\":\"%s\",\"password\":\"li-secret-1\"}", invite));
+    char *lee = sys_login(env, "saleslee", "li-secret-1", &st);
+    assert_non_null(lee);
+
+    json_t *team = OK(admin, I("CreateTeam"), "{\"name\":\"Sales\",\"leaderId\":\"%lld\",\"memberIds\":[\"%lld\"]}",
+                      (long long)li, (long long)li);
+    int64_t sales = sys_jint(team, "id");
+    json_decref(team);
+
+    /* 3. the customer Zhang San, Li's, in team Sales (admin's session has just
+     * created Li and the team: pipeline holds the call until it knows them) */
+    json_t *zhang = OK(admin, P("CreateCustomer"),
+                       "{\"name\":\"Zhang San\",\"email\":\"zhang@example.com\",\"phone\":\"+86 10 1234\",\"function\":\"Buyer\",\"salespersonId\":\"%lld\",\"teamId\":\"%lld\"}",
+                       (long long)li, (long long)sales);
+    int64_t customer = sys_jint(zhang, "id");
+    assert_int_equal(sys_jint(zhang, "salespersonId"), li);
+    json_decref(zhang);
+
+    /* 5. an opportunity with only its subject */
+    json_t *bare = OK(lee, P("CreateLead"), "{\"type\":\"LEAD_TYPE_OPPORTUNITY\",\"name\":\"Meeting about a service\",\"teamId\":\"%lld\"}",
+                      (long long)sales);
+    assert_string_equal(sys_jstr(bare, "status"), "LEAD_STATUS_NEW");
+    assert_int_equal(sys_jint(bare, "probability"), 10);
+    assert_string_equal(sys_jstr(bare, "currency"), "EUR");
+    json_decref(bare);
+
+    /* ... and one with everything */
+    json_t *t1 = OK(lee, P("CreateTag"), "{\"name\":\"Services\"}");
+    json_t *t2 = OK(lee, P("CreateTag"), "{\"name\":\"Consulting\"}");
+    json_t *opp = OK(lee, P("CreateLead"),
+                     "{\"type\":\"LEAD_TYPE_OPPORTUNITY\",\"name\":\"Consulting for Zhang\",\"expectedRevenue\":\"250000\","
+                     "\"probability\":30,\"customerId\":\"%lld\",\"nextAction\":\"Call back\",\"nextActionDate\":\"2026-12-01\","
+                     "\"expectedClosing\":\"2027-01-15\",\"priority\":\"PRIORITY_HIGH\",\"tagIds\":[\"%lld\",\"%lld\"],"
+                     "\"contactName\":\"Zhang San\",\"function\":\"Head buyer\",\"referredBy\":\"Trade fair\","
+                     "\"internalNotes\":\"Met at the fair\",\"teamId\":\"%lld\",\"salespersonId\":\"%lld\"}",
+                     (long long)customer, (long long)sys_jint(t1, "id"), (long long)sys_jint(t2, "id"), (long long)sales,
+                     (long long)li);
+    int64_t id = sys_jint(opp, "id");
+    assert_int_equal(sys_jint(opp, "probability"), 30); /* given, so kept */
+    assert_string_equal(sys_jstr(opp, "email"), "zhang@example.com"); /* taken from the customer */
+    assert_string_equal(sys_jstr(opp, "function"), "Head buyer");      /* its own kept */
+    assert_int_equal(json_array_size(json_object_get(opp, "tagIds")), 2);
+    assert_string_equal(sys_jstr(opp, "priority"), "PRIORITY_HIGH");
+    int64_t new_stage = sys_jint(opp, "stageId");
+    json_decref(opp);
+    json_decref(t1);
+    json_decref(t2);
+
+    /* 6. the kanban shows it, high priority first */
+    json_t *pipe = OK(lee, P("GetPipeline"), "{\"teamId\":\"%lld\"}", (long long)sales);
+    json_t *col = column(pipe, new_stage);
+    assert_non_null(col);
+    assert_int_equal(sys_jint(col, "count"), 2);
+    assert_int_equal(sys_jint(col, "expectedRevenue"), 250000);
+    assert_int_equal(sys_jint(col, "weightedRevenue"), 75000);
+    assert_int_equal(sys_jint(json_array_get(json_object_get(col, "leads"), 0), "id"), id);
+    json_decref(pipe);
+
+    /* 7. to Proposition: the stage's probability and status apply */
+    int64_t proposition = stage_named(lee, sales, "Proposition");
+    json_t *moved = OK(lee, P("UpdateLead"), "{\"id\":\"%lld\",\"stageId\":\"%lld\"}", (long long)id, (long long)proposition);
+    assert_int_equal(sys_jint(moved, "probability"), 40);
+    assert_string_equal(sys_jstr(moved, "status"), "LEAD_STATUS_IN_PROGRESS");
+    assert_string_equal(sys_jstr(moved, "name"), "Consulting for Zhang"); /* untouched */
+    json_decref(moved);
+
+    /* 10. negotiation: 3,750.00 at 80 % */
+    int64_t negotiation = stage_named(lee, sales, "Negotiation");
+    json_t *neg = OK(lee, P("UpdateLead"), "{\"id\":\"%lld\",\"stageId\":\"%lld\",\"expectedRevenue\":\"375000\",\"probability\":80}",
+                     (long long)id, (long long)negotiation);
+    assert_int_equal(sys_jint(neg, "probability"), 80);
+    assert_int_equal(sys_jint(neg, "expectedRevenue"), 375000);
+    json_decref(neg);
+    pipe = OK(lee, P("GetPipeline"), "{\"teamId\":\"%lld\"}", (long long)sales);
+    col = column(pipe, negotiation);
+    assert_int_equal(sys_jint(col, "count"), 1);
+    assert_int_equal(sys_jint(col, "weightedRevenue"), 300000);
+    assert_int_equal(sys_jint(column(pipe, proposition), "count"), 0);
+    json_decref(pipe);
+
+    /* 11. a new stage is usable at once: chosen on the opportunity, listed, in the kanban */
+    json_t *demo = OK(lee, P("CreateStage"), "{\"name\":\"Demo\",\"teamId\":\"%lld\",\"probability\":70,\"sequence\":35,\"type\":\"STAGE_TYPE_OPPORTUNITY\"}",
+                      (long long)sales);
+    int64_t demo_id = sys_jint(demo, "id");
+    json_decref(demo);
+    json_t *in_demo = OK(lee, P("UpdateLead"), "{\"id\":\"%lld\",\"stageId\":\"%lld\"}", (long long)id, (long long)demo_id);
+    assert_int_equal(sys_jint(in_demo, "probability"), 70);
+    json_decref(in_demo);
+    pipe = OK(lee, P("GetPipeline"), "{\"teamId\":\"%lld\"}", (long long)sales);
+    assert_true(column_has(column(pipe, demo_id), id));
+    json_decref(pipe);
+
+    /* 13. Make Quotation, marked won; the quotation is listed */
+    json_t *q = OK(lee, P("MakeQuotation"), "{\"opportunityId\":\"%lld\",\"markWon\":true}", (long long)id);
+    assert_string_equal(sys_jstr(q, "name"), "SO001");
+    assert_int_equal(sys_jint(q, "amount"), 375000);
+    assert_int_equal(sys_jint(q, "customerId"), customer);
+    json_decref(q);
+    json_t *won = OK(lee, P("GetLead"), "{\"id\":\"%lld\"}", (long long)id);
+    assert_string_equal(sys_jstr(won, "status"), "LEAD_STATUS_WON");
+    assert_int_equal(sys_jint(won, "probability"), 100);
+    assert_true(sys_jint(won, "closedAt") > 0);
+    json_decref(won);
+    json_t *quotes = OK(lee, P("ListQuotations"), "{}");
+    assert_int_equal(json_array_size(json_object_get(quotes, "quotations")), 1);
+    json_decref(quotes);
+    ERR(CODE(FAILED_PRECONDITION), "id", lee, P("MarkLost"), "{\"id\":\"%lld\"}", (long long)id);
+
+    /* 14. a lead from a business card creates no customer until converted */
+    json_t *before = OK(lee, P("ListCustomers"), "{}");
+    size_t customers = json_array_size(json_object_get(before, "customers"));
+    json_decref(before);
+    json_t *card = OK(lee, P("CreateLead"), "{\"name\":\"Card from the fair\",\"contactName\":\"Wang Wu\",\"companyName\":\"Wang Trading\",\"email\":\"wu@wang.example\",\"teamId\":\"%lld\"}",
+                      (long long)sales);
+    int64_t card_id = sys_jint(card, "id");
+    assert_string_equal(sys_jstr(card, "type"), "LEAD_TYPE_LEAD");
+    assert_int_equal(sys_jint(card, "customerId"), 0);
+    json_decref(card);
+    json_t *after = OK(lee, P("ListCustomers"), "{}");
+    assert_int_equal(json_array_size(json_object_get(after, "customers")), customers);
+    json_decref(after);
+    json_t *conv = OK(lee, P("ConvertLead"), "{\"id\":\"%lld\",\"customerAction\":\"CUSTOMER_ACTION_CREATE\",\"salespersonId\":\"%lld\"}",
+                      (long long)card_id, (long long)li);
+    assert_string_equal(sys_jstr(conv, "type"), "LEAD_TYPE_OPPORTUNITY");
+    assert_int_equal(sys_jint(conv, "salespersonId"), li);
+    int64_t made = sys_jint(conv, "customerId");
+    assert_true(made > 0);
+    json_decref(conv);
+    json_t *contact = OK(lee, P("GetCustomer"), "{\"id\":\"%lld\"}", (long long)made);
+    assert_string_equal(sys_jstr(contact, "name"), "Wang Wu");
+    assert_true(sys_jint(contact, "parentId") > 0); /* inside the company Wang Trading */
+    json_decref(contact);
+
+    /* 15. a second team with stages of its own has its own kanban */
+    json_t *retail = OK(admin, I("CreateTeam"), "{\"name\":\"Retail\",\"memberIds\":[\"%lld\"]}", (long long)li);
+    int64_t retail_id = sys_jint(retail, "id");
+    json_decref(retail);
+    json_t *rs = OK(admin, P("CreateStage"), "{\"name\":\"Shop visit\",\"teamId\":\"%lld\",\"sequence\":5}", (long long)retail_id);
+    int64_t shop = sys_jint(rs, "id");
+    json_decref(rs);
+    json_t *rlead = OK(admin, P("CreateLead"), "{\"type\":\"LEAD_TYPE_OPPORTUNITY\",\"name\":\"Shop deal\",\"teamId\":\"%lld\"}",
+                       (long long)retail_id);
+    assert_int_equal(sys_jint(rlead, "stageId"), shop); /* the first stage of its team */
+    json_decref(rlead);
+    json_t *rpipe = OK(lee, P("GetPipeline"), "{\"teamId\":\"%lld\"}", (long long)retail_id);
+    assert_int_equal(sys_jint(column(rpipe, shop), "count"), 1);
+    json_decref(rpipe);
+    pipe = OK(lee, P("GetPipeline"), "{\"teamId\":\"%lld\"}", (long long)sales);
+    assert_null(column(pipe, shop));
+    json_decref(pipe);
+    /* a stage of another team does not fit */
+    ERR(CODE(INVALID_ARGUMENT), "stageId", lee, P("UpdateLead"), "{\"id\":\"%lld\",\"stageId\":\"%lld\"}", (long long)card_id,
+        (long long)shop);
+    free(lee);
+}
+
+/* --- the access matrix ----------------------------------------------------------- */
+
+static int64_t lead_count(json_t *list)
+{
+    return (int64_t)json_array_size(json_object_get(list, "leads"));
+}
+
+static int list_has(json_t *list, int64_t id)
+{
+    json_t *leads = json_object_get(list, "leads"), *l;
+    size_t i;
+    json_array_foreach(leads, i, l) if (sys_jint(l, "id") == id) return 1;
+    return 0;
+}
+
+static void test_access_matrix(void **state)
+{
+    int64_t own1_id, own2_id;
+    char *own1 = login_new_user("own1", "SALES_ACCESS_OWN_LEADS", &own1_id);
+    char *own2 = login_new_user("own2", "SALES_ACCESS_OWN_LEADS", &own2_id);
+    char *all = login_new_user("all1", "SALES_ACCESS_ALL_LEADS", NULL);
+    char *mgr = login_new_user("mgr1", "SALES_ACCESS_MANAGER", NULL);
+    char *none = login_new_user("none1", "SALES_ACCESS_NONE", NULL);
+    json_t *team = OK(admin, I("CreateTeam"), "{\"name\":\"Matrix\"}");
+    int64_t t = sys_jint(team, "id");
+    json_decref(team);
+    /* one lead each for own1 and own2, one unassigned; revenue tells them apart in sums */
+    json_t *a = OK(admin, P("CreateLead"), "{\"type\":2,\"name\":\"A\",\"teamId\":\"%lld\",\"salespersonId\":\"%lld\",\"expectedRevenue\":\"100\"}", (long long)t, (long long)own1_id);
+    json_t *b = OK(admin, P("CreateLead"), "{\"type\":2,\"name\":\"B\",\"teamId\":\"%lld\",\"salespersonId\":\"%lld\",\"expectedRevenue\":\"1000\"}", (long long)t, (long long)own2_id);
+    json_t *c = OK(mgr, P("CreateLead"), "{\"type\":2,\"name\":\"C\",\"teamId\":\"%lld\",\"expectedRevenue\":\"10000\"}", (long long)t);
+    int64_t A = sys_jint(a, "id"), B = sys_jint(b, "id"), C = sys_jint(c, "id");
+    int64_t stage = sys_jint(a, "stageId");
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+
+    /* own-leads: their own and unassigned ones, never another's, anywhere */
+    json_decref(OK(own1, P("GetLead"), "{\"id\":\"%lld\"}", (long long)A));
+    json_decref(OK(own1, P("GetLead"), "{\"id\":\"%lld\"}", (long long)C));
+    ERR(CODE(NOT_FOUND), "id", own1, P("GetLead"), "{\"id\":\"%lld\"}", (long long)B);
+    ERR(CODE(NOT_FOUND), "id", own1, P("UpdateLead"), "{\"id\":\"%lld\",\"name\":\"x\"}", (long long)B);
+    ERR(CODE(NOT_FOUND), "id", own1, P("MarkWon"), "{\"id\":\"%lld\"}", (long long)B);
+    ERR(CODE(NOT_FOUND), "id", own1, P("MarkLost"), "{\"id\":\"%lld\"}", (long long)B);
+    ERR(CODE(NOT_FOUND), "id", own1, P("ConvertLead"), "{\"id\":\"%lld\"}", (long long)B);
+    ERR(CODE(NOT_FOUND), "opportunityId", own1, P("MakeQuotation"), "{\"opportunityId\":\"%lld\"}", (long long)B);
+    json_t *l1 = OK(own1, P("ListLeads"), "{\"teamId\":\"%lld\"}", (long long)t);
+    assert_true(list_has(l1, A) && list_has(l1, C) && !list_has(l1, B));
+    json_decref(l1);
+    l1 = OK(own1, P("ListLeads"), "{\"query\":\"b\"}");
+    assert_false(list_has(l1, B));
+    json_decref(l1);
+    l1 = OK(own1, P("ListLeads"), "{\"salespersonId\":\"%lld\"}", (long long)own2_id);
+    assert_int_equal(lead_count(l1), 0);
+    json_decref(l1);
+    json_t *p1 = OK(own1, P("GetPipeline"), "{\"teamId\":\"%lld\"}", (long long)t);
+    json_t *col = column(p1, stage);
+    assert_int_equal(sys_jint(col, "count"), 2);
+    assert_int_equal(sys_jint(col, "expectedRevenue"), 10100);
+    assert_false(column_has(col, B));
+    json_decref(p1);
+    p1 = OK(own1, P("GetPipeline"), "{\"teamId\":\"%lld\",\"salespersonId\":\"%lld\"}", (long long)t, (long long)own2_id);
+    assert_int_equal(sys_jint(column(p1, stage), "count"), 0);
+    json_decref(p1);
+    /* own-leads can't hand a lead to someone else, nor create one for them */
+    ERR(CODE(PERMISSION_DENIED), "salespersonId", own1, P("UpdateLead"), "{\"id\":\"%lld\",\"salespersonId\":\"%lld\"}",
+        (long long)C, (long long)own2_id);
+    ERR(CODE(PERMISSION_DENIED), "salespersonId", own1, P("CreateLead"), "{\"name\":\"x\",\"salespersonId\":\"%lld\"}",
+        (long long)own2_id);
+    json_t *mine = OK(own1, P("UpdateLead"), "{\"id\":\"%lld\",\"salespersonId\":\"%lld\"}", (long long)C, (long long)own1_id);
+    json_decref(mine);
+    ERR(CODE(NOT_FOUND), "id", own2, P("GetLead"), "{\"id\":\"%lld\"}", (long long)C); /* now own1's */
+    /* configuration and reports are the managers' */
+    ERR(CODE(PERMISSION_DENIED), NULL, own1, P("PipelineReport"), "{}");
+    ERR(CODE(PERMISSION_DENIED), NULL, own1, P("CreateStage"), "{\"name\":\"x\"}");
+    ERR(CODE(PERMISSION_DENIED), NULL, own1, P("CreateTag"), "{\"name\":\"x\"}");
+    ERR(CODE(PERMISSION_DENIED), NULL, own1, P("CreateLostReason"), "{\"name\":\"x\"}");
+
+    /* all leads: everything, but no configuration or reports */
+    json_decref(OK(all, P("GetLead"), "{\"id\":\"%lld\"}", (long long)B));
+    json_t *pa = OK(all, P("GetPipeline"), "{\"teamId\":\"%lld\"}", (long long)t);
+    assert_int_equal(sys_jint(column(pa, stage), "count"), 3);
+    assert_int_equal(sys_jint(column(pa, stage), "expectedRevenue"), 11100);
+    json_decref(pa);
+    ERR(CODE(PERMISSION_DENIED), NULL, all, P("PipelineReport"), "{}");
+    ERR(CODE(PERMISSION_DENIED), NULL, all, P("UpdateStage"), "{\"id\":\"%lld\",\"name\":\"x\"}", (long long)stage);
+
+    /* managers: reports */
+    json_t *rep = OK(mgr, P("PipelineReport"), "{\"groupBy\":\"GROUP_BY_SALESPERSON\",\"teamId\":\"%lld\"}", (long long)t);
+    json_t *rows = json_object_get(rep, "rows");
+    assert_int_equal(json_array_size(rows), 2); /* own1 (A and C) and own2 (B) */
+    int64_t total = 0;
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) total += sys_jint(row, "count");
+    assert_int_equal(total, 3);
+    json_decref(rep);
+
+    /* no sales access: nothing at all */
+    const char *methods[] = {"ListLeads", "GetPipeline", "ListStages", "ListCustomers", "ListTags",
+                             "ListLostReasons", "ListQuotations", "CreateLead", "CreateCustomer", "PipelineReport"};
+    for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+        char name[128];
+        snprintf(name, sizeof name, P("%s"), methods[m]);
+        ERR(CODE(PERMISSION_DENIED), NULL, none, name, "{}");
+    }
+    ERR(CODE(PERMISSION_DENIED), NULL, none, P("GetLead"), "{\"id\":\"%lld\"}", (long long)A);
+    free(own1);
+    free(own2);
+    free(all);
+    free(mgr);
+    free(none);
+}
+
+/* --- bad input -------------------------------------------------------------------- */
+
+static int64_t total_leads(void)
+{
+    int64_t n = 0;
+    char token[64] = "";
+    for (;;) {
+        json_t *r = OK(admin, P("ListLeads"), "{\"pageSize\":500,\"pageToken\":\"%s\"}", token);
+        n += lead_count(r);
+        snprintf(token, sizeof token, "%s", sys_jstr(r, "nextPageToken"));
+        json_decref(r);
+        if (!token[0])
+            return n;
+    }
+}
+
+static void test_bad_input(void **state)
+{
+    int64_t before = total_leads();
+    char long_name[300];
+    memset(long_name, 'n', 257);
+    long_name[257] = '\0';
+    ERR(CODE(INVALID_ARGUMENT), "name", admin, P("CreateLead"), "{}");
+    ERR(CODE(INVALID_ARGUMENT), "name", admin, P("CreateLead"), "{\"name\":\"%s\"}", long_name);
+    ERR(CODE(INVALID_ARGUMENT), "probability", admin, P("CreateLead"), "{\"name\":\"x\",\"probability\":101}");
+    ERR(CODE(INVALID_ARGUMENT), "probability", admin, P("CreateLead"), "{\"name\":\"x\",\"probability\":-1}");
+    ERR(CODE(INVALID_ARGUMENT), "expectedRevenue", admin, P("CreateLead"), "{\"name\":\"x\",\"expectedRevenue\":\"-5\"}");
+    ERR(CODE(INVALID_ARGUMENT), "currency", admin, P("CreateLead"), "{\"name\":\"x\",\"currency\":\"eur\"}");
+    ERR(CODE(INVALID_ARGUMENT), "currency", admin, P("CreateLead"), "{\"name\":\"x\",\"currency\":\"EURO\"}");
+    ERR(CODE(INVALID_ARGUMENT), "expectedClosing", admin, P("CreateLead"), "{\"name\":\"x\",\"expectedClosing\":\"2026-02-30\"}");
+    ERR(CODE(INVALID_ARGUMENT), "nextActionDate", admin, P("CreateLead"), "{\"name\":\"x\",\"nextActionDate\":\"tomorrow\"}");
+    ERR(CODE(INVALID_ARGUMENT), "email", admin, P("CreateLead"), "{\"name\":\"x\",\"email\":\"not mail\"}");
+    ERR(CODE(NOT_FOUND), "customerId", admin, P("CreateLead"), "{\"name\":\"x\",\"customerId\":\"999999\"}");
+    ERR(CODE(NOT_FOUND), "tagIds", admin, P("CreateLead"), "{\"name\":\"x\",\"tagIds\":[\"999999\"]}");
+    ERR(CODE(NOT_FOUND), "stageId", admin, P("CreateLead"), "{\"name\":\"x\",\"stageId\":\"999999\"}");
+    ERR(CODE(INVALID_ARGUMENT), "salespersonId", admin, P("CreateLead"), "{\"name\":\"x\",\"salespersonId\":\"999999\"}");
+    ERR(CODE(INVALID_ARGUMENT), "teamId", admin, P("CreateLead"), "{\"name\":\"x\",\"teamId\":\"999999\"}");
+    ERR(CODE(INVALID_ARGUMENT), "priority", admin, P("CreateLead"), "{\"name\":\"x\",\"priority\":9}");
+    ERR(CODE(INVALID_ARGUMENT), "type", admin, P("CreateLead"), "{\"name\":\"x\",\"type\":7}");
+    /* a lead-only stage for an opportunity */
+    json_t *ls = OK(admin, P("CreateStage"), "{\"name\":\"Lead only\",\"type\":\"STAGE_TYPE_LEAD\"}");
+    ERR(CODE(INVALID_ARGUMENT), "stageId", admin, P("CreateLead"), "{\"name\":\"x\",\"type\":2,\"stageId\":\"%lld\"}",
+        (long long)sys_jint(ls, "id"));
+    json_decref(ls);
+    ERR(CODE(INVALID_ARGUMENT), "name", admin, P("CreateCustomer"), "{}");
+    ERR(CODE(NOT_FOUND), "parentId", admin, P("CreateCustomer"), "{\"name\":\"x\",\"parentId\":\"999999\"}");
+    ERR(CODE(INVALID_ARGUMENT), "updateMask", admin, P("UpdateLead"), "{\"id\":\"1\",\"updateMask\":\"createdAt\"}");
+    ERR(CODE(INVALID_ARGUMENT), "probability", admin, P("CreateStage"), "{\"name\":\"x\",\"probability\":200}");
+    ERR(CODE(INVALID_ARGUMENT), "from", admin, P("PipelineReport"), "{\"from\":\"2026-13-01\"}");
+    ERR(CODE(INVALID_ARGUMENT), "pageToken", admin, P("ListLeads"), "{\"pageToken\":\"forged\"}");
+    ERR(CODE(INVALID_ARGUMENT), "cardsPerColumn", admin, P("GetPipeline"), "{\"cardsPerColumn\":-1}");
+    /* an update that fails changes nothing */
+    json_t *ok = OK(admin, P("CreateLead"), "{\"name\":\"Keep me\",\"expectedRevenue\":\"500\"}");
+    int64_t id = sys_jint(ok, "id");
+    json_decref(ok);
+    ERR(CODE(INVALID_ARGUMENT), "probability", admin, P("UpdateLead"),
+        "{\"id\":\"%lld\",\"name\":\"Changed\",\"expectedRevenue\":\"900\",\"probability\":500}", (long long)id);
+    json_t *still = OK(admin, P("GetLead"), "{\"id\":\"%lld\"}", (long long)id);
+    assert_string_equal(sys_jstr(still, "name"), "Keep me");
+    assert_int_equal(sys_jint(still, "expectedRevenue"), 500);
+    json_decref(still);
+    /* a stage that holds leads stays */
+    json_t *got = OK(admin, P("GetLead"), "{\"id\":\"%lld\"}", (long long)id);
+    ERR(CODE(FAILED_PRECONDITION), "id", admin, P("DeleteStage"), "{\"id\":\"%lld\"}", (long long)sys_jint(got, "stageId"));
+    json_decref(got);
+    assert_int_equal(total_leads(), before + 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_walkthrough),
+        cmocka_unit_test(test_access_matrix),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests_name("pipeline", tests, setup, teardown);
+}
