@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "crm_json.h"
+#include "crm_services.h"
 #include "harness.h"
 
 #include <jansson.h>
@@ -474,6 +476,169 @@ static void test_bad_input(void **state)
     assert_int_equal(total_leads(), before + 1);
 }
 
+/* --- durability ----------------------------------------------------------------- */
+
+#define WRITES 300
+
+/* Retries a write through outages with one idempotency key. Child only. */
+static json_t *retry_write(sys_env_t *e, const char *token, const char *method, const char *key, const char *body)
+{
+    int64_t until = sys_now_ms() + 30000;
+    while (sys_now_ms() < until) {
+        crm_status_t st;
+        const ProtobufCServiceDescriptor *svc;
+        const ProtobufCMethodDescriptor *m = crm_services_find(method, &svc);
+        ProtobufCMessage *in = crm_json_decode(m->input, body, strlen(body), CRM_JSON_FILL_UPDATE_MASK, NULL, &st);
+        if (!in)
+            return NULL;
+        ProtobufCMessage *out = sys_call_idem(e, method, token, key, in, m->output, &st);
+        protobuf_c_message_free_unpacked(in, NULL);
+        if (out) {
+            char *text = crm_json_encode(out, NULL);
+            protobuf_c_message_free_unpacked(out, NULL);
+            json_t *j = json_loads(text, 0, NULL);
+            free(text);
+            return j;
+        }
+        if (st.code != CODE(UNAVAILABLE)) {
+            fprintf(stderr, "%s: %s %s\n", method, crm_code_name(st.code), st.message);
+            return NULL;
+        }
+        usleep(20000);
+    }
+    return NULL;
+}
+
+/* Creates WRITES leads (every third moved to another stage), writing each
+ * acknowledged id to fd. */
+static void writer(sys_env_t *e, int fd, int64_t moved_stage)
+{
+    e->client = crm_client_new(e->zmq);
+    crm_status_t st;
+    char *token = sys_login(e, "admin", SYS_ADMIN_PASSWORD, &st);
+    if (!token)
+        _exit(1);
+    for (int i = 0; i < WRITES; i++) {
+        char key[32], body[256];
+        snprintf(key, sizeof key, "lead-%d", i);
+        snprintf(body, sizeof body, "{\"name\":\"Lead %d\",\"type\":%d,\"expectedRevenue\":\"%d\",\"probability\":%d}",
+                 i, i % 2 + 1, i * 100, i % 100);
+        json_t *l = retry_write(e, token, P("CreateLead"), key, body);
+        if (!l)
+            _exit(2);
+        int64_t id = sys_jint(l, "id");
+        json_decref(l);
+        if (i % 3 == 0 && i % 2 == 1) {
+            snprintf(key, sizeof key, "move-%d", i);
+            snprintf(body, sizeof body, "{\"id\":\"%lld\",\"stageId\":\"%lld\"}", (long long)id, (long long)moved_stage);
+            json_t *m = retry_write(e, token, P("UpdateLead"), key, body);
+            if (!m)
+                _exit(3);
+            json_decref(m);
+        }
+        dprintf(fd, "%lld\n", (long long)id);
+    }
+    free(token);
+    _exit(0);
+}
+
+/* Every count and sum of the global kanban equals a recount of the leads. */
+static void assert_kanban_matches_recount(sys_env_t *e, const char *token)
+{
+    for (int type = 1; type <= 2; type++) {
+        crm_status_t st;
+        json_t *pipe = sys_jcall(e, P("GetPipeline"), token, &st, "{\"type\":%d,\"cardsPerColumn\":1}", type);
+        assert_non_null(pipe);
+        json_t *cols = json_object_get(pipe, "columns"), *col;
+        size_t i;
+        json_array_foreach(cols, i, col) {
+            int64_t stage = sys_jint(col, "stage.id"), count = 0, revenue = 0, weighted = 0;
+            char page[64] = "";
+            do {
+                json_t *r = sys_jcall(e, P("ListLeads"), token, &st,
+                                      "{\"stageId\":\"%lld\",\"type\":%d,\"teamId\":\"0\",\"pageSize\":500,\"pageToken\":\"%s\"}",
+                                      (long long)stage, type, page);
+                assert_non_null(r);
+                json_t *leads = json_object_get(r, "leads"), *l;
+                size_t j;
+                json_array_foreach(leads, j, l) if (sys_jint(l, "teamId") == 0) {
+                    count++;
+                    revenue += sys_jint(l, "expectedRevenue");
+                    weighted += sys_jint(l, "expectedRevenue") * sys_jint(l, "probability");
+                }
+                snprintf(page, sizeof page, "%s", sys_jstr(r, "nextPageToken"));
+                json_decref(r);
+            } while (page[0]);
+            assert_int_equal(sys_jint(col, "count"), count);
+            assert_int_equal(sys_jint(col, "expectedRevenue"), revenue);
+            assert_int_equal(sys_jint(col, "weightedRevenue"), weighted / 100);
+        }
+        json_decref(pipe);
+    }
+}
+
+static void test_kill_during_writes_and_restart(void **state)
+{
+    sys_env_t *e = sys_start(NULL);
+    assert_non_null(e);
+    crm_status_t st;
+    char *token = sys_login(e, "admin", SYS_ADMIN_PASSWORD, &st);
+    assert_non_null(token);
+    json_t *stages = sys_jcall(e, P("ListStages"), token, &st, "{\"type\":2}");
+    assert_non_null(stages);
+    int64_t moved = sys_jint(json_array_get(json_object_get(stages, "stages"), 2), "id");
+    json_decref(stages);
+
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        close(fds[0]);
+        writer(e, fds[1], moved);
+    }
+    close(fds[1]);
+    usleep(400000);
+    assert_int_equal(sys_kill(e, SYS_PIPELINE, SIGKILL), 0);
+    assert_int_equal(sys_spawn(e, SYS_PIPELINE), 0);
+    usleep(500000);
+    assert_int_equal(sys_kill(e, SYS_PIPELINE, SIGKILL), 0);
+    assert_int_equal(sys_spawn(e, SYS_PIPELINE), 0);
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    /* every acknowledged write is there, once */
+    FILE *acked = fdopen(fds[0], "r");
+    long long id;
+    int n = 0;
+    while (fscanf(acked, "%lld", &id) == 1) {
+        json_t *l = sys_jcall(e, P("GetLead"), token, &st, "{\"id\":\"%lld\"}", id);
+        if (!l)
+            fail_msg("acknowledged lead %lld is gone: %s", id, st.message);
+        json_decref(l);
+        n++;
+    }
+    fclose(acked);
+    assert_int_equal(n, WRITES);
+    json_t *all = sys_jcall(e, P("ListLeads"), token, &st, "{\"pageSize\":500}");
+    assert_int_equal(json_array_size(json_object_get(all, "leads")), WRITES);
+    json_decref(all);
+    assert_kanban_matches_recount(e, token);
+
+    /* a clean restart keeps everything */
+    json_t *before = sys_jcall(e, P("GetPipeline"), token, &st, "{\"type\":2}");
+    assert_int_equal(sys_kill(e, SYS_PIPELINE, SIGTERM), 0);
+    assert_int_equal(sys_spawn(e, SYS_PIPELINE), 0);
+    assert_int_equal(sys_wait_ready(e, SYS_PIPELINE, 15000), 0);
+    json_t *after = sys_jcall(e, P("GetPipeline"), token, &st, "{\"type\":2}");
+    assert_non_null(after);
+    assert_true(json_equal(before, after));
+    json_decref(before);
+    json_decref(after);
+    free(token);
+    assert_int_equal(sys_stop(e), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -481,5 +646,9 @@ int main(void)
         cmocka_unit_test(test_access_matrix),
         cmocka_unit_test(test_bad_input),
     };
-    return cmocka_run_group_tests_name("pipeline", tests, setup, teardown);
+    const struct CMUnitTest own[] = {
+        cmocka_unit_test(test_kill_during_writes_and_restart),
+    };
+    int failed = cmocka_run_group_tests_name("pipeline", tests, setup, teardown);
+    return failed + cmocka_run_group_tests_name("pipeline-durability", own, NULL, NULL);
 }
