@@ -476,6 +476,26 @@ static void test_bad_input(void **state)
     assert_int_equal(total_leads(), before + 1);
 }
 
+/* --- read your writes across services (decision 11) ------------------------------ */
+
+static void test_read_your_writes(void **state)
+{
+    /* pipeline is frozen while identity creates the user, so when it wakes its
+     * read model lags; the call carrying the session's mark must wait for it */
+    for (int round = 0; round < 5; round++) {
+        kill(env->pid[SYS_PIPELINE], SIGSTOP);
+        char login[32];
+        snprintf(login, sizeof login, "fresh%d", round);
+        json_t *u = OK(admin, I("CreateUser"), "{\"login\":\"%s\",\"name\":\"Fresh\",\"salesAccess\":\"SALES_ACCESS_OWN_LEADS\"}", login);
+        int64_t id = sys_jint(u, "user.id");
+        json_decref(u);
+        kill(env->pid[SYS_PIPELINE], SIGCONT);
+        json_t *l = OK(admin, P("CreateLead"), "{\"name\":\"For the new one\",\"salespersonId\":\"%lld\"}", (long long)id);
+        assert_int_equal(sys_jint(l, "salespersonId"), id);
+        json_decref(l);
+    }
+}
+
 /* --- durability ----------------------------------------------------------------- */
 
 #define WRITES 300
@@ -645,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_walkthrough),
         cmocka_unit_test(test_access_matrix),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_read_your_writes),
     };
     const struct CMUnitTest own[] = {
         cmocka_unit_test(test_kill_during_writes_and_restart),
