@@ -101,14 +101,14 @@ static int kanban_add(MDB_txn *txn, MDB_dbi dbi, const lead_t *l, int sign)
             return MDB_CORRUPTED;
         cell.count = have->count;
         cell.expected_revenue = have->expected_revenue;
-        cell.weighted_centi = have->weighted_centi;
+        cell.weighted_revenue = have->weighted_revenue;
         crm__pipeline__v1__kanban_cell__free_unpacked(have, NULL);
     } else if (rc != MDB_NOTFOUND) {
         return rc;
     }
     cell.count += sign;
     cell.expected_revenue += sign * l->expected_revenue;
-    cell.weighted_centi += sign * l->expected_revenue * l->probability;
+    cell.weighted_revenue += sign * PL_WEIGHTED(l);
     if (cell.count <= 0)
         return key_del(txn, dbi, key, sizeof key);
     uint8_t buf[64];

@@ -28,7 +28,7 @@ static int add_cell(const MDB_val *d, column_t *col)
         return MDB_CORRUPTED;
     col->count += cell->count;
     col->expected_revenue += cell->expected_revenue;
-    col->weighted_revenue += cell->weighted_centi; /* divided by 100 once, at the end */
+    col->weighted_revenue += cell->weighted_revenue;
     crm__pipeline__v1__kanban_cell__free_unpacked(cell, NULL);
     return 0;
 }
@@ -168,7 +168,6 @@ int pl_get_pipeline(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
             if (rc == 0)
                 rc = fill_cards(call, col, p1, NULL, plen, pl->cards_all, limit);
         }
-        col->weighted_revenue /= 100;
     }
     return rc ? crm_call_fail_db(call, rc) : 0;
 }

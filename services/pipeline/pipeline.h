@@ -11,7 +11,10 @@
  * kanban, won/lost, quotations and reports. */
 
 #define PIPELINE_SCHEMA 1
-#define REVENUE_MAX 1000000000000000LL /* 10^15 minor units: sums stay far from overflow */
+#define REVENUE_MAX 10000000000000LL /* 10^13 minor units: kanban sums of 900,000 such leads still fit */
+
+/* A lead's weighted revenue in minor units, as the kanban and reports sum it. */
+#define PL_WEIGHTED(lead) ((lead)->expected_revenue * (lead)->probability / 100)
 
 typedef Crm__Pipeline__V1__Lead lead_t;
 typedef Crm__Pipeline__V1__Stage stage_t;

@@ -111,7 +111,7 @@ int pl_pipeline_report(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
             if (row) {
                 row->count++;
                 row->expected_revenue += l->expected_revenue;
-                row->weighted_revenue += l->expected_revenue * l->probability; /* /100 below */
+                row->weighted_revenue += PL_WEIGHTED(l);
                 row->won_count += l->status == STATUS(WON);
                 row->lost_count += l->status == STATUS(LOST);
             }
@@ -121,8 +121,6 @@ int pl_pipeline_report(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
     mdb_cursor_close(cur);
     if (rc && rc != MDB_NOTFOUND)
         return crm_call_fail_db(call, rc);
-    for (size_t i = 0; i < n; i++)
-        rows[i]->weighted_revenue /= 100;
     qsort(rows, n, sizeof *rows, by_key);
     reply->rows = rows;
     reply->n_rows = n;

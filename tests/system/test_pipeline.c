@@ -584,14 +584,14 @@ static void assert_kanban_matches_recount(sys_env_t *e, const char *token)
                 json_array_foreach(leads, j, l) if (sys_jint(l, "teamId") == 0) {
                     count++;
                     revenue += sys_jint(l, "expectedRevenue");
-                    weighted += sys_jint(l, "expectedRevenue") * sys_jint(l, "probability");
+                    weighted += sys_jint(l, "expectedRevenue") * sys_jint(l, "probability") / 100;
                 }
                 snprintf(page, sizeof page, "%s", sys_jstr(r, "nextPageToken"));
                 json_decref(r);
             } while (page[0]);
             assert_int_equal(sys_jint(col, "count"), count);
             assert_int_equal(sys_jint(col, "expectedRevenue"), revenue);
-            assert_int_equal(sys_jint(col, "weightedRevenue"), weighted / 100);
+            assert_int_equal(sys_jint(col, "weightedRevenue"), weighted);
         }
         json_decref(pipe);
     }
