@@ -47,11 +47,34 @@ static void bin_path(char *out, size_t cap, const char *name)
         snprintf(out, cap, "%s/crm-%s", self, name);
 }
 
+static int port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return ok;
+}
+
+/* A block of 10 ports below the ephemeral range that nothing holds now. */
 static int free_port_base(void)
 {
-    /* a block of 10 ports below the ephemeral range, apart per process */
-    static int calls;
-    return 20000 + (int)((getpid() * 7 + calls++ * 13) % 1200) * 10;
+    static unsigned calls;
+    unsigned seed = (unsigned)getpid() * 7919u + (unsigned)sys_now_ms();
+    for (int attempt = 0; attempt < 200; attempt++) {
+        int base = 20000 + (int)((seed + calls++ * 104729u) % 1200) * 10;
+        int ok = 1;
+        for (int p = base; p < base + 10 && ok; p++)
+            ok = port_free(p);
+        if (ok)
+            return base;
+    }
+    return 20000 + (int)(seed % 1200) * 10;
 }
 
 int sys_spawn(sys_env_t *env, sys_proc_t which)
