@@ -1,11 +1,13 @@
 /* libFuzzer target: every other decoder that reads bytes from another
- * process — the internal RPC envelope, replies, event publications, replay
- * requests and answers, and the stored records. The first byte picks the
+ * process or from a store — the internal RPC envelope, replies, event
+ * publications, replay requests and answers, event payloads, and the stored
+ * records of identity and pipeline. The first byte picks the
  * message type; the rest is decoded, and what decodes must re-encode and
  * decode to the same bytes. */
 #include "events.pb-c.h"
 #include "fuzz_roundtrip.h"
 #include "identity.pb-c.h"
+#include "pipeline.pb-c.h"
 #include "rpc.pb-c.h"
 
 #include <stdint.h>
@@ -28,6 +30,14 @@ static const ProtobufCMessageDescriptor *const types[] = {
     &crm__identity__v1__team__descriptor,
     &crm__identity__v1__user_event__descriptor,
     &crm__identity__v1__session_revoked__descriptor,
+    &crm__pipeline__v1__lead__descriptor,
+    &crm__pipeline__v1__customer__descriptor,
+    &crm__pipeline__v1__stage__descriptor,
+    &crm__pipeline__v1__quotation__descriptor,
+    &crm__pipeline__v1__kanban_cell__descriptor,
+    &crm__pipeline__v1__user_info__descriptor,
+    &crm__pipeline__v1__team_info__descriptor,
+    &crm__pipeline__v1__lead_event__descriptor,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
