@@ -69,7 +69,7 @@ static void on_service_reply(void *arg, const crm_status_t *st, const Crm__Rpc__
 {
     gw_call_t *call = arg;
     if (reply && reply->n_marks && call->token[0]) {
-        gw_session_t *s = gw_session_find(call->gw, call->token);
+        gw_session_t *s = gw_session_find(call->gw, call->token_hash);
         if (s)
             gw_session_note_marks(s, reply->marks, reply->n_marks);
     }
@@ -186,9 +186,9 @@ static void on_authenticated(void *arg, const crm_status_t *st, const Crm__Rpc__
         fail(call, CODE(INTERNAL), NULL, "identity gave a malformed principal");
         return;
     }
-    gw_session_t *s = gw_session_find(call->gw, call->token);
+    gw_session_t *s = gw_session_find(call->gw, call->token_hash);
     if (!s)
-        s = gw_session_add(call->gw, call->token);
+        s = gw_session_add(call->gw, call->token_hash);
     if (s->principal)
         crm__rpc__v1__principal__free_unpacked(s->principal, NULL);
     s->principal = p;
@@ -200,6 +200,8 @@ static void on_authenticated(void *arg, const crm_status_t *st, const Crm__Rpc__
 
 void gw_dispatch(gw_call_t *call)
 {
+    if (call->token[0])
+        gw_token_hash(call->token, call->token_hash);
     if (!call->route->backend) {
         answer_health(call);
         return;
@@ -212,7 +214,7 @@ void gw_dispatch(gw_call_t *call)
         fail(call, CODE(UNAUTHENTICATED), "token", "this method needs a session token (Authorization: Bearer)");
         return;
     }
-    gw_session_t *s = gw_session_find(call->gw, call->token);
+    gw_session_t *s = gw_session_find(call->gw, call->token_hash);
     int64_t now = crm_time_mono_us();
     if (s) {
         s->last_used = now;

@@ -33,6 +33,7 @@ struct gw_call {
     const ProtobufCMethodDescriptor *method;
     char method_name[192];
     char token[128];
+    uint8_t token_hash[32]; /* of token, computed once when the call starts */
     char idem[160];
     uint8_t *body;          /* the method's request, packed; malloc'd */
     size_t body_len;
@@ -103,8 +104,9 @@ void gw_metrics_record(gateway_t *gw, const char *method, Crm__Rpc__V1__Code cod
 char *gw_metrics_render(gateway_t *gw, size_t *len);
 
 /* Sessions (session.c). */
-gw_session_t *gw_session_find(gateway_t *gw, const char *token);
-gw_session_t *gw_session_add(gateway_t *gw, const char *token);
+void gw_token_hash(const char *token, uint8_t hash[32]);
+gw_session_t *gw_session_find(gateway_t *gw, const uint8_t hash[32]);
+gw_session_t *gw_session_add(gateway_t *gw, const uint8_t hash[32]);
 void gw_session_forget_user(gateway_t *gw, int64_t user_id);
 void gw_session_forget_all(gateway_t *gw);
 void gw_session_note_marks(gw_session_t *s, Crm__Rpc__V1__SeqMark **marks, size_t n);

@@ -15,7 +15,7 @@
 
 #define SESSION_IDLE_US (30LL * 60 * 1000000)
 
-static void token_hash(const char *token, uint8_t hash[32])
+void gw_token_hash(const char *token, uint8_t hash[32])
 {
     crypto_generichash(hash, 32, (const uint8_t *)token, strlen(token), NULL, 0);
 }
@@ -27,10 +27,8 @@ static uint64_t key_of(const uint8_t hash[32])
     return k ? k : 1;
 }
 
-gw_session_t *gw_session_find(gateway_t *gw, const char *token)
+gw_session_t *gw_session_find(gateway_t *gw, const uint8_t h[32])
 {
-    uint8_t h[32];
-    token_hash(token, h);
     gw_session_t *s = crm_map_get(gw->sessions, key_of(h));
     /* a 64-bit prefix collision must never lend one session's rights to another */
     return s && sodium_memcmp(s->hash, h, 32) == 0 ? s : NULL;
@@ -43,10 +41,10 @@ static void session_free(gw_session_t *s)
     free(s);
 }
 
-gw_session_t *gw_session_add(gateway_t *gw, const char *token)
+gw_session_t *gw_session_add(gateway_t *gw, const uint8_t hash[32])
 {
     gw_session_t *s = crm_calloc(1, sizeof *s);
-    token_hash(token, s->hash);
+    memcpy(s->hash, hash, 32);
     s->last_used = crm_time_mono_us();
     gw_session_t *old = crm_map_get(gw->sessions, key_of(s->hash));
     if (old)

@@ -15,12 +15,12 @@
 
 typedef Crm__Pipeline__V1__ReportRow row_t;
 
-static void day_of(int64_t micros, char out[11])
+static void day_of(int64_t micros, char out[16])
 {
     time_t t = (time_t)(micros / 1000000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    snprintf(out, 11, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    strftime(out, 16, "%Y-%m-%d", &tm);
 }
 
 static const char *label_of(crm_call_t *call, int group, const lead_t *l, char *key, size_t cap)
@@ -92,7 +92,7 @@ int pl_pipeline_report(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
             rc = MDB_CORRUPTED;
             break;
         }
-        char day[11], key[64];
+        char day[16], key[64];
         day_of(l->created_at, day);
         int in_range = (!r->team_id || l->team_id == r->team_id) && (!r->from[0] || strcmp(day, r->from) >= 0) &&
                        (!r->to[0] || strcmp(day, r->to) <= 0);
