@@ -107,6 +107,8 @@ int crm_call_fail(crm_call_t *c, Crm__Rpc__V1__Code code, const char *field, con
     vsnprintf(c->st.message, sizeof c->st.message, fmt, ap);
     va_end(ap);
     snprintf(c->st.field, sizeof c->st.field, "%s", field ? field : "");
+    crm_utf8_clean(c->st.message);
+    crm_utf8_clean(c->st.field);
     return -1;
 }
 
@@ -308,7 +310,10 @@ static int run_one_write(crm_call_t *c, MDB_txn *parent)
     size_t klen = 0;
     /* a batch re-run after the map grew starts every call afresh */
     crm_status_clear(&c->st);
-    if (c->req->idempotency_key[0]) {
+    c->map_full = 0;
+    /* public methods (Login, SetPassword) are safe to repeat, and their
+     * replies carry secrets that must not be kept in clear */
+    if (c->req->idempotency_key[0] && !(c->flags & CRM_METHOD_PUBLIC)) {
         klen = idem_key(c, key, sizeof key);
         crypto_generichash(hash, sizeof hash, c->req->body.data, c->req->body.len, NULL, 0);
         if (klen == 0)
@@ -572,6 +577,9 @@ static void on_idem_sweep(struct ev_loop *loop, ev_timer *w, int revents)
         crm_warn("expiring idempotency records: %s", mdb_strerror(rc));
     else if (sw.deleted)
         crm_info("expired %zu idempotency records", sw.deleted);
+    /* behind: come back soon instead of in ten minutes */
+    w->repeat = sw.deleted == IDEM_SWEEP_MAX ? 1.0 : IDEM_SWEEP_S;
+    ev_timer_again(loop, w);
 }
 
 /* --- health --------------------------------------------------------------- */

@@ -30,6 +30,32 @@ static const struct {
 };
 #define CODE_COUNT (sizeof code_table / sizeof code_table[0])
 
+void crm_utf8_clean(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+        int ok = n > 0;
+        for (size_t i = 1; ok && i < n; i++)
+            ok = (p[i] & 0xc0) == 0x80; /* also stops at the NUL of a cut sequence */
+        if (ok && n == 2 && *p < 0xc2)
+            ok = 0; /* overlong */
+        if (ok && n == 3) {
+            unsigned cp = ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
+            ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);
+        }
+        if (ok && n == 4) {
+            unsigned cp = ((p[0] & 0x07u) << 18) | ((p[1] & 0x3fu) << 12) | ((p[2] & 0x3fu) << 6) | (p[3] & 0x3fu);
+            ok = cp >= 0x10000 && cp <= 0x10ffff;
+        }
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
 int crm_status_set(crm_status_t *st, Crm__Rpc__V1__Code code, const char *field,
                    const char *fmt, ...)
 {
@@ -39,6 +65,10 @@ int crm_status_set(crm_status_t *st, Crm__Rpc__V1__Code code, const char *field,
     vsnprintf(st->message, sizeof st->message, fmt, ap);
     va_end(ap);
     snprintf(st->field, sizeof st->field, "%s", field ? field : "");
+    /* messages quote client bytes and are cut to size: keep them UTF-8, as
+     * proto3 strings and JSON must be */
+    crm_utf8_clean(st->message);
+    crm_utf8_clean(st->field);
     return -1;
 }
 
@@ -87,4 +117,6 @@ void crm_status_from_pb(crm_status_t *st, const Crm__Rpc__V1__Status *pb)
     st->code = pb->code;
     snprintf(st->message, sizeof st->message, "%s", pb->message ? pb->message : "");
     snprintf(st->field, sizeof st->field, "%s", pb->field ? pb->field : "");
+    crm_utf8_clean(st->message);
+    crm_utf8_clean(st->field);
 }

@@ -19,6 +19,10 @@ typedef struct {
 int crm_status_set(crm_status_t *st, Crm__Rpc__V1__Code code, const char *field,
                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* Replaces, in place, every byte of s that does not start a valid UTF-8
+ * sequence (or starts one cut short) with '?'. Can't fail. */
+void crm_utf8_clean(char *s);
+
 /* Resets *st to CODE_OK with empty message and field. Can't fail. */
 void crm_status_clear(crm_status_t *st);
 

@@ -169,9 +169,18 @@ static void forward_session(gw_call_t *call, gw_session_t *s, int64_t now)
 
 /* --- authentication ------------------------------------------------------------- */
 
+static void authenticate(gw_call_t *call);
+
 static void on_authenticated(void *arg, const crm_status_t *st, const Crm__Rpc__V1__RpcReply *reply)
 {
     gw_call_t *call = arg;
+    /* a revocation seen while identity answered may concern this very
+     * session (the event and the reply travel on different sockets): ask
+     * again rather than cache what may already be revoked */
+    if (st->code == CODE(OK) && call->auth_epoch != call->gw->revocations && call->auth_tries < 3) {
+        authenticate(call);
+        return;
+    }
     if (st->code != CODE(OK)) {
         crm_status_t out = *st;
         /* the client sent a token, not a field of the method's request */
@@ -195,6 +204,8 @@ static void on_authenticated(void *arg, const crm_status_t *st, const Crm__Rpc__
     int64_t now = crm_time_mono_us(), until = now + call->gw->session_cache_us;
     int64_t session_end = now + (p->expires_at - crm_time_now_us());
     s->valid_until = session_end < until ? session_end : until;
+    if (call->auth_epoch != call->gw->revocations)
+        s->valid_until = 0; /* still racing revocations: use it once, keep none */
     forward_session(call, s, now);
 }
 
@@ -223,6 +234,13 @@ void gw_dispatch(gw_call_t *call)
             return;
         }
     }
+    authenticate(call);
+}
+
+static void authenticate(gw_call_t *call)
+{
+    call->auth_epoch = call->gw->revocations;
+    call->auth_tries++;
     Crm__Identity__V1__AuthenticateRequest a = CRM__IDENTITY__V1__AUTHENTICATE_REQUEST__INIT;
     a.token = call->token;
     uint8_t abuf[256];

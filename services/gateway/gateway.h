@@ -34,6 +34,8 @@ struct gw_call {
     char method_name[192];
     char token[128];
     uint8_t token_hash[32]; /* of token, computed once when the call starts */
+    uint64_t auth_epoch;    /* gw->revocations when Authenticate was sent */
+    int auth_tries;
     char idem[160];
     uint8_t *body;          /* the method's request, packed; malloc'd */
     size_t body_len;
@@ -85,6 +87,7 @@ struct gateway {
     int n_metrics;
     int64_t started;
     uint64_t identity_seq;  /* last identity event seen, for gap detection */
+    uint64_t revocations;   /* bumped whenever cached principals are dropped */
 };
 
 /* Looks up "pkg.Service/Method" among the routes. Returns 0 and fills

@@ -37,6 +37,8 @@ typedef struct {
 } http_req_t;
 
 static struct MHD_Daemon *daemon_;
+static size_t buffered_;     /* request bytes held by all connections */
+static size_t buffered_max_; /* beyond this, new bodies are refused */
 static struct ev_loop *loop_;
 static ev_io io_;
 static ev_timer timer_;
@@ -74,13 +76,20 @@ static void answer(http_req_t *r, unsigned status, const char *type, char *data,
 
 static void answer_error(http_req_t *r, const crm_status_t *st)
 {
-    json_t *o = json_pack("{s:s, s:s}", "code", crm_code_name(st->code), "msg", st->message);
-    if (st->field[0])
-        json_object_set_new(o, "meta", json_pack("{s:s}", "field", st->field));
+    char msg[sizeof st->message], field[sizeof st->field];
+    snprintf(msg, sizeof msg, "%s", st->message);
+    snprintf(field, sizeof field, "%s", st->field);
+    crm_utf8_clean(msg); /* jansson refuses invalid UTF-8 */
+    crm_utf8_clean(field);
+    json_t *o = json_object();
+    json_object_set_new(o, "code", json_string(crm_code_name(st->code)));
+    json_object_set_new(o, "msg", json_string(msg));
+    if (field[0])
+        json_object_set_new(o, "meta", json_pack("{s:s}", "field", field));
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (!text)
-        crm_oom(0);
+        text = crm_strdup("{\"code\":\"internal\",\"msg\":\"error\"}");
     answer(r, (unsigned)crm_code_http_status(st->code), "application/json", text, strlen(text));
 }
 
@@ -206,6 +215,7 @@ static void start_twirp(http_req_t *r, const char *url)
     } else {
         call->body = (uint8_t *)r->body;
         call->body_len = r->len;
+        buffered_ -= r->len;
         r->body = NULL;
         r->len = r->cap = 0;
     }
@@ -262,7 +272,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_size) {
+        if (!r->too_big && !r->answered && buffered_ + *upload_size > buffered_max_) {
+            /* bodies are read before the caller is known: bound them all */
+            answer_code(r, CODE(UNAVAILABLE), NULL, "too much request data in flight; try again");
+            buffered_ -= r->len;
+            free(r->body);
+            r->body = NULL;
+            r->len = r->cap = 0;
+            r->too_big = 1;
+        }
         if (!r->too_big && r->len + *upload_size > (size_t)gw->max_body) {
+            buffered_ -= r->len;
             r->too_big = 1;
             free(r->body);
             r->body = NULL;
@@ -275,6 +295,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             }
             memcpy(r->body + r->len, upload, *upload_size);
             r->len += *upload_size;
+            buffered_ += *upload_size;
         }
         *upload_size = 0;
         return MHD_YES;
@@ -303,6 +324,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r)
         return;
     /* a suspended connection is never completed, so no call points here */
+    buffered_ -= r->len;
     free(r->body);
     free(r->data);
     free(r);
@@ -319,6 +341,7 @@ int gw_http_door_start(gateway_t *gw, const char *address, int port)
         return -1;
     }
     loop_ = gw->loop;
+    buffered_max_ = (size_t)gw->max_body * 4 > (256u << 20) ? (size_t)gw->max_body * 4 : (256u << 20);
     daemon_ = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO,
                                (uint16_t)port, NULL, NULL, on_request, gw,
                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,

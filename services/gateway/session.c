@@ -86,6 +86,7 @@ static void forget_one(void *arg, uint64_t key, void *value)
 
 void gw_session_forget_user(gateway_t *gw, int64_t user_id)
 {
+    gw->revocations++;
     forget_t f = {user_id};
     crm_map_each(gw->sessions, forget_one, &f);
 }

@@ -613,6 +613,10 @@ static int set_password(crm_call_t *call, const ProtobufCMessage *in, ProtobufCM
         return -1;
     if (!rec->user->active)
         return crm_call_fail(call, CODE(PERMISSION_DENIED), "inviteToken", "the user is inactive");
+    /* an administrator set the password meanwhile: the invitation is spent */
+    if (rec->password_hash[0])
+        return crm_call_fail(call, CODE(PERMISSION_DENIED), "inviteToken",
+                             "the invitation is unknown, used or expired");
     if (hash_password(call, req->password, &rec->password_hash) != 0)
         return -1;
     MDB_val k = {sizeof h, h};

@@ -63,7 +63,10 @@ static int cards_open(cards_t *c, MDB_txn *txn, MDB_dbi dbi, const uint8_t *pref
     memcpy(c->prefix, prefix, plen);
     c->plen = plen;
     c->key.mv_data = NULL;
+    c->cur = NULL;
     int rc = mdb_cursor_open(txn, dbi, &c->cur);
+    if (rc)
+        c->cur = NULL;
     if (rc)
         return rc;
     MDB_val k = {plen, c->prefix}, d;

@@ -13,6 +13,7 @@
 #define PRIO(x) CRM__PIPELINE__V1__PRIORITY__PRIORITY_##x
 #define CACTION(x) CRM__PIPELINE__V1__CUSTOMER_ACTION__CUSTOMER_ACTION_##x
 #define TAGS_MAX 64
+#define LIST_SCAN_MAX 20000 /* leads read for one ListLeads page at most */
 
 typedef Crm__Pipeline__V1__FieldChange change_t;
 
@@ -630,11 +631,19 @@ int pl_list_leads(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage
         rc = source_open(&src[0], txn, pl->leads, 0, 0, before);
     reply->leads = crm_arena_alloc(crm_call_arena(call), sizeof *reply->leads * size);
     int more = 0;
+    /* a filter that matches little must not read the whole store in one call:
+     * past the budget the page ends early, and its token resumes the scan */
+    int64_t scanned = 0, last_scanned = 0;
     while (rc == 0) {
         int pick = n_src == 2 && src[1].head > src[0].head ? 1 : 0;
         int64_t id = src[pick].head;
         if (!id)
             break;
+        if (++scanned > LIST_SCAN_MAX) {
+            more = 1;
+            break;
+        }
+        last_scanned = id;
         lead_t *l;
         rc = crm_db_get_id(txn, pl->leads, (uint64_t)id, &crm__pipeline__v1__lead__descriptor,
                            crm_arena_allocator(crm_call_arena(call)), (void **)&l);
@@ -656,7 +665,9 @@ int pl_list_leads(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage
         return crm_call_fail_db(call, rc);
     if (more) {
         reply->next_page_token = crm_arena_alloc(crm_call_arena(call), 24);
-        crm_page_token_make(reply->next_page_token, (uint64_t)reply->leads[reply->n_leads - 1]->id);
+        crm_page_token_make(reply->next_page_token, (uint64_t)(scanned > LIST_SCAN_MAX
+                                                                   ? last_scanned
+                                                                   : reply->leads[reply->n_leads - 1]->id));
     }
     return 0;
 }

@@ -130,6 +130,25 @@ static int emit_stage(crm_call_t *call, const char *type, stage_t *s)
     return pl_emit(call, type, &ev.base);
 }
 
+/* 1 if any lead is in stage; -1 on a storage error (set on the call). */
+static int stage_holds_leads(crm_call_t *call, int64_t stage_id)
+{
+    pipeline_t *pl = crm_call_ctx(call);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(crm_call_txn(call), pl->by_stage, &cur);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    uint8_t prefix[8];
+    crm_key_put_u64(prefix, (uint64_t)stage_id);
+    MDB_val k = {8, prefix}, d;
+    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+    int held = rc == 0 && k.mv_size >= 8 && !memcmp(k.mv_data, prefix, 8);
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return crm_call_fail_db(call, rc);
+    return held;
+}
+
 int pl_create_stage(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
     pipeline_t *pl = crm_call_ctx(call);
@@ -170,8 +189,17 @@ int pl_update_stage(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
         s->status = req->status ? req->status : STATUS(IN_PROGRESS);
     if (crm_mask_has(m, "probability"))
         s->probability = req->probability;
-    if (crm_mask_has(m, "type"))
-        s->type = req->type ? req->type : STYPE(BOTH);
+    if (crm_mask_has(m, "type")) {
+        int type = req->type ? req->type : STYPE(BOTH);
+        /* the kanban files leads by type: a type they no longer fit would hide them */
+        int held = type != (int)s->type ? stage_holds_leads(call, s->id) : 0;
+        if (held < 0)
+            return -1;
+        if (held)
+            return crm_call_fail(call, CODE(FAILED_PRECONDITION), "type",
+                                 "stage \"%s\" holds leads: its type can change once it is empty", s->name);
+        s->type = type;
+    }
     if (crm_mask_has(m, "sequence"))
         s->sequence = req->sequence;
     if (crm_mask_has(m, "fold"))
@@ -190,24 +218,17 @@ int pl_delete_stage(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
     if (pl_require_manager(call) != 0 ||
         pl_get(call, pl->stages, req->id, &crm__pipeline__v1__stage__descriptor, "id", "stage", (void **)&s) != 0)
         return -1;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(crm_call_txn(call), pl->by_stage, &cur);
-    if (rc)
-        return crm_call_fail_db(call, rc);
-    uint8_t prefix[8];
-    crm_key_put_u64(prefix, (uint64_t)s->id);
-    MDB_val k = {8, prefix}, d;
-    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
-    int held = rc == 0 && k.mv_size >= 8 && !memcmp(k.mv_data, prefix, 8);
-    mdb_cursor_close(cur);
-    if (rc && rc != MDB_NOTFOUND)
-        return crm_call_fail_db(call, rc);
+    int held = stage_holds_leads(call, s->id);
+    if (held < 0)
+        return -1;
     if (held)
         return crm_call_fail(call, CODE(FAILED_PRECONDITION), "id",
                              "stage \"%s\" holds leads: move them first", s->name);
-    crm_key_put_u64(prefix, (uint64_t)s->id);
-    MDB_val key = {8, prefix};
-    if ((rc = mdb_del(crm_call_txn(call), pl->stages, &key, NULL)) != 0)
+    uint8_t id_key[8];
+    crm_key_put_u64(id_key, (uint64_t)s->id);
+    MDB_val key = {8, id_key};
+    int rc = mdb_del(crm_call_txn(call), pl->stages, &key, NULL);
+    if (rc)
         return crm_call_fail_db(call, rc);
     return emit_stage(call, "stage.deleted", s);
 }

@@ -192,6 +192,10 @@ static void test_http_bad_requests(void **state)
     free(big);
 
     char *out = NULL;
+    /* bytes that are not UTF-8, echoed into the error, once aborted the gateway */
+    assert_int_equal(sys_http(env, "POST", "/twirp/x%FF%C3/y", auth, "{}", 2, &out, NULL), 404);
+    assert_non_null(strstr(out, "\"code\":\"bad_route\""));
+    free(out);
     assert_int_equal(sys_http(env, "GET", "/nowhere", NULL, "", 0, &out, NULL), 404);
     free(out);
     assert_int_equal(sys_http(env, "PUT", TWIRP "WhoAmI", auth, "{}", 2, &out, NULL), 404);

@@ -174,6 +174,28 @@ static void test_invitation_flow(void **state)
     sp.invite_token = "forged-token";
     assert_null(sys_call(env, M("SetPassword"), NULL, &sp.base, &crm__identity__v1__set_password_reply__descriptor, &st));
     assert_int_equal(st.code, CODE(PERMISSION_DENIED));
+
+    /* an invitation is spent once an administrator has set the password */
+    Crm__Identity__V1__CreateUserRequest req2 = CRM__IDENTITY__V1__CREATE_USER_REQUEST__INIT;
+    req2.login = "invited2";
+    req2.name = "Second";
+    r = sys_call(env, M("CreateUser"), admin, &req2.base, &crm__identity__v1__create_user_reply__descriptor, &st);
+    assert_non_null(r);
+    Crm__Identity__V1__ChangePasswordRequest cp = CRM__IDENTITY__V1__CHANGE_PASSWORD_REQUEST__INIT;
+    cp.user_id = r->user->id;
+    cp.new_password = "set-by-admin-2";
+    ProtobufCMessage *done = sys_call(env, M("ChangePassword"), admin, &cp.base,
+                                      &crm__identity__v1__change_password_reply__descriptor, &st);
+    assert_non_null(done);
+    protobuf_c_message_free_unpacked(done, NULL);
+    sp.invite_token = r->invite_token;
+    sp.password = "takeover-pass";
+    assert_null(sys_call(env, M("SetPassword"), NULL, &sp.base, &crm__identity__v1__set_password_reply__descriptor, &st));
+    assert_int_equal(st.code, CODE(PERMISSION_DENIED));
+    crm__identity__v1__create_user_reply__free_unpacked(r, NULL);
+    char *t3 = sys_login(env, "invited2", "set-by-admin-2", &st);
+    assert_non_null(t3);
+    free(t3);
     free(invite);
 }
 
