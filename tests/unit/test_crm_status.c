@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "crm_status.h"
+#include "crm_validate.h"
 #include "rpc.pb-c.h"
 
 /* Every code of crm.rpc.v1.Code with its Twirp string and the HTTP status
@@ -169,6 +170,28 @@ static void test_to_pb_from_pb(void **state)
     assert_int_equal(strlen(back.field), sizeof back.field - 1);
 }
 
+/* Messages quote client bytes and are cut to size: they stay valid UTF-8. */
+static void test_messages_stay_utf8(void **state)
+{
+    crm_status_t st;
+    /* "é" is two bytes: a cut after one leaves half a character */
+    crm_status_set(&st, CRM__RPC__V1__CODE__CODE_BAD_ROUTE, "m\xff", "no method \"%.4s\"", "ab\xc3\xa9z");
+    assert_true(crm_utf8_length(st.message, strlen(st.message)) >= 0);
+    assert_true(crm_utf8_length(st.field, strlen(st.field)) >= 0);
+    assert_string_equal(st.field, "m?");
+    char long_text[600];
+    for (size_t i = 0; i + 2 < sizeof long_text; i += 2)
+        memcpy(long_text + i, "\xc3\xa9", 2);
+    long_text[sizeof long_text - 2] = '\0';
+    crm_status_set(&st, CRM__RPC__V1__CODE__CODE_INVALID_ARGUMENT, NULL, "x%s", long_text);
+    assert_true(crm_utf8_length(st.message, strlen(st.message)) >= 0);
+    char mixed[] = "ok \xed\xa0\x80 \xf4\x90\x80\x80 \xc0\xaf end";
+    crm_utf8_clean(mixed);
+    assert_true(crm_utf8_length(mixed, strlen(mixed)) >= 0);
+    assert_non_null(strstr(mixed, "ok "));
+    assert_non_null(strstr(mixed, " end"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_http_status_per_twirp),
         cmocka_unit_test(test_status_set_and_clear),
         cmocka_unit_test(test_to_pb_from_pb),
+        cmocka_unit_test(test_messages_stay_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
