@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -89,6 +90,10 @@ int sys_spawn(sys_env_t *env, sys_proc_t which)
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        /* a test that dies (a failed assertion, a timeout) takes its system with it */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1)
+            _exit(1);
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
@@ -181,9 +186,34 @@ int sys_wait_ready(sys_env_t *env, sys_proc_t which, int timeout_ms)
     return -1;
 }
 
+/* Systems still running, stopped at exit when a failed assertion skipped
+ * their sys_stop. */
+static sys_env_t *live[16];
+
+static void stop_leftovers(void)
+{
+    for (int i = 0; i < 16; i++)
+        if (live[i]) {
+            for (int p = 0; p < SYS_PROCS; p++)
+                if (live[i]->pid[p] > 0) {
+                    kill(live[i]->pid[p], SIGKILL);
+                    waitpid(live[i]->pid[p], NULL, 0);
+                }
+            live[i] = NULL;
+        }
+}
+
 sys_env_t *sys_start(const char *const *extra)
 {
+    static int registered;
+    if (!registered++)
+        atexit(stop_leftovers);
     sys_env_t *env = crm_calloc(1, sizeof *env);
+    for (int i = 0; i < 16; i++)
+        if (!live[i]) {
+            live[i] = env;
+            break;
+        }
     snprintf(env->dir, sizeof env->dir, "/tmp/crm-systest-XXXXXX");
     if (!mkdtemp(env->dir)) {
         perror("mkdtemp");
@@ -216,6 +246,9 @@ int sys_stop(sys_env_t *env)
 {
     if (!env)
         return 0;
+    for (int i = 0; i < 16; i++)
+        if (live[i] == env)
+            live[i] = NULL;
     int bad = 0;
     for (int i = SYS_PROCS - 1; i >= 0; i--) {
         if (env->pid[i] <= 0)
