@@ -13,7 +13,31 @@ struct crm_zwatch {
     ev_prepare prepare;
     ev_check check;
     ev_idle idle;
+    /* ZMQ_EVENTS must be read before the loop may block: something used the
+     * socket (a send, a receive, our callback) or its fd fired since the last
+     * reading. Reading it costs a system call, so idle sockets skip it. */
+    int stale;
+    int ready; /* the last reading showed input */
 };
+
+/* The watches of this process, so that a send on a socket marks its watch. */
+#define WATCHES_MAX 64
+static crm_zwatch_t *watches[WATCHES_MAX];
+
+static crm_zwatch_t *watch_of(void *socket)
+{
+    for (int i = 0; i < WATCHES_MAX; i++)
+        if (watches[i] && watches[i]->socket == socket)
+            return watches[i];
+    return NULL;
+}
+
+static void mark_stale(void *socket)
+{
+    crm_zwatch_t *w = watch_of(socket);
+    if (w)
+        w->stale = 1;
+}
 
 static int has_input(void *socket)
 {
@@ -24,23 +48,36 @@ static int has_input(void *socket)
     return (events & ZMQ_POLLIN) != 0;
 }
 
-/* The fd only wakes the loop; the work is done in on_check. */
-static void on_io(struct ev_loop *loop, ev_io *w, int revents) { (void)loop; (void)w; (void)revents; }
+static void run(crm_zwatch_t *self)
+{
+    self->ready = 0;
+    self->stale = 1; /* whatever the callback did, look again before blocking */
+    if (has_input(self->socket))
+        self->fn(self, self->socket, self->arg);
+}
+
+/* The fd fired: the socket's state changed. libev may call this after the
+ * turn's check watchers, so the work is done here too. */
+static void on_io(struct ev_loop *loop, ev_io *w, int revents) { run(w->data); }
 static void on_idle(struct ev_loop *loop, ev_idle *w, int revents) { (void)loop; (void)w; (void)revents; }
 
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     crm_zwatch_t *self = w->data;
-    if (has_input(self->socket))
-        ev_idle_start(loop, &self->idle);
+    if (!self->stale)
+        return;
+    self->stale = 0;
+    self->ready = has_input(self->socket);
+    if (self->ready)
+        ev_idle_start(loop, &self->idle); /* input the fd will not announce again */
 }
 
 static void on_check(struct ev_loop *loop, ev_check *w, int revents)
 {
     crm_zwatch_t *self = w->data;
     ev_idle_stop(loop, &self->idle);
-    if (has_input(self->socket))
-        self->fn(self, self->socket, self->arg);
+    if (self->ready || self->stale)
+        run(self);
 }
 
 crm_zwatch_t *crm_zwatch_new(struct ev_loop *loop, void *socket, crm_zwatch_fn *fn, void *arg)
@@ -59,6 +96,17 @@ crm_zwatch_t *crm_zwatch_new(struct ev_loop *loop, void *socket, crm_zwatch_fn *
     ev_check_init(&self->check, on_check);
     ev_idle_init(&self->idle, on_idle);
     self->prepare.data = self->check.data = self;
+    self->io.data = self;
+    self->stale = 1;
+    int slot = 0;
+    while (slot < WATCHES_MAX && watches[slot])
+        slot++;
+    if (slot == WATCHES_MAX) {
+        free(self);
+        errno = ENFILE;
+        return NULL;
+    }
+    watches[slot] = self;
     ev_io_start(loop, &self->io);
     ev_prepare_start(loop, &self->prepare);
     ev_check_start(loop, &self->check);
@@ -74,12 +122,16 @@ void crm_zwatch_destroy(crm_zwatch_t **self_p)
     ev_prepare_stop(self->loop, &self->prepare);
     ev_check_stop(self->loop, &self->check);
     ev_idle_stop(self->loop, &self->idle);
+    for (int i = 0; i < WATCHES_MAX; i++)
+        if (watches[i] == self)
+            watches[i] = NULL;
     free(self);
     *self_p = NULL;
 }
 
 int crm_frames_recv(void *socket, crm_frames_t *f)
 {
+    mark_stale(socket);
     f->count = 0;
     int more = 1, overflow = 0;
     while (more) {
@@ -118,6 +170,9 @@ void crm_frames_close(crm_frames_t *f)
 
 int crm_zsend(void *socket, const void *const *data, const size_t *size, int n)
 {
+    /* a send may take in the socket's pending commands, and with them the
+     * fd's only signal of input that arrived meanwhile */
+    mark_stale(socket);
     for (int i = 0; i < n; i++) {
         int flags = ZMQ_DONTWAIT | (i + 1 < n ? ZMQ_SNDMORE : 0);
         if (zmq_send(socket, data[i], size[i], flags) < 0) {
