@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # tests/bench/run.sh BUILD_DIR (make bench: build/release)
 #
-# Starts crm-identity and crm-gateway from BUILD_DIR on free local ports with
-# a temporary data dir, waits until they answer, runs bench_gateway (floors
-# and our figures in one run) and always stops what it started.
+# Starts crm-identity, crm-pipeline and crm-gateway from BUILD_DIR on free
+# local ports with a temporary data dir, waits until they answer, runs
+# bench_gateway, then bench_pipeline (each with its floors and our figures in
+# one run) and always stops what it started.
 #
 # A second identity + gateway pair, whose admin password is hashed with the
 # cheapest argon2id (1 pass, 8 KiB), shows what Login costs besides the hash.
@@ -14,15 +15,20 @@
 #   BENCH_WARMUP         warm-up before each window      (0.5)
 #   BENCH_REPS           runs per configuration (median) (3)
 #   BENCH_LOGIN_SECONDS  window of each Login run        (3)
+#   BENCH_LEADS          opportunities before the pipeline's reads (100000)
+#   BENCH_ONLY           gateway or pipeline: run that benchmark alone
 #   BENCH_STRICT=1       exit 3 when a target is missed
-#   BENCH_PERF=DIR       perf record -g both services for the whole run into DIR
+#   BENCH_PERF=DIR       perf record -g the services for the whole run into DIR
 #   CRM_LOG_LEVEL        the services' log level          (warn)
 #   CRM_RATE_PER_SESSION the gateway's per-session limit  (1000000000: never trips)
 set -euo pipefail
 
 B=${1:-build/release}
 bench=$B/tests/bench/bench_gateway
-for p in "$B/crm-identity" "$B/crm-gateway" "$bench"; do
+bench_pl=$B/tests/bench/bench_pipeline
+only=${BENCH_ONLY:-}
+case "$only" in ""|gateway|pipeline) ;; *) echo "run.sh: BENCH_ONLY=$only: want gateway or pipeline" >&2; exit 2;; esac
+for p in "$B/crm-identity" "$B/crm-pipeline" "$B/crm-gateway" "$bench" "$bench_pl"; do
   [ -x "$p" ] || { echo "run.sh: $p is missing (make bench builds it)" >&2; exit 1; }
 done
 
@@ -61,49 +67,72 @@ start() {
   pids+=($!)
 }
 
-read -r id_rpc id_ev id_rep gw_zmq gw_http c_rpc c_ev c_rep c_zmq c_http nobody \
-  <<<"$("$bench" --free-ports 11)"
+read -r id_rpc id_ev id_rep gw_zmq gw_http c_rpc c_ev c_rep c_zmq c_http nobody pl_rpc pl_ev pl_rep \
+  <<<"$("$bench" --free-ports 14)"
 export CRM_ADMIN_PASSWORD="bench-$$-$RANDOM$RANDOM"
 export CRM_LOG_LEVEL=${CRM_LOG_LEVEL:-warn}
 # all clients share one session: the gateway's per-session limit is set so
 # high that its bucket is still kept but never empties (we measure capacity)
 export CRM_RATE_PER_SESSION=${CRM_RATE_PER_SESSION:-1000000000}
-# backends other than identity are not started: point the gateways at a port
-# nobody listens on rather than at a developer's running service
+# the cheap pair has no pipeline: point its gateway at a port nobody listens
+# on rather than at a developer's running service
 export CRM_PIPELINE_RPC=tcp://127.0.0.1:$nobody
 L=tcp://127.0.0.1
 
 start identity "$B/crm-identity" --data-dir "$tmp/identity" \
   --rpc "$L:$id_rpc" --events "$L:$id_ev" --replay "$L:$id_rep"
+identity_pid=${pids[-1]}
+start pipeline "$B/crm-pipeline" --data-dir "$tmp/pipeline" \
+  --rpc "$L:$pl_rpc" --events "$L:$pl_ev" --replay "$L:$pl_rep" \
+  --identity-events "$L:$id_ev" --identity-replay "$L:$id_rep"
+pipeline_pid=${pids[-1]}
 start gateway "$B/crm-gateway" --zmq "$L:$gw_zmq" --http-port "$gw_http" \
-  --identity-rpc "$L:$id_rpc" --identity-events "$L:$id_ev"
+  --identity-rpc "$L:$id_rpc" --identity-events "$L:$id_ev" --pipeline-rpc "$L:$pl_rpc"
+gateway_pid=${pids[-1]}
 start identity-cheap "$B/crm-identity" --data-dir "$tmp/identity-cheap" \
   --rpc "$L:$c_rpc" --events "$L:$c_ev" --replay "$L:$c_rep" --pwhash-ops 1 --pwhash-mem-kib 8
 start gateway-cheap "$B/crm-gateway" --zmq "$L:$c_zmq" --http-port "$c_http" \
   --identity-rpc "$L:$c_rpc" --identity-events "$L:$c_ev"
 
-for ep in "$L:$gw_zmq" "$L:$c_zmq"; do
-  "$bench" --wait-ready "$ep" 30 || { logs; exit 1; }
-done
+if ! { "$bench" --wait-ready "$L:$gw_zmq" 30 identity && "$bench" --wait-ready "$L:$c_zmq" 30 identity &&
+  "$bench" --wait-ready "$L:$gw_zmq" 30 pipeline; }; then
+  logs
+  exit 1
+fi
 
 if [ -n "${BENCH_PERF:-}" ]; then
   mkdir -p "$BENCH_PERF"
-  perf record -q -e cpu-clock -g -p "${pids[0]}" -o "$BENCH_PERF/identity.data" 2>"$tmp/perf-identity.log" &
-  perf_pids+=($!)
-  perf record -q -e cpu-clock -g -p "${pids[1]}" -o "$BENCH_PERF/gateway.data" 2>"$tmp/perf-gateway.log" &
-  perf_pids+=($!)
+  for svc in identity:$identity_pid gateway:$gateway_pid pipeline:$pipeline_pid; do
+    perf record -q -e cpu-clock -g -p "${svc#*:}" -o "$BENCH_PERF/${svc%%:*}.data" \
+      2>"$tmp/perf-${svc%%:*}.log" &
+    perf_pids+=($!)
+  done
 fi
 
-# in the background, so that a signal to this script is handled at once
+# each in the background, so that a signal to this script is handled at once;
+# a failed request (1) outweighs a missed target (3)
 rc=0
-"$bench" --zmq "$L:$gw_zmq" --http "127.0.0.1:$gw_http" --password "$CRM_ADMIN_PASSWORD" \
-  --cheap-zmq "$L:$c_zmq" --identity-pid "${pids[0]}" --gateway-pid "${pids[1]}" --tmp "$tmp" \
-  --clients "${BENCH_CLIENTS:-1,16,64}" --seconds "${BENCH_SECONDS:-2}" \
-  --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}" \
-  --login-seconds "${BENCH_LOGIN_SECONDS:-3}" ${BENCH_STRICT:+--strict} &
-bench_pid=$!
-wait "$bench_pid" || rc=$?
-bench_pid=
+run_bench() {
+  local r=0
+  "$@" &
+  bench_pid=$!
+  wait "$bench_pid" || r=$?
+  bench_pid=
+  if [ "$r" != 0 ] && { [ "$rc" = 0 ] || [ "$rc" = 3 ]; }; then rc=$r; fi
+}
+if [ "$only" != pipeline ]; then
+  run_bench "$bench" --zmq "$L:$gw_zmq" --http "127.0.0.1:$gw_http" --password "$CRM_ADMIN_PASSWORD" \
+    --cheap-zmq "$L:$c_zmq" --identity-pid "$identity_pid" --gateway-pid "$gateway_pid" --tmp "$tmp" \
+    --clients "${BENCH_CLIENTS:-1,16,64}" --seconds "${BENCH_SECONDS:-2}" \
+    --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}" \
+    --login-seconds "${BENCH_LOGIN_SECONDS:-3}" ${BENCH_STRICT:+--strict}
+fi
+if [ "$only" != gateway ]; then
+  run_bench "$bench_pl" --zmq "$L:$gw_zmq" --password "$CRM_ADMIN_PASSWORD" \
+    --pipeline-pid "$pipeline_pid" --gateway-pid "$gateway_pid" --tmp "$tmp" \
+    --leads "${BENCH_LEADS:-100000}" --seconds "${BENCH_SECONDS:-2}" \
+    --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}" ${BENCH_STRICT:+--strict}
+fi
 
 for pid in "${pids[@]}"; do
   kill -0 "$pid" 2>/dev/null || { echo "run.sh: service pid $pid died during the benchmark" >&2; rc=1; }
