@@ -78,14 +78,17 @@ static int key_move(MDB_txn *txn, MDB_dbi dbi, const uint8_t *ok, size_t ol, con
     return rc;
 }
 
+/* keep_zero: whether leads without a value (0) are indexed too */
 static int pair_move(MDB_txn *txn, MDB_dbi dbi, const lead_t *old, int64_t old_v, const lead_t *new,
-                     int64_t new_v)
+                     int64_t new_v, int keep_zero)
 {
     uint8_t ok[16], nk[16];
-    if (old)
+    int had = old && (old_v || keep_zero), has = new_v || keep_zero;
+    if (had)
         pair_key(ok, old_v, old->id);
-    pair_key(nk, new_v, new->id);
-    return key_move(txn, dbi, old ? ok : NULL, 16, nk, 16);
+    if (has)
+        pair_key(nk, new_v, new->id);
+    return key_move(txn, dbi, had ? ok : NULL, 16, has ? nk : NULL, 16);
 }
 
 static int kanban_add(MDB_txn *txn, MDB_dbi dbi, const lead_t *l, int sign)
@@ -148,18 +151,17 @@ static int save(pipeline_t *pl, MDB_txn *txn, const lead_t *old, const lead_t *l
 {
     int rc;
     if ((rc = crm_db_put_id(txn, pl->leads, (uint64_t)l->id, &l->base)) != 0 ||
-        (rc = pair_move(txn, pl->by_stage, old, old ? old->stage_id : 0, l, l->stage_id)) != 0 ||
-        (rc = pair_move(txn, pl->by_salesperson, old, old ? old->salesperson_id : 0, l, l->salesperson_id)) != 0 ||
-        (rc = pair_move(txn, pl->by_customer, old, old ? old->customer_id : 0, l, l->customer_id)) != 0 ||
-        (rc = pair_move(txn, pl->by_team, old, old ? old->team_id : 0, l, l->team_id)) != 0 ||
+        (rc = pair_move(txn, pl->by_stage, old, old ? old->stage_id : 0, l, l->stage_id, 1)) != 0 ||
+        /* unassigned leads are listed for own-leads users: keep salesperson 0 */
+        (rc = pair_move(txn, pl->by_salesperson, old, old ? old->salesperson_id : 0, l, l->salesperson_id, 1)) != 0 ||
+        (rc = pair_move(txn, pl->by_customer, old, old ? old->customer_id : 0, l, l->customer_id, 0)) != 0 ||
+        (rc = pair_move(txn, pl->by_team, old, old ? old->team_id : 0, l, l->team_id, 0)) != 0 ||
         (rc = move_tags(txn, pl->by_tag, old, l)) != 0)
         return rc;
+    /* one card list per salesperson and column; the whole column is their
+     * merge (kanban.c), which halves what every write touches */
     uint8_t ok[42], nk[42];
-    size_t ol = old ? card_key(ok, old, 0) : 0, nl = card_key(nk, l, 0);
-    if ((rc = key_move(txn, pl->cards_all, old ? ok : NULL, ol, nk, nl)) != 0)
-        return rc;
-    ol = old ? card_key(ok, old, 1) : 0;
-    nl = card_key(nk, l, 1);
+    size_t ol = old ? card_key(ok, old, 1) : 0, nl = card_key(nk, l, 1);
     if ((rc = key_move(txn, pl->cards_sp, old ? ok : NULL, ol, nk, nl)) != 0)
         return rc;
     if (old && same_column_and_sums(old, l))

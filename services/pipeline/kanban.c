@@ -1,6 +1,7 @@
 /* GetPipeline: a team's kanban. Counts and sums come from the kanban cells
- * kept by index.c, cards from the ordered card lists: the cost depends on the
- * number of stages, salespeople and cards shown, never on the number of leads. */
+ * kept by index.c, cards from the per-salesperson ordered card lists merged:
+ * the cost depends on the number of stages, salespeople and cards shown,
+ * never on the number of leads. */
 #include "pipeline.h"
 
 #include <string.h>
@@ -33,9 +34,18 @@ static int add_cell(const MDB_val *d, column_t *col)
     return 0;
 }
 
-/* Sums the cells under prefix (a column, or a column and salesperson). */
-static int sum_cells(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen, column_t *col)
+/* Salespeople (0: unassigned) with leads in a column, from its cells. */
+typedef struct {
+    int64_t *ids;
+    size_t n, cap;
+} people_t;
+
+/* Sums the cells under prefix (a column, or a column and salesperson); when
+ * people is given, notes whose cells they were. */
+static int sum_cells(crm_call_t *call, MDB_dbi dbi, const uint8_t *prefix, size_t plen, column_t *col,
+                     people_t *people)
 {
+    MDB_txn *txn = crm_call_txn(call);
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, dbi, &cur);
     if (rc)
@@ -43,9 +53,21 @@ static int sum_cells(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t pl
     MDB_val k = {plen, (void *)prefix}, d;
     for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
          rc == 0 && k.mv_size >= plen && !memcmp(k.mv_data, prefix, plen);
-         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
         if ((rc = add_cell(&d, col)) != 0)
             break;
+        if (people && k.mv_size == 25) {
+            if (people->n == people->cap) {
+                size_t cap = people->cap ? people->cap * 2 : 16;
+                int64_t *ids = crm_arena_alloc(crm_call_arena(call), sizeof *ids * cap);
+                if (people->n)
+                    memcpy(ids, people->ids, sizeof *ids * people->n);
+                people->ids = ids;
+                people->cap = cap;
+            }
+            people->ids[people->n++] = (int64_t)crm_key_get_u64((const uint8_t *)k.mv_data + 17);
+        }
+    }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -89,23 +111,24 @@ static int cards_next(cards_t *c)
 /* The order within a column: priority, age, id, the 17 bytes after the prefix */
 static const uint8_t *card_order(const cards_t *c) { return (const uint8_t *)c->key.mv_data + c->plen; }
 
-static int fill_cards(crm_call_t *call, column_t *col, const uint8_t *p1, const uint8_t *p2, size_t plen,
+/* The first limit cards of the merge of the card lists under prefixes (each
+ * plen bytes): priority, then newest, whatever the salesperson. */
+static int fill_cards(crm_call_t *call, column_t *col, const uint8_t *prefixes, size_t n, size_t plen,
                       MDB_dbi dbi, uint32_t limit)
 {
     pipeline_t *pl = crm_call_ctx(call);
     MDB_txn *txn = crm_call_txn(call);
-    cards_t c[2];
-    int n = p2 ? 2 : 1, rc = cards_open(&c[0], txn, dbi, p1, plen);
-    c[1].cur = NULL;
-    if (rc == 0 && p2)
-        rc = cards_open(&c[1], txn, dbi, p2, plen);
+    cards_t *c = crm_arena_alloc(crm_call_arena(call), sizeof *c * (n + 1));
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = cards_open(&c[i], txn, dbi, prefixes + i * plen, plen);
     col->leads = crm_arena_alloc(crm_call_arena(call), sizeof *col->leads * (limit + 1));
     while (rc == 0 && col->n_leads < limit) {
-        int pick = -1;
-        for (int i = 0; i < n; i++)
-            if (c[i].key.mv_data && (pick < 0 || memcmp(card_order(&c[i]), card_order(&c[pick]), 17) < 0))
+        size_t pick = n;
+        for (size_t i = 0; i < n; i++)
+            if (c[i].key.mv_data && (pick == n || memcmp(card_order(&c[i]), card_order(&c[pick]), 17) < 0))
                 pick = i;
-        if (pick < 0)
+        if (pick == n)
             break;
         int64_t id = (int64_t)crm_key_get_u64(card_order(&c[pick]) + 9);
         lead_t *l;
@@ -116,7 +139,7 @@ static int fill_cards(crm_call_t *call, column_t *col, const uint8_t *p1, const 
         col->leads[col->n_leads++] = l;
         rc = cards_next(&c[pick]);
     }
-    for (int i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++)
         if (c[i].cur)
             mdb_cursor_close(c[i].cur);
     return rc;
@@ -146,7 +169,6 @@ int pl_get_pipeline(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
     if (n < 0)
         return -1;
     reply->columns = crm_arena_alloc(crm_call_arena(call), sizeof *reply->columns * ((size_t)n + 1));
-    MDB_txn *txn = crm_call_txn(call);
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         column_t *col = crm_call_new(call, &crm__pipeline__v1__pipeline_column__descriptor);
@@ -154,23 +176,30 @@ int pl_get_pipeline(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
         reply->columns[reply->n_columns++] = col;
         if (hidden)
             continue;
-        uint8_t p1[25], p2[25];
-        size_t plen;
+        uint8_t *prefixes;
+        size_t n_prefixes = 0;
         if (r->salesperson_id || own) {
-            plen = column_prefix(p1, r->team_id, type, stages[i]->id, 1, r->salesperson_id ? r->salesperson_id : me);
-            column_prefix(p2, r->team_id, type, stages[i]->id, 1, 0);
-            int both = !r->salesperson_id; /* own leads and unassigned ones */
-            rc = sum_cells(txn, pl->kanban, p1, plen, col);
-            if (rc == 0 && both)
-                rc = sum_cells(txn, pl->kanban, p2, plen, col);
-            if (rc == 0)
-                rc = fill_cards(call, col, p1, both ? p2 : NULL, plen, pl->cards_sp, limit);
+            /* one salesperson's cards, or an own-leads user's: theirs and nobody's */
+            int64_t who[2] = {r->salesperson_id ? r->salesperson_id : me, 0};
+            n_prefixes = r->salesperson_id ? 1 : 2;
+            prefixes = crm_arena_alloc(crm_call_arena(call), 25 * 2);
+            for (size_t p = 0; p < n_prefixes && rc == 0; p++) {
+                column_prefix(prefixes + 25 * p, r->team_id, type, stages[i]->id, 1, who[p]);
+                rc = sum_cells(call, pl->kanban, prefixes + 25 * p, 25, col, NULL);
+            }
         } else {
-            plen = column_prefix(p1, r->team_id, type, stages[i]->id, 0, 0);
-            rc = sum_cells(txn, pl->kanban, p1, plen, col);
-            if (rc == 0)
-                rc = fill_cards(call, col, p1, NULL, plen, pl->cards_all, limit);
+            /* the whole column: every salesperson's card list, merged */
+            uint8_t column[17];
+            people_t people = {0};
+            column_prefix(column, r->team_id, type, stages[i]->id, 0, 0);
+            rc = sum_cells(call, pl->kanban, column, 17, col, &people);
+            prefixes = crm_arena_alloc(crm_call_arena(call), 25 * (people.n + 1));
+            for (size_t p = 0; p < people.n; p++)
+                column_prefix(prefixes + 25 * p, r->team_id, type, stages[i]->id, 1, people.ids[p]);
+            n_prefixes = people.n;
         }
+        if (rc == 0)
+            rc = fill_cards(call, col, prefixes, n_prefixes, 25, pl->cards_sp, limit);
     }
     return rc ? crm_call_fail_db(call, rc) : 0;
 }

@@ -78,8 +78,8 @@ int main(int argc, char **argv)
         {"users", 0, &pl.users},           {"teams", 0, &pl.teams},
         {"by_stage", 0, &pl.by_stage},     {"by_salesperson", 0, &pl.by_salesperson},
         {"by_customer", 0, &pl.by_customer}, {"by_team", 0, &pl.by_team},
-        {"by_tag", 0, &pl.by_tag},         {"cards_all", 0, &pl.cards_all},
-        {"cards_sp", 0, &pl.cards_sp},     {"kanban", 0, &pl.kanban},
+        {"by_tag", 0, &pl.by_tag},         {"cards_sp", 0, &pl.cards_sp},
+        {"kanban", 0, &pl.kanban},
         {"quotes_by_lead", 0, &pl.quotes_by_lead}, {"outbox", 0, &pl.outbox_dbi},
     };
     const char *err;

@@ -33,7 +33,6 @@ typedef struct {
     MDB_dbi users;       /* id → UserInfo (from identity's events) */
     MDB_dbi teams;       /* id → TeamInfo (from identity's events) */
     MDB_dbi by_stage, by_salesperson, by_customer, by_team, by_tag; /* key, lead id → "" */
-    MDB_dbi cards_all;   /* team, type, stage, priority, age, id → "" */
     MDB_dbi cards_sp;    /* team, type, stage, salesperson, priority, age, id → "" */
     MDB_dbi kanban;      /* team, type, stage, salesperson → KanbanCell */
     MDB_dbi quotes_by_lead; /* lead id, quotation id → "" */
