@@ -1,7 +1,9 @@
 #include "crm_zloop.h"
+#include "crm_log.h"
 #include "crm_mem.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 
 struct crm_zwatch {
@@ -191,4 +193,23 @@ int crm_zsock_setup(void *socket, int64_t max_msg)
     if (max_msg > 0 && zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg) != 0)
         return -1;
     return 0;
+}
+
+static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    crm_info("signal %d: stopping", w->signum);
+    ev_break(loop, EVBREAK_ALL);
+}
+
+void crm_loop_run(struct ev_loop *loop)
+{
+    ev_signal sigint, sigterm;
+    ev_signal_init(&sigint, on_stop_signal, SIGINT);
+    ev_signal_init(&sigterm, on_stop_signal, SIGTERM);
+    ev_signal_start(loop, &sigint);
+    ev_signal_start(loop, &sigterm);
+    signal(SIGPIPE, SIG_IGN);
+    ev_run(loop, 0);
+    ev_signal_stop(loop, &sigint);
+    ev_signal_stop(loop, &sigterm);
 }

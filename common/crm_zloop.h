@@ -25,6 +25,10 @@ crm_zwatch_t *crm_zwatch_new(struct ev_loop *loop, void *socket, crm_zwatch_fn *
 /* Stops watching and frees; sets *self_p to NULL. The socket is left open. */
 void crm_zwatch_destroy(crm_zwatch_t **self_p);
 
+/* Runs loop until SIGINT or SIGTERM (logged), with SIGPIPE ignored: the
+ * last line of every program's wiring. */
+void crm_loop_run(struct ev_loop *loop);
+
 /* Up to CRM_FRAMES_MAX frames of one multipart message. */
 #define CRM_FRAMES_MAX 8
 typedef struct {

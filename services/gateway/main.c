@@ -4,21 +4,15 @@
 #include "gateway.h"
 #include "crm_config.h"
 #include "crm_log.h"
+#include "crm_zloop.h"
 #include "crm_mem.h"
 #include "crm_time.h"
 #include "crm_services.h"
 
-#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <zmq.h>
-
-static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
-{
-    crm_info("signal %d: stopping", w->signum);
-    ev_break(loop, EVBREAK_ALL);
-}
 
 static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents) { gw_session_sweep(w->data); }
 
@@ -52,7 +46,6 @@ int main(int argc, char **argv)
         crm_error("bad configuration (http port, max body or deadline) or libsodium failure");
         return 2;
     }
-    signal(SIGPIPE, SIG_IGN);
 
     gateway_t gw = {0};
     gw.loop = EV_DEFAULT;
@@ -96,13 +89,8 @@ int main(int argc, char **argv)
     ev_timer_init(&sweep, on_sweep, 60, 60);
     sweep.data = &gw;
     ev_timer_start(gw.loop, &sweep);
-    ev_signal sigint, sigterm;
-    ev_signal_init(&sigint, on_signal, SIGINT);
-    ev_signal_init(&sigterm, on_signal, SIGTERM);
-    ev_signal_start(gw.loop, &sigint);
-    ev_signal_start(gw.loop, &sigterm);
     crm_info("front doors: %s and http://%s:%lld", zmq_ep, http_addr, (long long)http_port);
-    ev_run(gw.loop, 0);
+    crm_loop_run(gw.loop);
 
     /* answer the calls still out first: suspended HTTP requests must be
      * resumed before libmicrohttpd stops */

@@ -3,20 +3,14 @@
 #include "identity.h"
 #include "crm_config.h"
 #include "crm_log.h"
+#include "crm_zloop.h"
 #include "crm_mem.h"
 #include "crm_publisher.h"
 #include "crm_rpc_server.h"
 
-#include <signal.h>
 #include <zmq.h>
 #include <stdio.h>
 #include <string.h>
-
-static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
-{
-    crm_info("signal %d: stopping", w->signum);
-    ev_break(loop, EVBREAK_ALL);
-}
 
 static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -104,14 +98,8 @@ int main(int argc, char **argv)
     ev_timer_init(&sweep, on_sweep, 1.0, 300.0);
     sweep.data = &idn;
     ev_timer_start(loop, &sweep);
-    ev_signal sigint, sigterm;
-    ev_signal_init(&sigint, on_signal, SIGINT);
-    ev_signal_init(&sigterm, on_signal, SIGTERM);
-    ev_signal_start(loop, &sigint);
-    ev_signal_start(loop, &sigterm);
-    signal(SIGPIPE, SIG_IGN);
     crm_info("serving on %s, events on %s (replay %s), data in %s", rpc_ep, pub_ep, replay_ep, data_dir);
-    ev_run(loop, 0);
+    crm_loop_run(loop);
 
     crm_rpc_server_destroy(&srv);
     crm_publisher_destroy(&pub);

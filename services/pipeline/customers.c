@@ -120,50 +120,21 @@ int pl_get_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
     return 0;
 }
 
+static int keep_customer(crm_call_t *call, const void *item, const void *filter)
+{
+    const customer_t *c = item;
+    const Crm__Pipeline__V1__ListCustomersRequest *r = filter;
+    return (!r->parent_id || c->parent_id == r->parent_id) &&
+           (!r->query[0] || strcasestr(c->name, r->query) || strcasestr(c->email, r->query));
+}
+
 int pl_list_customers(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
     pipeline_t *pl = crm_call_ctx(call);
     const Crm__Pipeline__V1__ListCustomersRequest *r = (const void *)in;
     Crm__Pipeline__V1__ListCustomersReply *reply = (void *)out;
-    crm_status_t st;
-    uint32_t size;
-    uint64_t after;
-    if (pl_require_sales(call) != 0)
+    if (pl_require_sales(call) != 0 || pl_check_text(call, "query", r->query, 0, 256) != 0)
         return -1;
-    if (crm_page_size(&st, r->page_size, 50, 500, &size) != 0 || crm_page_token_read(&st, r->page_token, &after) != 0)
-        return crm_call_fail_status(call, &st);
-    if (pl_check_text(call, "query", r->query, 0, 256) != 0)
-        return -1;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(crm_call_txn(call), pl->customers, &cur);
-    if (rc)
-        return crm_call_fail_db(call, rc);
-    reply->customers = crm_arena_alloc(crm_call_arena(call), sizeof *reply->customers * size);
-    uint8_t key[8];
-    crm_key_put_u64(key, after + 1);
-    MDB_val k = {8, key}, d;
-    int more = 0;
-    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-        customer_t *c = crm_call_unpack(call, &crm__pipeline__v1__customer__descriptor, d.mv_data, d.mv_size);
-        if (!c) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        if ((r->parent_id && c->parent_id != r->parent_id) ||
-            (r->query[0] && !strcasestr(c->name, r->query) && !strcasestr(c->email, r->query)))
-            continue;
-        if (reply->n_customers == size) {
-            more = 1;
-            break;
-        }
-        reply->customers[reply->n_customers++] = c;
-    }
-    mdb_cursor_close(cur);
-    if (rc && rc != MDB_NOTFOUND)
-        return crm_call_fail_db(call, rc);
-    if (more) {
-        reply->next_page_token = crm_arena_alloc(crm_call_arena(call), 24);
-        crm_page_token_make(reply->next_page_token, (uint64_t)reply->customers[reply->n_customers - 1]->id);
-    }
-    return 0;
+    return pl_list_page(call, pl->customers, &crm__pipeline__v1__customer__descriptor, r->page_size, r->page_token,
+                        keep_customer, r, (void ***)&reply->customers, &reply->n_customers, &reply->next_page_token);
 }

@@ -13,7 +13,6 @@
 #define PRIO(x) CRM__PIPELINE__V1__PRIORITY__PRIORITY_##x
 #define CACTION(x) CRM__PIPELINE__V1__CUSTOMER_ACTION__CUSTOMER_ACTION_##x
 #define TAGS_MAX 64
-#define LIST_SCAN_MAX 20000 /* leads read for one ListLeads page at most */
 
 typedef Crm__Pipeline__V1__FieldChange change_t;
 
@@ -639,7 +638,7 @@ int pl_list_leads(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage
         int64_t id = src[pick].head;
         if (!id)
             break;
-        if (++scanned > LIST_SCAN_MAX) {
+        if (++scanned > PL_SCAN_MAX) {
             more = 1;
             break;
         }
@@ -663,11 +662,8 @@ int pl_list_leads(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage
             mdb_cursor_close(src[i].cur);
     if (rc)
         return crm_call_fail_db(call, rc);
-    if (more) {
-        reply->next_page_token = crm_arena_alloc(crm_call_arena(call), 24);
-        crm_page_token_make(reply->next_page_token, (uint64_t)(scanned > LIST_SCAN_MAX
-                                                                   ? last_scanned
-                                                                   : reply->leads[reply->n_leads - 1]->id));
-    }
+    if (more)
+        reply->next_page_token =
+            pl_page_token(call, scanned > PL_SCAN_MAX ? last_scanned : reply->leads[reply->n_leads - 1]->id);
     return 0;
 }

@@ -5,9 +5,9 @@
 #include "crm_config.h"
 #include "crm_consumer.h"
 #include "crm_log.h"
+#include "crm_zloop.h"
 #include "crm_publisher.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <zmq.h>
@@ -38,12 +38,6 @@ const crm_method_t pipeline_methods[] = {
     {pl_list_lost_reasons, 0},
     {pl_pipeline_report, 0},
 };
-
-static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
-{
-    crm_info("signal %d: stopping", w->signum);
-    ev_break(loop, EVBREAK_ALL);
-}
 
 static int bootstrap(MDB_txn *txn, void *arg) { return pl_stages_bootstrap(arg, txn); }
 
@@ -106,14 +100,8 @@ int main(int argc, char **argv)
     crm_rpc_server_add(srv, &crm__pipeline__v1__pipeline__descriptor, pipeline_methods, &pl);
     crm_publisher_flush(pub);
 
-    ev_signal sigint, sigterm;
-    ev_signal_init(&sigint, on_signal, SIGINT);
-    ev_signal_init(&sigterm, on_signal, SIGTERM);
-    ev_signal_start(loop, &sigint);
-    ev_signal_start(loop, &sigterm);
-    signal(SIGPIPE, SIG_IGN);
     crm_info("serving on %s, events on %s (replay %s), data in %s", rpc_ep, pub_ep, replay_ep, data_dir);
-    ev_run(loop, 0);
+    crm_loop_run(loop);
 
     crm_rpc_server_destroy(&srv);
     crm_publisher_destroy(&pub);

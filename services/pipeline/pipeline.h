@@ -73,6 +73,19 @@ int pl_put(crm_call_t *call, MDB_dbi dbi, int64_t id, const ProtobufCMessage *m)
 int pl_next_id(crm_call_t *call, const char *counter, int64_t *id);
 /* Appends an event. */
 int pl_emit(crm_call_t *call, const char *type, const ProtobufCMessage *payload);
+/* One page of a List call over dbi (id → message of type desc), in id order,
+ * resuming after page_token: the records keep() accepts, at most page_size
+ * (default 50, at most 500), reading at most PL_SCAN_MAX records so that a
+ * filter matching little never reads the whole store in one call (the page
+ * then ends early and its token resumes the scan). Returns 0 or -1. */
+#define PL_SCAN_MAX 20000
+typedef int (pl_keep_fn)(crm_call_t *call, const void *item, const void *filter);
+int pl_list_page(crm_call_t *call, MDB_dbi dbi, const ProtobufCMessageDescriptor *desc, int32_t page_size,
+                 const char *page_token, pl_keep_fn *keep, const void *filter, void ***items, size_t *n,
+                 char **next_token);
+/* The token of a page that ends at id. */
+char *pl_page_token(crm_call_t *call, int64_t id);
+
 /* A user's name from identity's events ("" if unknown). */
 const char *pl_user_name(crm_call_t *call, int64_t id);
 

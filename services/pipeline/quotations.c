@@ -83,48 +83,21 @@ int pl_get_quotation(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMess
     return 0;
 }
 
+static int keep_quote(crm_call_t *call, const void *item, const void *filter)
+{
+    const quote_t *q = item;
+    const Crm__Pipeline__V1__ListQuotationsRequest *r = filter;
+    return (!r->customer_id || q->customer_id == r->customer_id) &&
+           (!r->opportunity_id || q->opportunity_id == r->opportunity_id) && quote_visible(call, q);
+}
+
 int pl_list_quotations(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
     pipeline_t *pl = crm_call_ctx(call);
     const Crm__Pipeline__V1__ListQuotationsRequest *r = (const void *)in;
     Crm__Pipeline__V1__ListQuotationsReply *reply = (void *)out;
-    crm_status_t st;
-    uint32_t size;
-    uint64_t after;
     if (pl_require_sales(call) != 0)
         return -1;
-    if (crm_page_size(&st, r->page_size, 50, 500, &size) != 0 || crm_page_token_read(&st, r->page_token, &after) != 0)
-        return crm_call_fail_status(call, &st);
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(crm_call_txn(call), pl->quotations, &cur);
-    if (rc)
-        return crm_call_fail_db(call, rc);
-    reply->quotations = crm_arena_alloc(crm_call_arena(call), sizeof *reply->quotations * size);
-    uint8_t key[8];
-    crm_key_put_u64(key, after + 1);
-    MDB_val k = {8, key}, d;
-    int more = 0;
-    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-        quote_t *q = crm_call_unpack(call, &crm__pipeline__v1__quotation__descriptor, d.mv_data, d.mv_size);
-        if (!q) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        if ((r->customer_id && q->customer_id != r->customer_id) ||
-            (r->opportunity_id && q->opportunity_id != r->opportunity_id) || !quote_visible(call, q))
-            continue;
-        if (reply->n_quotations == size) {
-            more = 1;
-            break;
-        }
-        reply->quotations[reply->n_quotations++] = q;
-    }
-    mdb_cursor_close(cur);
-    if (rc && rc != MDB_NOTFOUND)
-        return crm_call_fail_db(call, rc);
-    if (more) {
-        reply->next_page_token = crm_arena_alloc(crm_call_arena(call), 24);
-        crm_page_token_make(reply->next_page_token, (uint64_t)reply->quotations[reply->n_quotations - 1]->id);
-    }
-    return 0;
+    return pl_list_page(call, pl->quotations, &crm__pipeline__v1__quotation__descriptor, r->page_size, r->page_token,
+                        keep_quote, r, (void ***)&reply->quotations, &reply->n_quotations, &reply->next_page_token);
 }

@@ -1,5 +1,6 @@
 /* Access rules, field checks and record helpers every handler shares. */
 #include "pipeline.h"
+#include "crm_request.h"
 #include "crm_validate.h"
 
 #include <ctype.h>
@@ -161,4 +162,59 @@ const char *pl_user_name(crm_call_t *call, int64_t id)
                                  crm_arena_allocator(crm_call_arena(call)), (void **)&u) != 0)
         return "";
     return u->name;
+}
+
+/* --- paging ------------------------------------------------------------------------ */
+
+char *pl_page_token(crm_call_t *call, int64_t id)
+{
+    char *token = crm_arena_alloc(crm_call_arena(call), 24);
+    crm_page_token_make(token, (uint64_t)id);
+    return token;
+}
+
+int pl_list_page(crm_call_t *call, MDB_dbi dbi, const ProtobufCMessageDescriptor *desc, int32_t page_size,
+                 const char *page_token, pl_keep_fn *keep, const void *filter, void ***items, size_t *n,
+                 char **next_token)
+{
+    crm_status_t st;
+    uint32_t size;
+    uint64_t after;
+    if (crm_page_size(&st, page_size, 50, 500, &size) != 0 || crm_page_token_read(&st, page_token, &after) != 0)
+        return crm_call_fail_status(call, &st);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(crm_call_txn(call), dbi, &cur);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    *items = crm_arena_alloc(crm_call_arena(call), sizeof(void *) * size);
+    *n = 0;
+    uint8_t key[8];
+    crm_key_put_u64(key, after + 1);
+    MDB_val k = {8, key}, d;
+    int64_t resume = 0, scanned = 0;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (k.mv_size != 8) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        int64_t id = (int64_t)crm_key_get_u64(k.mv_data);
+        if (*n == size || ++scanned > PL_SCAN_MAX) {
+            resume = *n == size ? (int64_t)crm_key_get_u64(key) : id - 1;
+            break;
+        }
+        void *item = crm_call_unpack(call, desc, d.mv_data, d.mv_size);
+        if (!item) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        crm_key_put_u64(key, (uint64_t)id); /* the last record read */
+        if (keep(call, item, filter))
+            (*items)[(*n)++] = item;
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return crm_call_fail_db(call, rc);
+    if (resume)
+        *next_token = pl_page_token(call, resume);
+    return 0;
 }
