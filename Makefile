@@ -91,11 +91,13 @@ clean:
 # --- generated protobuf-c code -------------------------------------------
 $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto
 	@mkdir -p $(GEN)
-	protoc-c -Iproto -I/usr/include --c_out=$(GEN) $<
+	@echo "  PROTOC  $<"
+	@protoc-c -Iproto -I/usr/include --c_out=$(GEN) $<
 
 $(GEN)/google/protobuf/field_mask.pb-c.c $(GEN)/google/protobuf/field_mask.pb-c.h: /usr/include/google/protobuf/field_mask.proto
 	@mkdir -p $(GEN)
-	protoc-c -I/usr/include --c_out=$(GEN) google/protobuf/field_mask.proto
+	@echo "  PROTOC  $@"
+	@protoc-c -I/usr/include --c_out=$(GEN) google/protobuf/field_mask.proto
 
 # Every object waits for all generated headers, so -MMD needs no bootstrap.
 $(B)/%.o: %.c | $(PROTO_H)
@@ -109,30 +111,38 @@ $(B)/gen/%.o: $(GEN)/%.c | $(PROTO_H)
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR      $@"
+	@ar rcs $@ $^
 
 define service_rule
 $(B)/crm-$(1): $(patsubst %.c,$(B)/%.o,$(wildcard services/$(1)/*.c)) $(LIB)
-	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(PKG_LIBS) -lm
+	@echo "  LD      $$@"
+	@$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(PKG_LIBS) -lm
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rule,$(s))))
 
 $(B)/crmctl: $(patsubst %.c,$(B)/%.o,$(wildcard services/crmctl/*.c)) $(LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
 
 $(B)/tests/system/event-recorder: $(B)/tests/system/event_recorder.o $(LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(B)/tests/system/test_%: $(B)/tests/system/test_%.o $(SYS_LIB) $(LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
 
 $(B)/tests/bench/%: $(B)/tests/bench/%.o $(LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 build/fuzz/tests/fuzz/%: build/fuzz/tests/fuzz/%.o $(LIB)
-	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm
+	@echo "  LD      $@"
+	@$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm
 
 -include $(shell find build -name '*.d' 2>/dev/null)
