@@ -60,7 +60,6 @@ struct crm_rpc_server {
     crm_zwatch_t *watch;
     crm_store_t *store;
     MDB_dbi idem;
-    int64_t max_msg;
     service_t services[MAX_SERVICES];
     int n_services;
     crm_publisher_t *publisher;
@@ -629,7 +628,6 @@ crm_rpc_server_t *crm_rpc_server_new(struct ev_loop *loop, void *zctx, const cha
     self->loop = loop;
     self->service = crm_strdup(service);
     self->store = store;
-    self->max_msg = max_msg;
     self->arena = crm_arena_new();
     self->started = crm_time_mono_us();
     ev_init(&self->hold_sweep, on_hold_sweep);

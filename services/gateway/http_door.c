@@ -76,16 +76,13 @@ static void answer(http_req_t *r, unsigned status, const char *type, char *data,
 
 static void answer_error(http_req_t *r, const crm_status_t *st)
 {
-    char msg[sizeof st->message], field[sizeof st->field];
-    snprintf(msg, sizeof msg, "%s", st->message);
-    snprintf(field, sizeof field, "%s", st->field);
-    crm_utf8_clean(msg); /* jansson refuses invalid UTF-8 */
-    crm_utf8_clean(field);
+    /* every crm_status_t is UTF-8 (crm_status.c cleans what it formats), as
+     * jansson requires */
     json_t *o = json_object();
     json_object_set_new(o, "code", json_string(crm_code_name(st->code)));
-    json_object_set_new(o, "msg", json_string(msg));
-    if (field[0])
-        json_object_set_new(o, "meta", json_pack("{s:s}", "field", field));
+    json_object_set_new(o, "msg", json_string(st->message));
+    if (st->field[0])
+        json_object_set_new(o, "meta", json_pack("{s:s}", "field", st->field));
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (!text)

@@ -242,6 +242,19 @@ sys_env_t *sys_start(const char *const *extra)
     return env;
 }
 
+sys_env_t *sys_start_admin(const char *const *extra, char **admin)
+{
+    sys_env_t *env = sys_start(extra);
+    crm_status_t st;
+    *admin = env ? sys_login(env, "admin", SYS_ADMIN_PASSWORD, &st) : NULL;
+    if (env && !*admin) {
+        fprintf(stderr, "admin login: %s %s\n", crm_code_name(st.code), st.message);
+        sys_stop(env);
+        env = NULL;
+    }
+    return env;
+}
+
 int sys_stop(sys_env_t *env)
 {
     if (!env)

@@ -33,6 +33,10 @@ typedef struct {
  * on failure (reason printed). */
 sys_env_t *sys_start(const char *const *extra);
 
+/* sys_start, then a login as the administrator: *admin gets the token
+ * (malloc'd). Returns NULL, stopping what started, if either fails. */
+sys_env_t *sys_start_admin(const char *const *extra, char **admin);
+
 /* Stops everything with SIGTERM and checks each exited 0 (so sanitizer
  * reports in a service fail the test); removes the folder. Returns the
  * number of programs that did not exit cleanly. */

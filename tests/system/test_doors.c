@@ -25,14 +25,10 @@ static char auth[256];
 static int setup(void **state)
 {
     static const char *const extra[] = {"CRM_MAX_BODY=65536", NULL};
-    env = sys_start(extra);
-    if (!env)
-        return -1;
-    crm_status_t st;
-    admin = sys_login(env, "admin", SYS_ADMIN_PASSWORD, &st);
+    env = sys_start_admin(extra, &admin);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\nContent-Type: application/json\r\n",
              admin ? admin : "");
-    return admin ? 0 : -1;
+    return env ? 0 : -1;
 }
 
 static int teardown(void **state)

@@ -128,12 +128,11 @@ static void wait_caught_up(sys_env_t *env, uint64_t head)
 
 static void test_exactly_once_across_kills(void **state)
 {
-    sys_env_t *env = sys_start(NULL);
+    char *admin;
+    sys_env_t *env = sys_start_admin(NULL, &admin);
     assert_non_null(env);
     assert_int_equal(sys_spawn(env, SYS_RECORDER), 0);
     crm_status_t st;
-    char *admin = sys_login(env, "admin", SYS_ADMIN_PASSWORD, &st);
-    assert_non_null(admin);
 
     pid_t writer = start_writer(env);
     assert_true(writer > 0);

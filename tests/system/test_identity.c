@@ -26,18 +26,29 @@ static char *admin;
 static int setup(void **state)
 {
     static const char *const extra[] = {"CRM_LOGIN_LOCK_SECONDS=2", NULL};
-    env = sys_start(extra);
-    if (!env)
-        return -1;
-    crm_status_t st;
-    admin = sys_login(env, "admin", SYS_ADMIN_PASSWORD, &st);
-    return admin ? 0 : -1;
+    env = sys_start_admin(extra, &admin);
+    return env ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     free(admin);
     return sys_stop(env) == 0 ? 0 : -1;
+}
+
+/* The call must fail with code, naming field (NULL: any field). */
+static void expect_fail(sys_env_t *e, const char *method, const char *token, const ProtobufCMessage *in,
+                        const ProtobufCMessageDescriptor *out_desc, Crm__Rpc__V1__Code code, const char *field)
+{
+    crm_status_t st;
+    ProtobufCMessage *r = sys_call(e, method, token, in, out_desc, &st);
+    if (r) {
+        protobuf_c_message_free_unpacked(r, NULL);
+        fail_msg("%s succeeded; wanted %s", method, crm_code_name(code));
+    }
+    assert_int_equal(st.code, code);
+    if (field)
+        assert_string_equal(st.field, field);
 }
 
 static Crm__Identity__V1__User *whoami(const char *token, crm_status_t *st)
@@ -154,9 +165,7 @@ static void test_invitation_flow(void **state)
     Crm__Identity__V1__SetPasswordRequest sp = CRM__IDENTITY__V1__SET_PASSWORD_REQUEST__INIT;
     sp.invite_token = invite;
     sp.password = "short";
-    assert_null(sys_call(env, M("SetPassword"), NULL, &sp.base, &crm__identity__v1__set_password_reply__descriptor, &st));
-    assert_int_equal(st.code, CODE(INVALID_ARGUMENT));
-    assert_string_equal(st.field, "password");
+    expect_fail(env, M("SetPassword"), NULL, &sp.base, &crm__identity__v1__set_password_reply__descriptor, CODE(INVALID_ARGUMENT), "password");
 
     sp.password = "li-password-1";
     ProtobufCMessage *ok = sys_call(env, M("SetPassword"), NULL, &sp.base, &crm__identity__v1__set_password_reply__descriptor, &st);
@@ -168,12 +177,9 @@ static void test_invitation_flow(void **state)
 
     /* single use */
     sp.password = "another-pass-2";
-    assert_null(sys_call(env, M("SetPassword"), NULL, &sp.base, &crm__identity__v1__set_password_reply__descriptor, &st));
-    assert_int_equal(st.code, CODE(PERMISSION_DENIED));
-    assert_string_equal(st.field, "inviteToken");
+    expect_fail(env, M("SetPassword"), NULL, &sp.base, &crm__identity__v1__set_password_reply__descriptor, CODE(PERMISSION_DENIED), "inviteToken");
     sp.invite_token = "forged-token";
-    assert_null(sys_call(env, M("SetPassword"), NULL, &sp.base, &crm__identity__v1__set_password_reply__descriptor, &st));
-    assert_int_equal(st.code, CODE(PERMISSION_DENIED));
+    expect_fail(env, M("SetPassword"), NULL, &sp.base, &crm__identity__v1__set_password_reply__descriptor, CODE(PERMISSION_DENIED), NULL);
 
     /* an invitation is spent once an administrator has set the password */
     Crm__Identity__V1__CreateUserRequest req2 = CRM__IDENTITY__V1__CREATE_USER_REQUEST__INIT;
@@ -190,8 +196,7 @@ static void test_invitation_flow(void **state)
     protobuf_c_message_free_unpacked(done, NULL);
     sp.invite_token = r->invite_token;
     sp.password = "takeover-pass";
-    assert_null(sys_call(env, M("SetPassword"), NULL, &sp.base, &crm__identity__v1__set_password_reply__descriptor, &st));
-    assert_int_equal(st.code, CODE(PERMISSION_DENIED));
+    expect_fail(env, M("SetPassword"), NULL, &sp.base, &crm__identity__v1__set_password_reply__descriptor, CODE(PERMISSION_DENIED), NULL);
     crm__identity__v1__create_user_reply__free_unpacked(r, NULL);
     char *t3 = sys_login(env, "invited2", "set-by-admin-2", &st);
     assert_non_null(t3);
@@ -211,8 +216,7 @@ static void test_admin_versus_user_rights(void **state)
     Crm__Identity__V1__CreateUserRequest cu = CRM__IDENTITY__V1__CREATE_USER_REQUEST__INIT;
     cu.login = "sneaky";
     cu.name = "Sneaky";
-    assert_null(sys_call(env, M("CreateUser"), t, &cu.base, &crm__identity__v1__create_user_reply__descriptor, &st));
-    assert_int_equal(st.code, CODE(PERMISSION_DENIED));
+    expect_fail(env, M("CreateUser"), t, &cu.base, &crm__identity__v1__create_user_reply__descriptor, CODE(PERMISSION_DENIED), NULL);
 
     Google__Protobuf__FieldMask mask = GOOGLE__PROTOBUF__FIELD_MASK__INIT;
     char *paths[] = {"is_admin"};
@@ -222,22 +226,18 @@ static void test_admin_versus_user_rights(void **state)
     uu.id = uid;
     uu.is_admin = 1;
     uu.update_mask = &mask;
-    assert_null(sys_call(env, M("UpdateUser"), t, &uu.base, &crm__identity__v1__user__descriptor, &st));
-    assert_int_equal(st.code, CODE(PERMISSION_DENIED));
+    expect_fail(env, M("UpdateUser"), t, &uu.base, &crm__identity__v1__user__descriptor, CODE(PERMISSION_DENIED), NULL);
 
     Crm__Identity__V1__ChangePasswordRequest cp = CRM__IDENTITY__V1__CHANGE_PASSWORD_REQUEST__INIT;
     cp.user_id = other;
     cp.new_password = "hijacked-pass";
-    assert_null(sys_call(env, M("ChangePassword"), t, &cp.base, &crm__identity__v1__change_password_reply__descriptor, &st));
-    assert_int_equal(st.code, CODE(PERMISSION_DENIED));
+    expect_fail(env, M("ChangePassword"), t, &cp.base, &crm__identity__v1__change_password_reply__descriptor, CODE(PERMISSION_DENIED), NULL);
 
     /* one's own password needs the old one, and the right one */
     cp.user_id = 0;
     cp.new_password = "plain-pass-2";
     cp.old_password = "wrong-old-pass";
-    assert_null(sys_call(env, M("ChangePassword"), t, &cp.base, &crm__identity__v1__change_password_reply__descriptor, &st));
-    assert_int_equal(st.code, CODE(PERMISSION_DENIED));
-    assert_string_equal(st.field, "oldPassword");
+    expect_fail(env, M("ChangePassword"), t, &cp.base, &crm__identity__v1__change_password_reply__descriptor, CODE(PERMISSION_DENIED), "oldPassword");
     cp.old_password = "plain-pass-1";
     ProtobufCMessage *ok = sys_call(env, M("ChangePassword"), t, &cp.base, &crm__identity__v1__change_password_reply__descriptor, &st);
     assert_non_null(ok);
@@ -263,8 +263,7 @@ static void test_admin_versus_user_rights(void **state)
     ct.name = "Sales";
     ct.member_ids = members;
     ct.n_member_ids = 2;
-    assert_null(sys_call(env, M("CreateTeam"), t, &ct.base, &crm__identity__v1__team__descriptor, &st));
-    assert_int_equal(st.code, CODE(PERMISSION_DENIED));
+    expect_fail(env, M("CreateTeam"), t, &ct.base, &crm__identity__v1__team__descriptor, CODE(PERMISSION_DENIED), NULL);
     Crm__Identity__V1__Team *team = sys_call(env, M("CreateTeam"), admin, &ct.base, &crm__identity__v1__team__descriptor, &st);
     assert_non_null(team);
     int64_t team_id = team->id;
@@ -314,49 +313,36 @@ static void test_deactivation_revokes_at_once(void **state)
 
     /* administrators can't lock themselves out */
     uu.id = 1;
-    assert_null(sys_call(env, M("UpdateUser"), admin, &uu.base, &crm__identity__v1__user__descriptor, &st));
-    assert_int_equal(st.code, CODE(FAILED_PRECONDITION));
+    expect_fail(env, M("UpdateUser"), admin, &uu.base, &crm__identity__v1__user__descriptor, CODE(FAILED_PRECONDITION), NULL);
     free(t);
 }
 
 static void test_validation_errors(void **state)
 {
-    crm_status_t st;
     Crm__Identity__V1__CreateUserRequest req = CRM__IDENTITY__V1__CREATE_USER_REQUEST__INIT;
     req.login = "has space";
     req.name = "x";
-    assert_null(sys_call(env, M("CreateUser"), admin, &req.base, &crm__identity__v1__create_user_reply__descriptor, &st));
-    assert_int_equal(st.code, CODE(INVALID_ARGUMENT));
-    assert_string_equal(st.field, "login");
+    expect_fail(env, M("CreateUser"), admin, &req.base, &crm__identity__v1__create_user_reply__descriptor, CODE(INVALID_ARGUMENT), "login");
     req.login = "badname";
     req.name = "\xff\xfe bad";
-    assert_null(sys_call(env, M("CreateUser"), admin, &req.base, &crm__identity__v1__create_user_reply__descriptor, &st));
-    assert_int_equal(st.code, CODE(INVALID_ARGUMENT));
-    assert_string_equal(st.field, "name");
+    expect_fail(env, M("CreateUser"), admin, &req.base, &crm__identity__v1__create_user_reply__descriptor, CODE(INVALID_ARGUMENT), "name");
     req.name = "Good";
     req.email = "not-an-email";
-    assert_null(sys_call(env, M("CreateUser"), admin, &req.base, &crm__identity__v1__create_user_reply__descriptor, &st));
-    assert_string_equal(st.field, "email");
+    expect_fail(env, M("CreateUser"), admin, &req.base, &crm__identity__v1__create_user_reply__descriptor, CODE(INVALID_ARGUMENT), "email");
     req.email = "";
     req.sales_access = 42;
-    assert_null(sys_call(env, M("CreateUser"), admin, &req.base, &crm__identity__v1__create_user_reply__descriptor, &st));
-    assert_string_equal(st.field, "salesAccess");
+    expect_fail(env, M("CreateUser"), admin, &req.base, &crm__identity__v1__create_user_reply__descriptor, CODE(INVALID_ARGUMENT), "salesAccess");
     req.sales_access = 0;
     req.login = "admin";
-    assert_null(sys_call(env, M("CreateUser"), admin, &req.base, &crm__identity__v1__create_user_reply__descriptor, &st));
-    assert_int_equal(st.code, CODE(ALREADY_EXISTS));
-    assert_string_equal(st.field, "login");
+    expect_fail(env, M("CreateUser"), admin, &req.base, &crm__identity__v1__create_user_reply__descriptor, CODE(ALREADY_EXISTS), "login");
 
     Crm__Identity__V1__UpdateUserRequest uu = CRM__IDENTITY__V1__UPDATE_USER_REQUEST__INIT;
     uu.id = 1;
-    assert_null(sys_call(env, M("UpdateUser"), admin, &uu.base, &crm__identity__v1__user__descriptor, &st));
-    assert_int_equal(st.code, CODE(INVALID_ARGUMENT));
-    assert_string_equal(st.field, "updateMask");
+    expect_fail(env, M("UpdateUser"), admin, &uu.base, &crm__identity__v1__user__descriptor, CODE(INVALID_ARGUMENT), "updateMask");
 
     Crm__Identity__V1__GetUserRequest gu = CRM__IDENTITY__V1__GET_USER_REQUEST__INIT;
     gu.id = 99999;
-    assert_null(sys_call(env, M("GetUser"), admin, &gu.base, &crm__identity__v1__user__descriptor, &st));
-    assert_int_equal(st.code, CODE(NOT_FOUND));
+    expect_fail(env, M("GetUser"), admin, &gu.base, &crm__identity__v1__user__descriptor, CODE(NOT_FOUND), NULL);
 }
 
 static void test_idempotent_create(void **state)
@@ -413,8 +399,7 @@ static void test_list_users_paging(void **state)
     }
     assert_true(total >= 6);
     req.page_token = "garbage!";
-    assert_null(sys_call(env, M("ListUsers"), admin, &req.base, &crm__identity__v1__list_users_reply__descriptor, &st));
-    assert_string_equal(st.field, "pageToken");
+    expect_fail(env, M("ListUsers"), admin, &req.base, &crm__identity__v1__list_users_reply__descriptor, CODE(INVALID_ARGUMENT), "pageToken");
 }
 
 /* --- tests with a system of their own ----------------------------------------- */
@@ -422,19 +407,17 @@ static void test_list_users_paging(void **state)
 static void test_session_expiry(void **state)
 {
     static const char *const extra[] = {"CRM_SESSION_SECONDS=1", NULL};
-    sys_env_t *e = sys_start(extra);
+    char *t;
+    sys_env_t *e = sys_start_admin(extra, &t);
     assert_non_null(e);
     crm_status_t st;
-    char *t = sys_login(e, "admin", SYS_ADMIN_PASSWORD, &st);
-    assert_non_null(t);
     Crm__Identity__V1__WhoAmIRequest req = CRM__IDENTITY__V1__WHO_AM_IREQUEST__INIT;
     ProtobufCMessage *u = sys_call(e, M("WhoAmI"), t, &req.base, &crm__identity__v1__user__descriptor, &st);
     assert_non_null(u);
     protobuf_c_message_free_unpacked(u, NULL);
     usleep(1300000);
     /* the gateway's cache never outlives the session */
-    assert_null(sys_call(e, M("WhoAmI"), t, &req.base, &crm__identity__v1__user__descriptor, &st));
-    assert_int_equal(st.code, CODE(UNAUTHENTICATED));
+    expect_fail(e, M("WhoAmI"), t, &req.base, &crm__identity__v1__user__descriptor, CODE(UNAUTHENTICATED), NULL);
     free(t);
     assert_int_equal(sys_stop(e), 0);
 }
@@ -442,11 +425,10 @@ static void test_session_expiry(void **state)
 static void test_restart_keeps_data_and_outage_recovers(void **state)
 {
     static const char *const extra[] = {"CRM_DEADLINE_MS=1000", NULL};
-    sys_env_t *e = sys_start(extra);
+    char *t;
+    sys_env_t *e = sys_start_admin(extra, &t);
     assert_non_null(e);
     crm_status_t st;
-    char *t = sys_login(e, "admin", SYS_ADMIN_PASSWORD, &st);
-    assert_non_null(t);
     int64_t uid = sys_create_user(e, t, "survivor", "survivor-pass", OWN, 0);
     assert_true(uid > 0);
 
@@ -483,11 +465,10 @@ static void test_restart_keeps_data_and_outage_recovers(void **state)
 static void test_rate_limit_per_session(void **state)
 {
     static const char *const extra[] = {"CRM_RATE_PER_SESSION=5", NULL};
-    sys_env_t *e = sys_start(extra);
+    char *t;
+    sys_env_t *e = sys_start_admin(extra, &t);
     assert_non_null(e);
     crm_status_t st;
-    char *t = sys_login(e, "admin", SYS_ADMIN_PASSWORD, &st);
-    assert_non_null(t);
     Crm__Identity__V1__WhoAmIRequest req = CRM__IDENTITY__V1__WHO_AM_IREQUEST__INIT;
     int ok = 0, limited = 0;
     for (int i = 0; i < 20; i++) {

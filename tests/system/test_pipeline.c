@@ -26,12 +26,8 @@ static char *admin;
 
 static int setup(void **state)
 {
-    env = sys_start(NULL);
-    if (!env)
-        return -1;
-    crm_status_t st;
-    admin = sys_login(env, "admin", SYS_ADMIN_PASSWORD, &st);
-    return admin ? 0 : -1;
+    env = sys_start_admin(NULL, &admin);
+    return env ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -599,11 +595,10 @@ static void assert_kanban_matches_recount(sys_env_t *e, const char *token)
 
 static void test_kill_during_writes_and_restart(void **state)
 {
-    sys_env_t *e = sys_start(NULL);
+    char *token;
+    sys_env_t *e = sys_start_admin(NULL, &token);
     assert_non_null(e);
     crm_status_t st;
-    char *token = sys_login(e, "admin", SYS_ADMIN_PASSWORD, &st);
-    assert_non_null(token);
     json_t *stages = sys_jcall(e, P("ListStages"), token, &st, "{\"type\":2}");
     assert_non_null(stages);
     int64_t moved = sys_jint(json_array_get(json_object_get(stages, "stages"), 2), "id");

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "loop_until.h"
+
 #include "crm_consumer.h"
 #include "crm_outbox.h"
 #include "crm_publisher.h"
@@ -104,48 +106,23 @@ static int teardown(void **state)
 
 /* --- running the loop ---------------------------------------------------- */
 
-typedef int(pred_fn)(fixture_t *f, uint64_t arg);
+static void run_for(fixture_t *f, double seconds) { loop_until(f->loop, NULL, NULL, seconds); }
 
 typedef struct {
     fixture_t *f;
-    pred_fn *pred;
-    uint64_t arg;
-    int ok;
-} until_t;
+    uint64_t n;
+} applied_t;
 
-static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
+static int applied_reaches(void *arg)
 {
-    until_t *u = w->data;
-    if (u->pred && u->pred(u->f, u->arg)) {
-        u->ok = 1;
-        ev_break(loop, EVBREAK_ALL);
-    }
+    applied_t *a = arg;
+    return crm_consumer_applied(a->f->consumer) >= a->n;
 }
-
-static void on_limit(struct ev_loop *loop, ev_timer *w, int revents) { ev_break(loop, EVBREAK_ALL); }
-
-static int run_until(fixture_t *f, pred_fn *pred, uint64_t arg, double seconds)
-{
-    until_t u = {f, pred, arg, 0};
-    ev_timer poll, limit;
-    ev_timer_init(&poll, on_poll, 0.001, 0.002);
-    poll.data = &u;
-    ev_timer_init(&limit, on_limit, seconds, 0);
-    ev_timer_start(f->loop, &poll);
-    ev_timer_start(f->loop, &limit);
-    ev_run(f->loop, 0);
-    ev_timer_stop(f->loop, &poll);
-    ev_timer_stop(f->loop, &limit);
-    return u.ok;
-}
-
-static void run_for(fixture_t *f, double seconds) { run_until(f, NULL, 0, seconds); }
-
-static int applied_reaches(fixture_t *f, uint64_t n) { return crm_consumer_applied(f->consumer) >= n; }
 
 static void wait_applied(fixture_t *f, uint64_t n, double seconds)
 {
-    if (!run_until(f, applied_reaches, n, seconds))
+    applied_t a = {f, n};
+    if (!loop_until(f->loop, applied_reaches, &a, seconds))
         fail_msg("consumer applied %llu of %llu in %.1f s",
                  (unsigned long long)crm_consumer_applied(f->consumer), (unsigned long long)n, seconds);
 }

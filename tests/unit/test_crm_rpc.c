@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "loop_until.h"
+
 #include "crm_arena.h"
 #include "crm_consumer.h"
 #include "crm_outbox.h"
@@ -309,40 +311,11 @@ static crm_rpc_server_t *start_server(fixture_t *f, crm_store_t *store, const ch
 
 /* --- running the loop ----------------------------------------------------- */
 
-typedef int(pred_fn)(void *arg);
+typedef loop_pred_fn pred_fn;
 
-typedef struct {
-    pred_fn *pred;
-    void *arg;
-    int ok;
-} until_t;
-
-static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    until_t *u = w->data;
-    if (u->pred && u->pred(u->arg)) {
-        u->ok = 1;
-        ev_break(loop, EVBREAK_ALL);
-    }
-}
-
-static void on_limit(struct ev_loop *loop, ev_timer *w, int revents) { ev_break(loop, EVBREAK_ALL); }
-
-/* Runs the loop until pred holds (1) or seconds pass (0). pred NULL: runs
- * for the whole time. */
 static int run_until(fixture_t *f, pred_fn *pred, void *arg, double seconds)
 {
-    until_t u = {pred, arg, 0};
-    ev_timer poll, limit;
-    ev_timer_init(&poll, on_poll, 0.001, 0.001);
-    poll.data = &u;
-    ev_timer_init(&limit, on_limit, seconds, 0);
-    ev_timer_start(f->loop, &poll);
-    ev_timer_start(f->loop, &limit);
-    ev_run(f->loop, 0);
-    ev_timer_stop(f->loop, &poll);
-    ev_timer_stop(f->loop, &limit);
-    return u.ok;
+    return loop_until(f->loop, pred, arg, seconds);
 }
 
 static void run_for(fixture_t *f, double seconds) { run_until(f, NULL, NULL, seconds); }
@@ -998,16 +971,21 @@ static void test_deadline_in_the_past(void **state)
     assert_int_equal(stored_teams(f, f->store, f->teams, stored, 2), 0);
 }
 
-static void test_client_deadline_without_answer(void **state)
+/* A client of a peer that accepts connections and never answers. */
+static void silent_peer_and_client(fixture_t *f)
 {
-    fixture_t *f = *state;
-    /* a peer that accepts connections and never answers */
     make_endpoint(f, f->endpoint, sizeof f->endpoint, "ipc");
     f->raw = zmq_socket(f->zctx, ZMQ_ROUTER);
     assert_int_equal(crm_zsock_setup(f->raw, 0), 0);
     assert_int_equal(zmq_bind(f->raw, f->endpoint), 0);
     f->client = crm_rpc_client_new(f->loop, f->zctx, "test", f->endpoint);
     assert_non_null(f->client);
+}
+
+static void test_client_deadline_without_answer(void **state)
+{
+    fixture_t *f = *state;
+    silent_peer_and_client(f);
 
     Crm__Identity__V1__GetUserRequest gu = CRM__IDENTITY__V1__GET_USER_REQUEST__INIT;
     opts_t o = {alice(), NULL, 0.3, NULL, 0};
@@ -1035,12 +1013,7 @@ static void test_client_deadline_without_answer(void **state)
 static void test_client_deadline_counts_from_the_call(void **state)
 {
     fixture_t *f = *state;
-    make_endpoint(f, f->endpoint, sizeof f->endpoint, "ipc");
-    f->raw = zmq_socket(f->zctx, ZMQ_ROUTER);
-    assert_int_equal(crm_zsock_setup(f->raw, 0), 0);
-    assert_int_equal(zmq_bind(f->raw, f->endpoint), 0);
-    f->client = crm_rpc_client_new(f->loop, f->zctx, "test", f->endpoint);
-    assert_non_null(f->client);
+    silent_peer_and_client(f);
     Crm__Identity__V1__GetUserRequest gu = CRM__IDENTITY__V1__GET_USER_REQUEST__INIT;
     opts_t o = {alice(), NULL, 0.05, NULL, 0};
     result_t r;
@@ -1068,12 +1041,7 @@ static void test_client_deadline_counts_from_the_call(void **state)
 static void test_client_destroy_answers_pending_calls(void **state)
 {
     fixture_t *f = *state;
-    make_endpoint(f, f->endpoint, sizeof f->endpoint, "ipc");
-    f->raw = zmq_socket(f->zctx, ZMQ_ROUTER);
-    assert_int_equal(crm_zsock_setup(f->raw, 0), 0);
-    assert_int_equal(zmq_bind(f->raw, f->endpoint), 0);
-    f->client = crm_rpc_client_new(f->loop, f->zctx, "test", f->endpoint);
-    assert_non_null(f->client);
+    silent_peer_and_client(f);
     Crm__Identity__V1__GetUserRequest gu = CRM__IDENTITY__V1__GET_USER_REQUEST__INIT;
     opts_t o = {alice(), NULL, 5.0, NULL, 0};
     result_t r[3];
