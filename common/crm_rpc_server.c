@@ -532,6 +532,10 @@ static void on_hold_sweep(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_progress(void *arg, crm_consumer_t *consumer)
 {
     crm_rpc_server_t *self = arg;
+    /* applying another producer's events may append events of our own
+     * (activities writes tracking messages from pipeline's) */
+    if (self->publisher)
+        crm_publisher_flush(self->publisher);
     if (self->held)
         release_held(self);
 }

@@ -63,7 +63,8 @@ int crm_rpc_server_add(crm_rpc_server_t *self, const ProtobufCServiceDescriptor 
 /* After each commit, flush publisher and mark replies with its head. */
 void crm_rpc_server_set_publisher(crm_rpc_server_t *self, crm_publisher_t *publisher);
 
-/* Honour read-your-writes marks for consumer's producer (up to 8). */
+/* Honour read-your-writes marks for consumer's producer (up to 8); after
+ * each batch consumer commits, the publisher (if set) is flushed too. */
 void crm_rpc_server_hold_for(crm_rpc_server_t *self, crm_consumer_t *consumer);
 
 /* Calls held for read-your-writes right now (for tests and metrics). */

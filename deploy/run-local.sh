@@ -15,6 +15,9 @@ export CRM_IDENTITY_REPLAY=${CRM_IDENTITY_REPLAY:-ipc://$(realpath "$data")/iden
 export CRM_PIPELINE_RPC=${CRM_PIPELINE_RPC:-ipc://$(realpath "$data")/pipeline.rpc}
 export CRM_PIPELINE_EVENTS=${CRM_PIPELINE_EVENTS:-ipc://$(realpath "$data")/pipeline.events}
 export CRM_PIPELINE_REPLAY=${CRM_PIPELINE_REPLAY:-ipc://$(realpath "$data")/pipeline.replay}
+export CRM_ACTIVITIES_RPC=${CRM_ACTIVITIES_RPC:-ipc://$(realpath "$data")/activities.rpc}
+export CRM_ACTIVITIES_EVENTS=${CRM_ACTIVITIES_EVENTS:-ipc://$(realpath "$data")/activities.events}
+export CRM_ACTIVITIES_REPLAY=${CRM_ACTIVITIES_REPLAY:-ipc://$(realpath "$data")/activities.replay}
 
 pids=()
 stop() {
@@ -35,13 +38,16 @@ first_start=0
 pids+=($!)
 "$bin/crm-pipeline" --data-dir "$data/pipeline" 2>"$data/logs/pipeline.log" &
 pids+=($!)
+"$bin/crm-activities" --data-dir "$data/activities" 2>"$data/logs/activities.log" &
+pids+=($!)
 "$bin/crm-gateway" --zmq "tcp://127.0.0.1:$zmq_port" --http-port "$http_port" 2>"$data/logs/gateway.log" &
 pids+=($!)
 
 # ready when the gateway reaches every service
 for _ in $(seq 1 100); do
     if CRM_ENDPOINT="tcp://127.0.0.1:$zmq_port" "$bin/crmctl" health identity >/dev/null 2>&1 &&
-       CRM_ENDPOINT="tcp://127.0.0.1:$zmq_port" "$bin/crmctl" health pipeline >/dev/null 2>&1; then break; fi
+       CRM_ENDPOINT="tcp://127.0.0.1:$zmq_port" "$bin/crmctl" health pipeline >/dev/null 2>&1 &&
+       CRM_ENDPOINT="tcp://127.0.0.1:$zmq_port" "$bin/crmctl" health activities >/dev/null 2>&1; then break; fi
     for p in "${pids[@]}"; do
         kill -0 "$p" 2>/dev/null || { echo "a service failed to start; see $data/logs/"; tail -5 "$data"/logs/*.log; exit 1; }
     done

@@ -25,7 +25,7 @@ static int add_route(gateway_t *gw, const ProtobufCServiceDescriptor *desc, cons
 
 int main(int argc, char **argv)
 {
-    const char *zmq_ep, *http_addr, *identity_rpc, *identity_events, *pipeline_rpc;
+    const char *zmq_ep, *http_addr, *identity_rpc, *identity_events, *pipeline_rpc, *activities_rpc;
     int64_t http_port, deadline_ms, max_body, cache_ms, rate;
     const crm_opt_t opts[] = {
         {"zmq", "CRM_GATEWAY_ZMQ", CRM_OPT_STRING, &zmq_ep, "tcp://127.0.0.1:5555", "ZeroMQ front door (bind)"},
@@ -33,6 +33,7 @@ int main(int argc, char **argv)
         {"http-port", "CRM_HTTP_PORT", CRM_OPT_INT, &http_port, "8080", "HTTP port"},
         {"identity-rpc", "CRM_IDENTITY_RPC", CRM_OPT_STRING, &identity_rpc, "tcp://127.0.0.1:5601", "identity's RPC endpoint"},
         {"pipeline-rpc", "CRM_PIPELINE_RPC", CRM_OPT_STRING, &pipeline_rpc, "tcp://127.0.0.1:5611", "pipeline's RPC endpoint"},
+        {"activities-rpc", "CRM_ACTIVITIES_RPC", CRM_OPT_STRING, &activities_rpc, "tcp://127.0.0.1:5621", "activities' RPC endpoint"},
         {"identity-events", "CRM_IDENTITY_EVENTS", CRM_OPT_STRING, &identity_events, "tcp://127.0.0.1:5602", "identity's event endpoint"},
         {"deadline-ms", "CRM_DEADLINE_MS", CRM_OPT_INT, &deadline_ms, "5000", "deadline of each call"},
         {"max-body", "CRM_MAX_BODY", CRM_OPT_INT, &max_body, "16777216", "largest request body (bytes)"},
@@ -59,7 +60,7 @@ int main(int argc, char **argv)
 
     const struct {
         const char *name, *endpoint;
-    } backends[] = {{"identity", identity_rpc}, {"pipeline", pipeline_rpc}};
+    } backends[] = {{"identity", identity_rpc}, {"pipeline", pipeline_rpc}, {"activities", activities_rpc}};
     for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
         gw.clients[i] = crm_rpc_client_new(gw.loop, gw.zctx, backends[i].name, backends[i].endpoint);
         if (!gw.clients[i])

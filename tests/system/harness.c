@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const proc_names[SYS_PROCS] = {"identity", "pipeline", "gateway", "recorder"};
+static const char *const proc_names[SYS_PROCS] = {"identity", "pipeline", "activities", "gateway", "recorder"};
 
 int64_t sys_now_ms(void)
 {
@@ -68,14 +68,14 @@ static int free_port_base(void)
     static unsigned calls;
     unsigned seed = (unsigned)getpid() * 7919u + (unsigned)sys_now_ms();
     for (int attempt = 0; attempt < 200; attempt++) {
-        int base = 20000 + (int)((seed + calls++ * 104729u) % 1200) * 10;
+        int base = 20000 + (int)((seed + calls++ * 104729u) % 1200) * 16;
         int ok = 1;
-        for (int p = base; p < base + 10 && ok; p++)
+        for (int p = base; p < base + 16 && ok; p++)
             ok = port_free(p);
         if (ok)
             return base;
     }
-    return 20000 + (int)(seed % 1200) * 10;
+    return 20000 + (int)(seed % 1200) * 16;
 }
 
 int sys_spawn(sys_env_t *env, sys_proc_t which)
@@ -117,10 +117,16 @@ int sys_spawn(sys_env_t *env, sys_proc_t which)
                   env->pipeline_events, "--replay", env->pipeline_replay, "--identity-events",
                   env->identity_events, "--identity-replay", env->identity_replay, (char *)NULL);
             break;
+        case SYS_ACTIVITIES:
+            execl(path, path, "--data-dir", data, "--rpc", env->activities_rpc, "--events",
+                  env->activities_events, "--replay", env->activities_replay, "--identity-events",
+                  env->identity_events, "--identity-replay", env->identity_replay, "--pipeline-events",
+                  env->pipeline_events, "--pipeline-replay", env->pipeline_replay, (char *)NULL);
+            break;
         case SYS_GATEWAY:
             execl(path, path, "--zmq", env->zmq, "--http-port", port, "--identity-rpc",
                   env->identity_rpc, "--identity-events", env->identity_events, "--pipeline-rpc",
-                  env->pipeline_rpc, (char *)NULL);
+                  env->pipeline_rpc, "--activities-rpc", env->activities_rpc, (char *)NULL);
             break;
         case SYS_RECORDER:
             execl(path, path, "--data-dir", data, "--events", env->identity_events, "--replay",
@@ -231,10 +237,14 @@ sys_env_t *sys_start(const char *const *extra)
     snprintf(env->pipeline_rpc, sizeof env->pipeline_rpc, "tcp://127.0.0.1:%d", b + 5);
     snprintf(env->pipeline_events, sizeof env->pipeline_events, "tcp://127.0.0.1:%d", b + 6);
     snprintf(env->pipeline_replay, sizeof env->pipeline_replay, "tcp://127.0.0.1:%d", b + 7);
+    snprintf(env->activities_rpc, sizeof env->activities_rpc, "tcp://127.0.0.1:%d", b + 8);
+    snprintf(env->activities_events, sizeof env->activities_events, "tcp://127.0.0.1:%d", b + 9);
+    snprintf(env->activities_replay, sizeof env->activities_replay, "tcp://127.0.0.1:%d", b + 10);
     env->client = crm_client_new(env->zmq);
     if (!env->client || sys_spawn(env, SYS_IDENTITY) != 0 || sys_spawn(env, SYS_PIPELINE) != 0 ||
-        sys_spawn(env, SYS_GATEWAY) != 0 || sys_wait_ready(env, SYS_GATEWAY, 15000) != 0 ||
-        sys_wait_ready(env, SYS_IDENTITY, 15000) != 0 || sys_wait_ready(env, SYS_PIPELINE, 15000) != 0) {
+        sys_spawn(env, SYS_ACTIVITIES) != 0 || sys_spawn(env, SYS_GATEWAY) != 0 ||
+        sys_wait_ready(env, SYS_GATEWAY, 15000) != 0 || sys_wait_ready(env, SYS_IDENTITY, 15000) != 0 ||
+        sys_wait_ready(env, SYS_PIPELINE, 15000) != 0 || sys_wait_ready(env, SYS_ACTIVITIES, 15000) != 0) {
         fprintf(stderr, "system did not start; logs in %s\n", env->dir);
         sys_stop(env);
         return NULL;

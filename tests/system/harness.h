@@ -14,7 +14,7 @@
 #define SYS_ADMIN_PASSWORD "admin-pass-1"
 #define SYS_TIMEOUT_MS 10000
 
-typedef enum { SYS_IDENTITY, SYS_PIPELINE, SYS_GATEWAY, SYS_RECORDER, SYS_PROCS } sys_proc_t;
+typedef enum { SYS_IDENTITY, SYS_PIPELINE, SYS_ACTIVITIES, SYS_GATEWAY, SYS_RECORDER, SYS_PROCS } sys_proc_t;
 
 typedef struct {
     char dir[256];        /* temporary folder for stores and logs */
@@ -23,12 +23,13 @@ typedef struct {
     int http_port;
     char identity_rpc[64], identity_events[64], identity_replay[64];
     char pipeline_rpc[64], pipeline_events[64], pipeline_replay[64];
+    char activities_rpc[64], activities_events[64], activities_replay[64];
     pid_t pid[SYS_PROCS];
     const char *extra_env[8]; /* "NAME=value" added to every program's environment */
     crm_client_t *client;
 } sys_env_t;
 
-/* Starts identity, pipeline and gateway (and waits until both answer Health). extra
+/* Starts identity, pipeline, activities and gateway (and waits until each answers Health). extra
  * is a NULL-terminated list of "NAME=value" settings, or NULL. Returns NULL
  * on failure (reason printed). */
 sys_env_t *sys_start(const char *const *extra);

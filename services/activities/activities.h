@@ -1,0 +1,121 @@
+#ifndef ACTIVITIES_H
+#define ACTIVITIES_H
+
+#include <stdint.h>
+#include "activities.pb-c.h"
+#include "crm_arena.h"
+#include "crm_outbox.h"
+#include "crm_rpc_server.h"
+#include "crm_store.h"
+
+/* The activities service: the chatter of every document (notes, comments,
+ * tracking messages built from pipeline's events, call records, attachments),
+ * phone calls, meetings and the calendar. */
+
+#define ACTIVITIES_SCHEMA 1
+
+typedef Crm__Activities__V1__Message message_t;
+typedef Crm__Activities__V1__Call call_t;
+typedef Crm__Activities__V1__Meeting meeting_t;
+typedef Crm__Common__V1__DocRef doc_t;
+
+/* Documents by model; the number is the first byte of every per-document key. */
+enum { ACT_LEAD = 1, ACT_CUSTOMER = 2, ACT_QUOTATION = 3 };
+
+typedef struct {
+    crm_store_t *store;
+    crm_outbox_t *outbox;
+    int64_t max_attachment; /* bytes */
+    crm_arena_t *apply_arena; /* for one consumed event at a time */
+    MDB_dbi messages;        /* id → Message (attachments without data) */
+    MDB_dbi chatter;         /* model, doc, at, message id → "" */
+    MDB_dbi attachments;     /* id → AttachmentRecord */
+    MDB_dbi blobs;           /* SHA-256 → bytes, one copy per content */
+    MDB_dbi calls;           /* id → Call */
+    MDB_dbi calls_by_time;   /* at, id → "" */
+    MDB_dbi calls_by_resp;   /* responsible, at, id → "" */
+    MDB_dbi calls_by_doc;    /* model, doc, at, id → "" */
+    MDB_dbi meetings;        /* id → Meeting */
+    MDB_dbi calendar;        /* user, start, kind, id → "" (calls not cancelled, meetings) */
+    MDB_dbi docs;            /* model, id → DocInfo (from pipeline's events) */
+    MDB_dbi users;           /* id → UserInfo (from identity's events) */
+    MDB_dbi outbox_dbi;
+} activities_t;
+
+extern const crm_method_t activities_methods[];
+
+/* --- documents and access (access.c) ------------------------------------ */
+
+/* The model number of a DocRef's model name, or 0. */
+int act_model(const char *name);
+const char *act_model_name(int model);
+/* Checks that the caller has sales access and may read doc (a lead by
+ * pipeline's rules, a customer always, a quotation as its opportunity).
+ * Unknown and unreadable documents are both not_found, so another
+ * salesperson's lead cannot be told from none. field names the DocRef in
+ * errors ("doc"). Returns 0 or -1 with the call's error set. */
+int act_check_doc(crm_call_t *call, const char *field, const doc_t *doc);
+/* 1 if the caller may read doc; 0 if not or unknown (no error set). */
+int act_doc_readable(crm_call_t *call, const doc_t *doc);
+/* 0 if the caller has sales access, else -1 with permission_denied. */
+int act_require_sales(crm_call_t *call);
+/* 1 if the caller sees only their own leads. */
+int act_own_only(crm_call_t *call);
+/* 1 if the caller is a sales manager or an administrator. */
+int act_is_manager(crm_call_t *call);
+/* The user from identity's events, in the call's arena, or NULL if unknown. */
+Crm__Activities__V1__UserInfo *act_user(activities_t *a, MDB_txn *txn, crm_arena_t *arena, int64_t id);
+/* Checks that user_id is an active user (with sales access if sales).
+ * Returns 0 or -1 with invalid_argument naming field. */
+int act_check_user(crm_call_t *call, const char *field, int64_t user_id, int sales);
+
+/* --- keys (access.c) ------------------------------------------------------- */
+
+#define ACT_DOC_KEY 9   /* model, id */
+#define ACT_TIME_KEY 25 /* model, id, at, record id */
+void act_doc_key(uint8_t out[ACT_DOC_KEY], int model, int64_t id);
+void act_doc_time_key(uint8_t out[ACT_TIME_KEY], int model, int64_t doc_id, int64_t at, int64_t id);
+
+/* --- messages (messages.c) ------------------------------------------------ */
+
+/* Gives m the next message id, stores it with its chatter entry and appends
+ * message.posted, all within txn (an RPC call's or a consumer batch's).
+ * actor_id is the event's actor. Returns an LMDB code. */
+int act_message_store(activities_t *a, MDB_txn *txn, message_t *m, int64_t actor_id);
+
+/* Posts a message of kind on doc by the caller, with body: the chatter
+ * record of a call or a meeting. Returns 0 or -1 with the error set. */
+int act_post_system(crm_call_t *call, const doc_t *doc, int kind, const char *body, int64_t call_id,
+                    int64_t meeting_id);
+
+/* --- events (access.c) ------------------------------------------------------- */
+
+/* Appends an event made by the caller. Returns 0 or -1 (storage error set). */
+int act_emit(crm_call_t *call, const char *type, const ProtobufCMessage *payload);
+
+/* --- read models and tracking (tracking.c) ------------------------------- */
+
+/* Applies one pipeline event: keeps what activities knows of each document
+ * and writes the tracking message the event gives (one at most). */
+int act_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
+/* Applies one identity event to the users read model. */
+int act_apply_identity_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
+/* Money in minor units as people read it: 375000, "EUR" → "3,750.00".
+ * Writes at most size bytes to out. Can't fail. */
+void act_format_money(char *out, size_t size, int64_t minor, const char *currency);
+/* An instant as "2026-12-01 10:00 UTC". Can't fail. */
+void act_format_time(char *out, size_t size, int64_t at_us);
+
+/* Handlers. */
+int act_post_message(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_list_messages(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_get_attachment(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_log_call(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_schedule_call(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_list_calls(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_mark_call_held(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_cancel_call(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_schedule_meeting(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_list_calendar(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+
+#endif

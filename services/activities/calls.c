@@ -1,0 +1,313 @@
+/* Phone calls: logged after the fact (held) or scheduled with a planned
+ * time, then held or cancelled. Each change is written in the document's
+ * chatter; calls not cancelled are on their responsible user's calendar. */
+#include "activities.h"
+#include "crm_request.h"
+#include "crm_validate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define CODE(x) CRM__RPC__V1__CODE__CODE_##x
+#define STATUS(x) CRM__ACTIVITIES__V1__CALL_STATUS__CALL_STATUS_##x
+#define KIND(x) CRM__ACTIVITIES__V1__MESSAGE_KIND__MESSAGE_KIND_##x
+
+#define SUMMARY_MAX 512
+#define DURATION_MAX (24 * 60)      /* minutes */
+#define CLOCK_SKEW_US 300000000LL   /* a logged call may be 5 min "in the future" */
+#define SCAN_MAX 20000              /* index entries one List call reads at most */
+
+/* Instants a person could mean: 2000-01-01 to 2100-01-01 UTC. */
+#define TIME_MIN 946684800000000LL
+#define TIME_MAX 4102444800000000LL
+
+static int check_instant(crm_call_t *call, const char *field, int64_t at)
+{
+    if (at < TIME_MIN || at >= TIME_MAX)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), field,
+                             "%s must be Unix microseconds between 2000 and 2100", field);
+    return 0;
+}
+
+/* The index entries of a call: by time, by responsible, by document, and
+ * its responsible's calendar unless cancelled. put: 1 adds, 0 removes. */
+static int index_call(crm_call_t *call, const call_t *c, int put)
+{
+    activities_t *a = crm_call_ctx(call);
+    MDB_txn *txn = crm_call_txn(call);
+    uint8_t by_time[16], by_resp[24], by_doc[ACT_TIME_KEY], cal[25];
+    crm_key_put_u64(by_time, (uint64_t)c->at);
+    crm_key_put_u64(by_time + 8, (uint64_t)c->id);
+    crm_key_put_u64(by_resp, (uint64_t)c->responsible_id);
+    memcpy(by_resp + 8, by_time, 16);
+    act_doc_time_key(by_doc, act_model(c->doc->model), c->doc->id, c->at, c->id);
+    crm_key_put_u64(cal, (uint64_t)c->responsible_id);
+    crm_key_put_u64(cal + 8, (uint64_t)c->at);
+    cal[16] = CRM__ACTIVITIES__V1__CALENDAR_EVENT_KIND__CALENDAR_EVENT_KIND_CALL;
+    crm_key_put_u64(cal + 17, (uint64_t)c->id);
+    struct {
+        MDB_dbi dbi;
+        void *key;
+        size_t len;
+    } entries[] = {{a->calls_by_time, by_time, sizeof by_time},
+                   {a->calls_by_resp, by_resp, sizeof by_resp},
+                   {a->calls_by_doc, by_doc, sizeof by_doc},
+                   {a->calendar, cal, sizeof cal}};
+    size_t n = sizeof entries / sizeof entries[0];
+    for (size_t i = 0; i < n; i++) {
+        int on_calendar = entries[i].dbi == a->calendar;
+        if (on_calendar && put && c->status == STATUS(CANCELLED))
+            continue;
+        if (!on_calendar && !put)
+            continue; /* only the calendar entry ever goes: the call stays listed */
+        MDB_val k = {entries[i].len, entries[i].key}, d = {0, ""};
+        int rc = put ? mdb_put(txn, entries[i].dbi, &k, &d, 0) : mdb_del(txn, entries[i].dbi, &k, NULL);
+        if (rc && !(rc == MDB_NOTFOUND && !put))
+            return crm_call_fail_db(call, rc);
+    }
+    return 0;
+}
+
+static int save_call(crm_call_t *call, call_t *c, const char *event, const char *body)
+{
+    activities_t *a = crm_call_ctx(call);
+    int rc = crm_db_put_id(crm_call_txn(call), a->calls, (uint64_t)c->id, &c->base);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    Crm__Activities__V1__CallEvent ev = CRM__ACTIVITIES__V1__CALL_EVENT__INIT;
+    ev.call = c;
+    if (act_emit(call, event, &ev.base) != 0)
+        return -1;
+    return act_post_system(call, c->doc, KIND(CALL), body, c->id, 0);
+}
+
+static call_t *new_call(crm_call_t *call, const doc_t *doc, const char *summary, int32_t duration)
+{
+    call_t *c = crm_call_new(call, &crm__activities__v1__call__descriptor);
+    doc_t *d = crm_call_new(call, &crm__common__v1__doc_ref__descriptor);
+    d->model = (char *)act_model_name(act_model(doc->model));
+    d->id = doc->id;
+    c->doc = d;
+    c->summary = (char *)summary;
+    c->duration_minutes = duration;
+    c->created_by = crm_call_principal(call)->user_id;
+    c->created_at = c->updated_at = crm_call_now(call);
+    return c;
+}
+
+static int check_common(crm_call_t *call, const doc_t *doc, const char *summary, int32_t duration)
+{
+    crm_status_t st;
+    if (act_check_doc(call, "doc", doc) != 0)
+        return -1;
+    if (crm_check_text(&st, "summary", summary, 1, SUMMARY_MAX) != 0)
+        return crm_call_fail_status(call, &st);
+    if (duration < 0 || duration > DURATION_MAX)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "durationMinutes",
+                             "durationMinutes must be between 0 and %d", DURATION_MAX);
+    return 0;
+}
+
+static int next_call_id(crm_call_t *call, call_t *c)
+{
+    uint64_t id;
+    int rc = crm_store_next_id(crm_call_store(call), crm_call_txn(call), "call", &id);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    c->id = (int64_t)id;
+    return 0;
+}
+
+int act_log_call(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    const Crm__Activities__V1__LogCallRequest *r = (const void *)in;
+    if (check_common(call, r->doc, r->summary, r->duration_minutes) != 0)
+        return -1;
+    int64_t now = crm_call_now(call), at = r->at ? r->at : now;
+    if (check_instant(call, "at", at) != 0)
+        return -1;
+    if (at > now + CLOCK_SKEW_US)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "at",
+                             "at is in the future: log a call once held, or schedule it");
+    call_t *c = new_call(call, r->doc, r->summary, r->duration_minutes);
+    c->status = STATUS(HELD);
+    c->at = at;
+    c->responsible_id = c->created_by;
+    if (next_call_id(call, c) != 0 || index_call(call, c, 1) != 0)
+        return -1;
+    char when[40];
+    act_format_time(when, sizeof when, at);
+    const char *body = crm_arena_printf(crm_call_arena(call), "Call logged (%s, %d min): %s", when,
+                                        c->duration_minutes, c->summary);
+    if (save_call(call, c, "call.held", body) != 0)
+        return -1;
+    *(call_t *)out = *c;
+    return 0;
+}
+
+int act_schedule_call(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    const Crm__Activities__V1__ScheduleCallRequest *r = (const void *)in;
+    if (check_common(call, r->doc, r->summary, r->duration_minutes) != 0)
+        return -1;
+    if (!r->planned_at)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "plannedAt", "plannedAt is required");
+    if (check_instant(call, "plannedAt", r->planned_at) != 0)
+        return -1;
+    int64_t resp = r->responsible_id ? r->responsible_id : crm_call_principal(call)->user_id;
+    if (r->responsible_id && act_check_user(call, "responsibleId", resp, 1) != 0)
+        return -1;
+    call_t *c = new_call(call, r->doc, r->summary, r->duration_minutes);
+    c->status = STATUS(SCHEDULED);
+    c->at = c->planned_at = r->planned_at;
+    c->responsible_id = resp;
+    if (next_call_id(call, c) != 0 || index_call(call, c, 1) != 0)
+        return -1;
+    char when[40];
+    act_format_time(when, sizeof when, c->at);
+    activities_t *a = crm_call_ctx(call);
+    Crm__Activities__V1__UserInfo *u = act_user(a, crm_call_txn(call), crm_call_arena(call), resp);
+    const char *body = crm_arena_printf(crm_call_arena(call), "Call scheduled for %s with %s: %s", when,
+                                        u && *u->name ? u->name : "its responsible", c->summary);
+    if (save_call(call, c, "call.scheduled", body) != 0)
+        return -1;
+    *(call_t *)out = *c;
+    return 0;
+}
+
+/* The call the caller may see, or not_found. */
+static int get_call(crm_call_t *call, int64_t id, call_t **out)
+{
+    activities_t *a = crm_call_ctx(call);
+    if (act_require_sales(call) != 0)
+        return -1;
+    int rc = id > 0 ? crm_db_get_id(crm_call_txn(call), a->calls, (uint64_t)id,
+                                    &crm__activities__v1__call__descriptor,
+                                    crm_arena_allocator(crm_call_arena(call)), (void **)out)
+                    : MDB_NOTFOUND;
+    if (rc == 0 && !act_doc_readable(call, (*out)->doc))
+        rc = MDB_NOTFOUND;
+    if (rc == MDB_NOTFOUND)
+        return crm_call_fail(call, CODE(NOT_FOUND), "id", "no call %lld", (long long)id);
+    return rc ? crm_call_fail_db(call, rc) : 0;
+}
+
+static const char *status_word(int status)
+{
+    return status == STATUS(HELD) ? "held" : status == STATUS(CANCELLED) ? "cancelled" : "scheduled";
+}
+
+/* Moves a scheduled call to status (HELD or CANCELLED). */
+static int close_call(crm_call_t *call, int64_t id, int status, ProtobufCMessage *out)
+{
+    call_t *c;
+    if (get_call(call, id, &c) != 0)
+        return -1;
+    if (c->status != STATUS(SCHEDULED))
+        return crm_call_fail(call, CODE(FAILED_PRECONDITION), "id", "call %lld is %s; only a scheduled call can be %s",
+                             (long long)id, status_word(c->status), status_word(status));
+    c->status = status;
+    c->updated_at = crm_call_now(call);
+    if (status == STATUS(CANCELLED) && index_call(call, c, 0) != 0)
+        return -1;
+    const char *body = crm_arena_printf(crm_call_arena(call), "Call %s: %s", status_word(status), c->summary);
+    if (save_call(call, c, status == STATUS(HELD) ? "call.held" : "call.cancelled", body) != 0)
+        return -1;
+    *(call_t *)out = *c;
+    return 0;
+}
+
+int act_mark_call_held(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    return close_call(call, ((const Crm__Activities__V1__MarkCallHeldRequest *)in)->id, STATUS(HELD), out);
+}
+
+int act_cancel_call(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    return close_call(call, ((const Crm__Activities__V1__CancelCallRequest *)in)->id, STATUS(CANCELLED), out);
+}
+
+int act_list_calls(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    const Crm__Activities__V1__ListCallsRequest *r = (const void *)in;
+    Crm__Activities__V1__ListCallsReply *reply = (void *)out;
+    activities_t *a = crm_call_ctx(call);
+    MDB_txn *txn = crm_call_txn(call);
+    crm_status_t st;
+    uint32_t size;
+    uint64_t after;
+    if (act_require_sales(call) != 0)
+        return -1;
+    if (r->status < 0 || r->status > STATUS(CANCELLED))
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "status", "status is not a call status");
+    if (r->from < 0 || r->to < 0 || (r->to && r->to <= r->from))
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), r->from < 0 ? "from" : "to",
+                             "from and to must be instants with from before to");
+    int has_doc = r->doc && (*r->doc->model || r->doc->id);
+    if (has_doc && act_check_doc(call, "doc", r->doc) != 0)
+        return -1;
+    if (crm_page_size(&st, r->page_size, 50, 500, &size) != 0 || crm_page_token_read(&st, r->page_token, &after) != 0)
+        return crm_call_fail_status(call, &st);
+
+    /* the narrowest index: prefix (document or responsible), then at, id */
+    MDB_dbi dbi = a->calls_by_time;
+    uint8_t key[ACT_TIME_KEY];
+    size_t plen = 0;
+    if (has_doc) {
+        dbi = a->calls_by_doc;
+        act_doc_key(key, act_model(r->doc->model), r->doc->id);
+        plen = ACT_DOC_KEY;
+    } else if (r->responsible_id) {
+        dbi = a->calls_by_resp;
+        crm_key_put_u64(key, (uint64_t)r->responsible_id);
+        plen = 8;
+    }
+    int64_t start_at = r->from, start_id = 0;
+    if (after) {
+        call_t *last;
+        int rc = crm_db_get_id(txn, a->calls, after, &crm__activities__v1__call__descriptor,
+                               crm_arena_allocator(crm_call_arena(call)), (void **)&last);
+        if (rc == MDB_NOTFOUND)
+            return crm_call_fail(call, CODE(INVALID_ARGUMENT), "pageToken", "pageToken is not from this list");
+        if (rc)
+            return crm_call_fail_db(call, rc);
+        start_at = last->at;
+        start_id = last->id + 1;
+    }
+    crm_key_put_u64(key + plen, (uint64_t)start_at);
+    crm_key_put_u64(key + plen + 8, (uint64_t)start_id);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    reply->calls = crm_arena_alloc(crm_call_arena(call), sizeof *reply->calls * size);
+    MDB_val k = {plen + 16, key}, d;
+    int64_t last_id = 0, scanned = 0;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (k.mv_size != plen + 16 || memcmp(k.mv_data, key, plen) != 0)
+            break;
+        const uint8_t *p = (const uint8_t *)k.mv_data + plen;
+        if (r->to && (int64_t)crm_key_get_u64(p) >= r->to)
+            break;
+        if (reply->n_calls == size || ++scanned > SCAN_MAX) {
+            char *token = crm_arena_alloc(crm_call_arena(call), 24);
+            crm_page_token_make(token, (uint64_t)last_id);
+            reply->next_page_token = token;
+            break;
+        }
+        call_t *c;
+        last_id = (int64_t)crm_key_get_u64(p + 8);
+        rc = crm_db_get_id(txn, a->calls, (uint64_t)last_id, &crm__activities__v1__call__descriptor,
+                           crm_arena_allocator(crm_call_arena(call)), (void **)&c);
+        if (rc)
+            break;
+        if ((r->status && c->status != r->status) || (r->responsible_id && c->responsible_id != r->responsible_id) ||
+            !act_doc_readable(call, c->doc))
+            continue;
+        reply->calls[reply->n_calls++] = c;
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return crm_call_fail_db(call, rc);
+    return 0;
+}

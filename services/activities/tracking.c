@@ -1,0 +1,269 @@
+/* What activities learns from other services' events: who owns each
+ * document (pipeline), users' names and levels (identity), and the tracking
+ * message each pipeline change gives, written in the same transaction that
+ * moves the consumer's cursor, so each exists exactly once. */
+#include "activities.h"
+#include "identity.pb-c.h"
+#include "pipeline.pb-c.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define KIND(x) CRM__ACTIVITIES__V1__MESSAGE_KIND__MESSAGE_KIND_##x
+
+/* --- formatting ----------------------------------------------------------------- */
+
+/* ISO 4217 minor-unit exponents other than 2. */
+static int currency_exponent(const char *c)
+{
+    static const char zero[] = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF";
+    static const char three[] = "BHD IQD JOD KWD LYD OMR TND";
+    if (!c || strlen(c) != 3)
+        return 2;
+    if (strstr(zero, c))
+        return 0;
+    if (strstr(three, c))
+        return 3;
+    return 2;
+}
+
+void act_format_money(char *out, size_t size, int64_t minor, const char *currency)
+{
+    int exp = currency_exponent(currency);
+    uint64_t v = minor < 0 ? -(uint64_t)minor : (uint64_t)minor, scale = 1;
+    for (int i = 0; i < exp; i++)
+        scale *= 10;
+    char units[32], grouped[48];
+    snprintf(units, sizeof units, "%" PRIu64, v / scale);
+    size_t n = strlen(units), j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i && (n - i) % 3 == 0)
+            grouped[j++] = ',';
+        grouped[j++] = units[i];
+    }
+    grouped[j] = '\0';
+    if (exp)
+        snprintf(out, size, "%s%s.%0*" PRIu64, minor < 0 ? "-" : "", grouped, exp, v % scale);
+    else
+        snprintf(out, size, "%s%s", minor < 0 ? "-" : "", grouped);
+}
+
+void act_format_time(char *out, size_t size, int64_t at_us)
+{
+    time_t t = (time_t)(at_us / 1000000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || !strftime(out, size, "%Y-%m-%d %H:%M UTC", &tm))
+        snprintf(out, size, "%lld", (long long)at_us);
+}
+
+/* "LEAD_STATUS_IN_PROGRESS" → "In progress". */
+static char *status_text(crm_arena_t *arena, const char *name)
+{
+    const char *prefix = "LEAD_STATUS_";
+    if (!strncmp(name, prefix, strlen(prefix)))
+        name += strlen(prefix);
+    char *s = crm_arena_strdup(arena, name);
+    for (char *p = s; *p; p++) {
+        if (*p == '_')
+            *p = ' ';
+        else if (p != s && *p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    }
+    return s;
+}
+
+static const struct {
+    const char *field, *label;
+} tracked[] = {
+    {"stageId", "Stage"},         {"status", "Status"},
+    {"salespersonId", "Salesperson"}, {"teamId", "Sales team"},
+    {"customerId", "Customer"},   {"expectedRevenue", "Expected revenue"},
+    {"probability", "Probability"},
+};
+
+/* How a person reads one side of a change. */
+static char *value_text(crm_arena_t *arena, const char *field, const char *value, const char *label)
+{
+    char buf[64];
+    if (!strcmp(field, "status"))
+        return status_text(arena, value);
+    if (!strcmp(field, "expectedRevenue")) {
+        act_format_money(buf, sizeof buf, strtoll(value, NULL, 10), label);
+        return crm_arena_printf(arena, "%s %s", buf, label);
+    }
+    if (!strcmp(field, "probability"))
+        return crm_arena_printf(arena, "%s %%", value);
+    if (!strcmp(value, "0") || !*value)
+        return "—";
+    return *label ? (char *)label : crm_arena_printf(arena, "#%s", value);
+}
+
+/* The tracked values of an event's changes, and the body's lines. */
+static void add_tracking(crm_arena_t *arena, message_t *m, Crm__Pipeline__V1__FieldChange **changes,
+                         size_t n, const char *headline)
+{
+    char *body = headline ? (char *)headline : "";
+    m->tracking = crm_arena_alloc(arena, sizeof *m->tracking * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) {
+        const Crm__Pipeline__V1__FieldChange *c = changes[i];
+        const char *label = NULL;
+        for (size_t t = 0; t < sizeof tracked / sizeof tracked[0] && !label; t++)
+            if (!strcmp(c->field, tracked[t].field))
+                label = tracked[t].label;
+        if (!label)
+            continue;
+        Crm__Activities__V1__TrackingValue *v = crm_arena_alloc(arena, sizeof *v);
+        crm__activities__v1__tracking_value__init(v);
+        v->field = c->field;
+        v->label = (char *)label;
+        v->old_value = c->old_value;
+        v->new_value = c->new_value;
+        v->old_text = value_text(arena, c->field, c->old_value, c->old_label);
+        v->new_text = value_text(arena, c->field, c->new_value, c->new_label);
+        m->tracking[m->n_tracking++] = v;
+        /* "Expected revenue: 0.00 → 3,750.00 EUR" when the currency stays */
+        const char *old_shown = v->old_text;
+        if (!strcmp(c->field, "expectedRevenue") && !strcmp(c->old_label, c->new_label)) {
+            char buf[64];
+            act_format_money(buf, sizeof buf, strtoll(c->old_value, NULL, 10), c->old_label);
+            old_shown = crm_arena_strdup(arena, buf);
+        }
+        body = crm_arena_printf(arena, "%s%s%s: %s → %s", body, *body ? "\n" : "", label, old_shown,
+                                v->new_text);
+    }
+    m->body = body;
+}
+
+/* --- read models -------------------------------------------------------------- */
+
+static int put_doc(activities_t *a, MDB_txn *txn, int model, int64_t id, const Crm__Activities__V1__DocInfo *d)
+{
+    uint8_t key[ACT_DOC_KEY];
+    act_doc_key(key, model, id);
+    return crm_db_put_msg(txn, a->docs, key, sizeof key, &d->base);
+}
+
+static message_t *tracking_message(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Event *ev, int model,
+                                   int64_t doc_id)
+{
+    crm_arena_t *arena = a->apply_arena;
+    message_t *m = crm_arena_alloc(arena, sizeof *m);
+    crm__activities__v1__message__init(m);
+    doc_t *d = crm_arena_alloc(arena, sizeof *d);
+    crm__common__v1__doc_ref__init(d);
+    d->model = (char *)act_model_name(model);
+    d->id = doc_id;
+    m->doc = d;
+    m->kind = KIND(TRACKING);
+    m->author_id = ev->actor_id;
+    Crm__Activities__V1__UserInfo *u = act_user(a, txn, arena, ev->actor_id);
+    m->author_name = u ? u->name : "";
+    m->at = ev->at;
+    m->event = ev->type;
+    return m;
+}
+
+static int apply_lead(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Event *ev)
+{
+    crm_arena_t *arena = a->apply_arena;
+    Crm__Pipeline__V1__LeadEvent *e =
+        crm__pipeline__v1__lead_event__unpack(crm_arena_allocator(arena), ev->payload.len, ev->payload.data);
+    if (!e || !e->lead || e->lead->id <= 0)
+        return 0; /* a malformed payload can never be applied: skip it rather than stall */
+    const Crm__Pipeline__V1__Lead *l = e->lead;
+    Crm__Activities__V1__DocInfo d = CRM__ACTIVITIES__V1__DOC_INFO__INIT;
+    d.salesperson_id = l->salesperson_id;
+    d.team_id = l->team_id;
+    d.name = l->name;
+    int rc = put_doc(a, txn, ACT_LEAD, l->id, &d);
+    if (rc)
+        return rc;
+    int opportunity = l->type == CRM__PIPELINE__V1__LEAD_TYPE__LEAD_TYPE_OPPORTUNITY;
+    const char *headline = NULL;
+    if (!strcmp(ev->type, "lead.created"))
+        headline = opportunity ? "Opportunity created" : "Lead created";
+    else if (!strcmp(ev->type, "lead.converted"))
+        headline = "Converted to an opportunity";
+    else if (!strcmp(ev->type, "lead.won"))
+        headline = opportunity ? "Opportunity won" : "Lead won";
+    else if (!strcmp(ev->type, "lead.lost"))
+        headline = opportunity ? "Opportunity lost" : "Lead lost";
+    else if (strcmp(ev->type, "lead.updated"))
+        return 0;
+    message_t *m = tracking_message(a, txn, ev, ACT_LEAD, l->id);
+    add_tracking(arena, m, e->changes, e->n_changes, headline);
+    if (!headline && !m->n_tracking)
+        return 0; /* an edit of untracked fields (name, notes, ...) leaves no trace */
+    return act_message_store(a, txn, m, ev->actor_id);
+}
+
+static int apply_customer(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Event *ev)
+{
+    Crm__Pipeline__V1__CustomerEvent *e = crm__pipeline__v1__customer_event__unpack(
+        crm_arena_allocator(a->apply_arena), ev->payload.len, ev->payload.data);
+    if (!e || !e->customer || e->customer->id <= 0)
+        return 0;
+    Crm__Activities__V1__DocInfo d = CRM__ACTIVITIES__V1__DOC_INFO__INIT;
+    d.salesperson_id = e->customer->salesperson_id;
+    d.team_id = e->customer->team_id;
+    d.name = e->customer->name;
+    return put_doc(a, txn, ACT_CUSTOMER, e->customer->id, &d);
+}
+
+static int apply_quotation(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Event *ev)
+{
+    crm_arena_t *arena = a->apply_arena;
+    Crm__Pipeline__V1__QuotationEvent *e = crm__pipeline__v1__quotation_event__unpack(
+        crm_arena_allocator(arena), ev->payload.len, ev->payload.data);
+    if (!e || !e->quotation || e->quotation->id <= 0)
+        return 0;
+    const Crm__Pipeline__V1__Quotation *q = e->quotation;
+    Crm__Activities__V1__DocInfo d = CRM__ACTIVITIES__V1__DOC_INFO__INIT;
+    d.opportunity_id = q->opportunity_id;
+    d.name = q->name;
+    int rc = put_doc(a, txn, ACT_QUOTATION, q->id, &d);
+    if (rc || strcmp(ev->type, "quotation.created"))
+        return rc;
+    /* "Make Quotation" is told on the opportunity it was made from */
+    message_t *m = q->opportunity_id ? tracking_message(a, txn, ev, ACT_LEAD, q->opportunity_id)
+                                     : tracking_message(a, txn, ev, ACT_QUOTATION, q->id);
+    char amount[64];
+    act_format_money(amount, sizeof amount, q->amount, q->currency);
+    m->body = crm_arena_printf(arena, "Quotation %s made: %s %s", q->name, amount, q->currency);
+    return act_message_store(a, txn, m, ev->actor_id);
+}
+
+int act_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev)
+{
+    activities_t *a = arg;
+    crm_arena_reset(a->apply_arena);
+    if (!strncmp(ev->type, "lead.", 5))
+        return apply_lead(a, txn, ev);
+    if (!strncmp(ev->type, "customer.", 9))
+        return apply_customer(a, txn, ev);
+    if (!strncmp(ev->type, "quotation.", 10))
+        return apply_quotation(a, txn, ev);
+    return 0;
+}
+
+int act_apply_identity_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev)
+{
+    activities_t *a = arg;
+    if (strcmp(ev->type, "user.created") && strcmp(ev->type, "user.updated"))
+        return 0;
+    crm_arena_reset(a->apply_arena);
+    Crm__Identity__V1__UserEvent *e = crm__identity__v1__user_event__unpack(
+        crm_arena_allocator(a->apply_arena), ev->payload.len, ev->payload.data);
+    if (!e || !e->user || e->user->id <= 0)
+        return 0;
+    Crm__Activities__V1__UserInfo u = CRM__ACTIVITIES__V1__USER_INFO__INIT;
+    u.id = e->user->id;
+    u.name = e->user->name;
+    u.active = e->user->active;
+    u.sales_access = (int32_t)e->user->sales_access;
+    u.is_admin = e->user->is_admin;
+    return crm_db_put_id(txn, a->users, (uint64_t)u.id, &u.base);
+}
