@@ -1,9 +1,10 @@
 /* libFuzzer target: every other decoder that reads bytes from another
  * process or from a store — the internal RPC envelope, replies, event
  * publications, replay requests and answers, event payloads, and the stored
- * records of identity and pipeline. The first byte picks the
+ * records of identity, pipeline and activities. The first byte picks the
  * message type; the rest is decoded, and what decodes must re-encode and
  * decode to the same bytes. */
+#include "activities.pb-c.h"
 #include "events.pb-c.h"
 #include "fuzz_roundtrip.h"
 #include "identity.pb-c.h"
@@ -38,6 +39,17 @@ static const ProtobufCMessageDescriptor *const types[] = {
     &crm__pipeline__v1__user_info__descriptor,
     &crm__pipeline__v1__team_info__descriptor,
     &crm__pipeline__v1__lead_event__descriptor,
+    &crm__pipeline__v1__customer_event__descriptor,
+    &crm__pipeline__v1__quotation_event__descriptor,
+    &crm__activities__v1__message__descriptor,
+    &crm__activities__v1__call__descriptor,
+    &crm__activities__v1__meeting__descriptor,
+    &crm__activities__v1__message_event__descriptor,
+    &crm__activities__v1__call_event__descriptor,
+    &crm__activities__v1__meeting_event__descriptor,
+    &crm__activities__v1__doc_info__descriptor,
+    &crm__activities__v1__user_info__descriptor,
+    &crm__activities__v1__attachment_record__descriptor,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "activities.pb-c.h"
 #include "crm_json.h"
 #include "crm_mem.h"
 #include "health.pb-c.h"
@@ -76,5 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     round_trip(&crm__identity__v1__login_reply__descriptor, text, size, 0);
     round_trip(&crm__health__v1__check_reply__descriptor, text, size, 0);
     round_trip(&crm__rpc__v1__rpc_request__descriptor, text, size, 0);
+    round_trip(&crm__activities__v1__post_message_request__descriptor, text, size, 0);
+    round_trip(&crm__activities__v1__list_messages_reply__descriptor, text, size, 0);
     return 0;
 }
