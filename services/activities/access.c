@@ -66,17 +66,18 @@ static int doc_info(crm_call_t *call, int model, int64_t id, Crm__Activities__V1
                           crm_arena_allocator(crm_call_arena(call)), (void **)out);
 }
 
-static int lead_readable(crm_call_t *call, const Crm__Activities__V1__DocInfo *lead)
+static int lead_readable(int level, int64_t user, const Crm__Activities__V1__DocInfo *lead)
 {
-    if (!act_own_only(call))
+    if (level != ACCESS(OWN_LEADS))
         return 1;
-    return lead->salesperson_id == 0 || lead->salesperson_id == crm_call_principal(call)->user_id;
+    return lead->salesperson_id == 0 || lead->salesperson_id == user;
 }
 
-/* 1 readable, 0 not (or unknown), or a negative LMDB code. */
-static int readable(crm_call_t *call, int model, int64_t id)
+/* Whether a user of sales level `level` may read the document: 1 yes, 0 no
+ * (or unknown), or a negative LMDB code. */
+static int readable(crm_call_t *call, int level, int64_t user, int model, int64_t id)
 {
-    if (access_level(call) == ACCESS(NONE))
+    if (level == ACCESS(NONE))
         return 0;
     Crm__Activities__V1__DocInfo *d;
     int rc = doc_info(call, model, id, &d);
@@ -86,26 +87,32 @@ static int readable(crm_call_t *call, int model, int64_t id)
         return rc > 0 ? -rc : rc;
     switch (model) {
     case ACT_LEAD:
-        return lead_readable(call, d);
+        return lead_readable(level, user, d);
     case ACT_CUSTOMER:
         return 1;
     case ACT_QUOTATION:
         if (!d->opportunity_id)
-            return !act_own_only(call);
+            return level != ACCESS(OWN_LEADS);
         rc = doc_info(call, ACT_LEAD, d->opportunity_id, &d);
         if (rc == MDB_NOTFOUND)
-            return !act_own_only(call);
+            return level != ACCESS(OWN_LEADS);
         if (rc)
             return rc > 0 ? -rc : rc;
-        return lead_readable(call, d);
+        return lead_readable(level, user, d);
     default:
         return 0;
     }
 }
 
+static int caller_readable(crm_call_t *call, int model, int64_t id)
+{
+    const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
+    return readable(call, access_level(call), p ? p->user_id : 0, model, id);
+}
+
 int act_doc_readable(crm_call_t *call, const doc_t *doc)
 {
-    return doc && readable(call, act_model(doc->model), doc->id) == 1;
+    return doc && caller_readable(call, act_model(doc->model), doc->id) == 1;
 }
 
 int act_check_doc(crm_call_t *call, const char *field, const doc_t *doc)
@@ -123,7 +130,7 @@ int act_check_doc(crm_call_t *call, const char *field, const doc_t *doc)
     snprintf(f, sizeof f, "%s.id", field);
     if (doc->id <= 0)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), f, "%s must be a positive id", f);
-    int r = readable(call, model, doc->id);
+    int r = caller_readable(call, model, doc->id);
     if (r < 0)
         return crm_call_fail_db(call, -r);
     if (!r)
@@ -149,6 +156,19 @@ int act_check_user(crm_call_t *call, const char *field, int64_t user_id, int sal
     if (sales && !u->is_admin && u->sales_access == ACCESS(NONE))
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), field, "user %lld has no sales access",
                              (long long)user_id);
+    return 0;
+}
+
+int act_check_reader(crm_call_t *call, const char *field, int64_t user_id, const doc_t *doc)
+{
+    Crm__Activities__V1__UserInfo *u = act_user(crm_call_ctx(call), crm_call_txn(call), crm_call_arena(call), user_id);
+    int level = !u ? ACCESS(NONE) : u->is_admin ? ACCESS(MANAGER) : u->sales_access;
+    int r = readable(call, level, user_id, act_model(doc->model), doc->id);
+    if (r < 0)
+        return crm_call_fail_db(call, -r);
+    if (!r)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), field, "user %lld may not see %s %lld",
+                             (long long)user_id, doc->model, (long long)doc->id);
     return 0;
 }
 

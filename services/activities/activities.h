@@ -69,6 +69,10 @@ Crm__Activities__V1__UserInfo *act_user(activities_t *a, MDB_txn *txn, crm_arena
  * Returns 0 or -1 with invalid_argument naming field. */
 int act_check_user(crm_call_t *call, const char *field, int64_t user_id, int sales);
 
+/* Checks that user_id (an active user) may read doc (already checked for
+ * the caller). Returns 0 or -1 with invalid_argument naming field. */
+int act_check_reader(crm_call_t *call, const char *field, int64_t user_id, const doc_t *doc);
+
 /* --- keys (access.c) ------------------------------------------------------- */
 
 #define ACT_DOC_KEY 9   /* model, id */

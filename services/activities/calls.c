@@ -155,7 +155,9 @@ int act_schedule_call(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     if (check_instant(call, "plannedAt", r->planned_at) != 0)
         return -1;
     int64_t resp = r->responsible_id ? r->responsible_id : crm_call_principal(call)->user_id;
-    if (r->responsible_id && act_check_user(call, "responsibleId", resp, 1) != 0)
+    /* the responsible must be able to hold the call: see it, mark it held */
+    if (r->responsible_id && (act_check_user(call, "responsibleId", resp, 1) != 0 ||
+                              act_check_reader(call, "responsibleId", resp, r->doc) != 0))
         return -1;
     call_t *c = new_call(call, r->doc, r->summary, r->duration_minutes);
     c->status = STATUS(SCHEDULED);

@@ -201,6 +201,9 @@ static void on_authenticated(void *arg, const crm_status_t *st, const Crm__Rpc__
     if (s->principal)
         crm__rpc__v1__principal__free_unpacked(s->principal, NULL);
     s->principal = p;
+    /* identity's head as this session first sees it: a service that has not
+     * yet heard of the caller (a user created a moment ago) holds the call */
+    gw_session_note_marks(s, reply->marks, reply->n_marks);
     int64_t now = crm_time_mono_us(), until = now + call->gw->session_cache_us;
     int64_t session_end = now + (p->expires_at - crm_time_now_us());
     s->valid_until = session_end < until ? session_end : until;
