@@ -3,8 +3,12 @@
 #
 # Starts crm-identity, crm-pipeline and crm-gateway from BUILD_DIR on free
 # local ports with a temporary data dir, waits until they answer, runs
-# bench_gateway, then bench_pipeline (each with its floors and our figures in
-# one run) and always stops what it started.
+# bench_gateway, then bench_pipeline, then starts crm-activities and runs
+# bench_activities (each with its floors and our figures in one run) and
+# always stops what it started. crm-activities starts only then, so that the
+# first two measure what they always did (activities would otherwise write a
+# tracking message for every lead bench_pipeline makes, on the same cores);
+# it catches up on pipeline's events before bench_activities measures.
 #
 # A second identity + gateway pair, whose admin password is hashed with the
 # cheapest argon2id (1 pass, 8 KiB), shows what Login costs besides the hash.
@@ -16,7 +20,10 @@
 #   BENCH_REPS           runs per configuration (median) (3)
 #   BENCH_LOGIN_SECONDS  window of each Login run        (3)
 #   BENCH_LEADS          opportunities before the pipeline's reads (100000)
-#   BENCH_ONLY           gateway or pipeline: run that benchmark alone
+#   BENCH_ONLY           gateway, pipeline or activities: run that one alone
+#   BENCH_ENTRIES        chatter entries before ListMessages  (10000)
+#   BENCH_TRACK_RATE     UpdateLead changes a second, tracking (1000)
+#   BENCH_TRACK_SECONDS  duration of each tracking run       (5)
 #   BENCH_STRICT=1       exit 3 when a target is missed
 #   BENCH_PERF=DIR       perf record -g the services for the whole run into DIR
 #   CRM_LOG_LEVEL        the services' log level          (warn)
@@ -26,9 +33,13 @@ set -euo pipefail
 B=${1:-build/release}
 bench=$B/tests/bench/bench_gateway
 bench_pl=$B/tests/bench/bench_pipeline
+bench_act=$B/tests/bench/bench_activities
 only=${BENCH_ONLY:-}
-case "$only" in ""|gateway|pipeline) ;; *) echo "run.sh: BENCH_ONLY=$only: want gateway or pipeline" >&2; exit 2;; esac
-for p in "$B/crm-identity" "$B/crm-pipeline" "$B/crm-gateway" "$bench" "$bench_pl"; do
+case "$only" in ""|gateway|pipeline|activities) ;;
+  *) echo "run.sh: BENCH_ONLY=$only: want gateway, pipeline or activities" >&2; exit 2;;
+esac
+for p in "$B/crm-identity" "$B/crm-pipeline" "$B/crm-activities" "$B/crm-gateway" "$bench" "$bench_pl" \
+  "$bench_act"; do
   [ -x "$p" ] || { echo "run.sh: $p is missing (make bench builds it)" >&2; exit 1; }
 done
 
@@ -68,15 +79,17 @@ start() {
 }
 
 read -r id_rpc id_ev id_rep gw_zmq gw_http c_rpc c_ev c_rep c_zmq c_http nobody pl_rpc pl_ev pl_rep \
-  <<<"$("$bench" --free-ports 14)"
+  act_rpc act_ev act_rep <<<"$("$bench" --free-ports 17)"
 export CRM_ADMIN_PASSWORD="bench-$$-$RANDOM$RANDOM"
 export CRM_LOG_LEVEL=${CRM_LOG_LEVEL:-warn}
 # all clients share one session: the gateway's per-session limit is set so
 # high that its bucket is still kept but never empties (we measure capacity)
 export CRM_RATE_PER_SESSION=${CRM_RATE_PER_SESSION:-1000000000}
-# the cheap pair has no pipeline: point its gateway at a port nobody listens
-# on rather than at a developer's running service
+# the cheap pair has no pipeline nor activities: point its gateway at a port
+# nobody listens on rather than at a developer's running service (the
+# services themselves are given their endpoints as flags, which win)
 export CRM_PIPELINE_RPC=tcp://127.0.0.1:$nobody
+export CRM_ACTIVITIES_RPC=tcp://127.0.0.1:$nobody
 L=tcp://127.0.0.1
 
 start identity "$B/crm-identity" --data-dir "$tmp/identity" \
@@ -87,7 +100,8 @@ start pipeline "$B/crm-pipeline" --data-dir "$tmp/pipeline" \
   --identity-events "$L:$id_ev" --identity-replay "$L:$id_rep"
 pipeline_pid=${pids[-1]}
 start gateway "$B/crm-gateway" --zmq "$L:$gw_zmq" --http-port "$gw_http" \
-  --identity-rpc "$L:$id_rpc" --identity-events "$L:$id_ev" --pipeline-rpc "$L:$pl_rpc"
+  --identity-rpc "$L:$id_rpc" --identity-events "$L:$id_ev" --pipeline-rpc "$L:$pl_rpc" \
+  --activities-rpc "$L:$act_rpc"
 gateway_pid=${pids[-1]}
 start identity-cheap "$B/crm-identity" --data-dir "$tmp/identity-cheap" \
   --rpc "$L:$c_rpc" --events "$L:$c_ev" --replay "$L:$c_rep" --pwhash-ops 1 --pwhash-mem-kib 8
@@ -100,14 +114,16 @@ if ! { "$bench" --wait-ready "$L:$gw_zmq" 30 identity && "$bench" --wait-ready "
   exit 1
 fi
 
-if [ -n "${BENCH_PERF:-}" ]; then
+# perf_record NAME PID: the service's profile for the rest of the run
+perf_record() {
+  [ -n "${BENCH_PERF:-}" ] || return 0
   mkdir -p "$BENCH_PERF"
-  for svc in identity:$identity_pid gateway:$gateway_pid pipeline:$pipeline_pid; do
-    perf record -q -e cpu-clock -g -p "${svc#*:}" -o "$BENCH_PERF/${svc%%:*}.data" \
-      2>"$tmp/perf-${svc%%:*}.log" &
-    perf_pids+=($!)
-  done
-fi
+  perf record -q -e cpu-clock -g -p "$2" -o "$BENCH_PERF/$1.data" 2>"$tmp/perf-$1.log" &
+  perf_pids+=($!)
+}
+perf_record identity "$identity_pid"
+perf_record gateway "$gateway_pid"
+perf_record pipeline "$pipeline_pid"
 
 # each in the background, so that a signal to this script is handled at once;
 # a failed request (1) outweighs a missed target (3)
@@ -120,17 +136,34 @@ run_bench() {
   bench_pid=
   if [ "$r" != 0 ] && { [ "$rc" = 0 ] || [ "$rc" = 3 ]; }; then rc=$r; fi
 }
-if [ "$only" != pipeline ]; then
+if [ -z "$only" ] || [ "$only" = gateway ]; then
   run_bench "$bench" --zmq "$L:$gw_zmq" --http "127.0.0.1:$gw_http" --password "$CRM_ADMIN_PASSWORD" \
     --cheap-zmq "$L:$c_zmq" --identity-pid "$identity_pid" --gateway-pid "$gateway_pid" --tmp "$tmp" \
     --clients "${BENCH_CLIENTS:-1,16,64}" --seconds "${BENCH_SECONDS:-2}" \
     --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}" \
     --login-seconds "${BENCH_LOGIN_SECONDS:-3}" ${BENCH_STRICT:+--strict}
 fi
-if [ "$only" != gateway ]; then
+if [ -z "$only" ] || [ "$only" = pipeline ]; then
   run_bench "$bench_pl" --zmq "$L:$gw_zmq" --password "$CRM_ADMIN_PASSWORD" \
     --pipeline-pid "$pipeline_pid" --gateway-pid "$gateway_pid" --tmp "$tmp" \
     --leads "${BENCH_LEADS:-100000}" --seconds "${BENCH_SECONDS:-2}" \
+    --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}" ${BENCH_STRICT:+--strict}
+fi
+if [ -z "$only" ] || [ "$only" = activities ]; then
+  start activities "$B/crm-activities" --data-dir "$tmp/activities" \
+    --rpc "$L:$act_rpc" --events "$L:$act_ev" --replay "$L:$act_rep" \
+    --identity-events "$L:$id_ev" --identity-replay "$L:$id_rep" \
+    --pipeline-events "$L:$pl_ev" --pipeline-replay "$L:$pl_rep"
+  activities_pid=${pids[-1]}
+  if ! "$bench" --wait-ready "$L:$gw_zmq" 30 activities; then
+    logs
+    exit 1
+  fi
+  perf_record activities "$activities_pid"
+  run_bench "$bench_act" --zmq "$L:$gw_zmq" --password "$CRM_ADMIN_PASSWORD" \
+    --activities-events "$L:$act_ev" --activities-pid "$activities_pid" --gateway-pid "$gateway_pid" \
+    --tmp "$tmp" --entries "${BENCH_ENTRIES:-10000}" --track-rate "${BENCH_TRACK_RATE:-1000}" \
+    --track-seconds "${BENCH_TRACK_SECONDS:-5}" --seconds "${BENCH_SECONDS:-2}" \
     --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}" ${BENCH_STRICT:+--strict}
 fi
 
