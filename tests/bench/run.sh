@@ -150,6 +150,7 @@ if [ -z "$only" ] || [ "$only" = pipeline ]; then
     --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}" ${BENCH_STRICT:+--strict}
 fi
 if [ -z "$only" ] || [ "$only" = activities ]; then
+  act_started=$(date +%s%6N)
   start activities "$B/crm-activities" --data-dir "$tmp/activities" \
     --rpc "$L:$act_rpc" --events "$L:$act_ev" --replay "$L:$act_rep" \
     --identity-events "$L:$id_ev" --identity-replay "$L:$id_rep" \
@@ -162,6 +163,7 @@ if [ -z "$only" ] || [ "$only" = activities ]; then
   perf_record activities "$activities_pid"
   run_bench "$bench_act" --zmq "$L:$gw_zmq" --password "$CRM_ADMIN_PASSWORD" \
     --activities-events "$L:$act_ev" --activities-pid "$activities_pid" --gateway-pid "$gateway_pid" \
+    --activities-started "$act_started" \
     --tmp "$tmp" --entries "${BENCH_ENTRIES:-10000}" --track-rate "${BENCH_TRACK_RATE:-1000}" \
     --track-seconds "${BENCH_TRACK_SECONDS:-5}" --seconds "${BENCH_SECONDS:-2}" \
     --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}" ${BENCH_STRICT:+--strict}
