@@ -1,3 +1,4 @@
+#include "crm_curve.h"
 #include "crm_client.h"
 #include "client.pb-c.h"
 #include "crm_mem.h"
@@ -20,7 +21,7 @@ crm_client_t *crm_client_new(const char *endpoint)
     int linger = 0;
     if (!self->ctx || !(self->socket = zmq_socket(self->ctx, ZMQ_DEALER)) ||
         zmq_setsockopt(self->socket, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
-        zmq_connect(self->socket, endpoint) != 0) {
+        crm_curve_client(self->socket, "gateway") != 0 || zmq_connect(self->socket, endpoint) != 0) {
         int err = errno;
         crm_client_destroy(&self);
         errno = err;

@@ -1,3 +1,4 @@
+#include "crm_curve.h"
 #include "crm_consumer.h"
 #include "crm_log.h"
 #include "crm_mem.h"
@@ -215,6 +216,7 @@ crm_consumer_t *crm_consumer_new(struct ev_loop *loop, void *zctx, crm_store_t *
         crm_zsock_setup(self->replay, 64 << 20) != 0 ||
         zmq_setsockopt(self->replay, ZMQ_IMMEDIATE, &immediate, sizeof immediate) != 0 ||
         zmq_setsockopt(self->sub, ZMQ_SUBSCRIBE, "", 0) != 0 ||
+        crm_curve_client(self->sub, producer) != 0 || crm_curve_client(self->replay, producer) != 0 ||
         zmq_connect(self->sub, pub_endpoint) != 0 || zmq_connect(self->replay, replay_endpoint) != 0)
         goto fail_zmq;
     if (!(self->sub_watch = crm_zwatch_new(loop, self->sub, on_sub, self)) ||

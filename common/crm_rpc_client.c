@@ -1,3 +1,4 @@
+#include "crm_curve.h"
 #include "crm_rpc_client.h"
 #include "crm_log.h"
 #include "crm_map.h"
@@ -86,7 +87,7 @@ crm_rpc_client_t *crm_rpc_client_new(struct ev_loop *loop, void *zctx, const cha
         zmq_setsockopt(self->socket, ZMQ_RECONNECT_IVL, &reconnect_ms, sizeof reconnect_ms) != 0 ||
         zmq_setsockopt(self->socket, ZMQ_RECONNECT_IVL_MAX, &reconnect_max_ms,
                        sizeof reconnect_max_ms) != 0 ||
-        zmq_connect(self->socket, endpoint) != 0) {
+        crm_curve_client(self->socket, name) != 0 || zmq_connect(self->socket, endpoint) != 0) {
         crm_error("%s client %s: %s", name, endpoint, zmq_strerror(errno));
         goto fail;
     }

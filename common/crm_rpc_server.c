@@ -1,3 +1,4 @@
+#include "crm_curve.h"
 #include "crm_rpc_server.h"
 #include "crm_log.h"
 #include "crm_mem.h"
@@ -651,7 +652,7 @@ crm_rpc_server_t *crm_rpc_server_new(struct ev_loop *loop, void *zctx, const cha
     }
     self->socket = zmq_socket(zctx, ZMQ_ROUTER);
     if (!self->socket || crm_zsock_setup(self->socket, max_msg) != 0 ||
-        zmq_bind(self->socket, endpoint) != 0) {
+        crm_curve_server(self->socket, 0) != 0 || zmq_bind(self->socket, endpoint) != 0) {
         crm_error("bind %s: %s", endpoint, zmq_strerror(errno));
         goto fail;
     }

@@ -4,6 +4,7 @@
  * publisher, RPC door, loop. */
 #include "activities.h"
 #include "crm_config.h"
+#include "crm_curve.h"
 #include "crm_consumer.h"
 #include "crm_log.h"
 #include "crm_publisher.h"
@@ -29,7 +30,7 @@ const crm_method_t activities_methods[] = {
 
 int main(int argc, char **argv)
 {
-    const char *data_dir, *rpc_ep, *pub_ep, *replay_ep, *id_events, *id_replay, *pl_events, *pl_replay;
+    const char *curve_dir, *data_dir, *rpc_ep, *pub_ep, *replay_ep, *id_events, *id_replay, *pl_events, *pl_replay;
     int64_t max_msg, max_attachment, heartbeat_ms;
     const crm_opt_t opts[] = {
         {"data-dir", "CRM_ACTIVITIES_DATA", CRM_OPT_STRING, &data_dir, "./data/activities", "LMDB folder"},
@@ -43,6 +44,7 @@ int main(int argc, char **argv)
         {"max-attachment", "CRM_MAX_ATTACHMENT", CRM_OPT_INT, &max_attachment, "10485760", "largest attachment (bytes)"},
         {"max-message", "CRM_MAX_MESSAGE", CRM_OPT_INT, &max_msg, "17825792", "largest request (bytes)"},
         {"heartbeat-ms", "CRM_HEARTBEAT_MS", CRM_OPT_INT, &heartbeat_ms, "500", "event heartbeat interval"},
+        {"curve-dir", "CRM_CURVE_DIR", CRM_OPT_STRING, &curve_dir, "", "CurveZMQ keys (crmctl keygen); empty: plain"},
     };
     crm_log_init("activities");
     if (crm_config_parse(opts, sizeof opts / sizeof opts[0], argc, argv, "crm-activities [flags]") != 0)
@@ -70,6 +72,8 @@ int main(int argc, char **argv)
 
     struct ev_loop *loop = EV_DEFAULT;
     void *zctx = zmq_ctx_new();
+    if (crm_curve_configure(zctx, loop, curve_dir, "activities") != 0)
+        return 1;
     crm_consumer_t *identity = crm_consumer_new(loop, zctx, a.store, "identity", id_events, id_replay,
                                                 act_apply_identity_event, &a);
     crm_consumer_t *pipeline = crm_consumer_new(loop, zctx, a.store, "pipeline", pl_events, pl_replay,
@@ -91,6 +95,7 @@ int main(int argc, char **argv)
     crm_publisher_destroy(&pub);
     crm_consumer_destroy(&pipeline);
     crm_consumer_destroy(&identity);
+    crm_curve_shutdown();
     zmq_ctx_term(zctx);
     crm_arena_destroy(&a.apply_arena);
     crm_outbox_destroy(&a.outbox);

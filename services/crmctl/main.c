@@ -4,6 +4,7 @@
  *   crmctl health [SERVICE]            the gateway's (or a service's) health
  * The token lives in ~/.config/crm/token (mode 0600); CRM_TOKEN overrides. */
 #include "crm_client.h"
+#include "crm_curve.h"
 #include "crm_json.h"
 #include "crm_mem.h"
 #include "crm_services.h"
@@ -191,6 +192,23 @@ static int call_json(crm_client_t *c, const char *name, const char *json, const 
     return 0;
 }
 
+static int keygen(int argc, char **argv)
+{
+    static const char *const services[] = {"identity", "pipeline", "activities", "gateway"};
+    if (argc < 1) {
+        fputs("usage: crmctl keygen DIR [NAME...]\n", stderr);
+        return 2;
+    }
+    int n = argc > 1 ? argc - 1 : (int)(sizeof services / sizeof services[0]);
+    for (int i = 0; i < n; i++) {
+        const char *name = argc > 1 ? argv[i + 1] : services[i];
+        if (crm_curve_keygen(argv[0], name) != 0)
+            return 1;
+        printf("%s/%s.key, %s/%s.pub\n", argv[0], name, argv[0], name);
+    }
+    return 0;
+}
+
 static void usage(void)
 {
     fputs("usage: crmctl [--endpoint tcp://HOST:PORT] COMMAND\n"
@@ -198,7 +216,10 @@ static void usage(void)
           "  call Service/Method ['JSON'] [--idempotency-key K]\n"
           "                                 call a method, e.g. call Identity/WhoAmI\n"
           "  health [SERVICE]               health of the gateway or of a service\n"
-          "environment: CRM_ENDPOINT, CRM_ZMQ_PORT, CRM_TOKEN, CRM_PASSWORD\n",
+          "  keygen DIR [NAME...]           CurveZMQ key pairs (NAME.key, NAME.pub) in DIR, by\n"
+          "                                 default for identity pipeline activities gateway\n"
+          "environment: CRM_ENDPOINT, CRM_ZMQ_PORT, CRM_TOKEN, CRM_PASSWORD,\n"
+          "  CRM_CURVE_DIR (keys: the front door is then reached over CURVE)\n",
           stderr);
 }
 
@@ -214,6 +235,10 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
+    if (!strcmp(argv[a], "keygen"))
+        return keygen(argc - a - 1, argv + a + 1);
+    if (crm_curve_configure(NULL, NULL, getenv("CRM_CURVE_DIR"), NULL) != 0)
+        return 1;
     crm_client_t *c = crm_client_new(ep);
     if (!c) {
         fprintf(stderr, "error: cannot connect to %s: %s\n", ep, strerror(errno));

@@ -3,6 +3,7 @@
  * loop. No store of its own. */
 #include "gateway.h"
 #include "crm_config.h"
+#include "crm_curve.h"
 #include "crm_log.h"
 #include "crm_zloop.h"
 #include "crm_mem.h"
@@ -25,7 +26,7 @@ static int add_route(gateway_t *gw, const ProtobufCServiceDescriptor *desc, cons
 
 int main(int argc, char **argv)
 {
-    const char *zmq_ep, *http_addr, *identity_rpc, *identity_events, *pipeline_rpc, *activities_rpc;
+    const char *curve_dir, *zmq_ep, *http_addr, *identity_rpc, *identity_events, *pipeline_rpc, *activities_rpc;
     int64_t http_port, deadline_ms, max_body, cache_ms, rate;
     const crm_opt_t opts[] = {
         {"zmq", "CRM_GATEWAY_ZMQ", CRM_OPT_STRING, &zmq_ep, "tcp://127.0.0.1:5555", "ZeroMQ front door (bind)"},
@@ -38,6 +39,7 @@ int main(int argc, char **argv)
         {"deadline-ms", "CRM_DEADLINE_MS", CRM_OPT_INT, &deadline_ms, "5000", "deadline of each call"},
         {"max-body", "CRM_MAX_BODY", CRM_OPT_INT, &max_body, "16777216", "largest request body (bytes)"},
         {"rate-per-session", "CRM_RATE_PER_SESSION", CRM_OPT_INT, &rate, "2000", "calls a second per session (0: no limit)"},
+        {"curve-dir", "CRM_CURVE_DIR", CRM_OPT_STRING, &curve_dir, "", "CurveZMQ keys (crmctl keygen); empty: plain"},
         {"session-cache-ms", "CRM_SESSION_CACHE_MS", CRM_OPT_INT, &cache_ms, "10000", "how long a principal is trusted without asking identity"},
     };
     crm_log_init("gateway");
@@ -51,6 +53,8 @@ int main(int argc, char **argv)
     gateway_t gw = {0};
     gw.loop = EV_DEFAULT;
     gw.zctx = zmq_ctx_new();
+    if (crm_curve_configure(gw.zctx, gw.loop, curve_dir, "gateway") != 0)
+        return 1;
     gw.sessions = crm_map_new();
     gw.session_cache_us = cache_ms * 1000;
     gw.deadline_us = deadline_ms * 1000;
@@ -101,6 +105,7 @@ int main(int argc, char **argv)
     gw_zmq_door_stop();
     gw_identity_stop();
     gw_session_free_all(&gw);
+    crm_curve_shutdown();
     zmq_ctx_term(gw.zctx);
     return 0;
 }

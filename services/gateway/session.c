@@ -1,6 +1,7 @@
 /* Sessions the gateway has seen: the principal identity gave for the token
  * (cached briefly, dropped at once on identity's revocation and user events)
  * and the read-your-writes marks of the session (decision 11). */
+#include "crm_curve.h"
 #include "gateway.h"
 #include "crm_log.h"
 #include "crm_mem.h"
@@ -191,7 +192,7 @@ int gw_identity_listen(gateway_t *gw, const char *endpoint)
     events_socket = zmq_socket(gw->zctx, ZMQ_SUB);
     if (!events_socket || crm_zsock_setup(events_socket, 8 << 20) != 0 ||
         zmq_setsockopt(events_socket, ZMQ_SUBSCRIBE, "", 0) != 0 ||
-        zmq_connect(events_socket, endpoint) != 0) {
+        crm_curve_client(events_socket, "identity") != 0 || zmq_connect(events_socket, endpoint) != 0) {
         crm_error("identity events %s: %s", endpoint, zmq_strerror(errno));
         return -1;
     }

@@ -1,6 +1,7 @@
 /* The ZeroMQ front door: a ROUTER taking one ClientRequest frame per message,
  * from DEALER clients ([peer][request]) and REQ clients ([peer][][request])
  * alike, answering ClientReply in the same envelope. */
+#include "crm_curve.h"
 #include "gateway.h"
 #include "client.pb-c.h"
 #include "crm_log.h"
@@ -148,7 +149,7 @@ int gw_zmq_door_start(gateway_t *gw, const char *endpoint)
     /* a body a little over the limit gets a coded error from handle(); only
      * a message far past it is cut off by libzmq, which drops the peer */
     if (!door_socket || crm_zsock_setup(door_socket, 2 * gw->max_body + 65536) != 0 ||
-        zmq_bind(door_socket, endpoint) != 0) {
+        crm_curve_server(door_socket, 1) != 0 || zmq_bind(door_socket, endpoint) != 0) {
         crm_error("front door %s: %s", endpoint, zmq_strerror(errno));
         return -1;
     }

@@ -2,6 +2,7 @@
  * Wiring, top to bottom: flags, store, outbox publisher, RPC door, loop. */
 #include "identity.h"
 #include "crm_config.h"
+#include "crm_curve.h"
 #include "crm_log.h"
 #include "crm_zloop.h"
 #include "crm_mem.h"
@@ -23,7 +24,7 @@ static void free_value(void *arg, uint64_t key, void *value) { free(value); }
 
 int main(int argc, char **argv)
 {
-    const char *data_dir, *rpc_ep, *pub_ep, *replay_ep, *admin_pw;
+    const char *curve_dir, *data_dir, *rpc_ep, *pub_ep, *replay_ep, *admin_pw;
     int64_t session_s, pw_ops, pw_mem_kib, max_msg, heartbeat_ms, lock_s;
     const crm_opt_t opts[] = {
         {"data-dir", "CRM_IDENTITY_DATA", CRM_OPT_STRING, &data_dir, "./data/identity", "LMDB folder"},
@@ -37,6 +38,7 @@ int main(int argc, char **argv)
         {"login-lock-seconds", "CRM_LOGIN_LOCK_SECONDS", CRM_OPT_INT, &lock_s, "30", "lock after 5 failed logins"},
         {"max-message", "CRM_MAX_MESSAGE", CRM_OPT_INT, &max_msg, "17825792", "largest request (bytes)"},
         {"heartbeat-ms", "CRM_HEARTBEAT_MS", CRM_OPT_INT, &heartbeat_ms, "500", "event heartbeat interval"},
+        {"curve-dir", "CRM_CURVE_DIR", CRM_OPT_STRING, &curve_dir, "", "CurveZMQ keys (crmctl keygen); empty: plain"},
     };
     crm_log_init("identity");
     if (crm_config_parse(opts, sizeof opts / sizeof opts[0], argc, argv, "crm-identity [flags]") != 0)
@@ -82,6 +84,8 @@ int main(int argc, char **argv)
 
     struct ev_loop *loop = EV_DEFAULT;
     void *zctx = zmq_ctx_new();
+    if (crm_curve_configure(zctx, loop, curve_dir, "identity") != 0)
+        return 1;
     crm_publisher_t *pub = crm_publisher_new(loop, zctx, idn.store, idn.outbox, pub_ep, replay_ep,
                                              (int)heartbeat_ms);
     crm_rpc_server_t *srv = crm_rpc_server_new(loop, zctx, "identity", rpc_ep, idn.store, max_msg);
@@ -103,6 +107,7 @@ int main(int argc, char **argv)
 
     crm_rpc_server_destroy(&srv);
     crm_publisher_destroy(&pub);
+    crm_curve_shutdown();
     zmq_ctx_term(zctx);
     crm_outbox_destroy(&idn.outbox);
     crm_store_close(&idn.store);

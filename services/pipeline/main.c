@@ -3,6 +3,7 @@
  * events (users and teams read model), outbox publisher, RPC door, loop. */
 #include "pipeline.h"
 #include "crm_config.h"
+#include "crm_curve.h"
 #include "crm_consumer.h"
 #include "crm_log.h"
 #include "crm_zloop.h"
@@ -43,7 +44,7 @@ static int bootstrap(MDB_txn *txn, void *arg) { return pl_stages_bootstrap(arg, 
 
 int main(int argc, char **argv)
 {
-    const char *data_dir, *rpc_ep, *pub_ep, *replay_ep, *id_events, *id_replay, *currency;
+    const char *curve_dir, *data_dir, *rpc_ep, *pub_ep, *replay_ep, *id_events, *id_replay, *currency;
     int64_t max_msg, heartbeat_ms;
     const crm_opt_t opts[] = {
         {"data-dir", "CRM_PIPELINE_DATA", CRM_OPT_STRING, &data_dir, "./data/pipeline", "LMDB folder"},
@@ -55,6 +56,7 @@ int main(int argc, char **argv)
         {"default-currency", "CRM_DEFAULT_CURRENCY", CRM_OPT_STRING, &currency, "EUR", "currency of leads that name none"},
         {"max-message", "CRM_MAX_MESSAGE", CRM_OPT_INT, &max_msg, "17825792", "largest request (bytes)"},
         {"heartbeat-ms", "CRM_HEARTBEAT_MS", CRM_OPT_INT, &heartbeat_ms, "500", "event heartbeat interval"},
+        {"curve-dir", "CRM_CURVE_DIR", CRM_OPT_STRING, &curve_dir, "", "CurveZMQ keys (crmctl keygen); empty: plain"},
     };
     crm_log_init("pipeline");
     if (crm_config_parse(opts, sizeof opts / sizeof opts[0], argc, argv, "crm-pipeline [flags]") != 0)
@@ -89,6 +91,8 @@ int main(int argc, char **argv)
 
     struct ev_loop *loop = EV_DEFAULT;
     void *zctx = zmq_ctx_new();
+    if (crm_curve_configure(zctx, loop, curve_dir, "pipeline") != 0)
+        return 1;
     crm_consumer_t *identity = crm_consumer_new(loop, zctx, pl.store, "identity", id_events, id_replay,
                                                 pl_apply_identity_event, &pl);
     crm_publisher_t *pub = crm_publisher_new(loop, zctx, pl.store, pl.outbox, pub_ep, replay_ep, (int)heartbeat_ms);
@@ -106,6 +110,7 @@ int main(int argc, char **argv)
     crm_rpc_server_destroy(&srv);
     crm_publisher_destroy(&pub);
     crm_consumer_destroy(&identity);
+    crm_curve_shutdown();
     zmq_ctx_term(zctx);
     crm_outbox_destroy(&pl.outbox);
     crm_store_close(&pl.store);
