@@ -112,7 +112,10 @@ static int caller_readable(crm_call_t *call, int model, int64_t id)
 
 int act_doc_readable(crm_call_t *call, const doc_t *doc)
 {
-    return doc && caller_readable(call, act_model(doc->model), doc->id) == 1;
+    if (!doc)
+        return 0;
+    int r = caller_readable(call, act_model(doc->model), doc->id);
+    return r < 0 ? crm_call_fail_db(call, -r) : r;
 }
 
 int act_check_doc(crm_call_t *call, const char *field, const doc_t *doc)

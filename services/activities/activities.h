@@ -55,7 +55,8 @@ const char *act_model_name(int model);
  * salesperson's lead cannot be told from none. field names the DocRef in
  * errors ("doc"). Returns 0 or -1 with the call's error set. */
 int act_check_doc(crm_call_t *call, const char *field, const doc_t *doc);
-/* 1 if the caller may read doc; 0 if not or unknown (no error set). */
+/* 1 if the caller may read doc; 0 if not or unknown (no error set); -1
+ * on a storage error (set). */
 int act_doc_readable(crm_call_t *call, const doc_t *doc);
 /* 0 if the caller has sales access, else -1 with permission_denied. */
 int act_require_sales(crm_call_t *call);

@@ -139,6 +139,22 @@ static Crm__Activities__V1__CalendarEvent *entry_event(crm_call_t *call, int kin
     return e;
 }
 
+/* 1 if the caller may see the entry, 0 if not, -1 on a storage error
+ * (set). A call is seen while its document may be read (a lead handed to
+ * another salesperson leaves the old one's calendar with it). A meeting is
+ * seen by whoever was invited, as in OpenERP, but the document it is about
+ * only by those who may read it. */
+static int entry_visible(crm_call_t *call, Crm__Activities__V1__CalendarEvent *e)
+{
+    if (!e->doc || !*e->doc->model)
+        return 1;
+    int r = act_doc_readable(call, e->doc);
+    if (r != 0 || e->kind == EVKIND(CALL))
+        return r;
+    e->doc = NULL;
+    return 1;
+}
+
 int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
     const Crm__Activities__V1__ListCalendarRequest *r = (const void *)in;
@@ -170,7 +186,19 @@ int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
         Crm__Activities__V1__CalendarEvent *last = entry_event(call, kind, (int64_t)(after >> 1), &rc);
         if (!last && rc != MDB_NOTFOUND)
             return crm_call_fail_db(call, rc);
-        if (!last)
+        /* a token names an entry this calendar gave, or it would tell of others */
+        int shown = 0;
+        if (last) {
+            MDB_val k = {sizeof key, key}, d;
+            calendar_key(key, user, last->start_at, kind, last->id);
+            rc = mdb_get(txn, a->calendar, &k, &d);
+            if (rc && rc != MDB_NOTFOUND)
+                return crm_call_fail_db(call, rc);
+            shown = rc == 0 ? entry_visible(call, last) : 0;
+            if (shown < 0)
+                return -1;
+        }
+        if (!shown)
             return crm_call_fail(call, CODE(INVALID_ARGUMENT), "pageToken", "pageToken is not from this calendar");
         calendar_key(key, user, last->start_at, kind, last->id + 1);
     }
@@ -194,10 +222,17 @@ int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
         int kind = p[16];
         int64_t id = (int64_t)crm_key_get_u64(p + 17);
         Crm__Activities__V1__CalendarEvent *e = entry_event(call, kind, id, &rc);
-        if (!e)
+        if (!e) {
+            rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc; /* an entry without its call or meeting */
             break;
+        }
         last_token = ((uint64_t)id << 1) | (kind == EVKIND(MEETING));
-        if (e->end_at > r->from || e->start_at >= r->from)
+        int visible = entry_visible(call, e);
+        if (visible < 0) {
+            mdb_cursor_close(cur);
+            return -1;
+        }
+        if (visible && (e->end_at > r->from || e->start_at >= r->from))
             reply->events[reply->n_events++] = e;
     }
     mdb_cursor_close(cur);

@@ -187,8 +187,13 @@ static int get_call(crm_call_t *call, int64_t id, call_t **out)
                                     &crm__activities__v1__call__descriptor,
                                     crm_arena_allocator(crm_call_arena(call)), (void **)out)
                     : MDB_NOTFOUND;
-    if (rc == 0 && !act_doc_readable(call, (*out)->doc))
-        rc = MDB_NOTFOUND;
+    if (rc == 0) {
+        int r = act_doc_readable(call, (*out)->doc);
+        if (r < 0)
+            return -1;
+        if (!r)
+            rc = MDB_NOTFOUND;
+    }
     if (rc == MDB_NOTFOUND)
         return crm_call_fail(call, CODE(NOT_FOUND), "id", "no call %lld", (long long)id);
     return rc ? crm_call_fail_db(call, rc) : 0;
@@ -269,10 +274,17 @@ int act_list_calls(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
         call_t *last;
         int rc = crm_db_get_id(txn, a->calls, after, &crm__activities__v1__call__descriptor,
                                crm_arena_allocator(crm_call_arena(call)), (void **)&last);
-        if (rc == MDB_NOTFOUND)
-            return crm_call_fail(call, CODE(INVALID_ARGUMENT), "pageToken", "pageToken is not from this list");
-        if (rc)
+        if (rc && rc != MDB_NOTFOUND)
             return crm_call_fail_db(call, rc);
+        /* a token names a call this list gave: one the caller may see, on
+         * the index scanned; anything else would tell of other calls */
+        int readable = rc == 0 ? act_doc_readable(call, last->doc) : 0;
+        if (readable < 0)
+            return -1;
+        if (!readable || (has_doc && (act_model(last->doc->model) != act_model(r->doc->model) ||
+                                      last->doc->id != r->doc->id)) ||
+            (!has_doc && r->responsible_id && last->responsible_id != r->responsible_id))
+            return crm_call_fail(call, CODE(INVALID_ARGUMENT), "pageToken", "pageToken is not from this list");
         start_at = last->at;
         start_id = last->id + 1;
     }
@@ -301,12 +313,19 @@ int act_list_calls(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
         last_id = (int64_t)crm_key_get_u64(p + 8);
         rc = crm_db_get_id(txn, a->calls, (uint64_t)last_id, &crm__activities__v1__call__descriptor,
                            crm_arena_allocator(crm_call_arena(call)), (void **)&c);
-        if (rc)
+        if (rc) {
+            rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc; /* an index entry without its call */
             break;
-        if ((r->status && c->status != r->status) || (r->responsible_id && c->responsible_id != r->responsible_id) ||
-            !act_doc_readable(call, c->doc))
+        }
+        if ((r->status && c->status != r->status) || (r->responsible_id && c->responsible_id != r->responsible_id))
             continue;
-        reply->calls[reply->n_calls++] = c;
+        int readable = act_doc_readable(call, c->doc);
+        if (readable < 0) {
+            mdb_cursor_close(cur);
+            return -1;
+        }
+        if (readable)
+            reply->calls[reply->n_calls++] = c;
     }
     mdb_cursor_close(cur);
     if (rc && rc != MDB_NOTFOUND)

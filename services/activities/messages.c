@@ -260,8 +260,10 @@ int act_list_messages(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
         message_t *m;
         rc = crm_db_get_id(txn, a->messages, (uint64_t)id, &crm__activities__v1__message__descriptor,
                            crm_arena_allocator(crm_call_arena(call)), (void **)&m);
-        if (rc)
+        if (rc) {
+            rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc; /* a chatter entry without its message */
             break;
+        }
         reply->messages[reply->n_messages++] = m;
     }
     mdb_cursor_close(cur);
@@ -283,8 +285,13 @@ int act_get_attachment(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
                                         &crm__activities__v1__attachment_record__descriptor,
                                         crm_arena_allocator(crm_call_arena(call)), (void **)&rec)
                        : MDB_NOTFOUND;
-    if (rc == 0 && !act_doc_readable(call, rec->doc))
-        rc = MDB_NOTFOUND;
+    if (rc == 0) {
+        int r = act_doc_readable(call, rec->doc);
+        if (r < 0)
+            return -1;
+        if (!r)
+            rc = MDB_NOTFOUND;
+    }
     if (rc == MDB_NOTFOUND)
         return crm_call_fail(call, CODE(NOT_FOUND), "id", "no attachment %lld", (long long)r->id);
     if (rc)

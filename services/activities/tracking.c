@@ -106,6 +106,9 @@ static void add_tracking(crm_arena_t *arena, message_t *m, Crm__Pipeline__V1__Fi
                          size_t n, const char *headline)
 {
     char *body = headline ? (char *)headline : "";
+    /* pipeline tracks seven fields; more changes than that is a bad event */
+    if (n > 16)
+        n = 16;
     m->tracking = crm_arena_alloc(arena, sizeof *m->tracking * (n ? n : 1));
     for (size_t i = 0; i < n; i++) {
         const Crm__Pipeline__V1__FieldChange *c = changes[i];

@@ -201,8 +201,9 @@ static void on_authenticated(void *arg, const crm_status_t *st, const Crm__Rpc__
     if (s->principal)
         crm__rpc__v1__principal__free_unpacked(s->principal, NULL);
     s->principal = p;
-    /* identity's head as this session first sees it: a service that has not
-     * yet heard of the caller (a user created a moment ago) holds the call */
+    /* identity's head when it vouched for the caller: a service that has not
+     * yet heard of them (a user created a moment ago) holds the call until
+     * it has; services keep up with identity, so this rarely waits */
     gw_session_note_marks(s, reply->marks, reply->n_marks);
     int64_t now = crm_time_mono_us(), until = now + call->gw->session_cache_us;
     int64_t session_end = now + (p->expires_at - crm_time_now_us());

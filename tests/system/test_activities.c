@@ -8,6 +8,7 @@
 
 #include "activities.pb-c.h"
 #include "crm_json.h"
+#include "crm_request.h"
 #include "crm_services.h"
 #include "harness.h"
 
@@ -1306,6 +1307,38 @@ static void test_access(void **state)
     ERR(CODE(NOT_FOUND), "id", own1, A("GetAttachment"), "{\"id\":\"%lld\"}", (long long)my_att);
     ERR(CODE(NOT_FOUND), "id", own1, A("MarkCallHeld"), "{\"id\":\"%lld\"}", (long long)my_call);
     json_decref(OK(own2, A("GetAttachment"), "{\"id\":\"%lld\"}", (long long)my_att));
+    /* ... and off their calendar, though they were its responsible */
+    cal = OK(own1, A("ListCalendar"), "{\"from\":\"%lld\",\"to\":\"%lld\"}", (long long)(planned - DAY_US),
+             (long long)(planned + DAY_US));
+    assert_null(event_in(cal, "CALENDAR_EVENT_KIND_CALL", my_call));
+    json_decref(cal);
+    /* a page token naming a call own1 may not see is refused as a made-up one
+     * is: resuming at it would tell when that call is */
+    char token[24];
+    crm_page_token_make(token, (uint64_t)their_call);
+    ERR(CODE(INVALID_ARGUMENT), "pageToken", own1, A("ListCalls"), "{\"pageToken\":\"%s\"}", token);
+    crm_page_token_make(token, (uint64_t)their_call << 1); /* the calendar's token of that call */
+    ERR(CODE(INVALID_ARGUMENT), "pageToken", own1, A("ListCalendar"), "{\"from\":\"%lld\",\"to\":\"%lld\",\"pageToken\":\"%s\"}",
+        (long long)(planned - DAY_US), (long long)(planned + DAY_US), token);
+    /* own2 invites own1 to a meeting on own2's lead: own1 sees the meeting
+     * they were asked to, but not which lead it is about */
+    json_t *mt = OK(own2, A("ScheduleMeeting"),
+                    "{\"doc\":{\"model\":\"lead\",\"id\":\"%lld\"},\"title\":\"Pricing\",\"startAt\":\"%lld\",\"endAt\":\"%lld\","
+                    "\"attendeeIds\":[\"%lld\"]}",
+                    (long long)theirs, (long long)planned, (long long)(planned + HOUR_US), (long long)own1_id);
+    int64_t meeting = sys_jint(mt, "id");
+    json_decref(mt);
+    cal = OK(own1, A("ListCalendar"), "{\"from\":\"%lld\",\"to\":\"%lld\"}", (long long)(planned - DAY_US),
+             (long long)(planned + DAY_US));
+    json_t *seen = event_in(cal, "CALENDAR_EVENT_KIND_MEETING", meeting);
+    assert_non_null(seen);
+    assert_string_equal(sys_jstr(seen, "title"), "Pricing");
+    assert_null(json_object_get(seen, "doc"));
+    json_decref(cal);
+    cal = OK(own2, A("ListCalendar"), "{\"from\":\"%lld\",\"to\":\"%lld\"}", (long long)(planned - DAY_US),
+             (long long)(planned + DAY_US));
+    assert_int_equal(sys_jint(event_in(cal, "CALENDAR_EVENT_KIND_MEETING", meeting), "doc.id"), theirs);
+    json_decref(cal);
 
     /* a quotation is seen as its opportunity; a customer by every salesperson, as in pipeline */
     json_decref(OK(admin, P("UpdateLead"), "{\"id\":\"%lld\",\"customerId\":\"%lld\"}", (long long)theirs, (long long)customer));
