@@ -187,8 +187,11 @@ int crm_zsend(void *socket, const void *const *data, const size_t *size, int n)
 
 int crm_zsock_setup(void *socket, int64_t max_msg)
 {
-    int linger = 0;
-    if (zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger) != 0)
+    int linger = 0, ivl = CRM_HEARTBEAT_IVL_MS, timeout = CRM_HEARTBEAT_TIMEOUT_MS;
+    if (zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_setsockopt(socket, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl) != 0 ||
+        zmq_setsockopt(socket, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout) != 0 ||
+        zmq_setsockopt(socket, ZMQ_HEARTBEAT_TTL, &timeout, sizeof timeout) != 0)
         return -1;
     if (max_msg > 0 && zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg) != 0)
         return -1;

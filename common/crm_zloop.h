@@ -57,8 +57,13 @@ static inline size_t crm_frame_size(crm_frames_t *f, int i) { return zmq_msg_siz
 int crm_zsend(void *socket, const void *const *data, const size_t *size, int n);
 
 /* Sets socket options every socket of ours wants: linger 0 (so a close never
- * hangs), a maximum message size (max_msg bytes; 0 = unlimited). Returns 0 or
- * -1 with errno. */
+ * hangs), a maximum message size (max_msg bytes; 0 = unlimited), and ZMTP
+ * heartbeats: a peer silent for CRM_HEARTBEAT_TIMEOUT_MS is dropped, so a
+ * cut link is noticed in seconds rather than at TCP's timeout (an
+ * IMMEDIATE socket then reports its service unavailable, and reconnection
+ * starts at once). Returns 0 or -1 with errno. */
+#define CRM_HEARTBEAT_IVL_MS 1000
+#define CRM_HEARTBEAT_TIMEOUT_MS 3000
 int crm_zsock_setup(void *socket, int64_t max_msg);
 
 #endif

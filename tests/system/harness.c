@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,7 +63,7 @@ static int port_free(int port)
     return ok;
 }
 
-/* A block of 10 ports below the ephemeral range that nothing holds now. */
+/* A block of 16 ports below the ephemeral range that nothing holds now. */
 static int free_port_base(void)
 {
     static unsigned calls;
@@ -107,6 +108,16 @@ int sys_spawn(sys_env_t *env, sys_proc_t which)
         setenv("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1", 0);
         for (int i = 0; env->extra_env[i]; i++)
             putenv((char *)env->extra_env[i]);
+        if (env->netns[which][0]) {
+            char ns[300];
+            snprintf(ns, sizeof ns, "/var/run/netns/%s", env->netns[which]);
+            int fd = open(ns, O_RDONLY | O_CLOEXEC);
+            if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
+                fprintf(stderr, "entering network namespace %s: %s\n", ns, strerror(errno));
+                _exit(126);
+            }
+            close(fd);
+        }
         switch (which) {
         case SYS_IDENTITY:
             execl(path, path, "--data-dir", data, "--rpc", env->identity_rpc, "--events",
@@ -124,7 +135,7 @@ int sys_spawn(sys_env_t *env, sys_proc_t which)
                   env->pipeline_events, "--pipeline-replay", env->pipeline_replay, (char *)NULL);
             break;
         case SYS_GATEWAY:
-            execl(path, path, "--zmq", env->zmq, "--http-port", port, "--identity-rpc",
+            execl(path, path, "--zmq", env->zmq, "--http-address", env->http_address, "--http-port", port, "--identity-rpc",
                   env->identity_rpc, "--identity-events", env->identity_events, "--pipeline-rpc",
                   env->pipeline_rpc, "--activities-rpc", env->activities_rpc, (char *)NULL);
             break;
@@ -209,7 +220,7 @@ static void stop_leftovers(void)
         }
 }
 
-sys_env_t *sys_start(const char *const *extra)
+sys_env_t *sys_prepare(const char *const *extra)
 {
     static int registered;
     if (!registered++)
@@ -240,6 +251,12 @@ sys_env_t *sys_start(const char *const *extra)
     snprintf(env->activities_rpc, sizeof env->activities_rpc, "tcp://127.0.0.1:%d", b + 8);
     snprintf(env->activities_events, sizeof env->activities_events, "tcp://127.0.0.1:%d", b + 9);
     snprintf(env->activities_replay, sizeof env->activities_replay, "tcp://127.0.0.1:%d", b + 10);
+    snprintf(env->http_address, sizeof env->http_address, "127.0.0.1");
+    return env;
+}
+
+sys_env_t *sys_launch(sys_env_t *env)
+{
     env->client = crm_client_new(env->zmq);
     if (!env->client || sys_spawn(env, SYS_IDENTITY) != 0 || sys_spawn(env, SYS_PIPELINE) != 0 ||
         sys_spawn(env, SYS_ACTIVITIES) != 0 || sys_spawn(env, SYS_GATEWAY) != 0 ||
@@ -250,6 +267,12 @@ sys_env_t *sys_start(const char *const *extra)
         return NULL;
     }
     return env;
+}
+
+sys_env_t *sys_start(const char *const *extra)
+{
+    sys_env_t *env = sys_prepare(extra);
+    return env ? sys_launch(env) : NULL;
 }
 
 sys_env_t *sys_start_admin(const char *const *extra, char **admin)

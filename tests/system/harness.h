@@ -25,7 +25,9 @@ typedef struct {
     char pipeline_rpc[64], pipeline_events[64], pipeline_replay[64];
     char activities_rpc[64], activities_events[64], activities_replay[64];
     pid_t pid[SYS_PROCS];
+    char http_address[64];
     const char *extra_env[8]; /* "NAME=value" added to every program's environment */
+    char netns[SYS_PROCS][32]; /* a network namespace each program runs in ("": this one) */
     crm_client_t *client;
 } sys_env_t;
 
@@ -33,6 +35,13 @@ typedef struct {
  * is a NULL-terminated list of "NAME=value" settings, or NULL. Returns NULL
  * on failure (reason printed). */
 sys_env_t *sys_start(const char *const *extra);
+
+/* sys_start in two steps, so that a test can change endpoints and
+ * namespaces in between: sys_prepare makes the folder and picks loopback
+ * endpoints (NULL on failure, reason printed); sys_launch starts
+ * everything as sys_start does (NULL on failure, the env then freed). */
+sys_env_t *sys_prepare(const char *const *extra);
+sys_env_t *sys_launch(sys_env_t *env);
 
 /* sys_start, then a login as the administrator: *admin gets the token
  * (malloc'd). Returns NULL, stopping what started, if either fails. */
