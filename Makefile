@@ -8,7 +8,7 @@ CC        ?= cc
 PKGS      := libzmq libprotobuf-c libsodium libmicrohttpd jansson
 DEBS      := build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
              libprotobuf-dev protobuf-compiler liblmdb-dev lmdb-utils libev-dev libsodium-dev \
-             libmicrohttpd-dev libjansson-dev libcmocka-dev clang libclang-rt-dev curl
+             libmicrohttpd-dev libjansson-dev libcmocka-dev clang libclang-rt-dev curl iproute2
 
 CFLAGS_release := -O2 -g
 CFLAGS_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined

@@ -15,13 +15,14 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 # One cmocka binary: its own pass/fail counts; a crash or a non-zero exit
 # without a FAILED line counts as one failure.
 run_cmocka() {
-    local bin=$1 name log p f rc
+    local bin=$1 name log p f s rc
     name=$(basename "$bin")
     log="$logdir/$name.log"
     timeout 600 "$bin" >"$log" 2>&1
     rc=$?
     p=$(grep -Eo '^\[  PASSED  \] [0-9]+' "$log" | awk '{s+=$NF} END {print s+0}')
     f=$(grep -Eo '^\[  FAILED  \] [0-9]+' "$log" | awk '{s+=$NF} END {print s+0}')
+    s=$(grep -Eo '^\[  SKIPPED \] [0-9]+' "$log" | awk '{s+=$NF} END {print s+0}')
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
     passed=$((passed + p))
     failed=$((failed + f))
@@ -29,6 +30,8 @@ run_cmocka() {
         failures+=("$name")
         echo "FAIL $name ($p passed, $f failed; exit $rc) — log follows"
         tail -60 "$log"
+    elif [ "$s" -ne 0 ]; then
+        echo "ok   $name ($p passed, $s skipped: $(grep -m1 -o 'skipped: .*' "$log"))"
     else
         echo "ok   $name ($p passed)"
     fi
