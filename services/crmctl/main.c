@@ -2,7 +2,10 @@
  *   crmctl login [LOGIN]               ask for the password, keep the token
  *   crmctl call Service/Method 'JSON'  call any method, JSON in and out
  *   crmctl health [SERVICE]            the gateway's (or a service's) health
+ *   crmctl keygen DIR [NAME...]        CurveZMQ key pairs
+ *   crmctl backup [--data DIR] DEST    hot copy of every store on this host
  * The token lives in ~/.config/crm/token (mode 0600); CRM_TOKEN overrides. */
+#include "crmctl.h"
 #include "crm_client.h"
 #include "crm_curve.h"
 #include "crm_json.h"
@@ -218,6 +221,8 @@ static void usage(void)
           "  health [SERVICE]               health of the gateway or of a service\n"
           "  keygen DIR [NAME...]           CurveZMQ key pairs (NAME.key, NAME.pub) in DIR, by\n"
           "                                 default for identity pipeline activities gateway\n"
+          "  backup [--data DIR] DEST       consistent hot copy of every store under DIR\n"
+          "                                 (CRM_DATA_DIR, else ./data) into the new folder DEST\n"
           "environment: CRM_ENDPOINT, CRM_ZMQ_PORT, CRM_TOKEN, CRM_PASSWORD,\n"
           "  CRM_CURVE_DIR (keys: the front door is then reached over CURVE)\n",
           stderr);
@@ -237,6 +242,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[a], "keygen"))
         return keygen(argc - a - 1, argv + a + 1);
+    if (!strcmp(argv[a], "backup"))
+        return crmctl_backup(argc - a - 1, argv + a + 1);
     if (crm_curve_configure(NULL, NULL, getenv("CRM_CURVE_DIR"), NULL) != 0)
         return 1;
     crm_client_t *c = crm_client_new(ep);

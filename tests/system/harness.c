@@ -35,7 +35,7 @@ int64_t sys_now_ms(void)
 
 /* The programs sit beside the test binaries: build/asan/tests/system/x →
  * build/asan/crm-identity. */
-static void bin_path(char *out, size_t cap, const char *name)
+void sys_program(char *out, size_t cap, const char *name)
 {
     char self[PATH_MAX / 2];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -45,6 +45,8 @@ static void bin_path(char *out, size_t cap, const char *name)
         *cut = '\0';
     if (!strcmp(name, "recorder"))
         snprintf(out, cap, "%s/tests/system/event-recorder", self);
+    else if (!strcmp(name, "crmctl"))
+        snprintf(out, cap, "%s/crmctl", self);
     else
         snprintf(out, cap, "%s/crm-%s", self, name);
 }
@@ -82,7 +84,7 @@ static int free_port_base(void)
 int sys_spawn(sys_env_t *env, sys_proc_t which)
 {
     char path[PATH_MAX], log[512];
-    bin_path(path, sizeof path, proc_names[which]);
+    sys_program(path, sizeof path, proc_names[which]);
     snprintf(log, sizeof log, "%s/%s.log", env->dir, proc_names[which]);
     char data[300], port[16];
     snprintf(data, sizeof data, "%s/%s", env->dir, proc_names[which]);

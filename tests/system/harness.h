@@ -94,6 +94,10 @@ int64_t sys_jint(struct json_t *o, const char *path);
 /* A string member, or "" if absent. */
 const char *sys_jstr(struct json_t *o, const char *path);
 
+/* The path of a program of this build: "identity" (crm-identity), ...,
+ * "crmctl", "recorder". */
+void sys_program(char *out, size_t cap, const char *name);
+
 /* Milliseconds since an arbitrary start. */
 int64_t sys_now_ms(void);
 
