@@ -8,7 +8,7 @@ CC        ?= cc
 PKGS      := libzmq libprotobuf-c libsodium libmicrohttpd jansson
 DEBS      := build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
              libprotobuf-dev protobuf-compiler liblmdb-dev lmdb-utils libev-dev libsodium-dev \
-             libmicrohttpd-dev libjansson-dev libcmocka-dev clang libclang-rt-dev curl iproute2
+             libmicrohttpd-dev libjansson-dev libcmocka-dev clang libclang-rt-dev curl iproute2 python3-yaml
 
 CFLAGS_release := -O2 -g
 CFLAGS_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -44,7 +44,7 @@ BENCH_BIN  := $(patsubst tests/bench/%.c,$(B)/tests/bench/%,$(BENCH_SRC))
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   := $(patsubst tests/fuzz/%.c,build/fuzz/tests/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all deps run test unit system fuzz fuzz-smoke bench clean programs tests
+.PHONY: all deps run test unit system fuzz fuzz-smoke bench clean programs tests test-deploy
 .SECONDARY:
 
 all: deps
@@ -80,6 +80,11 @@ fuzz: deps
 	@$(MAKE) --no-print-directory VARIANT=fuzz CC=clang fuzz-bins
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build/corpus/$$n; \
 	  echo "== $$n"; $$f -max_total_time=$${FUZZ_SECONDS:-120} build/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | tail -3; done
+
+# Docker image, docker-compose and a scenario on a Docker engine it starts
+# itself (root; about 2 minutes): tests/deploy/test-deploy.sh.
+test-deploy:
+	@tests/deploy/test-deploy.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory VARIANT=release programs $(patsubst build/asan/%,build/release/%,$(BENCH_BIN))

@@ -74,6 +74,12 @@ if [ -d "$fuzz/tests/fuzz" ]; then
 else
     echo "== fuzz targets skipped: clang not found"
 fi
+echo "== deploy/ configuration (docker-compose config where installed, else a YAML parse)"
+if tests/deploy/check-config.sh >"$logdir/check-config.log" 2>&1; then
+    passed=$((passed + 1)); echo "ok   deploy/ config ($(tail -1 "$logdir/check-config.log"))"
+else
+    failed=$((failed + 1)); failures+=("check-config"); echo "FAIL deploy/ config — log follows"; cat "$logdir/check-config.log"
+fi
 [ ${#failures[@]} -eq 0 ] || echo "failed: ${failures[*]} (logs in $logdir)"
 [ ${#failures[@]} -eq 0 ] && rm -rf "$logdir"
 echo "$passed passed, $failed failed"
