@@ -25,7 +25,10 @@ typedef struct {
     int has_own;
     char dir[PATH_MAX];
     uint8_t public_key[KEY], secret_key[KEY];
-    uint8_t (*known)[KEY];
+    struct known_key {
+        char name[65]; /* NAME of NAME.pub */
+        uint8_t key[KEY];
+    } *known;
     size_t n_known;
 } keys_t;
 
@@ -68,12 +71,14 @@ static int load_known(keys_t *k)
     int rc = 0;
     while ((e = readdir(d)) && rc == 0) {
         size_t len = strlen(e->d_name);
-        if (len < 5 || strcmp(e->d_name + len - 4, ".pub"))
+        if (len < 5 || len - 4 >= sizeof k->known->name || strcmp(e->d_name + len - 4, ".pub"))
             continue;
         char path[PATH_MAX + 256];
         snprintf(path, sizeof path, "%s/%s", k->dir, e->d_name);
         k->known = crm_realloc(k->known, (k->n_known + 1) * sizeof *k->known);
-        rc = read_key(path, k->known[k->n_known]);
+        struct known_key *kk = &k->known[k->n_known];
+        snprintf(kk->name, sizeof kk->name, "%.*s", (int)(len - 4), e->d_name);
+        rc = read_key(path, kk->key);
         if (rc == 0)
             k->n_known++;
     }
@@ -84,7 +89,7 @@ static int load_known(keys_t *k)
 static int is_known(const void *key, size_t len)
 {
     for (size_t i = 0; len == KEY && i < curve.keys.n_known; i++)
-        if (!memcmp(curve.keys.known[i], key, KEY))
+        if (!memcmp(curve.keys.known[i].key, key, KEY))
             return 1;
     return 0;
 }
@@ -204,11 +209,15 @@ int crm_curve_client(void *socket, const char *server)
 {
     if (!curve.enabled)
         return 0;
-    char path[PATH_MAX + 64];
-    uint8_t server_key[KEY], public_key[KEY], secret_key[KEY];
-    snprintf(path, sizeof path, "%s/%s.pub", curve.keys.dir, server);
-    if (read_key(path, server_key) != 0)
+    const uint8_t *server_key = NULL;
+    uint8_t public_key[KEY], secret_key[KEY];
+    for (size_t i = 0; i < curve.keys.n_known && !server_key; i++)
+        if (!strcmp(curve.keys.known[i].name, server))
+            server_key = curve.keys.known[i].key;
+    if (!server_key) {
+        crm_error("curve: no %s/%s.pub: the key of %s is needed to reach it", curve.keys.dir, server, server);
         return -1;
+    }
     if (curve.keys.has_own) {
         memcpy(public_key, curve.keys.public_key, KEY);
         memcpy(secret_key, curve.keys.secret_key, KEY);

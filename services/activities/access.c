@@ -37,24 +37,6 @@ void act_doc_time_key(uint8_t out[ACT_TIME_KEY], int model, int64_t doc_id, int6
     crm_key_put_u64(out + 17, (uint64_t)id);
 }
 
-static int access_level(crm_call_t *call)
-{
-    const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
-    if (!p)
-        return ACCESS(NONE);
-    return p->is_admin ? ACCESS(MANAGER) : (int)p->sales_access;
-}
-
-int act_require_sales(crm_call_t *call)
-{
-    if (access_level(call) != ACCESS(NONE))
-        return 0;
-    return crm_call_fail(call, CODE(PERMISSION_DENIED), NULL, "this needs sales access");
-}
-
-int act_own_only(crm_call_t *call) { return access_level(call) == ACCESS(OWN_LEADS); }
-int act_is_manager(crm_call_t *call) { return access_level(call) == ACCESS(MANAGER); }
-
 /* The document's record: 0, MDB_NOTFOUND or another LMDB code. */
 static int doc_info(crm_call_t *call, int model, int64_t id, Crm__Activities__V1__DocInfo **out)
 {
@@ -66,61 +48,50 @@ static int doc_info(crm_call_t *call, int model, int64_t id, Crm__Activities__V1
                           crm_arena_allocator(crm_call_arena(call)), (void **)out);
 }
 
-static int lead_readable(int level, int64_t user, const Crm__Activities__V1__DocInfo *lead)
-{
-    if (level != ACCESS(OWN_LEADS))
-        return 1;
-    return lead->salesperson_id == 0 || lead->salesperson_id == user;
-}
-
 /* Whether a user of sales level `level` may read the document: 1 yes, 0 no
- * (or unknown), or a negative LMDB code. */
-static int readable(crm_call_t *call, int level, int64_t user, int model, int64_t id)
+ * (or unknown), or -1 with the LMDB code in *err. */
+static int readable(crm_call_t *call, int level, int64_t user, int model, int64_t id, int *err)
 {
     if (level == ACCESS(NONE))
         return 0;
     Crm__Activities__V1__DocInfo *d;
     int rc = doc_info(call, model, id, &d);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc)
-        return rc > 0 ? -rc : rc;
-    switch (model) {
-    case ACT_LEAD:
-        return lead_readable(level, user, d);
-    case ACT_CUSTOMER:
-        return 1;
-    case ACT_QUOTATION:
+    if (rc == 0 && model == ACT_QUOTATION) {
+        /* a quotation is seen as its opportunity; one made from none, or
+         * whose opportunity is unknown, by everyone but own-leads users */
         if (!d->opportunity_id)
             return level != ACCESS(OWN_LEADS);
         rc = doc_info(call, ACT_LEAD, d->opportunity_id, &d);
         if (rc == MDB_NOTFOUND)
             return level != ACCESS(OWN_LEADS);
-        if (rc)
-            return rc > 0 ? -rc : rc;
-        return lead_readable(level, user, d);
-    default:
-        return 0;
+        model = ACT_LEAD;
     }
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc) {
+        *err = rc;
+        return -1;
+    }
+    return model == ACT_CUSTOMER || (model == ACT_LEAD && crm_lead_visible(level, user, d->salesperson_id));
 }
 
-static int caller_readable(crm_call_t *call, int model, int64_t id)
+static int caller_readable(crm_call_t *call, int model, int64_t id, int *err)
 {
     const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
-    return readable(call, access_level(call), p ? p->user_id : 0, model, id);
+    return readable(call, crm_sales_level(p), p ? p->user_id : 0, model, id, err);
 }
 
 int act_doc_readable(crm_call_t *call, const doc_t *doc)
 {
     if (!doc)
         return 0;
-    int r = caller_readable(call, act_model(doc->model), doc->id);
-    return r < 0 ? crm_call_fail_db(call, -r) : r;
+    int err, r = caller_readable(call, act_model(doc->model), doc->id, &err);
+    return r < 0 ? crm_call_fail_db(call, err) : r;
 }
 
 int act_check_doc(crm_call_t *call, const char *field, const doc_t *doc)
 {
-    if (act_require_sales(call) != 0)
+    if (crm_call_require_sales(call) != 0)
         return -1;
     char f[64];
     if (!doc)
@@ -133,9 +104,9 @@ int act_check_doc(crm_call_t *call, const char *field, const doc_t *doc)
     snprintf(f, sizeof f, "%s.id", field);
     if (doc->id <= 0)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), f, "%s must be a positive id", f);
-    int r = caller_readable(call, model, doc->id);
+    int err, r = caller_readable(call, model, doc->id, &err);
     if (r < 0)
-        return crm_call_fail_db(call, -r);
+        return crm_call_fail_db(call, err);
     if (!r)
         return crm_call_fail(call, CODE(NOT_FOUND), f, "no %s %lld", doc->model, (long long)doc->id);
     return 0;
@@ -166,9 +137,9 @@ int act_check_reader(crm_call_t *call, const char *field, int64_t user_id, const
 {
     Crm__Activities__V1__UserInfo *u = act_user(crm_call_ctx(call), crm_call_txn(call), crm_call_arena(call), user_id);
     int level = !u ? ACCESS(NONE) : u->is_admin ? ACCESS(MANAGER) : u->sales_access;
-    int r = readable(call, level, user_id, act_model(doc->model), doc->id);
+    int err, r = readable(call, level, user_id, act_model(doc->model), doc->id, &err);
     if (r < 0)
-        return crm_call_fail_db(call, -r);
+        return crm_call_fail_db(call, err);
     if (!r)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), field, "user %lld may not see %s %lld",
                              (long long)user_id, doc->model, (long long)doc->id);

@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 #include "activities.pb-c.h"
+#include "crm_access.h"
 #include "crm_arena.h"
 #include "crm_outbox.h"
 #include "crm_rpc_server.h"
@@ -58,12 +59,6 @@ int act_check_doc(crm_call_t *call, const char *field, const doc_t *doc);
 /* 1 if the caller may read doc; 0 if not or unknown (no error set); -1
  * on a storage error (set). */
 int act_doc_readable(crm_call_t *call, const doc_t *doc);
-/* 0 if the caller has sales access, else -1 with permission_denied. */
-int act_require_sales(crm_call_t *call);
-/* 1 if the caller sees only their own leads. */
-int act_own_only(crm_call_t *call);
-/* 1 if the caller is a sales manager or an administrator. */
-int act_is_manager(crm_call_t *call);
 /* The user from identity's events, in the call's arena, or NULL if unknown. */
 Crm__Activities__V1__UserInfo *act_user(activities_t *a, MDB_txn *txn, crm_arena_t *arena, int64_t id);
 /* Checks that user_id is an active user (with sales access if sales).

@@ -34,7 +34,7 @@ int act_schedule_meeting(crm_call_t *call, const ProtobufCMessage *in, ProtobufC
     MDB_txn *txn = crm_call_txn(call);
     crm_status_t st;
     int has_doc = r->doc && (*r->doc->model || r->doc->id);
-    if (act_require_sales(call) != 0 || (has_doc && act_check_doc(call, "doc", r->doc) != 0))
+    if (crm_call_require_sales(call) != 0 || (has_doc && act_check_doc(call, "doc", r->doc) != 0))
         return -1;
     if (crm_check_text(&st, "title", r->title, 1, TITLE_MAX) != 0)
         return crm_call_fail_status(call, &st);
@@ -164,10 +164,10 @@ int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     crm_status_t st;
     uint32_t size;
     uint64_t after;
-    if (act_require_sales(call) != 0)
+    if (crm_call_require_sales(call) != 0)
         return -1;
     int64_t self = crm_call_principal(call)->user_id, user = r->user_id ? r->user_id : self;
-    if (user != self && act_own_only(call))
+    if (user != self && crm_call_own_leads_only(call))
         return crm_call_fail(call, CODE(PERMISSION_DENIED), "userId",
                              "with own-leads access only your own calendar is shown");
     if (r->from < TIME_MIN || r->from >= TIME_MAX)

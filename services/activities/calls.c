@@ -181,7 +181,7 @@ int act_schedule_call(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
 static int get_call(crm_call_t *call, int64_t id, call_t **out)
 {
     activities_t *a = crm_call_ctx(call);
-    if (act_require_sales(call) != 0)
+    if (crm_call_require_sales(call) != 0)
         return -1;
     int rc = id > 0 ? crm_db_get_id(crm_call_txn(call), a->calls, (uint64_t)id,
                                     &crm__activities__v1__call__descriptor,
@@ -243,7 +243,7 @@ int act_list_calls(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
     crm_status_t st;
     uint32_t size;
     uint64_t after;
-    if (act_require_sales(call) != 0)
+    if (crm_call_require_sales(call) != 0)
         return -1;
     if (r->status < 0 || r->status > STATUS(CANCELLED))
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "status", "status is not a call status");

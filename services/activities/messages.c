@@ -130,6 +130,14 @@ static int check_attachment(crm_call_t *call, size_t i, const Crm__Activities__V
     return 0;
 }
 
+/* A content hash as clients see it: lowercase hex, in the call's arena. */
+static char *hash_hex(crm_call_t *call, const uint8_t *hash, size_t len)
+{
+    char *hex = crm_arena_alloc(crm_call_arena(call), len * 2 + 1);
+    sodium_bin2hex(hex, len * 2 + 1, hash, len);
+    return hex;
+}
+
 /* Stores one attachment of message mid (its bytes once per content) and
  * fills out with its public record. Returns 0 or -1. */
 static int store_attachment(crm_call_t *call, const doc_t *doc, int64_t mid,
@@ -161,9 +169,7 @@ static int store_attachment(crm_call_t *call, const doc_t *doc, int64_t mid,
     out->filename = r.filename;
     out->content_type = r.content_type;
     out->size = r.size;
-    char *hex = crm_arena_alloc(crm_call_arena(call), crypto_hash_sha256_BYTES * 2 + 1);
-    sodium_bin2hex(hex, crypto_hash_sha256_BYTES * 2 + 1, hash, crypto_hash_sha256_BYTES);
-    out->sha256 = hex;
+    out->sha256 = hash_hex(call, hash, crypto_hash_sha256_BYTES);
     return 0;
 }
 
@@ -279,7 +285,7 @@ int act_get_attachment(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
     activities_t *a = crm_call_ctx(call);
     MDB_txn *txn = crm_call_txn(call);
     Crm__Activities__V1__AttachmentRecord *rec;
-    if (act_require_sales(call) != 0)
+    if (crm_call_require_sales(call) != 0)
         return -1;
     int rc = r->id > 0 ? crm_db_get_id(txn, a->attachments, (uint64_t)r->id,
                                         &crm__activities__v1__attachment_record__descriptor,
@@ -307,9 +313,6 @@ int act_get_attachment(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
     reply->data.data = crm_arena_alloc(crm_call_arena(call), d.mv_size);
     memcpy(reply->data.data, d.mv_data, d.mv_size);
     reply->data.len = d.mv_size;
-    char *hex = crm_arena_alloc(crm_call_arena(call), crypto_hash_sha256_BYTES * 2 + 1);
-    sodium_bin2hex(hex, crypto_hash_sha256_BYTES * 2 + 1, rec->hash.data,
-                   rec->hash.len < crypto_hash_sha256_BYTES ? rec->hash.len : crypto_hash_sha256_BYTES);
-    reply->sha256 = hex;
+    reply->sha256 = hash_hex(call, rec->hash.data, rec->hash.len);
     return 0;
 }

@@ -52,7 +52,7 @@ int pl_create_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
 {
     const Crm__Pipeline__V1__CreateCustomerRequest *r = (const void *)in;
     customer_t *c = (customer_t *)out;
-    if (pl_require_sales(call) != 0)
+    if (crm_call_require_sales(call) != 0)
         return -1;
     c->name = r->name;
     c->is_company = r->is_company;
@@ -79,7 +79,7 @@ int pl_update_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
                                           "country", "function", "salesperson_id", "team_id", NULL};
     crm_status_t st;
     customer_t *old;
-    if (pl_require_sales(call) != 0)
+    if (crm_call_require_sales(call) != 0)
         return -1;
     if (crm_mask_check(&st, r->update_mask, allowed) != 0)
         return crm_call_fail_status(call, &st);
@@ -112,7 +112,7 @@ int pl_get_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
 {
     pipeline_t *pl = crm_call_ctx(call);
     customer_t *c;
-    if (pl_require_sales(call) != 0 ||
+    if (crm_call_require_sales(call) != 0 ||
         pl_get(call, pl->customers, ((const Crm__Pipeline__V1__GetCustomerRequest *)in)->id,
                &crm__pipeline__v1__customer__descriptor, "id", "customer", (void **)&c) != 0)
         return -1;
@@ -133,7 +133,7 @@ int pl_list_customers(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     pipeline_t *pl = crm_call_ctx(call);
     const Crm__Pipeline__V1__ListCustomersRequest *r = (const void *)in;
     Crm__Pipeline__V1__ListCustomersReply *reply = (void *)out;
-    if (pl_require_sales(call) != 0 || pl_check_text(call, "query", r->query, 0, 256) != 0)
+    if (crm_call_require_sales(call) != 0 || pl_check_text(call, "query", r->query, 0, 256) != 0)
         return -1;
     return pl_list_page(call, pl->customers, &crm__pipeline__v1__customer__descriptor, r->page_size, r->page_token,
                         keep_customer, r, (void ***)&reply->customers, &reply->n_customers, &reply->next_page_token);

@@ -150,7 +150,7 @@ int pl_get_pipeline(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
     pipeline_t *pl = crm_call_ctx(call);
     const Crm__Pipeline__V1__GetPipelineRequest *r = (const void *)in;
     Crm__Pipeline__V1__GetPipelineReply *reply = (void *)out;
-    if (pl_require_sales(call) != 0 || pl_check_team(call, "teamId", r->team_id) != 0)
+    if (crm_call_require_sales(call) != 0 || pl_check_team(call, "teamId", r->team_id) != 0)
         return -1;
     if (r->type < 0 || r->type > LTYPE(OPPORTUNITY))
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "type", "unknown lead type");
@@ -159,7 +159,7 @@ int pl_get_pipeline(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
     uint32_t limit = r->cards_per_column == 0 ? 20 : r->cards_per_column > 200 ? 200 : (uint32_t)r->cards_per_column;
     int type = r->type ? r->type : LTYPE(OPPORTUNITY);
     int64_t me = crm_call_principal(call)->user_id;
-    int own = pl_own_only(call);
+    int own = crm_call_own_leads_only(call);
     /* an own-leads user filtering on someone else sees nothing, not an error
      * that would tell whether that person has leads */
     int hidden = own && r->salesperson_id && r->salesperson_id != me;

@@ -25,7 +25,7 @@ static int get_visible(crm_call_t *call, int64_t id, const char *field, lead_t *
     pipeline_t *pl = crm_call_ctx(call);
     if (pl_get(call, pl->leads, id, &crm__pipeline__v1__lead__descriptor, field, "lead", (void **)out) != 0)
         return -1;
-    if (!pl_lead_visible(call, *out))
+    if (!crm_call_sees_lead(call, (*out)->salesperson_id))
         return crm_call_fail(call, CODE(NOT_FOUND), field, "no lead %lld", (long long)id);
     return 0;
 }
@@ -264,7 +264,7 @@ int pl_create_lead(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
 {
     const Crm__Pipeline__V1__CreateLeadRequest *r = (const void *)in;
     lead_t *l = (lead_t *)out;
-    if (pl_require_sales(call) != 0)
+    if (crm_call_require_sales(call) != 0)
         return -1;
     l->type = r->type;
     l->name = r->name;
@@ -299,7 +299,7 @@ int pl_create_lead(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
 int pl_get_lead(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
     lead_t *l;
-    if (pl_require_sales(call) != 0 || get_visible(call, ((const Crm__Pipeline__V1__GetLeadRequest *)in)->id, "id", &l) != 0)
+    if (crm_call_require_sales(call) != 0 || get_visible(call, ((const Crm__Pipeline__V1__GetLeadRequest *)in)->id, "id", &l) != 0)
         return -1;
     *(lead_t *)out = *l;
     return 0;
@@ -314,7 +314,7 @@ int pl_update_lead(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
         "tag_ids", "team_id", "salesperson_id", "referred_by", "internal_notes", "stage_id", "company_name", NULL};
     crm_status_t st;
     lead_t *old;
-    if (pl_require_sales(call) != 0)
+    if (crm_call_require_sales(call) != 0)
         return -1;
     if (crm_mask_check(&st, r->update_mask, allowed) != 0)
         return crm_call_fail_status(call, &st);
@@ -419,7 +419,7 @@ int pl_convert_lead(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
 {
     const Crm__Pipeline__V1__ConvertLeadRequest *r = (const void *)in;
     lead_t *old;
-    if (pl_require_sales(call) != 0 || get_visible(call, r->id, "id", &old) != 0 || refuse_closed(call, old) != 0)
+    if (crm_call_require_sales(call) != 0 || get_visible(call, r->id, "id", &old) != 0 || refuse_closed(call, old) != 0)
         return -1;
     if (old->type == LTYPE(OPPORTUNITY))
         return crm_call_fail(call, CODE(FAILED_PRECONDITION), "id", "lead %lld is already an opportunity",
@@ -479,7 +479,7 @@ int pl_close_lead(crm_call_t *call, lead_t *l, const lead_t *old, int status, in
 int pl_mark_won(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
     lead_t *old;
-    if (pl_require_sales(call) != 0 || get_visible(call, ((const Crm__Pipeline__V1__MarkWonRequest *)in)->id, "id", &old) != 0 ||
+    if (crm_call_require_sales(call) != 0 || get_visible(call, ((const Crm__Pipeline__V1__MarkWonRequest *)in)->id, "id", &old) != 0 ||
         refuse_closed(call, old) != 0)
         return -1;
     lead_t *l = (lead_t *)out;
@@ -493,7 +493,7 @@ int pl_mark_lost(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage 
     const Crm__Pipeline__V1__MarkLostRequest *r = (const void *)in;
     lead_t *old;
     void *reason;
-    if (pl_require_sales(call) != 0 || get_visible(call, r->id, "id", &old) != 0 || refuse_closed(call, old) != 0)
+    if (crm_call_require_sales(call) != 0 || get_visible(call, r->id, "id", &old) != 0 || refuse_closed(call, old) != 0)
         return -1;
     if (r->lost_reason_id && pl_get(call, pl->lost_reasons, r->lost_reason_id, &crm__pipeline__v1__lost_reason__descriptor,
                                     "lostReasonId", "lost reason", &reason) != 0)
@@ -568,7 +568,7 @@ static int contains_ci(const char *hay, const char *needle)
 
 static int matches(crm_call_t *call, const Crm__Pipeline__V1__ListLeadsRequest *r, const lead_t *l)
 {
-    if (!pl_lead_visible(call, l))
+    if (!crm_call_sees_lead(call, l->salesperson_id))
         return 0;
     if ((r->type && pl_lead_type(l) != (int)r->type) || (r->stage_id && l->stage_id != r->stage_id) ||
         (r->team_id && l->team_id != r->team_id) || (r->salesperson_id && l->salesperson_id != r->salesperson_id) ||
@@ -596,7 +596,7 @@ int pl_list_leads(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage
     crm_status_t st;
     uint32_t size;
     uint64_t after;
-    if (pl_require_sales(call) != 0)
+    if (crm_call_require_sales(call) != 0)
         return -1;
     if (crm_page_size(&st, r->page_size, 50, 500, &size) != 0 || crm_page_token_read(&st, r->page_token, &after) != 0)
         return crm_call_fail_status(call, &st);
@@ -617,7 +617,7 @@ int pl_list_leads(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage
         rc = source_open(&src[0], txn, pl->by_salesperson, 1, r->salesperson_id, before);
     else if (r->tag_id)
         rc = source_open(&src[0], txn, pl->by_tag, 1, r->tag_id, before);
-    else if (pl_own_only(call)) {
+    else if (crm_call_own_leads_only(call)) {
         n_src = 2;
         rc = source_open(&src[0], txn, pl->by_salesperson, 1, crm_call_principal(call)->user_id, before);
         if (rc == 0)

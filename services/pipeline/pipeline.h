@@ -2,6 +2,7 @@
 #define PIPELINE_H
 
 #include <stdint.h>
+#include "crm_access.h"
 #include "crm_outbox.h"
 #include "crm_rpc_server.h"
 #include "crm_store.h"
@@ -40,17 +41,6 @@ typedef struct {
 } pipeline_t;
 
 extern const crm_method_t pipeline_methods[];
-
-/* --- access (util.c) ------------------------------------------------------ */
-
-/* 0 if the caller has sales access, else -1 with permission_denied. */
-int pl_require_sales(crm_call_t *call);
-/* 0 if the caller is a sales manager (or administrator), else -1. */
-int pl_require_manager(crm_call_t *call);
-/* 1 if the caller may see and change the lead. */
-int pl_lead_visible(crm_call_t *call, const lead_t *lead);
-/* 1 if the caller sees only their own and unassigned leads. */
-int pl_own_only(crm_call_t *call);
 
 /* --- validation (util.c) ----------------------------------------------- */
 

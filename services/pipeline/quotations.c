@@ -16,11 +16,11 @@ int pl_make_quotation(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     const Crm__Pipeline__V1__MakeQuotationRequest *r = (const void *)in;
     quote_t *q = (quote_t *)out;
     lead_t *old;
-    if (pl_require_sales(call) != 0 ||
+    if (crm_call_require_sales(call) != 0 ||
         pl_get(call, pl->leads, r->opportunity_id, &crm__pipeline__v1__lead__descriptor, "opportunityId", "lead",
                (void **)&old) != 0)
         return -1;
-    if (!pl_lead_visible(call, old))
+    if (!crm_call_sees_lead(call, old->salesperson_id))
         return crm_call_fail(call, CODE(NOT_FOUND), "opportunityId", "no lead %lld", (long long)r->opportunity_id);
     if (!old->customer_id)
         return crm_call_fail(call, CODE(FAILED_PRECONDITION), "opportunityId",
@@ -65,8 +65,8 @@ static int quote_visible(crm_call_t *call, const quote_t *q)
     lead_t *l;
     if (crm_db_get_id(crm_call_txn(call), pl->leads, (uint64_t)q->opportunity_id, &crm__pipeline__v1__lead__descriptor,
                       crm_arena_allocator(crm_call_arena(call)), (void **)&l) != 0)
-        return !pl_own_only(call);
-    return pl_lead_visible(call, l);
+        return !crm_call_own_leads_only(call);
+    return crm_call_sees_lead(call, l->salesperson_id);
 }
 
 int pl_get_quotation(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
@@ -74,7 +74,7 @@ int pl_get_quotation(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMess
     pipeline_t *pl = crm_call_ctx(call);
     int64_t id = ((const Crm__Pipeline__V1__GetQuotationRequest *)in)->id;
     quote_t *q;
-    if (pl_require_sales(call) != 0 ||
+    if (crm_call_require_sales(call) != 0 ||
         pl_get(call, pl->quotations, id, &crm__pipeline__v1__quotation__descriptor, "id", "quotation", (void **)&q) != 0)
         return -1;
     if (!quote_visible(call, q))
@@ -96,7 +96,7 @@ int pl_list_quotations(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
     pipeline_t *pl = crm_call_ctx(call);
     const Crm__Pipeline__V1__ListQuotationsRequest *r = (const void *)in;
     Crm__Pipeline__V1__ListQuotationsReply *reply = (void *)out;
-    if (pl_require_sales(call) != 0)
+    if (crm_call_require_sales(call) != 0)
         return -1;
     return pl_list_page(call, pl->quotations, &crm__pipeline__v1__quotation__descriptor, r->page_size, r->page_token,
                         keep_quote, r, (void ***)&reply->quotations, &reply->n_quotations, &reply->next_page_token);

@@ -72,7 +72,7 @@ int pl_pipeline_report(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
     pipeline_t *pl = crm_call_ctx(call);
     const Crm__Pipeline__V1__PipelineReportRequest *r = (const void *)in;
     Crm__Pipeline__V1__PipelineReportReply *reply = (void *)out;
-    if (pl_require_manager(call) != 0 || pl_check_date(call, "from", r->from) != 0 ||
+    if (crm_call_require_manager(call) != 0 || pl_check_date(call, "from", r->from) != 0 ||
         pl_check_date(call, "to", r->to) != 0)
         return -1;
     if (r->group_by < 0 || r->group_by > GROUP(EXPECTED_CLOSING_MONTH))

@@ -154,7 +154,7 @@ int pl_create_stage(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
     pipeline_t *pl = crm_call_ctx(call);
     const Crm__Pipeline__V1__CreateStageRequest *req = (const void *)in;
     stage_t *s = (stage_t *)out;
-    if (pl_require_manager(call) != 0)
+    if (crm_call_require_manager(call) != 0)
         return -1;
     s->name = req->name;
     s->team_id = req->team_id;
@@ -176,7 +176,7 @@ int pl_update_stage(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
     static const char *const allowed[] = {"name", "status", "probability", "type", "sequence", "fold", NULL};
     crm_status_t st;
     stage_t *s;
-    if (pl_require_manager(call) != 0)
+    if (crm_call_require_manager(call) != 0)
         return -1;
     if (crm_mask_check(&st, req->update_mask, allowed) != 0)
         return crm_call_fail_status(call, &st);
@@ -215,7 +215,7 @@ int pl_delete_stage(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
     pipeline_t *pl = crm_call_ctx(call);
     const Crm__Pipeline__V1__DeleteStageRequest *req = (const void *)in;
     stage_t *s;
-    if (pl_require_manager(call) != 0 ||
+    if (crm_call_require_manager(call) != 0 ||
         pl_get(call, pl->stages, req->id, &crm__pipeline__v1__stage__descriptor, "id", "stage", (void **)&s) != 0)
         return -1;
     int held = stage_holds_leads(call, s->id);
@@ -237,7 +237,7 @@ int pl_list_stages(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
 {
     const Crm__Pipeline__V1__ListStagesRequest *req = (const void *)in;
     Crm__Pipeline__V1__ListStagesReply *reply = (void *)out;
-    if (pl_require_sales(call) != 0)
+    if (crm_call_require_sales(call) != 0)
         return -1;
     if (req->type < 0 || req->type > LTYPE(OPPORTUNITY))
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "type", "unknown lead type");
@@ -255,7 +255,7 @@ int pl_list_stages(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
 static int create_named(crm_call_t *call, const char *name, MDB_dbi dbi, const char *counter,
                         ProtobufCMessage *out, int64_t *id_field, char **name_field)
 {
-    if (pl_require_manager(call) != 0 || pl_check_text(call, "name", name, 1, 128) != 0 ||
+    if (crm_call_require_manager(call) != 0 || pl_check_text(call, "name", name, 1, 128) != 0 ||
         pl_next_id(call, counter, id_field) != 0)
         return -1;
     *name_field = (char *)name;
@@ -299,7 +299,7 @@ int pl_list_tags(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage 
 {
     pipeline_t *pl = crm_call_ctx(call);
     Crm__Pipeline__V1__ListTagsReply *r = (void *)out;
-    if (pl_require_sales(call) != 0)
+    if (crm_call_require_sales(call) != 0)
         return -1;
     return list_all(call, pl->tags, &crm__pipeline__v1__tag__descriptor, (void ***)&r->tags, &r->n_tags);
 }
@@ -316,7 +316,7 @@ int pl_list_lost_reasons(crm_call_t *call, const ProtobufCMessage *in, ProtobufC
 {
     pipeline_t *pl = crm_call_ctx(call);
     Crm__Pipeline__V1__ListLostReasonsReply *r = (void *)out;
-    if (pl_require_sales(call) != 0)
+    if (crm_call_require_sales(call) != 0)
         return -1;
     return list_all(call, pl->lost_reasons, &crm__pipeline__v1__lost_reason__descriptor,
                     (void ***)&r->lost_reasons, &r->n_lost_reasons);

@@ -1,4 +1,4 @@
-/* Access rules, field checks and record helpers every handler shares. */
+/* Field checks and record helpers every handler shares. */
 #include "pipeline.h"
 #include "crm_request.h"
 #include "crm_validate.h"
@@ -9,40 +9,6 @@
 
 #define CODE(x) CRM__RPC__V1__CODE__CODE_##x
 #define ACCESS(x) CRM__COMMON__V1__SALES_ACCESS__SALES_ACCESS_##x
-
-/* --- access (decision 8) --------------------------------------------------- */
-
-static int access_level(crm_call_t *call)
-{
-    const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
-    if (!p)
-        return ACCESS(NONE);
-    /* administrators configure everything, as OpenERP's admin does */
-    return p->is_admin ? ACCESS(MANAGER) : (int)p->sales_access;
-}
-
-int pl_require_sales(crm_call_t *call)
-{
-    if (access_level(call) != ACCESS(NONE))
-        return 0;
-    return crm_call_fail(call, CODE(PERMISSION_DENIED), NULL, "this needs sales access");
-}
-
-int pl_require_manager(crm_call_t *call)
-{
-    if (access_level(call) == ACCESS(MANAGER))
-        return 0;
-    return crm_call_fail(call, CODE(PERMISSION_DENIED), NULL, "this needs the sales manager level");
-}
-
-int pl_own_only(crm_call_t *call) { return access_level(call) == ACCESS(OWN_LEADS); }
-
-int pl_lead_visible(crm_call_t *call, const lead_t *lead)
-{
-    if (!pl_own_only(call))
-        return access_level(call) != ACCESS(NONE);
-    return lead->salesperson_id == 0 || lead->salesperson_id == crm_call_principal(call)->user_id;
-}
 
 /* --- field checks ----------------------------------------------------------- */
 
@@ -96,7 +62,7 @@ int pl_check_salesperson(crm_call_t *call, const char *field, int64_t user_id)
     if (u->sales_access == ACCESS(NONE))
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), field,
                              "user %lld has no sales access", (long long)user_id);
-    if (pl_own_only(call) && user_id != crm_call_principal(call)->user_id)
+    if (crm_call_own_leads_only(call) && user_id != crm_call_principal(call)->user_id)
         return crm_call_fail(call, CODE(PERMISSION_DENIED), field,
                              "with own-leads access a lead is yours or nobody's");
     return 0;

@@ -683,30 +683,6 @@ static void *subscribe(const char *ep)
     return sub;
 }
 
-/* --- memory ------------------------------------------------------------------------ */
-
-typedef struct {
-    long rss, anon; /* KiB, -1 unknown */
-} mem_t;
-
-static mem_t mem_of(long pid)
-{
-    mem_t m = {-1, -1};
-    if (pid > 0) {
-        m.rss = proc_status_kib(pid, "VmRSS");
-        m.anon = proc_status_kib(pid, "RssAnon");
-    }
-    return m;
-}
-
-static void print_mem(const char *name, long pid, const char *when, mem_t m)
-{
-    if (pid <= 0)
-        return;
-    printf("  %-15s pid %-7ld %-28s VmRSS %6.1f MiB   RssAnon %6.1f MiB\n", name, pid, when, m.rss / 1024.0,
-           m.anon / 1024.0);
-}
-
 /* --- the run ------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)

@@ -191,6 +191,30 @@ typedef struct {
     char error[200];               /* the first one */
 } result_t;
 
+/* --- memory of a service (VmRSS, RssAnon) ------------------------------------------------------------------------ */
+
+typedef struct {
+    long rss, anon; /* KiB, -1 unknown */
+} mem_t;
+
+static mem_t mem_of(long pid)
+{
+    mem_t m = {-1, -1};
+    if (pid > 0) {
+        m.rss = proc_status_kib(pid, "VmRSS");
+        m.anon = proc_status_kib(pid, "RssAnon");
+    }
+    return m;
+}
+
+static inline void print_mem(const char *name, long pid, const char *when, mem_t m)
+{
+    if (pid <= 0)
+        return;
+    printf("  %-15s pid %-7ld %-28s VmRSS %6.1f MiB   RssAnon %6.1f MiB\n", name, pid, when, m.rss / 1024.0,
+           m.anon / 1024.0);
+}
+
 static void *zctx;
 /* Replies are unpacked into an arena: a kanban of 140 cards is some 1,500
  * allocations, and on a 2-core machine the load generator's malloc and free

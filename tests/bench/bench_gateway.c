@@ -369,8 +369,8 @@ int main(int argc, char **argv)
     if (!zctx)
         die("zmq_ctx_new: %s", zmq_strerror(errno));
 
-    long rss_id_idle = o.identity_pid > 0 ? proc_status_kib(o.identity_pid, "VmRSS") : -1;
-    long rss_gw_idle = o.gateway_pid > 0 ? proc_status_kib(o.gateway_pid, "VmRSS") : -1;
+    long rss_id_idle = mem_of(o.identity_pid).rss;
+    long rss_gw_idle = mem_of(o.gateway_pid).rss;
 
     crm_status_t st;
     char token[256], cheap_token[256] = "";
@@ -467,8 +467,8 @@ int main(int argc, char **argv)
     double lmdb32 = lmdb_floor(o.tmp, 32, 2.0);
     fprintf(stderr, "  %-34s %9.0f records/s\n", "LMDB 32-record commit floor", lmdb32 * 32);
 
-    long rss_id_after = o.identity_pid > 0 ? proc_status_kib(o.identity_pid, "VmRSS") : -1;
-    long rss_gw_after = o.gateway_pid > 0 ? proc_status_kib(o.gateway_pid, "VmRSS") : -1;
+    long rss_id_after = mem_of(o.identity_pid).rss;
+    long rss_gw_after = mem_of(o.gateway_pid).rss;
     for (int i = 0; i < 3; i++) {
         kill(helpers[i], SIGTERM);
         waitpid(helpers[i], NULL, 0);

@@ -1,3 +1,8 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
 #include "harness.h"
 #include "crm_mem.h"
 #include "health.pb-c.h"
@@ -492,4 +497,40 @@ const char *sys_jstr(json_t *o, const char *path)
 {
     json_t *v = jpath(o, path);
     return json_is_string(v) ? json_string_value(v) : "";
+}
+
+json_t *sys_expect_ok(sys_env_t *env, int line, const char *token, const char *method, const char *fmt, ...)
+{
+    char body[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    crm_status_t st;
+    json_t *r = sys_jcall(env, method, token, &st, "%s", body);
+    if (!r)
+        fail_msg("line %d: %s %.300s: %s %s (field %s)", line, method, body, crm_code_name(st.code), st.message,
+                 st.field);
+    return r;
+}
+
+void sys_expect_err(sys_env_t *env, int line, Crm__Rpc__V1__Code code, const char *field, const char *token,
+                    const char *method, const char *fmt, ...)
+{
+    char body[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    crm_status_t st;
+    json_t *r = sys_jcall(env, method, token, &st, "%s", body);
+    if (r) {
+        char *text = json_dumps(r, 0);
+        fail_msg("line %d: %s %.300s succeeded: %.300s", line, method, body, text);
+    }
+    if (st.code != code)
+        fail_msg("line %d: %s %.300s: want %s, got %s %s (field %s)", line, method, body, crm_code_name(code),
+                 crm_code_name(st.code), st.message, st.field);
+    if (field && strcmp(st.field, field) != 0)
+        fail_msg("line %d: %s: want field %s, got \"%s\" (%s)", line, method, field, st.field, st.message);
 }

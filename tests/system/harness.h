@@ -86,9 +86,20 @@ int sys_http(sys_env_t *env, const char *method, const char *path, const char *h
 /* Calls method with a JSON request (printf-formatted), as crmctl does: the
  * JSON goes through the codec to protobuf and the reply back to JSON.
  * Returns the reply as a jansson object (json_decref it), or NULL with *st. */
-struct json_t;
-struct json_t *sys_jcall(sys_env_t *env, const char *method, const char *token, crm_status_t *st,
+typedef struct json_t json_t;
+json_t *sys_jcall(sys_env_t *env, const char *method, const char *token, crm_status_t *st,
                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Assertions for cmocka tests: a JSON call (as sys_jcall) that must
+ * succeed, giving its reply (json_decref it), or must fail with code
+ * naming field (NULL: any field). A failure fails the test, naming line.
+ * OK and ERR pass the sys_env_t named env in scope. */
+json_t *sys_expect_ok(sys_env_t *env, int line, const char *token, const char *method, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void sys_expect_err(sys_env_t *env, int line, Crm__Rpc__V1__Code code, const char *field, const char *token,
+                    const char *method, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+#define OK(token, method, ...) sys_expect_ok(env, __LINE__, token, method, __VA_ARGS__)
+#define ERR(code, field, token, method, ...) sys_expect_err(env, __LINE__, code, field, token, method, __VA_ARGS__)
+
 /* An integer member (int64 as string or number); path may be "a.b". 0 if absent. */
 int64_t sys_jint(struct json_t *o, const char *path);
 /* A string member, or "" if absent. */

@@ -76,49 +76,7 @@ static const char *shown_time(char *out, size_t size, int64_t at_us)
     return out;
 }
 
-/* A call that must succeed; fails the test with the error otherwise. */
-#define OK(token, method, ...) ok_call(__LINE__, token, method, __VA_ARGS__)
-static json_t *ok_call(int line, const char *token, const char *method, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static json_t *ok_call(int line, const char *token, const char *method, const char *fmt, ...)
-{
-    char body[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(body, sizeof body, fmt, ap);
-    va_end(ap);
-    crm_status_t st;
-    json_t *r = sys_jcall(env, method, token, &st, "%s", body);
-    if (!r)
-        fail_msg("line %d: %s %.300s: %s %s (field %s)", line, method, body, crm_code_name(st.code), st.message,
-                 st.field);
-    return r;
-}
 
-/* A call that must fail with code, naming field (NULL: any). */
-#define ERR(code, field, token, method, ...) err_call(__LINE__, code, field, token, method, __VA_ARGS__)
-static void err_call(int line, Crm__Rpc__V1__Code code, const char *field, const char *token, const char *method,
-                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static void err_call(int line, Crm__Rpc__V1__Code code, const char *field, const char *token, const char *method,
-                     const char *fmt, ...)
-{
-    char body[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(body, sizeof body, fmt, ap);
-    va_end(ap);
-    crm_status_t st;
-    json_t *r = sys_jcall(env, method, token, &st, "%s", body);
-    if (r) {
-        char *text = json_dumps(r, 0);
-        fail_msg("line %d: %s %.300s succeeded: %.300s", line, method, body, text);
-    }
-    if (st.code != code)
-        fail_msg("line %d: %s %.300s: want %s, got %s %s (field %s)", line, method, body, crm_code_name(code),
-                 crm_code_name(st.code), st.message, st.field);
-    if (field && strcmp(st.field, field) != 0)
-        fail_msg("line %d: %s: want field %s, got \"%s\" (%s)", line, method, field, st.field, st.message);
-}
 
 static char *login_new_user(const char *login, const char *name, const char *access, int64_t *id_out)
 {
@@ -1393,7 +1351,7 @@ static size_t watched_msgs, watched_calls;
 /* A refusal that must leave nothing behind on the watched lead. */
 #define REFUSED(code, field, method, ...)                                                                          \
     do {                                                                                                           \
-        err_call(__LINE__, code, field, admin, method, __VA_ARGS__);                                               \
+        sys_expect_err(env, __LINE__, code, field, admin, method, __VA_ARGS__);                                         \
         assert_int_equal(chatter_size(admin, watched), watched_msgs);                                              \
         assert_int_equal(doc_calls(admin, watched), watched_calls);                                                \
     } while (0)
