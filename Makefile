@@ -31,7 +31,7 @@ COMMON_SRC := $(wildcard common/*.c)
 LIB_OBJ    := $(patsubst %.c,$(B)/%.o,$(COMMON_SRC)) $(patsubst build/gen/%.c,$(B)/gen/%.o,$(PROTO_C))
 LIB        := $(B)/libcrm.a
 
-SERVICES   := identity pipeline activities gateway
+SERVICES   := identity pipeline activities notifications gateway
 PROGRAMS   := $(foreach s,$(SERVICES),$(B)/crm-$(s)) $(B)/crmctl
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))

@@ -64,6 +64,7 @@ struct crm_rpc_server {
     service_t services[MAX_SERVICES];
     int n_services;
     crm_publisher_t *publisher;
+    crm_rpc_stream_t stream;
     crm_consumer_t *holds[MAX_HOLD_PRODUCERS];
     int n_holds;
     held_t *held;
@@ -74,6 +75,15 @@ struct crm_rpc_server {
     int64_t now;
     int64_t started;
 };
+
+/* Sends what the last commit made: the outbox's events, the stream's entries. */
+static void flush_committed(crm_rpc_server_t *self)
+{
+    if (self->publisher)
+        crm_publisher_flush(self->publisher);
+    if (self->stream.flush)
+        self->stream.flush(self->stream.arg);
+}
 
 /* --- call accessors ------------------------------------------------------- */
 
@@ -395,8 +405,7 @@ static void run_writes(crm_rpc_server_t *self, crm_call_t *calls, int n)
         }
         c->done = 1;
     }
-    if (self->publisher)
-        crm_publisher_flush(self->publisher);
+    flush_committed(self);
 }
 
 static void send_reply(crm_rpc_server_t *self, crm_call_t *c)
@@ -535,8 +544,7 @@ static void on_progress(void *arg, crm_consumer_t *consumer)
     crm_rpc_server_t *self = arg;
     /* applying another producer's events may append events of our own
      * (activities writes tracking messages from pipeline's) */
-    if (self->publisher)
-        crm_publisher_flush(self->publisher);
+    flush_committed(self);
     if (self->held)
         release_held(self);
 }
@@ -600,6 +608,13 @@ static int health_check(crm_call_t *call, const ProtobufCMessage *in, ProtobufCM
         Crm__Rpc__V1__SeqMark *m = crm_call_new(call, &crm__rpc__v1__seq_mark__descriptor);
         m->producer = (char *)crm_publisher_producer(self->publisher);
         m->seq = crm_publisher_head(self->publisher);
+        r->produced = crm_arena_alloc(self->arena, sizeof *r->produced);
+        r->produced[0] = m;
+        r->n_produced = 1;
+    } else if (self->stream.head) {
+        Crm__Rpc__V1__SeqMark *m = crm_call_new(call, &crm__rpc__v1__seq_mark__descriptor);
+        m->producer = (char *)self->stream.name;
+        m->seq = self->stream.head(self->stream.arg);
         r->produced = crm_arena_alloc(self->arena, sizeof *r->produced);
         r->produced[0] = m;
         r->n_produced = 1;
@@ -700,6 +715,11 @@ int crm_rpc_server_add(crm_rpc_server_t *self, const ProtobufCServiceDescriptor 
 void crm_rpc_server_set_publisher(crm_rpc_server_t *self, crm_publisher_t *publisher)
 {
     self->publisher = publisher;
+}
+
+void crm_rpc_server_set_stream(crm_rpc_server_t *self, const crm_rpc_stream_t *stream)
+{
+    self->stream = *stream;
 }
 
 void crm_rpc_server_hold_for(crm_rpc_server_t *self, crm_consumer_t *consumer)

@@ -63,6 +63,17 @@ int crm_rpc_server_add(crm_rpc_server_t *self, const ProtobufCServiceDescriptor 
 /* After each commit, flush publisher and mark replies with its head. */
 void crm_rpc_server_set_publisher(crm_rpc_server_t *self, crm_publisher_t *publisher);
 
+/* A log of the service's own that is not an outbox (notifications' live
+ * stream): flush(arg) runs after every commit, a batch's or a held-for
+ * consumer's, and Health reports head(arg) as produced under name. */
+typedef struct {
+    const char *name;
+    void (*flush)(void *arg);
+    uint64_t (*head)(void *arg);
+    void *arg;
+} crm_rpc_stream_t;
+void crm_rpc_server_set_stream(crm_rpc_server_t *self, const crm_rpc_stream_t *stream);
+
 /* Honour read-your-writes marks for consumer's producer (up to 8); after
  * each batch consumer commits, the publisher (if set) is flushed too. */
 void crm_rpc_server_hold_for(crm_rpc_server_t *self, crm_consumer_t *consumer);

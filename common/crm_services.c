@@ -2,6 +2,7 @@
 #include "activities.pb-c.h"
 #include "health.pb-c.h"
 #include "identity.pb-c.h"
+#include "notifications.pb-c.h"
 #include "pipeline.pb-c.h"
 
 #include <string.h>
@@ -10,6 +11,7 @@ const crm_service_entry_t crm_services[] = {
     {&crm__identity__v1__identity__descriptor, "identity"},
     {&crm__pipeline__v1__pipeline__descriptor, "pipeline"},
     {&crm__activities__v1__activities__descriptor, "activities"},
+    {&crm__notifications__v1__notifications__descriptor, "notifications"},
     {&crm__health__v1__health__descriptor, NULL},
 };
 const int crm_services_count = sizeof crm_services / sizeof crm_services[0];

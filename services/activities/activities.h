@@ -100,11 +100,6 @@ int act_emit(crm_call_t *call, const char *type, const ProtobufCMessage *payload
 int act_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
 /* Applies one identity event to the users read model. */
 int act_apply_identity_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
-/* Money in minor units as people read it: 375000, "EUR" → "3,750.00".
- * Writes at most size bytes to out. Can't fail. */
-void act_format_money(char *out, size_t size, int64_t minor, const char *currency);
-/* An instant as "2026-12-01 10:00 UTC". Can't fail. */
-void act_format_time(char *out, size_t size, int64_t at_us);
 
 /* Handlers. */
 int act_post_message(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);

@@ -1,6 +1,7 @@
 /* Meetings and the calendar: a user's calls (not cancelled) and the
  * meetings they attend, in time order. */
 #include "activities.h"
+#include "crm_tracking.h"
 #include "crm_request.h"
 #include "crm_validate.h"
 
@@ -97,8 +98,8 @@ int act_schedule_meeting(crm_call_t *call, const ProtobufCMessage *in, ProtobufC
         return -1;
     if (has_doc) {
         char from[40], to[40];
-        act_format_time(from, sizeof from, m->start_at);
-        act_format_time(to, sizeof to, m->end_at);
+        crm_format_time(from, sizeof from, m->start_at);
+        crm_format_time(to, sizeof to, m->end_at);
         const char *body = crm_arena_printf(crm_call_arena(call), "Meeting scheduled: %s, %s to %s (%zu attendee%s)",
                                             m->title, from, to, m->n_attendee_ids, m->n_attendee_ids == 1 ? "" : "s");
         if (act_post_system(call, m->doc, KIND(MEETING), body, 0, m->id) != 0)

@@ -2,6 +2,7 @@
  * time, then held or cancelled. Each change is written in the document's
  * chatter; calls not cancelled are on their responsible user's calendar. */
 #include "activities.h"
+#include "crm_tracking.h"
 #include "crm_request.h"
 #include "crm_validate.h"
 
@@ -136,7 +137,7 @@ int act_log_call(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage 
     if (next_call_id(call, c) != 0 || index_call(call, c, 1) != 0)
         return -1;
     char when[40];
-    act_format_time(when, sizeof when, at);
+    crm_format_time(when, sizeof when, at);
     const char *body = crm_arena_printf(crm_call_arena(call), "Call logged (%s, %d min): %s", when,
                                         c->duration_minutes, c->summary);
     if (save_call(call, c, "call.held", body) != 0)
@@ -166,7 +167,7 @@ int act_schedule_call(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     if (next_call_id(call, c) != 0 || index_call(call, c, 1) != 0)
         return -1;
     char when[40];
-    act_format_time(when, sizeof when, c->at);
+    crm_format_time(when, sizeof when, c->at);
     activities_t *a = crm_call_ctx(call);
     Crm__Activities__V1__UserInfo *u = act_user(a, crm_call_txn(call), crm_call_arena(call), resp);
     const char *body = crm_arena_printf(crm_call_arena(call), "Call scheduled for %s with %s: %s", when,

@@ -5,139 +5,39 @@
 #include "activities.h"
 #include "identity.pb-c.h"
 #include "pipeline.pb-c.h"
+#include "crm_tracking.h"
 
-#include <inttypes.h>
-#include <stdlib.h>
-#include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define KIND(x) CRM__ACTIVITIES__V1__MESSAGE_KIND__MESSAGE_KIND_##x
 
-/* --- formatting ----------------------------------------------------------------- */
+/* --- tracking values ------------------------------------------------------------ */
 
-/* ISO 4217 minor-unit exponents other than 2. */
-static int currency_exponent(const char *c)
+static void add_value(void *arg, const Crm__Pipeline__V1__FieldChange *c, const char *label,
+                      const char *old_text, const char *new_text)
 {
-    static const char zero[] = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF";
-    static const char three[] = "BHD IQD JOD KWD LYD OMR TND";
-    if (!c || strlen(c) != 3)
-        return 2;
-    if (strstr(zero, c))
-        return 0;
-    if (strstr(three, c))
-        return 3;
-    return 2;
-}
-
-void act_format_money(char *out, size_t size, int64_t minor, const char *currency)
-{
-    int exp = currency_exponent(currency);
-    uint64_t v = minor < 0 ? -(uint64_t)minor : (uint64_t)minor, scale = 1;
-    for (int i = 0; i < exp; i++)
-        scale *= 10;
-    char units[32], grouped[48];
-    snprintf(units, sizeof units, "%" PRIu64, v / scale);
-    size_t n = strlen(units), j = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i && (n - i) % 3 == 0)
-            grouped[j++] = ',';
-        grouped[j++] = units[i];
-    }
-    grouped[j] = '\0';
-    if (exp)
-        snprintf(out, size, "%s%s.%0*" PRIu64, minor < 0 ? "-" : "", grouped, exp, v % scale);
-    else
-        snprintf(out, size, "%s%s", minor < 0 ? "-" : "", grouped);
-}
-
-void act_format_time(char *out, size_t size, int64_t at_us)
-{
-    time_t t = (time_t)(at_us / 1000000);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || !strftime(out, size, "%Y-%m-%d %H:%M UTC", &tm))
-        snprintf(out, size, "%lld", (long long)at_us);
-}
-
-/* "LEAD_STATUS_IN_PROGRESS" → "In progress". */
-static char *status_text(crm_arena_t *arena, const char *name)
-{
-    const char *prefix = "LEAD_STATUS_";
-    if (!strncmp(name, prefix, strlen(prefix)))
-        name += strlen(prefix);
-    char *s = crm_arena_strdup(arena, name);
-    for (char *p = s; *p; p++) {
-        if (*p == '_')
-            *p = ' ';
-        else if (p != s && *p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    }
-    return s;
-}
-
-static const struct {
-    const char *field, *label;
-} tracked[] = {
-    {"stageId", "Stage"},         {"status", "Status"},
-    {"salespersonId", "Salesperson"}, {"teamId", "Sales team"},
-    {"customerId", "Customer"},   {"expectedRevenue", "Expected revenue"},
-    {"probability", "Probability"},
-};
-
-/* How a person reads one side of a change. */
-static char *value_text(crm_arena_t *arena, const char *field, const char *value, const char *label)
-{
-    char buf[64];
-    if (!strcmp(field, "status"))
-        return status_text(arena, value);
-    if (!strcmp(field, "expectedRevenue")) {
-        act_format_money(buf, sizeof buf, strtoll(value, NULL, 10), label);
-        return crm_arena_printf(arena, "%s %s", buf, label);
-    }
-    if (!strcmp(field, "probability"))
-        return crm_arena_printf(arena, "%s %%", value);
-    if (!strcmp(value, "0") || !*value)
-        return "—";
-    return *label ? (char *)label : crm_arena_printf(arena, "#%s", value);
+    message_t *m = arg;
+    Crm__Activities__V1__TrackingValue *v = m->tracking[m->n_tracking++];
+    v->field = c->field;
+    v->label = (char *)label;
+    v->old_value = c->old_value;
+    v->new_value = c->new_value;
+    v->old_text = (char *)old_text;
+    v->new_text = (char *)new_text;
 }
 
 /* The tracked values of an event's changes, and the body's lines. */
 static void add_tracking(crm_arena_t *arena, message_t *m, Crm__Pipeline__V1__FieldChange **changes,
                          size_t n, const char *headline)
 {
-    char *body = headline ? (char *)headline : "";
-    /* pipeline tracks seven fields; more changes than that is a bad event */
     if (n > 16)
         n = 16;
     m->tracking = crm_arena_alloc(arena, sizeof *m->tracking * (n ? n : 1));
     for (size_t i = 0; i < n; i++) {
-        const Crm__Pipeline__V1__FieldChange *c = changes[i];
-        const char *label = NULL;
-        for (size_t t = 0; t < sizeof tracked / sizeof tracked[0] && !label; t++)
-            if (!strcmp(c->field, tracked[t].field))
-                label = tracked[t].label;
-        if (!label)
-            continue;
-        Crm__Activities__V1__TrackingValue *v = crm_arena_alloc(arena, sizeof *v);
-        crm__activities__v1__tracking_value__init(v);
-        v->field = c->field;
-        v->label = (char *)label;
-        v->old_value = c->old_value;
-        v->new_value = c->new_value;
-        v->old_text = value_text(arena, c->field, c->old_value, c->old_label);
-        v->new_text = value_text(arena, c->field, c->new_value, c->new_label);
-        m->tracking[m->n_tracking++] = v;
-        /* "Expected revenue: 0.00 → 3,750.00 EUR" when the currency stays */
-        const char *old_shown = v->old_text;
-        if (!strcmp(c->field, "expectedRevenue") && !strcmp(c->old_label, c->new_label)) {
-            char buf[64];
-            act_format_money(buf, sizeof buf, strtoll(c->old_value, NULL, 10), c->old_label);
-            old_shown = crm_arena_strdup(arena, buf);
-        }
-        body = crm_arena_printf(arena, "%s%s%s: %s → %s", body, *body ? "\n" : "", label, old_shown,
-                                v->new_text);
+        m->tracking[i] = crm_arena_alloc(arena, sizeof *m->tracking[i]);
+        crm__activities__v1__tracking_value__init(m->tracking[i]);
     }
-    m->body = body;
+    m->body = crm_tracking_text(arena, changes, n, headline, add_value, m, NULL);
 }
 
 /* --- read models -------------------------------------------------------------- */
@@ -234,7 +134,7 @@ static int apply_quotation(activities_t *a, MDB_txn *txn, const Crm__Events__V1_
     message_t *m = q->opportunity_id ? tracking_message(a, txn, ev, ACT_LEAD, q->opportunity_id)
                                      : tracking_message(a, txn, ev, ACT_QUOTATION, q->id);
     char amount[64];
-    act_format_money(amount, sizeof amount, q->amount, q->currency);
+    crm_format_money(amount, sizeof amount, q->amount, q->currency);
     m->body = crm_arena_printf(arena, "Quotation %s made: %s %s", q->name, amount, q->currency);
     return act_message_store(a, txn, m, ev->actor_id);
 }

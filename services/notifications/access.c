@@ -1,0 +1,131 @@
+/* Who may read which document, by pipeline's rules (decision 8), on what
+ * notifications learned of each document and user from other services'
+ * events: a service never asks another synchronously (decision 3). */
+#include "notifications.h"
+#include "crm_access.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define CODE(x) CRM__RPC__V1__CODE__CODE_##x
+#define ACCESS(x) CRM__COMMON__V1__SALES_ACCESS__SALES_ACCESS_##x
+
+static const char *const model_names[] = {NULL, "lead", "customer", "quotation"};
+
+int ntf_model(const char *name)
+{
+    for (int i = NTF_LEAD; i <= NTF_QUOTATION; i++)
+        if (name && !strcmp(name, model_names[i]))
+            return i;
+    return 0;
+}
+
+const char *ntf_model_name(int model)
+{
+    return model >= NTF_LEAD && model <= NTF_QUOTATION ? model_names[model] : "";
+}
+
+void ntf_doc_key(uint8_t out[NTF_DOC_KEY], int model, int64_t id)
+{
+    out[0] = (uint8_t)model;
+    crm_key_put_u64(out + 1, (uint64_t)id);
+}
+
+void ntf_follower_key(uint8_t out[NTF_FOLLOWER_KEY], int model, int64_t id, int64_t user)
+{
+    ntf_doc_key(out, model, id);
+    crm_key_put_u64(out + NTF_DOC_KEY, (uint64_t)user);
+}
+
+void ntf_user_key(uint8_t out[NTF_USER_KEY], int64_t user, int64_t entry)
+{
+    crm_key_put_u64(out, (uint64_t)user);
+    crm_key_put_u64(out + 8, (uint64_t)entry);
+}
+
+int ntf_doc_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int model, int64_t id, docinfo_t **out)
+{
+    uint8_t key[NTF_DOC_KEY];
+    ntf_doc_key(key, model, id);
+    return crm_db_get_msg(txn, n->docs, key, sizeof key, &crm__notifications__v1__doc_info__descriptor,
+                          crm_arena_allocator(arena), (void **)out);
+}
+
+userinfo_t *ntf_user_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int64_t id)
+{
+    userinfo_t *u;
+    if (id <= 0 || crm_db_get_id(txn, n->users, (uint64_t)id, &crm__notifications__v1__user_info__descriptor,
+                                 crm_arena_allocator(arena), (void **)&u) != 0)
+        return NULL;
+    return u;
+}
+
+int ntf_state_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int64_t user, inbox_state_t **out)
+{
+    int rc = crm_db_get_id(txn, n->state, (uint64_t)user, &crm__notifications__v1__inbox_state__descriptor,
+                           crm_arena_allocator(arena), (void **)out);
+    if (rc == MDB_NOTFOUND) {
+        *out = crm_arena_alloc(arena, sizeof **out);
+        crm__notifications__v1__inbox_state__init(*out);
+        rc = 0;
+    }
+    return rc;
+}
+
+/* Whether a user of sales level `level` may read the document: 1, 0, or -1
+ * with the LMDB code in *err. */
+static int level_reads(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int level, int64_t user, int model,
+                       int64_t id, int *err)
+{
+    if (level == ACCESS(NONE))
+        return 0;
+    docinfo_t *d;
+    int rc = ntf_doc_get(n, txn, arena, model, id, &d);
+    if (rc == 0 && model == NTF_QUOTATION) {
+        /* a quotation is seen as its opportunity; one made from none, or
+         * whose opportunity is unknown, by everyone but own-leads users */
+        if (!d->opportunity_id)
+            return level != ACCESS(OWN_LEADS);
+        rc = ntf_doc_get(n, txn, arena, NTF_LEAD, d->opportunity_id, &d);
+        if (rc == MDB_NOTFOUND)
+            return level != ACCESS(OWN_LEADS);
+        model = NTF_LEAD;
+    }
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc) {
+        *err = rc;
+        return -1;
+    }
+    return model == NTF_CUSTOMER || (model == NTF_LEAD && crm_lead_visible(level, user, d->salesperson_id));
+}
+
+int ntf_user_reads(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, const userinfo_t *user, int model,
+                   int64_t id, int *err)
+{
+    if (!user || !user->active)
+        return 0;
+    int level = user->is_admin ? ACCESS(MANAGER) : user->sales_access;
+    return level_reads(n, txn, arena, level, user->id, model, id, err);
+}
+
+int ntf_check_doc(crm_call_t *call, const doc_t *doc)
+{
+    if (crm_call_require_sales(call) != 0)
+        return -1;
+    if (!doc)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "doc", "doc is required: {model, id}");
+    int model = ntf_model(doc->model);
+    if (!model)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "doc.model", "doc.model must be lead, customer or quotation");
+    if (doc->id <= 0)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "doc.id", "doc.id must be a positive id");
+    const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
+    int err, r = level_reads(crm_call_ctx(call), crm_call_txn(call), crm_call_arena(call), crm_sales_level(p),
+                             p->user_id, model, doc->id, &err);
+    if (r < 0)
+        return crm_call_fail_db(call, err);
+    if (!r)
+        return crm_call_fail(call, CODE(NOT_FOUND), "doc.id", "no %s %lld", doc->model, (long long)doc->id);
+    return model;
+}

@@ -1,0 +1,196 @@
+/* What notifications learns from other services' events: documents and who
+ * owns them (pipeline), users' names and levels (identity), and the changes
+ * followers are told of (pipeline's tracked changes, activities' comments,
+ * calls and meetings). Everything here runs in the consumer's transaction,
+ * so an event's entries exist exactly once. */
+#include "notifications.h"
+#include "activities.pb-c.h"
+#include "crm_tracking.h"
+#include "identity.pb-c.h"
+#include "pipeline.pb-c.h"
+
+#include <string.h>
+
+#define KIND(x) CRM__ACTIVITIES__V1__MESSAGE_KIND__MESSAGE_KIND_##x
+#define SUMMARY_MAX 280 /* bytes of a comment shown in the inbox */
+
+/* Keeps what is known of a document, and its stream counter. */
+static int put_doc(notifications_t *n, MDB_txn *txn, int model, int64_t id, docinfo_t *d)
+{
+    docinfo_t *old;
+    int rc = ntf_doc_get(n, txn, n->apply_arena, model, id, &old);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    d->stream_seq = rc == 0 ? old->stream_seq : 0;
+    uint8_t key[NTF_DOC_KEY];
+    ntf_doc_key(key, model, id);
+    return crm_db_put_msg(txn, n->docs, key, sizeof key, &d->base);
+}
+
+/* The subtypes a lead event's changes match. */
+static unsigned lead_subtypes(const Crm__Events__V1__Event *ev, const Crm__Pipeline__V1__LeadEvent *e)
+{
+    unsigned bits = 0;
+    for (size_t i = 0; i < e->n_changes; i++) {
+        const char *f = e->changes[i]->field;
+        if (!strcmp(f, "stageId"))
+            bits |= 1u << SUBTYPE(STAGE_CHANGED);
+        else if (!strcmp(f, "status"))
+            bits |= 1u << SUBTYPE(STATUS_CHANGED);
+        else if (!strcmp(f, "salespersonId"))
+            bits |= 1u << SUBTYPE(ASSIGNED);
+    }
+    if (!strcmp(ev->type, "lead.converted") || !strcmp(ev->type, "lead.won") || !strcmp(ev->type, "lead.lost"))
+        bits |= 1u << SUBTYPE(STATUS_CHANGED);
+    if (!strcmp(ev->type, "lead.created") && e->lead->salesperson_id)
+        bits |= 1u << SUBTYPE(ASSIGNED);
+    return bits;
+}
+
+static int apply_lead(notifications_t *n, MDB_txn *txn, const Crm__Events__V1__Event *ev)
+{
+    crm_arena_t *arena = n->apply_arena;
+    Crm__Pipeline__V1__LeadEvent *e =
+        crm__pipeline__v1__lead_event__unpack(crm_arena_allocator(arena), ev->payload.len, ev->payload.data);
+    if (!e || !e->lead || e->lead->id <= 0)
+        return 0; /* a malformed payload can never be applied: skip it rather than stall */
+    const Crm__Pipeline__V1__Lead *l = e->lead;
+    docinfo_t d = CRM__NOTIFICATIONS__V1__DOC_INFO__INIT;
+    d.salesperson_id = l->salesperson_id;
+    d.team_id = l->team_id;
+    d.name = l->name;
+    int rc = put_doc(n, txn, NTF_LEAD, l->id, &d);
+    if (rc)
+        return rc;
+    /* the creator and whoever is assigned follow the lead, as in OpenERP */
+    if (!strcmp(ev->type, "lead.created") && (rc = ntf_auto_follow(n, txn, NTF_LEAD, l->id, ev->actor_id, ev->at)) != 0)
+        return rc;
+    if ((rc = ntf_auto_follow(n, txn, NTF_LEAD, l->id, l->salesperson_id, ev->at)) != 0)
+        return rc;
+
+    int opportunity = l->type == CRM__PIPELINE__V1__LEAD_TYPE__LEAD_TYPE_OPPORTUNITY;
+    const char *headline = NULL;
+    if (!strcmp(ev->type, "lead.created")) {
+        userinfo_t *sp = ntf_user_get(n, txn, arena, l->salesperson_id);
+        headline = crm_arena_printf(arena, "%s created, assigned to %s", opportunity ? "Opportunity" : "Lead",
+                                    sp ? sp->name : "a salesperson");
+    } else if (!strcmp(ev->type, "lead.converted")) {
+        headline = "Converted to an opportunity";
+    } else if (!strcmp(ev->type, "lead.won")) {
+        headline = opportunity ? "Opportunity won" : "Lead won";
+    } else if (!strcmp(ev->type, "lead.lost")) {
+        headline = opportunity ? "Opportunity lost" : "Lead lost";
+    } else if (strcmp(ev->type, "lead.updated")) {
+        return 0;
+    }
+    ntf_change_t c = {.model = NTF_LEAD, .doc_id = l->id, .subtypes = lead_subtypes(ev, e), .ev = ev};
+    if (!c.subtypes)
+        return 0; /* revenue, probability, name, ...: in the chatter, told to nobody */
+    c.summary = crm_tracking_text(arena, e->changes, e->n_changes, headline, NULL, NULL, NULL);
+    return ntf_deliver(n, txn, &c);
+}
+
+static int apply_customer(notifications_t *n, MDB_txn *txn, const Crm__Events__V1__Event *ev)
+{
+    Crm__Pipeline__V1__CustomerEvent *e = crm__pipeline__v1__customer_event__unpack(
+        crm_arena_allocator(n->apply_arena), ev->payload.len, ev->payload.data);
+    if (!e || !e->customer || e->customer->id <= 0)
+        return 0;
+    docinfo_t d = CRM__NOTIFICATIONS__V1__DOC_INFO__INIT;
+    d.salesperson_id = e->customer->salesperson_id;
+    d.team_id = e->customer->team_id;
+    d.name = e->customer->name;
+    return put_doc(n, txn, NTF_CUSTOMER, e->customer->id, &d);
+}
+
+static int apply_quotation(notifications_t *n, MDB_txn *txn, const Crm__Events__V1__Event *ev)
+{
+    crm_arena_t *arena = n->apply_arena;
+    Crm__Pipeline__V1__QuotationEvent *e = crm__pipeline__v1__quotation_event__unpack(
+        crm_arena_allocator(arena), ev->payload.len, ev->payload.data);
+    if (!e || !e->quotation || e->quotation->id <= 0)
+        return 0;
+    const Crm__Pipeline__V1__Quotation *q = e->quotation;
+    docinfo_t d = CRM__NOTIFICATIONS__V1__DOC_INFO__INIT;
+    d.opportunity_id = q->opportunity_id;
+    d.name = q->name;
+    int rc = put_doc(n, txn, NTF_QUOTATION, q->id, &d);
+    if (rc || strcmp(ev->type, "quotation.created") || !q->opportunity_id)
+        return rc;
+    /* "Make Quotation" is news for the opportunity's followers */
+    char amount[64];
+    crm_format_money(amount, sizeof amount, q->amount, q->currency);
+    ntf_change_t c = {.model = NTF_LEAD, .doc_id = q->opportunity_id, .subtypes = 1u << SUBTYPE(DISCUSSION), .ev = ev};
+    c.summary = crm_arena_printf(arena, "Quotation %s made: %s %s", q->name, amount, q->currency);
+    return ntf_deliver(n, txn, &c);
+}
+
+int ntf_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev)
+{
+    notifications_t *n = arg;
+    crm_arena_reset(n->apply_arena);
+    if (!strncmp(ev->type, "lead.", 5))
+        return apply_lead(n, txn, ev);
+    if (!strncmp(ev->type, "customer.", 9))
+        return apply_customer(n, txn, ev);
+    if (!strncmp(ev->type, "quotation.", 10))
+        return apply_quotation(n, txn, ev);
+    return 0;
+}
+
+/* The first SUMMARY_MAX bytes of a comment, cut on a character boundary. */
+static const char *shorten(crm_arena_t *arena, const char *body)
+{
+    size_t len = strlen(body);
+    if (len <= SUMMARY_MAX)
+        return body;
+    size_t cut = SUMMARY_MAX - 3;
+    while (cut > 0 && ((unsigned char)body[cut] & 0xC0) == 0x80)
+        cut--;
+    return crm_arena_printf(arena, "%.*s…", (int)cut, body);
+}
+
+int ntf_apply_activities_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev)
+{
+    notifications_t *n = arg;
+    if (strcmp(ev->type, "message.posted"))
+        return 0; /* calls and meetings are told through their chatter messages */
+    crm_arena_t *arena = n->apply_arena;
+    crm_arena_reset(arena);
+    Crm__Activities__V1__MessageEvent *e =
+        crm__activities__v1__message_event__unpack(crm_arena_allocator(arena), ev->payload.len, ev->payload.data);
+    if (!e || !e->message || !e->message->doc)
+        return 0;
+    const Crm__Activities__V1__Message *m = e->message;
+    unsigned subtypes = 0;
+    if (m->kind == KIND(COMMENT))
+        subtypes = 1u << SUBTYPE(DISCUSSION);
+    else if (m->kind == KIND(CALL) || m->kind == KIND(MEETING))
+        subtypes = 1u << SUBTYPE(CALL);
+    /* notes are internal; tracking messages come from pipeline's own events */
+    int model = ntf_model(m->doc->model);
+    if (!subtypes || !model || m->doc->id <= 0)
+        return 0;
+    ntf_change_t c = {.model = model, .doc_id = m->doc->id, .subtypes = subtypes, .message_id = m->id, .ev = ev};
+    c.summary = shorten(arena, m->body ? m->body : "");
+    return ntf_deliver(n, txn, &c);
+}
+
+int ntf_apply_identity_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev)
+{
+    notifications_t *n = arg;
+    if (strcmp(ev->type, "user.created") && strcmp(ev->type, "user.updated"))
+        return 0;
+    crm_arena_reset(n->apply_arena);
+    Crm__Identity__V1__UserEvent *e = crm__identity__v1__user_event__unpack(
+        crm_arena_allocator(n->apply_arena), ev->payload.len, ev->payload.data);
+    if (!e || !e->user || e->user->id <= 0)
+        return 0;
+    userinfo_t u = CRM__NOTIFICATIONS__V1__USER_INFO__INIT;
+    u.id = e->user->id;
+    u.name = e->user->name;
+    u.active = e->user->active;
+    u.sales_access = (int32_t)e->user->sales_access;
+    u.is_admin = e->user->is_admin;
+    return crm_db_put_id(txn, n->users, (uint64_t)u.id, &u.base);
+}

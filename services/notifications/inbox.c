@@ -1,0 +1,382 @@
+/* Every user's inbox: one entry per follower for each change they asked to
+ * hear of, written with the consumer's cursor; read and marked read by the
+ * user alone. */
+#include "notifications.h"
+#include "crm_request.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define CODE(x) CRM__RPC__V1__CODE__CODE_##x
+
+typedef Crm__Notifications__V1__InboxEntry entry_t;
+
+/* Most significant first: a follower told of a change gets it under the
+ * first of these they follow. */
+static const int subtype_order[] = {SUBTYPE(STATUS_CHANGED), SUBTYPE(STAGE_CHANGED), SUBTYPE(ASSIGNED),
+                                    SUBTYPE(DISCUSSION), SUBTYPE(CALL)};
+
+static int put_empty(MDB_txn *txn, MDB_dbi dbi, int64_t user, int64_t id)
+{
+    uint8_t key[NTF_USER_KEY];
+    ntf_user_key(key, user, id);
+    MDB_val k = {sizeof key, key}, d = {0, ""};
+    return mdb_put(txn, dbi, &k, &d, 0);
+}
+
+/* One entry in user's inbox. Returns an LMDB code. */
+static int write_entry(notifications_t *n, MDB_txn *txn, const ntf_change_t *c, docinfo_t *doc, int64_t user,
+                       int subtype, const char *author_name)
+{
+    crm_arena_t *arena = n->apply_arena;
+    inbox_state_t *st;
+    uint64_t id;
+    int rc = ntf_state_get(n, txn, arena, user, &st);
+    if (rc || (rc = crm_store_next_id(n->store, txn, "notification", &id)) != 0)
+        return rc;
+    st->unread++;
+    st->stream_seq++;
+    doc->stream_seq++;
+    doc_t ref = CRM__COMMON__V1__DOC_REF__INIT;
+    ref.model = (char *)ntf_model_name(c->model);
+    ref.id = c->doc_id;
+    notification_t m = CRM__NOTIFICATIONS__V1__NOTIFICATION__INIT;
+    m.id = (int64_t)id;
+    m.doc = &ref;
+    m.subtype = (Crm__Notifications__V1__Subtype)subtype;
+    m.summary = (char *)c->summary;
+    m.message_id = c->message_id;
+    m.at = c->ev->at;
+    m.user_id = user;
+    m.author_id = c->ev->actor_id;
+    m.author_name = (char *)author_name;
+    m.doc_name = doc->name;
+    m.event = c->ev->type;
+    entry_t e = CRM__NOTIFICATIONS__V1__INBOX_ENTRY__INIT;
+    e.notification = &m;
+    e.user_seq = st->stream_seq;
+    e.doc_seq = doc->stream_seq;
+    if ((rc = crm_db_put_id(txn, n->inbox, id, &e.base)) != 0 ||
+        (rc = put_empty(txn, n->by_user, user, (int64_t)id)) != 0 ||
+        (rc = put_empty(txn, n->unread, user, (int64_t)id)) != 0)
+        return rc;
+    return crm_db_put_id(txn, n->state, (uint64_t)user, &st->base);
+}
+
+int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *c)
+{
+    crm_arena_t *arena = n->apply_arena;
+    if (!c->subtypes)
+        return 0;
+    docinfo_t *doc;
+    int rc = ntf_doc_get(n, txn, arena, c->model, c->doc_id, &doc);
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc; /* nobody can follow what nobody knows */
+    userinfo_t *author = ntf_user_get(n, txn, arena, c->ev->actor_id);
+    const char *author_name = author ? author->name : "";
+    uint8_t key[NTF_FOLLOWER_KEY];
+    ntf_follower_key(key, c->model, c->doc_id, 0);
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, n->followers, &cur)) != 0)
+        return rc;
+    uint64_t before = doc->stream_seq;
+    MDB_val k = {sizeof key, key}, d;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (k.mv_size != NTF_FOLLOWER_KEY || memcmp(k.mv_data, key, NTF_DOC_KEY) != 0)
+            break;
+        int64_t user = (int64_t)crm_key_get_u64((uint8_t *)k.mv_data + NTF_DOC_KEY);
+        if (user == c->ev->actor_id)
+            continue; /* nobody is told of their own change */
+        follower_rec_t *rec = crm__notifications__v1__follower_record__unpack(crm_arena_allocator(arena), d.mv_size,
+                                                                              d.mv_data);
+        if (!rec) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        unsigned wanted = rec->subtypes & c->subtypes;
+        if (!wanted)
+            continue;
+        int subtype = 0;
+        for (size_t i = 0; i < sizeof subtype_order / sizeof subtype_order[0] && !subtype; i++)
+            if (wanted & (1u << subtype_order[i]))
+                subtype = subtype_order[i];
+        /* a follower who lost access (reassigned lead, lowered level,
+         * deactivated) hears nothing more; the following stays for when
+         * access comes back */
+        int err = 0, r = ntf_user_reads(n, txn, arena, ntf_user_get(n, txn, arena, user), c->model, c->doc_id, &err);
+        if (r < 0) {
+            rc = err;
+            break;
+        }
+        /* the cursor stays valid across puts to other databases */
+        if (r && (rc = write_entry(n, txn, c, doc, user, subtype, author_name)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if (doc->stream_seq == before)
+        return 0;
+    uint8_t dkey[NTF_DOC_KEY];
+    ntf_doc_key(dkey, c->model, c->doc_id);
+    return crm_db_put_msg(txn, n->docs, dkey, sizeof dkey, &doc->base);
+}
+
+/* --- reading the inbox ---------------------------------------------------------- */
+
+static int require_user(crm_call_t *call)
+{
+    const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
+    if (!p || p->user_id <= 0)
+        return crm_call_fail(call, CODE(UNAUTHENTICATED), "token", "this needs a session");
+    return 0;
+}
+
+static int get_entry(crm_call_t *call, int64_t id, entry_t **out)
+{
+    notifications_t *n = crm_call_ctx(call);
+    int rc = crm_db_get_id(crm_call_txn(call), n->inbox, (uint64_t)id, &crm__notifications__v1__inbox_entry__descriptor,
+                           crm_arena_allocator(crm_call_arena(call)), (void **)out);
+    if (rc == 0 && !(*out)->notification)
+        rc = MDB_CORRUPTED;
+    return rc;
+}
+
+int ntf_list_inbox(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    const Crm__Notifications__V1__ListInboxRequest *r = (const void *)in;
+    Crm__Notifications__V1__ListInboxReply *reply = (void *)out;
+    notifications_t *n = crm_call_ctx(call);
+    crm_status_t st;
+    uint32_t size;
+    uint64_t after;
+    if (require_user(call) != 0)
+        return -1;
+    if (crm_page_size(&st, r->page_size, 50, 500, &size) != 0 || crm_page_token_read(&st, r->page_token, &after) != 0)
+        return crm_call_fail_status(call, &st);
+    if (r->after_id < 0)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "afterId", "afterId must be 0 or an entry id");
+    int64_t user = crm_call_principal(call)->user_id;
+    int oldest_first = r->after_id > 0;
+    /* the token is the last id given; the key holds the user, so a token
+     * can only ever move within the caller's own inbox */
+    int64_t from = after ? (int64_t)after : oldest_first ? r->after_id : INT64_MAX;
+    uint8_t key[NTF_USER_KEY];
+    ntf_user_key(key, user, oldest_first ? from + 1 : from);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(crm_call_txn(call), r->unread_only ? n->unread : n->by_user, &cur);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    reply->notifications = crm_arena_alloc(crm_call_arena(call), sizeof *reply->notifications * size);
+    MDB_val k = {sizeof key, key}, d;
+    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+    if (!oldest_first)
+        rc = rc == MDB_NOTFOUND ? mdb_cursor_get(cur, &k, &d, MDB_LAST) : mdb_cursor_get(cur, &k, &d, MDB_PREV);
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &d, oldest_first ? MDB_NEXT : MDB_PREV)) {
+        if (k.mv_size != NTF_USER_KEY || memcmp(k.mv_data, key, 8) != 0)
+            break;
+        if (reply->n_notifications == size) {
+            char *token = crm_arena_alloc(crm_call_arena(call), 24);
+            crm_page_token_make(token, (uint64_t)reply->notifications[size - 1]->id);
+            reply->next_page_token = token;
+            break;
+        }
+        entry_t *e;
+        rc = get_entry(call, (int64_t)crm_key_get_u64((uint8_t *)k.mv_data + 8), &e);
+        if (rc) {
+            rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc; /* an index key without its entry */
+            break;
+        }
+        reply->notifications[reply->n_notifications++] = e->notification;
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return crm_call_fail_db(call, rc);
+    return 0;
+}
+
+int ntf_unread_count(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    Crm__Notifications__V1__CountReply *reply = (void *)out;
+    inbox_state_t *st;
+    if (require_user(call) != 0)
+        return -1;
+    int rc = ntf_state_get(crm_call_ctx(call), crm_call_txn(call), crm_call_arena(call),
+                           crm_call_principal(call)->user_id, &st);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    reply->count = st->unread;
+    return 0;
+}
+
+/* --- marking read ------------------------------------------------------------------- */
+
+/* Marks one unread entry of user read: 1 if it was unread, 0 if not, or
+ * -1 with the LMDB code in *err. */
+static int mark_one(crm_call_t *call, entry_t *e, int *err)
+{
+    notifications_t *n = crm_call_ctx(call);
+    notification_t *m = e->notification;
+    if (m->read)
+        return 0;
+    m->read = 1;
+    uint8_t key[NTF_USER_KEY];
+    ntf_user_key(key, m->user_id, m->id);
+    MDB_val k = {sizeof key, key};
+    int rc = crm_db_put_id(crm_call_txn(call), n->inbox, (uint64_t)m->id, &e->base);
+    if (rc == 0)
+        rc = mdb_del(crm_call_txn(call), n->unread, &k, NULL);
+    if (rc) {
+        *err = rc;
+        return -1;
+    }
+    return 1;
+}
+
+static int lower_unread(crm_call_t *call, int64_t user, int64_t by)
+{
+    notifications_t *n = crm_call_ctx(call);
+    inbox_state_t *st;
+    int rc = ntf_state_get(n, crm_call_txn(call), crm_call_arena(call), user, &st);
+    if (rc == 0 && by) {
+        st->unread = st->unread > by ? st->unread - by : 0;
+        rc = crm_db_put_id(crm_call_txn(call), n->state, (uint64_t)user, &st->base);
+    }
+    return rc ? crm_call_fail_db(call, rc) : 0;
+}
+
+int ntf_mark_read(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    const Crm__Notifications__V1__MarkReadRequest *r = (const void *)in;
+    Crm__Notifications__V1__CountReply *reply = (void *)out;
+    if (require_user(call) != 0)
+        return -1;
+    if (!r->n_ids || r->n_ids > 1000)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "ids", "ids must name 1 to 1000 entries");
+    int64_t user = crm_call_principal(call)->user_id;
+    for (size_t i = 0; i < r->n_ids; i++) {
+        char f[32];
+        snprintf(f, sizeof f, "ids[%zu]", i);
+        entry_t *e;
+        int rc = r->ids[i] > 0 ? get_entry(call, r->ids[i], &e) : MDB_NOTFOUND;
+        /* someone else's entry is as unknown as none: ids tell nothing */
+        if (rc == MDB_NOTFOUND || (rc == 0 && e->notification->user_id != user))
+            return crm_call_fail(call, CODE(NOT_FOUND), f, "%s: no entry %lld in your inbox", f, (long long)r->ids[i]);
+        if (rc)
+            return crm_call_fail_db(call, rc);
+        int err, marked = mark_one(call, e, &err);
+        if (marked < 0)
+            return crm_call_fail_db(call, err);
+        reply->count += marked;
+    }
+    return lower_unread(call, user, reply->count);
+}
+
+int ntf_mark_all_read(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    Crm__Notifications__V1__CountReply *reply = (void *)out;
+    notifications_t *n = crm_call_ctx(call);
+    if (require_user(call) != 0)
+        return -1;
+    int64_t user = crm_call_principal(call)->user_id;
+    uint8_t key[NTF_USER_KEY];
+    ntf_user_key(key, user, 0);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(crm_call_txn(call), n->unread, &cur);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    /* each mark deletes the key under the cursor, so always take the first */
+    for (;;) {
+        MDB_val k = {sizeof key, key}, d;
+        rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+        if (rc || k.mv_size != NTF_USER_KEY || memcmp(k.mv_data, key, 8) != 0)
+            break;
+        entry_t *e;
+        int64_t id = (int64_t)crm_key_get_u64((uint8_t *)k.mv_data + 8);
+        if ((rc = get_entry(call, id, &e)) != 0) {
+            rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+            break;
+        }
+        int err;
+        if (!e->notification->read) {
+            if (mark_one(call, e, &err) < 0) {
+                rc = err;
+                break;
+            }
+        } else {
+            MDB_val dk = {sizeof key, k.mv_data};
+            uint8_t copy[NTF_USER_KEY];
+            memcpy(copy, k.mv_data, sizeof copy);
+            dk.mv_data = copy;
+            if ((rc = mdb_del(crm_call_txn(call), n->unread, &dk, NULL)) != 0)
+                break;
+        }
+        reply->count++;
+        ntf_user_key(key, user, id + 1);
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return crm_call_fail_db(call, rc);
+    return lower_unread(call, user, reply->count);
+}
+
+/* --- preferences ------------------------------------------------------------------------ */
+
+/* The user a preferences call is about: the caller, or anyone for an
+ * administrator. Returns the id, or -1 with the error set. */
+static int64_t prefs_user(crm_call_t *call, int64_t requested)
+{
+    const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
+    if (require_user(call) != 0)
+        return -1;
+    if (requested < 0)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "userId", "userId must be 0 (yourself) or a user id");
+    if (requested == 0 || requested == p->user_id)
+        return p->user_id;
+    if (!p->is_admin)
+        return crm_call_fail(call, CODE(PERMISSION_DENIED), "userId", "only an administrator may see or change others' preferences");
+    if (!ntf_user_get(crm_call_ctx(call), crm_call_txn(call), crm_call_arena(call), requested))
+        return crm_call_fail(call, CODE(NOT_FOUND), "userId", "no user %lld", (long long)requested);
+    return requested;
+}
+
+int ntf_get_preferences(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    const Crm__Notifications__V1__GetPreferencesRequest *r = (const void *)in;
+    Crm__Notifications__V1__Preferences *reply = (void *)out;
+    int64_t user = prefs_user(call, r->user_id);
+    if (user < 0)
+        return -1;
+    inbox_state_t *st;
+    int rc = ntf_state_get(crm_call_ctx(call), crm_call_txn(call), crm_call_arena(call), user, &st);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    reply->user_id = user;
+    reply->auto_follow = !st->auto_follow_off;
+    return 0;
+}
+
+int ntf_update_preferences(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    const Crm__Notifications__V1__UpdatePreferencesRequest *r = (const void *)in;
+    Crm__Notifications__V1__Preferences *reply = (void *)out;
+    static const char *const allowed[] = {"auto_follow", NULL};
+    crm_status_t s;
+    int64_t user = prefs_user(call, r->user_id);
+    if (user < 0)
+        return -1;
+    if (crm_mask_check(&s, r->update_mask, allowed) != 0)
+        return crm_call_fail_status(call, &s);
+    notifications_t *n = crm_call_ctx(call);
+    inbox_state_t *st;
+    int rc = ntf_state_get(n, crm_call_txn(call), crm_call_arena(call), user, &st);
+    if (rc == 0) {
+        st->auto_follow_off = !r->auto_follow;
+        rc = crm_db_put_id(crm_call_txn(call), n->state, (uint64_t)user, &st->base);
+    }
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    reply->user_id = user;
+    reply->auto_follow = r->auto_follow;
+    return 0;
+}

@@ -1,0 +1,132 @@
+#ifndef NOTIFICATIONS_H
+#define NOTIFICATIONS_H
+
+#include <stdint.h>
+#include <ev.h>
+#include "crm_arena.h"
+#include "crm_rpc_server.h"
+#include "crm_store.h"
+#include "events.pb-c.h"
+#include "notifications.pb-c.h"
+
+/* The notifications service: followers of each document with the subtypes
+ * they want, every user's inbox, and the live stream of inbox entries.
+ * Entries are written from other services' events in the transaction that
+ * moves the consumer's cursor, so each exists exactly once. */
+
+#define NOTIFICATIONS_SCHEMA 1
+
+typedef Crm__Notifications__V1__Notification notification_t;
+typedef Crm__Notifications__V1__DocInfo docinfo_t;
+typedef Crm__Notifications__V1__UserInfo userinfo_t;
+typedef Crm__Notifications__V1__InboxState inbox_state_t;
+typedef Crm__Notifications__V1__FollowerRecord follower_rec_t;
+typedef Crm__Common__V1__DocRef doc_t;
+
+#define SUBTYPE(x) CRM__NOTIFICATIONS__V1__SUBTYPE__SUBTYPE_##x
+#define SUBTYPE_MAX SUBTYPE(CALL)
+#define ALL_SUBTYPES (((1u << (SUBTYPE_MAX + 1)) - 1) & ~1u)
+
+/* Documents by model; the number is the first byte of every per-document key. */
+enum { NTF_LEAD = 1, NTF_CUSTOMER = 2, NTF_QUOTATION = 3 };
+
+typedef struct ntf_stream ntf_stream_t;
+
+typedef struct {
+    crm_store_t *store;
+    crm_arena_t *apply_arena; /* for one consumed event at a time */
+    MDB_dbi docs;      /* model, id → DocInfo (from pipeline's events) */
+    MDB_dbi users;     /* id → UserInfo (from identity's events) */
+    MDB_dbi state;     /* user → InboxState */
+    MDB_dbi followers; /* model, id, user → FollowerRecord */
+    MDB_dbi inbox;     /* entry id → InboxEntry */
+    MDB_dbi by_user;   /* user, entry id → "" */
+    MDB_dbi unread;    /* user, entry id → "" (unread entries only) */
+} notifications_t;
+
+extern const crm_method_t notifications_methods[];
+
+/* --- documents, users and access (access.c) ------------------------------ */
+
+#define NTF_DOC_KEY 9       /* model, id */
+#define NTF_FOLLOWER_KEY 17 /* model, id, user */
+#define NTF_USER_KEY 16     /* user, entry id */
+void ntf_doc_key(uint8_t out[NTF_DOC_KEY], int model, int64_t id);
+void ntf_follower_key(uint8_t out[NTF_FOLLOWER_KEY], int model, int64_t id, int64_t user);
+void ntf_user_key(uint8_t out[NTF_USER_KEY], int64_t user, int64_t entry);
+
+/* The model number of a DocRef's model name, or 0; and back. */
+int ntf_model(const char *name);
+const char *ntf_model_name(int model);
+
+/* The document's record: 0, MDB_NOTFOUND or another LMDB code. */
+int ntf_doc_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int model, int64_t id, docinfo_t **out);
+/* The user's record, or NULL if unknown (or unreadable). */
+userinfo_t *ntf_user_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int64_t id);
+/* The user's inbox state; a user never seen has the defaults. Returns an LMDB code. */
+int ntf_state_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int64_t user, inbox_state_t **out);
+
+/* Whether user (NULL: unknown) may read the document, by pipeline's rules:
+ * 1 yes, 0 no (or an unknown document), -1 with the LMDB code in *err. */
+int ntf_user_reads(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, const userinfo_t *user, int model,
+                   int64_t id, int *err);
+
+/* Checks that the caller has sales access and may read doc (not_found
+ * otherwise, so another salesperson's lead cannot be told from none).
+ * Returns the model, or -1 with the call's error set. */
+int ntf_check_doc(crm_call_t *call, const doc_t *doc);
+
+/* --- followers (followers.c) ------------------------------------------------ */
+
+/* Makes user follow the document with every subtype, unless they already
+ * do or switched auto-follow off. Returns an LMDB code. */
+int ntf_auto_follow(notifications_t *n, MDB_txn *txn, int model, int64_t id, int64_t user, int64_t now);
+
+/* --- inbox (inbox.c) ------------------------------------------------------------ */
+
+/* What one event tells the followers of a document. */
+typedef struct {
+    int model;
+    int64_t doc_id;
+    unsigned subtypes;   /* bits of every subtype the event matches */
+    const char *summary;
+    int64_t message_id;
+    const Crm__Events__V1__Event *ev; /* at, actor (never told), type */
+} ntf_change_t;
+
+/* Writes one inbox entry for each follower who wants one of the change's
+ * subtypes and may read the document, except its author. Returns an LMDB
+ * code. */
+int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *change);
+
+/* --- events (events.c) ------------------------------------------------------------- */
+
+int ntf_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
+int ntf_apply_activities_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
+int ntf_apply_identity_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
+
+/* --- live stream (stream.c) ------------------------------------------------------- */
+
+/* Binds a PUB socket that publishes every committed inbox entry under
+ * "user.<id>" and "doc.<model>.<id>", and heartbeats. NULL on error (logged). */
+ntf_stream_t *ntf_stream_new(struct ev_loop *loop, void *zctx, notifications_t *n, const char *endpoint,
+                             int heartbeat_ms);
+void ntf_stream_destroy(ntf_stream_t **self_p);
+/* Publishes the entries committed since the last flush. Can't fail: what
+ * cannot be read now goes with a later flush. */
+void ntf_stream_flush(void *self);
+/* The last entry published. */
+uint64_t ntf_stream_head(void *self);
+
+/* Handlers. */
+int ntf_follow(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int ntf_unfollow(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int ntf_list_followers(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int ntf_list_inbox(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int ntf_mark_read(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int ntf_mark_all_read(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int ntf_unread_count(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int ntf_get_preferences(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int ntf_update_preferences(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+
+#endif
