@@ -1,13 +1,15 @@
 /* libFuzzer target: every other decoder that reads bytes from another
  * process or from a store — the internal RPC envelope, replies, event
  * publications, replay requests and answers, event payloads, and the stored
- * records of identity, pipeline and activities. The first byte picks the
+ * records of identity, pipeline, activities and notifications, and the live
+ * stream's frames that crmctl tail and the gateway read. The first byte picks the
  * message type; the rest is decoded, and what decodes must re-encode and
  * decode to the same bytes. */
 #include "activities.pb-c.h"
 #include "events.pb-c.h"
 #include "fuzz_roundtrip.h"
 #include "identity.pb-c.h"
+#include "notifications.pb-c.h"
 #include "pipeline.pb-c.h"
 #include "rpc.pb-c.h"
 
@@ -50,6 +52,13 @@ static const ProtobufCMessageDescriptor *const types[] = {
     &crm__activities__v1__doc_info__descriptor,
     &crm__activities__v1__user_info__descriptor,
     &crm__activities__v1__attachment_record__descriptor,
+    &crm__notifications__v1__inbox_entry__descriptor,
+    &crm__notifications__v1__doc_info__descriptor,
+    &crm__notifications__v1__user_info__descriptor,
+    &crm__notifications__v1__inbox_state__descriptor,
+    &crm__notifications__v1__follower_record__descriptor,
+    &crm__notifications__v1__stream_entry__descriptor,
+    &crm__notifications__v1__stream_heartbeat__descriptor,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -29,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const proc_names[SYS_PROCS] = {"identity", "pipeline", "activities", "gateway", "recorder"};
+static const char *const proc_names[SYS_PROCS] = {"identity", "pipeline", "activities", "notifications", "gateway", "recorder"};
 
 int64_t sys_now_ms(void)
 {
@@ -141,10 +142,18 @@ int sys_spawn(sys_env_t *env, sys_proc_t which)
                   env->identity_events, "--identity-replay", env->identity_replay, "--pipeline-events",
                   env->pipeline_events, "--pipeline-replay", env->pipeline_replay, (char *)NULL);
             break;
+        case SYS_NOTIFICATIONS:
+            execl(path, path, "--data-dir", data, "--rpc", env->notifications_rpc, "--stream",
+                  env->notifications_stream, "--identity-events", env->identity_events, "--identity-replay",
+                  env->identity_replay, "--pipeline-events", env->pipeline_events, "--pipeline-replay",
+                  env->pipeline_replay, "--activities-events", env->activities_events, "--activities-replay",
+                  env->activities_replay, (char *)NULL);
+            break;
         case SYS_GATEWAY:
             execl(path, path, "--zmq", env->zmq, "--http-address", env->http_address, "--http-port", port, "--identity-rpc",
                   env->identity_rpc, "--identity-events", env->identity_events, "--pipeline-rpc",
-                  env->pipeline_rpc, "--activities-rpc", env->activities_rpc, (char *)NULL);
+                  env->pipeline_rpc, "--activities-rpc", env->activities_rpc, "--notifications-rpc",
+                  env->notifications_rpc, "--notifications-stream", env->notifications_stream, (char *)NULL);
             break;
         case SYS_RECORDER:
             execl(path, path, "--data-dir", data, "--events", env->identity_events, "--replay",
@@ -258,6 +267,8 @@ sys_env_t *sys_prepare(const char *const *extra)
     snprintf(env->activities_rpc, sizeof env->activities_rpc, "tcp://127.0.0.1:%d", b + 8);
     snprintf(env->activities_events, sizeof env->activities_events, "tcp://127.0.0.1:%d", b + 9);
     snprintf(env->activities_replay, sizeof env->activities_replay, "tcp://127.0.0.1:%d", b + 10);
+    snprintf(env->notifications_rpc, sizeof env->notifications_rpc, "tcp://127.0.0.1:%d", b + 11);
+    snprintf(env->notifications_stream, sizeof env->notifications_stream, "tcp://127.0.0.1:%d", b + 12);
     snprintf(env->http_address, sizeof env->http_address, "127.0.0.1");
     return env;
 }
@@ -266,9 +277,11 @@ sys_env_t *sys_launch(sys_env_t *env)
 {
     env->client = crm_client_new(env->zmq);
     if (!env->client || sys_spawn(env, SYS_IDENTITY) != 0 || sys_spawn(env, SYS_PIPELINE) != 0 ||
-        sys_spawn(env, SYS_ACTIVITIES) != 0 || sys_spawn(env, SYS_GATEWAY) != 0 ||
+        sys_spawn(env, SYS_ACTIVITIES) != 0 || sys_spawn(env, SYS_NOTIFICATIONS) != 0 ||
+        sys_spawn(env, SYS_GATEWAY) != 0 ||
         sys_wait_ready(env, SYS_GATEWAY, 15000) != 0 || sys_wait_ready(env, SYS_IDENTITY, 15000) != 0 ||
-        sys_wait_ready(env, SYS_PIPELINE, 15000) != 0 || sys_wait_ready(env, SYS_ACTIVITIES, 15000) != 0) {
+        sys_wait_ready(env, SYS_PIPELINE, 15000) != 0 || sys_wait_ready(env, SYS_ACTIVITIES, 15000) != 0 ||
+        sys_wait_ready(env, SYS_NOTIFICATIONS, 15000) != 0) {
         fprintf(stderr, "system did not start; logs in %s\n", env->dir);
         sys_stop(env);
         return NULL;
@@ -533,4 +546,190 @@ void sys_expect_err(sys_env_t *env, int line, Crm__Rpc__V1__Code code, const cha
                  crm_code_name(st.code), st.message, st.field);
     if (field && strcmp(st.field, field) != 0)
         fail_msg("line %d: %s: want field %s, got \"%s\" (%s)", line, method, field, st.field, st.message);
+}
+
+/* --- Server-Sent Events ------------------------------------------------------- */
+
+struct sys_sse {
+    int fd;
+    char raw[65536];   /* bytes read, not yet de-chunked */
+    size_t raw_len;
+    size_t chunk_left; /* bytes of the current chunk still to come */
+    int chunk_crlf;    /* a chunk's trailing CRLF is still to skip */
+    char *text;        /* de-chunked event text not yet parsed */
+    size_t text_len, text_cap;
+    int closed;
+};
+
+int sys_sse_fd(sys_sse_t *c) { return c->fd; }
+
+/* Reads once (waiting up to timeout_ms); 1 read, 0 timeout, -1 closed. */
+static int sse_fill(sys_sse_t *c, int timeout_ms)
+{
+    if (c->closed)
+        return -1;
+    struct pollfd p = {c->fd, POLLIN, 0};
+    int r = poll(&p, 1, timeout_ms < 0 ? 0 : timeout_ms);
+    if (r <= 0)
+        return 0;
+    if (c->raw_len == sizeof c->raw)
+        return -1;
+    ssize_t n = read(c->fd, c->raw + c->raw_len, sizeof c->raw - c->raw_len);
+    if (n <= 0) {
+        c->closed = 1;
+        return -1;
+    }
+    c->raw_len += (size_t)n;
+    return 1;
+}
+
+static void sse_text_put(sys_sse_t *c, const char *data, size_t len)
+{
+    if (c->text_len + len + 1 > c->text_cap) {
+        c->text_cap = (c->text_len + len + 1) * 2;
+        c->text = crm_realloc(c->text, c->text_cap);
+    }
+    memcpy(c->text + c->text_len, data, len);
+    c->text_len += len;
+    c->text[c->text_len] = '\0';
+}
+
+/* Moves whole chunk data from raw to text (HTTP/1.1 chunked encoding). */
+static void sse_dechunk(sys_sse_t *c)
+{
+    size_t at = 0;
+    for (;;) {
+        if (c->chunk_crlf) {
+            if (c->raw_len - at < 2)
+                break;
+            at += 2;
+            c->chunk_crlf = 0;
+        }
+        if (c->chunk_left) {
+            size_t take = c->raw_len - at < c->chunk_left ? c->raw_len - at : c->chunk_left;
+            if (!take)
+                break;
+            sse_text_put(c, c->raw + at, take);
+            at += take;
+            c->chunk_left -= take;
+            if (!c->chunk_left)
+                c->chunk_crlf = 1;
+            continue;
+        }
+        char *eol = memmem(c->raw + at, c->raw_len - at, "\r\n", 2);
+        if (!eol)
+            break;
+        size_t size = strtoul(c->raw + at, NULL, 16);
+        at = (size_t)(eol + 2 - c->raw);
+        if (size == 0) {
+            c->closed = 1; /* the last chunk: the server ended the stream */
+            break;
+        }
+        c->chunk_left = size;
+    }
+    memmove(c->raw, c->raw + at, c->raw_len - at);
+    c->raw_len -= at;
+}
+
+sys_sse_t *sys_sse_open(sys_env_t *env, const char *token, int64_t last_event_id, int *status)
+{
+    *status = -1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return NULL;
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)env->http_port);
+    inet_pton(AF_INET, env->http_address, &sa.sin_addr);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return NULL;
+    }
+    char head[1024], resume[64] = "";
+    if (last_event_id > 0)
+        snprintf(resume, sizeof resume, "Last-Event-ID: %lld\r\n", (long long)last_event_id);
+    int hn = snprintf(head, sizeof head,
+                      "GET /v1/stream HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n"
+                      "Authorization: Bearer %s\r\n%s\r\n",
+                      token ? token : "", resume);
+    if (write(fd, head, (size_t)hn) != hn) {
+        close(fd);
+        return NULL;
+    }
+    sys_sse_t *c = crm_calloc(1, sizeof *c);
+    c->fd = fd;
+    int64_t until = sys_now_ms() + SYS_TIMEOUT_MS;
+    char *end;
+    while (!(end = memmem(c->raw, c->raw_len, "\r\n\r\n", 4))) {
+        if (sys_now_ms() > until || sse_fill(c, 100) < 0) {
+            sys_sse_close(&c);
+            return NULL;
+        }
+    }
+    sscanf(c->raw, "HTTP/1.%*d %d", status);
+    int chunked = memmem(c->raw, (size_t)(end - c->raw), "chunked", 7) != NULL;
+    size_t hlen = (size_t)(end + 4 - c->raw);
+    memmove(c->raw, c->raw + hlen, c->raw_len - hlen);
+    c->raw_len -= hlen;
+    if (*status != 200 || !chunked) {
+        if (*status == 200)
+            fprintf(stderr, "sse: a stream without chunked encoding\n");
+        sys_sse_close(&c);
+        return NULL;
+    }
+    return c;
+}
+
+int sys_sse_next(sys_sse_t *c, int timeout_ms, int64_t *id, json_t **data)
+{
+    int64_t until = sys_now_ms() + timeout_ms;
+    *id = 0;
+    if (data)
+        *data = NULL;
+    for (;;) {
+        sse_dechunk(c);
+        char *end = c->text ? strstr(c->text, "\n\n") : NULL;
+        if (end) {
+            *end = '\0';
+            int64_t got_id = 0;
+            json_t *got = NULL;
+            for (char *line = c->text, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                    *next++ = '\0';
+                if (!strncmp(line, "id:", 3))
+                    got_id = strtoll(line + 3, NULL, 10);
+                else if (!strncmp(line, "data:", 5) && !got)
+                    got = json_loads(line + 5 + (line[5] == ' '), 0, NULL);
+            }
+            size_t used = (size_t)(end + 2 - c->text);
+            memmove(c->text, c->text + used, c->text_len - used + 1);
+            c->text_len -= used;
+            if (!got_id && !got)
+                continue; /* a comment: a keepalive */
+            *id = got_id;
+            if (data)
+                *data = got;
+            else
+                json_decref(got);
+            return 1;
+        }
+        int64_t left = until - sys_now_ms();
+        if (c->closed)
+            return -1;
+        if (left <= 0)
+            return 0;
+        if (sse_fill(c, (int)left) < 0 && !c->raw_len)
+            return -1;
+    }
+}
+
+void sys_sse_close(sys_sse_t **c)
+{
+    if (!*c)
+        return;
+    close((*c)->fd);
+    free((*c)->text);
+    free(*c);
+    *c = NULL;
 }

@@ -14,7 +14,7 @@
 #define SYS_ADMIN_PASSWORD "admin-pass-1"
 #define SYS_TIMEOUT_MS 10000
 
-typedef enum { SYS_IDENTITY, SYS_PIPELINE, SYS_ACTIVITIES, SYS_GATEWAY, SYS_RECORDER, SYS_PROCS } sys_proc_t;
+typedef enum { SYS_IDENTITY, SYS_PIPELINE, SYS_ACTIVITIES, SYS_NOTIFICATIONS, SYS_GATEWAY, SYS_RECORDER, SYS_PROCS } sys_proc_t;
 
 typedef struct {
     char dir[256];        /* temporary folder for stores and logs */
@@ -24,6 +24,7 @@ typedef struct {
     char identity_rpc[64], identity_events[64], identity_replay[64];
     char pipeline_rpc[64], pipeline_events[64], pipeline_replay[64];
     char activities_rpc[64], activities_events[64], activities_replay[64];
+    char notifications_rpc[64], notifications_stream[64];
     pid_t pid[SYS_PROCS];
     char http_address[64];
     const char *extra_env[8]; /* "NAME=value" added to every program's environment */
@@ -31,7 +32,7 @@ typedef struct {
     crm_client_t *client;
 } sys_env_t;
 
-/* Starts identity, pipeline, activities and gateway (and waits until each answers Health). extra
+/* Starts identity, pipeline, activities, notifications and gateway (and waits until each answers Health). extra
  * is a NULL-terminated list of "NAME=value" settings, or NULL. Returns NULL
  * on failure (reason printed). */
 sys_env_t *sys_start(const char *const *extra);
@@ -104,6 +105,20 @@ void sys_expect_err(sys_env_t *env, int line, Crm__Rpc__V1__Code code, const cha
 int64_t sys_jint(struct json_t *o, const char *path);
 /* A string member, or "" if absent. */
 const char *sys_jstr(struct json_t *o, const char *path);
+
+/* A Server-Sent Events client of the gateway's GET /v1/stream. */
+typedef struct sys_sse sys_sse_t;
+/* Connects with the bearer token and, if last_event_id > 0, Last-Event-ID;
+ * waits for the response headers. Returns the client when the answer is
+ * 200, else NULL with the status (or -1) in *status. */
+sys_sse_t *sys_sse_open(sys_env_t *env, const char *token, int64_t last_event_id, int *status);
+/* The next event within timeout_ms: 1 with its id and its data parsed as
+ * JSON (json_decref it; data may be NULL), 0 on timeout, -1 when the
+ * server closed the stream. Comments (keepalives) are skipped. */
+int sys_sse_next(sys_sse_t *c, int timeout_ms, int64_t *id, json_t **data);
+void sys_sse_close(sys_sse_t **c);
+/* The socket, for tests that must stop reading (a stalled client). */
+int sys_sse_fd(sys_sse_t *c);
 
 /* The path of a program of this build: "identity" (crm-identity), ...,
  * "crmctl", "recorder". */

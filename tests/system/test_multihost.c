@@ -34,8 +34,8 @@
 #define HOUR_US 3600000000LL
 
 /* The hosts: the test's own (the client), then one per program. */
-enum { H_CLIENT, H_IDENTITY, H_PIPELINE, H_ACTIVITIES, H_GATEWAY, HOSTS };
-static const char *const host_names[HOSTS] = {"client", "identity", "pipeline", "activities", "gateway"};
+enum { H_CLIENT, H_IDENTITY, H_PIPELINE, H_ACTIVITIES, H_NOTIFICATIONS, H_GATEWAY, HOSTS };
+static const char *const host_names[HOSTS] = {"client", "identity", "pipeline", "activities", "notifications", "gateway"};
 
 static sys_env_t *env;
 static char *admin;
@@ -123,7 +123,7 @@ static int start_hosts(void)
     snprintf(keys, sizeof keys, "/tmp/crm-keys-XXXXXX");
     if (!mkdtemp(keys))
         return -1;
-    static const char *const programs[] = {"identity", "pipeline", "activities", "gateway"};
+    static const char *const programs[] = {"identity", "pipeline", "activities", "notifications", "gateway"};
     for (size_t i = 0; i < sizeof programs / sizeof programs[0]; i++)
         if (crm_curve_keygen(keys, programs[i]) != 0)
             return -1;
@@ -154,6 +154,9 @@ static int start_hosts(void)
     snprintf(env->activities_rpc, sizeof env->activities_rpc, "tcp://" SUBNET "%d:5621", H_ACTIVITIES + 1);
     snprintf(env->activities_events, sizeof env->activities_events, "tcp://" SUBNET "%d:5622", H_ACTIVITIES + 1);
     snprintf(env->activities_replay, sizeof env->activities_replay, "tcp://" SUBNET "%d:5623", H_ACTIVITIES + 1);
+    snprintf(env->notifications_rpc, sizeof env->notifications_rpc, "tcp://" SUBNET "%d:5631", H_NOTIFICATIONS + 1);
+    snprintf(env->notifications_stream, sizeof env->notifications_stream, "tcp://" SUBNET "%d:5632", H_NOTIFICATIONS + 1);
+    host_ns(env->netns[SYS_NOTIFICATIONS], sizeof env->netns[SYS_NOTIFICATIONS], H_NOTIFICATIONS);
     host_ns(env->netns[SYS_IDENTITY], sizeof env->netns[SYS_IDENTITY], H_IDENTITY);
     host_ns(env->netns[SYS_PIPELINE], sizeof env->netns[SYS_PIPELINE], H_PIPELINE);
     host_ns(env->netns[SYS_ACTIVITIES], sizeof env->netns[SYS_ACTIVITIES], H_ACTIVITIES);

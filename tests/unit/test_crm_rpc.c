@@ -634,6 +634,45 @@ static void test_dispatch_by_full_name(void **state)
             assert_true(r[i].reply_id != r[j].reply_id);
 }
 
+/* A log that is not an outbox (notifications' stream) is flushed after each
+ * committed batch, and Health reports its head as produced. */
+typedef struct {
+    int flushes;
+    uint64_t head;
+} stream_probe_t;
+
+static void probe_flush(void *arg) { ((stream_probe_t *)arg)->flushes++; }
+static uint64_t probe_head(void *arg) { return ((stream_probe_t *)arg)->head; }
+
+static void test_stream_flushed_after_commit(void **state)
+{
+    fixture_t *f = *state;
+    start_pair(f, "inproc");
+    stream_probe_t probe = {0, 42};
+    crm_rpc_server_set_stream(f->server, &(crm_rpc_stream_t){"stream", probe_flush, probe_head, &probe});
+    opts_t as_alice = {alice(), NULL, 0, NULL, 0};
+    result_t r[2];
+    Crm__Identity__V1__GetUserRequest gu = CRM__IDENTITY__V1__GET_USER_REQUEST__INIT;
+    gu.id = 5;
+    send_msg(f->client, IDENTITY "GetUser", &gu.base, &as_alice, &r[0]);
+    wait_all(f, r, 1);
+    assert_int_equal(probe.flushes, 0); /* a read commits nothing */
+    Crm__Identity__V1__CreateTeamRequest ct = CRM__IDENTITY__V1__CREATE_TEAM_REQUEST__INIT;
+    ct.name = "Direct";
+    send_msg(f->client, IDENTITY "CreateTeam", &ct.base, &as_alice, &r[0]);
+    Crm__Health__V1__CheckRequest hc = CRM__HEALTH__V1__CHECK_REQUEST__INIT;
+    wait_all(f, r, 1);
+    expect_status(&r[0], C_OK, NULL);
+    assert_int_equal(probe.flushes, 1);
+    send_msg(f->client, "crm.health.v1.Health/Check", &hc.base, NULL, &r[1]);
+    wait_all(f, r + 1, 1);
+    Crm__Health__V1__CheckReply *h = decode(&r[1], &crm__health__v1__check_reply__descriptor);
+    assert_int_equal(h->n_produced, 1);
+    assert_string_equal(h->produced[0]->producer, "stream");
+    assert_true(h->produced[0]->seq == 42);
+    crm__health__v1__check_reply__free_unpacked(h, NULL);
+}
+
 static void test_bad_route(void **state)
 {
     fixture_t *f = *state;
@@ -1323,6 +1362,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dispatch_by_full_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_route, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_flushed_after_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_body_and_envelope, setup, teardown),
         cmocka_unit_test_setup_teardown(test_principal_required, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handler_errors_reach_client, setup, teardown),
