@@ -6,4 +6,10 @@
  * Returns the exit status. */
 int crmctl_backup(int argc, char **argv);
 
+/* crmctl tail [--user ID] [--doc MODEL/ID] [--stream ENDPOINT]: follows the
+ * notifications service's live stream, one JSON line per entry on stdout,
+ * gaps on stderr, until SIGINT or SIGTERM (tail.c). Returns the exit status
+ * (2 for bad arguments). */
+int crmctl_tail(int argc, char **argv);
+
 #endif

@@ -4,6 +4,8 @@
  *   crmctl health [SERVICE]            the gateway's (or a service's) health
  *   crmctl keygen DIR [NAME...]        CurveZMQ key pairs
  *   crmctl backup [--data DIR] DEST    hot copy of every store on this host
+ *   crmctl tail [--user ID] [--doc MODEL/ID] [--stream EP]
+ *                                      follow the live notification stream
  * The token lives in ~/.config/crm/token (mode 0600); CRM_TOKEN overrides. */
 #include "crmctl.h"
 #include "crm_client.h"
@@ -197,7 +199,8 @@ static int call_json(crm_client_t *c, const char *name, const char *json, const 
 
 static int keygen(int argc, char **argv)
 {
-    static const char *const services[] = {"identity", "pipeline", "activities", "gateway"};
+    /* crmctl's own key lets `crmctl tail` into the notification stream */
+    static const char *const services[] = {"identity", "pipeline", "activities", "notifications", "gateway", "crmctl"};
     if (argc < 1) {
         fputs("usage: crmctl keygen DIR [NAME...]\n", stderr);
         return 2;
@@ -220,11 +223,18 @@ static void usage(void)
           "                                 call a method, e.g. call Identity/WhoAmI\n"
           "  health [SERVICE]               health of the gateway or of a service\n"
           "  keygen DIR [NAME...]           CurveZMQ key pairs (NAME.key, NAME.pub) in DIR, by\n"
-          "                                 default for identity pipeline activities gateway\n"
+          "                                 default for identity pipeline activities notifications\n"
+          "                                 gateway crmctl (crmctl's is what tail connects with)\n"
           "  backup [--data DIR] DEST       consistent hot copy of every store under DIR\n"
           "                                 (CRM_DATA_DIR, else ./data) into the new folder DEST\n"
-          "environment: CRM_ENDPOINT, CRM_ZMQ_PORT, CRM_TOKEN, CRM_PASSWORD,\n"
-          "  CRM_CURVE_DIR (keys: the front door is then reached over CURVE)\n",
+          "  tail [--user ID] [--doc MODEL/ID] [--stream ENDPOINT]\n"
+          "                                 follow the notification stream (no login needed):\n"
+          "                                 one JSON line per entry, gaps on stderr; MODEL is\n"
+          "                                 lead, customer or quotation; without filters every\n"
+          "                                 user's entries; ENDPOINT CRM_NOTIFICATIONS_STREAM,\n"
+          "                                 else tcp://127.0.0.1:5632\n"
+          "environment: CRM_ENDPOINT, CRM_ZMQ_PORT, CRM_TOKEN, CRM_PASSWORD, CRM_NOTIFICATIONS_STREAM,\n"
+          "  CRM_CURVE_DIR (keys: the front door is then reached over CURVE; tail uses DIR/crmctl.key)\n",
           stderr);
 }
 
@@ -244,6 +254,8 @@ int main(int argc, char **argv)
         return keygen(argc - a - 1, argv + a + 1);
     if (!strcmp(argv[a], "backup"))
         return crmctl_backup(argc - a - 1, argv + a + 1);
+    if (!strcmp(argv[a], "tail"))
+        return crmctl_tail(argc - a - 1, argv + a + 1);
     if (crm_curve_configure(NULL, NULL, getenv("CRM_CURVE_DIR"), NULL) != 0)
         return 1;
     crm_client_t *c = crm_client_new(ep);

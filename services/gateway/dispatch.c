@@ -164,6 +164,8 @@ static void forward_session(gw_call_t *call, gw_session_t *s, int64_t now)
         fail(call, CODE(RESOURCE_EXHAUSTED), NULL, "too many calls for this session; slow down");
         return;
     }
+    /* the door may want to know whom it serves (the stream routes by user) */
+    call->user_id = s->principal->user_id;
     forward(call, call->route->client, call->method_name, s->principal, s);
 }
 

@@ -40,6 +40,7 @@ struct gw_call {
     uint8_t *body;          /* the method's request, packed; malloc'd */
     size_t body_len;
     int64_t started;        /* monotonic us */
+    int64_t user_id;        /* the caller, once dispatch has a principal (0 before) */
     /* Called exactly once with the outcome; body is the method's reply when
      * st->code is OK. The door frees the call in it (gw_call_free). */
     void (*finish)(gw_call_t *call, const crm_status_t *st, const uint8_t *body, size_t len);
@@ -88,6 +89,11 @@ struct gateway {
     int64_t started;
     uint64_t identity_seq;  /* last identity event seen, for gap detection */
     uint64_t revocations;   /* bumped whenever cached principals are dropped */
+    int64_t sse_buffer;      /* live bytes held for one stream client (stream.c) */
+    int64_t sse_max_clients;
+    int64_t sse_clients;     /* streams open (response started) */
+    int64_t sse_dropped;     /* streams ended for reading too slowly or a lost session */
+    int64_t sse_entries;     /* notifications handed to stream clients */
 };
 
 /* Looks up "pkg.Service/Method" among the routes. Returns 0 and fills
@@ -126,5 +132,41 @@ int gw_zmq_door_start(gateway_t *gw, const char *endpoint);
 void gw_zmq_door_stop(void);
 int gw_http_door_start(gateway_t *gw, const char *address, int port);
 void gw_http_door_stop(void);
+/* Has libmicrohttpd run on the next loop turn: after MHD_resume_connection,
+ * which it only notices when it runs. Can't fail. */
+void gw_http_door_wake(void);
+
+/* GET /v1/stream, the caller's notifications as Server-Sent Events
+ * (stream.c). One SUB socket on the notifications service's live stream
+ * feeds every client; what it misses, and what came before a reconnect
+ * (Last-Event-ID), is fetched with ListInbox as the client's user. */
+struct MHD_Connection;
+struct MHD_Response;
+typedef struct gw_stream_client gw_stream_client_t;
+
+/* How a stream request is decided, exactly once, maybe before
+ * gw_stream_begin returns. On success (st OK) client is registered and the
+ * door owns it until it hands it to gw_stream_response (answering 200 with
+ * it) or gw_stream_abandon; on error client is NULL and the door answers
+ * st. */
+typedef void (gw_stream_ready_fn)(void *door, gw_stream_client_t *client, const crm_status_t *st);
+
+/* Connects the SUB socket (subscribed at once, so that it is live before any
+ * client comes) and starts the keepalive. Returns 0 or -1 (logged). */
+int gw_stream_listen(gateway_t *gw, const char *endpoint);
+/* Starts the stream request on conn: checks its headers, authenticates the
+ * token, registers the client, and calls ready. */
+void gw_stream_begin(gateway_t *gw, struct MHD_Connection *conn, gw_stream_ready_fn *ready, void *door);
+/* The 200 response of a decided stream; it owns client from now on (freed
+ * with the response). NULL if libmicrohttpd can't make one (client freed). */
+struct MHD_Response *gw_stream_response(gw_stream_client_t *client);
+/* Forgets a decided stream whose connection ended before its response. */
+void gw_stream_abandon(gw_stream_client_t *client);
+/* At shutdown, before the RPC clients and the HTTP door stop: no new calls,
+ * undecided requests answered, every stream ended and resumed (libmicrohttpd
+ * must not stop with suspended connections). */
+void gw_stream_close_all(void);
+/* After the HTTP door stopped: closes the socket, frees what is left. */
+void gw_stream_stop(void);
 
 #endif

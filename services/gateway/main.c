@@ -1,6 +1,6 @@
 /* crm-gateway: the front doors (ZeroMQ and HTTP/Twirp) of every service.
- * Wiring, top to bottom: flags, routes to services, identity's events, doors,
- * loop. No store of its own. */
+ * Wiring, top to bottom: flags, routes to services, identity's events, the
+ * notification stream, doors, loop. No store of its own. */
 #include "gateway.h"
 #include "crm_config.h"
 #include "crm_curve.h"
@@ -10,12 +10,30 @@
 #include "crm_time.h"
 #include "crm_services.h"
 
+#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <zmq.h>
 
 static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents) { gw_session_sweep(w->data); }
+
+/* Every stream client holds a socket: take all the descriptors the hard
+ * limit allows (the soft default, 1024, is not even a thousand clients). */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        crm_warn("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+        return;
+    }
+    if (rl.rlim_cur == rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        crm_warn("setrlimit(RLIMIT_NOFILE, %llu): %s", (unsigned long long)rl.rlim_max, strerror(errno));
+}
 
 static int add_route(gateway_t *gw, const ProtobufCServiceDescriptor *desc, const char *backend,
                      crm_rpc_client_t *client)
@@ -26,8 +44,9 @@ static int add_route(gateway_t *gw, const ProtobufCServiceDescriptor *desc, cons
 
 int main(int argc, char **argv)
 {
-    const char *curve_dir, *zmq_ep, *http_addr, *identity_rpc, *identity_events, *pipeline_rpc, *activities_rpc;
-    int64_t http_port, deadline_ms, max_body, cache_ms, rate;
+    const char *curve_dir, *zmq_ep, *http_addr, *identity_rpc, *identity_events, *pipeline_rpc, *activities_rpc,
+        *notifications_rpc, *notifications_stream;
+    int64_t http_port, deadline_ms, max_body, cache_ms, rate, sse_buffer, sse_max_clients;
     const crm_opt_t opts[] = {
         {"zmq", "CRM_GATEWAY_ZMQ", CRM_OPT_STRING, &zmq_ep, "tcp://127.0.0.1:5555", "ZeroMQ front door (bind)"},
         {"http-address", "CRM_HTTP_ADDRESS", CRM_OPT_STRING, &http_addr, "127.0.0.1", "HTTP listen address"},
@@ -35,7 +54,11 @@ int main(int argc, char **argv)
         {"identity-rpc", "CRM_IDENTITY_RPC", CRM_OPT_STRING, &identity_rpc, "tcp://127.0.0.1:5601", "identity's RPC endpoint"},
         {"pipeline-rpc", "CRM_PIPELINE_RPC", CRM_OPT_STRING, &pipeline_rpc, "tcp://127.0.0.1:5611", "pipeline's RPC endpoint"},
         {"activities-rpc", "CRM_ACTIVITIES_RPC", CRM_OPT_STRING, &activities_rpc, "tcp://127.0.0.1:5621", "activities' RPC endpoint"},
+        {"notifications-rpc", "CRM_NOTIFICATIONS_RPC", CRM_OPT_STRING, &notifications_rpc, "tcp://127.0.0.1:5631", "notifications' RPC endpoint"},
         {"identity-events", "CRM_IDENTITY_EVENTS", CRM_OPT_STRING, &identity_events, "tcp://127.0.0.1:5602", "identity's event endpoint"},
+        {"notifications-stream", "CRM_NOTIFICATIONS_STREAM", CRM_OPT_STRING, &notifications_stream, "tcp://127.0.0.1:5632", "notifications' live stream (for GET /v1/stream)"},
+        {"sse-buffer", "CRM_SSE_BUFFER", CRM_OPT_INT, &sse_buffer, "262144", "bytes of notifications held for one stream client; a client further behind catches up from the inbox, or is dropped if it stops reading"},
+        {"sse-max-clients", "CRM_SSE_MAX_CLIENTS", CRM_OPT_INT, &sse_max_clients, "10000", "streams open at once (GET /v1/stream)"},
         {"deadline-ms", "CRM_DEADLINE_MS", CRM_OPT_INT, &deadline_ms, "5000", "deadline of each call"},
         {"max-body", "CRM_MAX_BODY", CRM_OPT_INT, &max_body, "16777216", "largest request body (bytes)"},
         {"rate-per-session", "CRM_RATE_PER_SESSION", CRM_OPT_INT, &rate, "2000", "calls a second per session (0: no limit)"},
@@ -49,6 +72,11 @@ int main(int argc, char **argv)
         crm_error("bad configuration (http port, max body or deadline) or libsodium failure");
         return 2;
     }
+    if (sse_buffer < 1024 || sse_max_clients < 0 || sse_max_clients > 1000000) {
+        crm_error("bad configuration: --sse-buffer must be at least 1024, --sse-max-clients 0 to 1000000");
+        return 2;
+    }
+    raise_fd_limit();
 
     gateway_t gw = {0};
     gw.loop = EV_DEFAULT;
@@ -61,10 +89,15 @@ int main(int argc, char **argv)
     gw.max_body = max_body;
     gw.rate = (double)rate;
     gw.started = crm_time_mono_us();
+    gw.sse_buffer = sse_buffer;
+    gw.sse_max_clients = sse_max_clients;
 
     const struct {
         const char *name, *endpoint;
-    } backends[] = {{"identity", identity_rpc}, {"pipeline", pipeline_rpc}, {"activities", activities_rpc}};
+    } backends[] = {{"identity", identity_rpc},
+                    {"pipeline", pipeline_rpc},
+                    {"activities", activities_rpc},
+                    {"notifications", notifications_rpc}};
     for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
         gw.clients[i] = crm_rpc_client_new(gw.loop, gw.zctx, backends[i].name, backends[i].endpoint);
         if (!gw.clients[i])
@@ -86,8 +119,8 @@ int main(int argc, char **argv)
         add_route(&gw, crm_services[i].service, backend, client);
     }
 
-    if (gw_identity_listen(&gw, identity_events) != 0 || gw_zmq_door_start(&gw, zmq_ep) != 0 ||
-        gw_http_door_start(&gw, http_addr, (int)http_port) != 0)
+    if (gw_identity_listen(&gw, identity_events) != 0 || gw_stream_listen(&gw, notifications_stream) != 0 ||
+        gw_zmq_door_start(&gw, zmq_ep) != 0 || gw_http_door_start(&gw, http_addr, (int)http_port) != 0)
         return 1;
 
     ev_timer sweep;
@@ -98,10 +131,13 @@ int main(int argc, char **argv)
     crm_loop_run(gw.loop);
 
     /* answer the calls still out first: suspended HTTP requests must be
-     * resumed before libmicrohttpd stops */
+     * resumed before libmicrohttpd stops; streams end before their calls
+     * are answered, so that no answer starts another call */
+    gw_stream_close_all();
     for (int i = 0; i < gw.n_clients; i++)
         crm_rpc_client_destroy(&gw.clients[i]);
     gw_http_door_stop();
+    gw_stream_stop();
     gw_zmq_door_stop();
     gw_identity_stop();
     gw_session_free_all(&gw);

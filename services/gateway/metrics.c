@@ -103,6 +103,13 @@ char *gw_metrics_render(gateway_t *gw, size_t *len)
     put(&t, "# HELP crm_gateway_sessions Sessions the gateway knows.\n"
             "# TYPE crm_gateway_sessions gauge\ncrm_gateway_sessions %zu\n",
         crm_map_size(gw->sessions));
+    put(&t, "# HELP crm_gateway_sse_clients Notification streams open (GET /v1/stream).\n"
+            "# TYPE crm_gateway_sse_clients gauge\ncrm_gateway_sse_clients %lld\n"
+            "# HELP crm_gateway_sse_dropped_total Streams ended by the gateway: a client too slow, a session gone.\n"
+            "# TYPE crm_gateway_sse_dropped_total counter\ncrm_gateway_sse_dropped_total %lld\n"
+            "# HELP crm_gateway_sse_entries_total Notifications handed to stream clients.\n"
+            "# TYPE crm_gateway_sse_entries_total counter\ncrm_gateway_sse_entries_total %lld\n",
+        (long long)gw->sse_clients, (long long)gw->sse_dropped, (long long)gw->sse_entries);
     *len = t.len;
     return t.data;
 }
