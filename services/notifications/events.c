@@ -84,6 +84,11 @@ static int apply_lead(notifications_t *n, MDB_txn *txn, const Crm__Events__V1__E
         return 0;
     }
     ntf_change_t c = {.model = NTF_LEAD, .doc_id = l->id, .subtypes = lead_subtypes(ev, e), .ev = ev};
+    /* converted, won and lost are news of the status, whatever else moved */
+    if (headline && strcmp(ev->type, "lead.created"))
+        c.headline = SUBTYPE(STATUS_CHANGED);
+    else if (!strcmp(ev->type, "lead.created"))
+        c.headline = SUBTYPE(ASSIGNED);
     if (!c.subtypes)
         return 0; /* revenue, probability, name, ...: in the chatter, told to nobody */
     c.summary = crm_tracking_text(arena, e->changes, e->n_changes, headline, NULL, NULL, NULL);

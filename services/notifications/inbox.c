@@ -11,9 +11,10 @@
 
 typedef Crm__Notifications__V1__InboxEntry entry_t;
 
-/* Most significant first: a follower told of a change gets it under the
- * first of these they follow. */
-static const int subtype_order[] = {SUBTYPE(STATUS_CHANGED), SUBTYPE(STAGE_CHANGED), SUBTYPE(ASSIGNED),
+/* A follower told of a change gets it under its headline subtype if they
+ * follow that, else under the first of these they follow: a drag to
+ * Proposition is a stage change even though the status moves with it. */
+static const int subtype_order[] = {SUBTYPE(STAGE_CHANGED), SUBTYPE(STATUS_CHANGED), SUBTYPE(ASSIGNED),
                                     SUBTYPE(DISCUSSION), SUBTYPE(CALL)};
 
 static int put_empty(MDB_txn *txn, MDB_dbi dbi, int64_t user, int64_t id)
@@ -96,7 +97,7 @@ int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *c)
         unsigned wanted = rec->subtypes & c->subtypes;
         if (!wanted)
             continue;
-        int subtype = 0;
+        int subtype = c->headline && (wanted & (1u << c->headline)) ? c->headline : 0;
         for (size_t i = 0; i < sizeof subtype_order / sizeof subtype_order[0] && !subtype; i++)
             if (wanted & (1u << subtype_order[i]))
                 subtype = subtype_order[i];

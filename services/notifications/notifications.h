@@ -89,6 +89,7 @@ typedef struct {
     int model;
     int64_t doc_id;
     unsigned subtypes;   /* bits of every subtype the event matches */
+    int headline;        /* the subtype that says it best, if a follower wants it (0: none) */
     const char *summary;
     int64_t message_id;
     const Crm__Events__V1__Event *ev; /* at, actor (never told), type */

@@ -561,8 +561,6 @@ struct sys_sse {
     int closed;
 };
 
-int sys_sse_fd(sys_sse_t *c) { return c->fd; }
-
 /* Reads once (waiting up to timeout_ms); 1 read, 0 timeout, -1 closed. */
 static int sse_fill(sys_sse_t *c, int timeout_ms)
 {
@@ -631,12 +629,15 @@ static void sse_dechunk(sys_sse_t *c)
     c->raw_len -= at;
 }
 
-sys_sse_t *sys_sse_open(sys_env_t *env, const char *token, int64_t last_event_id, int *status)
+static sys_sse_t *sse_open(sys_env_t *env, const char *token, int64_t last_event_id, int *status, int rcvbuf)
 {
     *status = -1;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return NULL;
+    /* before connect, so the window offered is small from the start */
+    if (rcvbuf)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)env->http_port);
@@ -678,6 +679,16 @@ sys_sse_t *sys_sse_open(sys_env_t *env, const char *token, int64_t last_event_id
         return NULL;
     }
     return c;
+}
+
+sys_sse_t *sys_sse_open(sys_env_t *env, const char *token, int64_t last_event_id, int *status)
+{
+    return sse_open(env, token, last_event_id, status, 0);
+}
+
+sys_sse_t *sys_sse_open_stalled(sys_env_t *env, const char *token, int *status)
+{
+    return sse_open(env, token, 0, status, 2048);
 }
 
 int sys_sse_next(sys_sse_t *c, int timeout_ms, int64_t *id, json_t **data)

@@ -112,13 +112,13 @@ typedef struct sys_sse sys_sse_t;
  * waits for the response headers. Returns the client when the answer is
  * 200, else NULL with the status (or -1) in *status. */
 sys_sse_t *sys_sse_open(sys_env_t *env, const char *token, int64_t last_event_id, int *status);
+/* The same with a tiny receive window, for a client that will not read. */
+sys_sse_t *sys_sse_open_stalled(sys_env_t *env, const char *token, int *status);
 /* The next event within timeout_ms: 1 with its id and its data parsed as
  * JSON (json_decref it; data may be NULL), 0 on timeout, -1 when the
  * server closed the stream. Comments (keepalives) are skipped. */
 int sys_sse_next(sys_sse_t *c, int timeout_ms, int64_t *id, json_t **data);
 void sys_sse_close(sys_sse_t **c);
-/* The socket, for tests that must stop reading (a stalled client). */
-int sys_sse_fd(sys_sse_t *c);
 
 /* The path of a program of this build: "identity" (crm-identity), ...,
  * "crmctl", "recorder". */
