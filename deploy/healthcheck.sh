@@ -4,12 +4,13 @@
 #
 #   gateway    GET /healthz on its HTTP door (CRM_HTTP_ADDRESS, CRM_HTTP_PORT), which the
 #              gateway answers from its event loop: the loop turns and the door is open.
-#   any other  its RPC endpoint (ENDPOINT, else CRM_<SERVICE>_RPC) accepts a connection.
-#              A service binds it only after it has opened its store, loaded its CurveZMQ
-#              keys and bound its event endpoints, so an open port means a started
-#              service; the check costs one TCP handshake (no ZeroMQ greeting is sent,
-#              so it never reaches the service's code and is never logged).
-#              ipc:// endpoints: the socket file exists.
+#   any other  (identity, pipeline, activities, notifications) its RPC endpoint
+#              (ENDPOINT, else CRM_<SERVICE>_RPC) accepts a connection. A service binds
+#              it only after it has opened its store, loaded its CurveZMQ keys and bound
+#              its event endpoints (notifications: its live stream, CRM_NOTIFICATIONS_STREAM),
+#              so an open port means a started service; the check costs one TCP handshake
+#              (no ZeroMQ greeting is sent, so it never reaches the service's code and is
+#              never logged). ipc:// endpoints: the socket file exists.
 # The programs have no health mode of their own; `crmctl health SERVICE` asks a
 # service through the gateway and is the deeper check once the gateway is up.
 set -u

@@ -18,6 +18,9 @@ export CRM_PIPELINE_REPLAY=${CRM_PIPELINE_REPLAY:-ipc://$(realpath "$data")/pipe
 export CRM_ACTIVITIES_RPC=${CRM_ACTIVITIES_RPC:-ipc://$(realpath "$data")/activities.rpc}
 export CRM_ACTIVITIES_EVENTS=${CRM_ACTIVITIES_EVENTS:-ipc://$(realpath "$data")/activities.events}
 export CRM_ACTIVITIES_REPLAY=${CRM_ACTIVITIES_REPLAY:-ipc://$(realpath "$data")/activities.replay}
+export CRM_NOTIFICATIONS_RPC=${CRM_NOTIFICATIONS_RPC:-ipc://$(realpath "$data")/notifications.rpc}
+# the live stream (PUB): the gateway's GET /v1/stream and `crmctl tail` subscribe to it
+export CRM_NOTIFICATIONS_STREAM=${CRM_NOTIFICATIONS_STREAM:-ipc://$(realpath "$data")/notifications.stream}
 
 pids=()
 stop() {
@@ -40,6 +43,8 @@ pids+=($!)
 pids+=($!)
 "$bin/crm-activities" --data-dir "$data/activities" 2>"$data/logs/activities.log" &
 pids+=($!)
+"$bin/crm-notifications" --data-dir "$data/notifications" 2>"$data/logs/notifications.log" &
+pids+=($!)
 "$bin/crm-gateway" --zmq "tcp://127.0.0.1:$zmq_port" --http-port "$http_port" 2>"$data/logs/gateway.log" &
 pids+=($!)
 
@@ -47,7 +52,8 @@ pids+=($!)
 for _ in $(seq 1 100); do
     if CRM_ENDPOINT="tcp://127.0.0.1:$zmq_port" "$bin/crmctl" health identity >/dev/null 2>&1 &&
        CRM_ENDPOINT="tcp://127.0.0.1:$zmq_port" "$bin/crmctl" health pipeline >/dev/null 2>&1 &&
-       CRM_ENDPOINT="tcp://127.0.0.1:$zmq_port" "$bin/crmctl" health activities >/dev/null 2>&1; then break; fi
+       CRM_ENDPOINT="tcp://127.0.0.1:$zmq_port" "$bin/crmctl" health activities >/dev/null 2>&1 &&
+       CRM_ENDPOINT="tcp://127.0.0.1:$zmq_port" "$bin/crmctl" health notifications >/dev/null 2>&1; then break; fi
     for p in "${pids[@]}"; do
         kill -0 "$p" 2>/dev/null || { echo "a service failed to start; see $data/logs/"; tail -5 "$data"/logs/*.log; exit 1; }
     done
@@ -58,6 +64,8 @@ echo "CRM is running"
 echo "  HTTP (Twirp):   http://127.0.0.1:$http_port/twirp/<package>.<Service>/<Method>"
 echo "  ZeroMQ door:    tcp://127.0.0.1:$zmq_port"
 echo "  health/metrics: http://127.0.0.1:$http_port/healthz  /metrics"
+echo "  notifications:  curl -N -H \"Authorization: Bearer \$TOKEN\" http://127.0.0.1:$http_port/v1/stream  (Server-Sent Events)"
+echo "  live stream:    CRM_NOTIFICATIONS_STREAM=$CRM_NOTIFICATIONS_STREAM $bin/crmctl tail [--user ID] [--doc lead/ID]"
 echo "  data and logs:  $data"
 if [ "$first_start" = 1 ]; then
     if [ -n "${CRM_ADMIN_PASSWORD:-}" ]; then

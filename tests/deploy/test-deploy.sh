@@ -11,18 +11,24 @@
 #   5. up       deploy/docker-compose.yml + deploy/docker-compose.test.yml (host
 #               network, loopback endpoints on ports 25xxx), every container healthy
 #   6. scenario through the gateway: login (HTTP door), a customer and an opportunity,
-#               a move with UpdateLead, its tracking message in Activities/ListMessages
-#               (ZeroMQ door, crmctl in the gateway's container)
+#               a second user who follows it (Notifications/Follow over HTTP, her own
+#               token), a move with UpdateLead, its tracking message in
+#               Activities/ListMessages (ZeroMQ door, crmctl in the gateway's container),
+#               and its notification: in her inbox (UnreadCount, ListInbox), on her
+#               GET /v1/stream (curl -N, opened before the move) and on crmctl tail
 #   7. crash    activities' process killed (the restart policy brings it back) while the
 #               opportunity moves again; pipeline killed with docker kill and started
-#               with docker-compose start; each tracking message there exactly once
+#               with docker-compose start; notifications killed with docker kill, a move
+#               while it is down, started again: it catches up, with an SSE stream open
+#               across it; each tracking message and each notification exactly once
 #   8. backup   hot copies with mdb_copy in each service's container (deploy/README.md),
 #               then one more move
-#   9. restore  keys from crmctl keygen; down (volumes kept); the three stores put back
+#   9. restore  keys from crmctl keygen; down (volumes kept); the four stores put back
 #               from the copies
-#  10. curve    up again with deploy/docker-compose.curve.yml: the old session holds, the
-#               opportunity and its chatter are as backed up, calls and events flow
-#               over CURVE, the move made again is tracked once
+#  10. curve    up again with deploy/docker-compose.curve.yml: the old sessions hold, the
+#               opportunity, its chatter and the inbox are as backed up, calls, events
+#               and the live stream flow over CURVE, the move made again is tracked and
+#               notified once (inbox, SSE, crmctl tail with crmctl.key)
 #  11. down     docker-compose down -v, the private engine stopped, its folder removed,
 #               no process left behind
 # Prints how long each phase took; ends with "N passed, N failed".
@@ -42,7 +48,7 @@ base_image=debian:bookworm-slim
 cache=${CRM_DEPLOY_CACHE:-$root/build/deploy-cache}
 mirror=${CRM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # must match deploy/docker-compose.test.yml
-ports=(25601 25602 25603 25611 25612 25613 25621 25622 25623 25555 25080)
+ports=(25601 25602 25603 25611 25612 25613 25621 25622 25623 25631 25632 25555 25080)
 zmq_door=tcp://127.0.0.1:25555
 http_door=http://127.0.0.1:25080
 
@@ -58,6 +64,7 @@ own_engine=0
 up_done=0
 
 bg_pid=
+declare -A bg_pids=()   # SSE readers (curl) and tails (docker exec): teardown ends those still running
 say() { printf '%s\n' "$*"; }
 # long LOG COMMAND…: a long step, its output into LOG, run in the background and waited
 # for, so that Ctrl-C or a TERM is handled at once (bash runs a trap only after the
@@ -107,6 +114,12 @@ teardown() {
         kill -TERM "$bg_pid" 2>/dev/null
         wait "$bg_pid" 2>/dev/null
     fi
+    # only those still among this shell's jobs (a pid that ended may have been reused)
+    local p live
+    live=" $(jobs -p | tr '\n' ' ') "
+    for p in "${!bg_pids[@]}"; do
+        case "$live" in *" $p "*) kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null ;; esac
+    done
     [ "$failed" -eq 0 ] || compose_logs
     phase down
     if [ "$up_done" = 1 ]; then
@@ -330,11 +343,11 @@ bring_up() {
     local s
     up_done=1
     long "$tmp/up.log" compose up -d --no-build || { cat "$tmp/up.log"; return 1; }
-    for s in identity pipeline activities gateway; do
+    for s in identity pipeline activities notifications gateway; do
         cids[$s]=$(compose ps -q "$s")
         [ -n "${cids[$s]}" ] || { say "   no container for $s"; return 1; }
     done
-    for s in identity pipeline activities gateway; do
+    for s in identity pipeline activities notifications gateway; do
         wait_healthy "$s" || { say "   $s did not become healthy in 60 s"; return 1; }
     done
 }
@@ -384,23 +397,154 @@ expect_tracked() {
     done
 }
 
+# --- notifications: the follower's side ------------------------------------------------
+# twirp TOKEN METHOD JSON: a call through the HTTP door (METHOD as
+# crm.notifications.v1.Notifications/UnreadCount; TOKEN empty: none); the reply body on
+# stdout, non-zero unless the answer is 200
+twirp() {
+    local out code auth=()
+    [ -z "$1" ] || auth=(-H "Authorization: Bearer $1")
+    out=$(curl -sS --max-time 10 -X POST "${auth[@]}" -H 'Content-Type: application/json' \
+        -d "$3" -w '\n%{http_code}' "$http_door/twirp/$2" 2>&1)
+    code=${out##*$'\n'}
+    printf '%s\n' "${out%$'\n'*}"
+    [ "$code" = 200 ]
+}
+# ntf METHOD [JSON]: a Notifications call as the follower
+follower_token=
+ntf() {
+    local body=${2:-}
+    [ -n "$body" ] || body='{}'
+    twirp "$follower_token" "crm.notifications.v1.Notifications/$1" "$body"
+}
+# entries KIND FILE N: the ids of the entries about the move of the opportunity to stage N
+# (a summary line "Stage: … → NAME") in FILE (- for stdin), which holds KIND: inbox (a
+# ListInbox reply), sse (curl -i of GET /v1/stream) or tail (crmctl tail's lines)
+entries() {
+    "$py" -c 'import json, re, sys
+kind, path, lead, name = sys.argv[1:5]
+raw = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+text = raw.decode("utf-8", "replace")
+ns = []
+if kind == "inbox":
+    ns = json.loads(text).get("notifications", [])
+elif kind == "sse":
+    body = text.split("\r\n\r\n", 1)[1] if "\r\n\r\n" in text else ""
+    for block in body.replace("\r\n", "\n").split("\n\n")[:-1]:  # the last one may be partial
+        data = [l[5:].lstrip() for l in block.split("\n") if l.startswith("data:")]
+        if data:
+            ns.append(json.loads("\n".join(data)))
+else:
+    ns = [json.loads(l).get("notification", {}) for l in text.split("\n")[:-1] if l.strip()]
+line = re.compile("Stage: .* \u2192 " + re.escape(name) + "$")
+print(" ".join(str(n.get("id")) for n in ns
+               if (n.get("doc") or {}).get("model") == "lead" and str((n.get("doc") or {}).get("id")) == lead
+               and any(line.match(l) for l in str(n.get("summary", "")).split("\n"))))' \
+        "$1" "$2" "$lead" "${stage_names[$3]}"
+}
+# notified N: the ids of the follower's inbox entries about the move to stage N
+notified() {
+    local o
+    o=$(ntf ListInbox '{"pageSize":500}') || { echo "error: $o"; return; }
+    entries inbox - "$1" <<<"$o"
+}
+# wait_notified N: until the move to stage N is in the follower's inbox (up to 15 s:
+# her session carries no marks of the admin's writes, so she reads when it lands)
+wait_notified() {
+    local ids
+    for _ in $(seq 1 75); do
+        ids=$(notified "$1")
+        case "$ids" in '' | error*) sleep 0.2 ;; *) return 0 ;; esac
+    done
+    say "   the move to ${stage_names[$1]} is not in the follower's inbox: $ids"
+    return 1
+}
+# expect_notified N…: each move to stage N is in the follower's inbox exactly once
+expect_notified() {
+    local k ids
+    for k in "$@"; do
+        ids=$(notified "$k")
+        [ -n "$ids" ] && [ "$ids" = "${ids%% *}" ] && ok "the move to ${stage_names[$k]} is in the follower's inbox once (entry $ids)" ||
+            bad "the follower's inbox entries for the move to ${stage_names[$k]}: [$ids] (want one)"
+    done
+}
+expect_unread() {
+    local o n
+    o=$(ntf UnreadCount) || { bad "UnreadCount: $o"; return; }
+    n=$(json count <<<"$o")
+    [ "${n:-0}" = "$1" ] && ok "Notifications/UnreadCount for the follower: $1" || bad "UnreadCount: $o (want $1)"
+}
+# sse_open NAME: GET /v1/stream with the follower's token, curl -N in the background
+# into $tmp/NAME.sse, until the 200 is there: the gateway registers the client first,
+# so every entry committed from then on reaches it
+declare -A sse_pids=()
+sse_open() {
+    local f=$tmp/$1.sse
+    curl -sS -N -i --max-time 150 -H "Authorization: Bearer $follower_token" -H 'Accept: text/event-stream' \
+        "$http_door/v1/stream" >"$f" 2>"$f.err" &
+    sse_pids[$1]=$!
+    bg_pids[$!]=1
+    for _ in $(seq 1 50); do
+        head -1 "$f" 2>/dev/null | grep -q '^HTTP/1.1 200' && return 0
+        kill -0 "${sse_pids[$1]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    say "   GET /v1/stream: $(head -c 300 "$f") $(cat "$f.err")"
+    return 1
+}
+sse_close() {
+    kill -TERM "${sse_pids[$1]}" 2>/dev/null
+    wait "${sse_pids[$1]}" 2>/dev/null
+    unset "bg_pids[${sse_pids[$1]}]"
+}
+# tail_start NAME: crmctl tail of the follower's entries about the opportunity, in the
+# gateway's container (the stream's address from its environment, as an operator runs
+# it), its lines into $tmp/NAME.tail; it ends by itself (timeout), since docker exec
+# would leave it running
+tail_start() {
+    local f=$tmp/$1.tail
+    docker exec "$(cid gateway)" timeout 60 crmctl tail --user "$follower" --doc "lead/$lead" >"$f" 2>"$f.err" &
+    bg_pids[$!]=1
+    # "tail: listening on …" once its subscription is live
+    for _ in $(seq 1 100); do
+        grep -q 'listening' "$f.err" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    say "   crmctl tail: $(head -c 300 "$f.err")"
+    return 1
+}
+# expect_seen KIND FILE N ID WHAT: the move to stage N came exactly once in FILE (up to
+# 15 s), as the inbox's entry ID
+expect_seen() {
+    local ids
+    for _ in $(seq 1 75); do
+        ids=$(entries "$1" "$2" "$3" 2>&1)
+        [ -n "$ids" ] && break
+        sleep 0.2
+    done
+    sleep 0.5   # a second copy would come right behind the first
+    ids=$(entries "$1" "$2" "$3" 2>&1)
+    [ "$ids" = "$4" ] && ok "$5: the move to ${stage_names[$3]} once, entry $4" ||
+        bad "$5: entries for the move to ${stage_names[$3]}: [$ids] (want [$4]); $(tail -c 400 "$2" | tr '\n' ' ')"
+}
+
 # --- 5. up -------------------------------------------------------------------------
 phase up
 configure docker-compose.test.yml || die "docker-compose config refused the files"
 ok "docker-compose config: docker-compose.yml + docker-compose.test.yml"
 bring_up || die "docker-compose up"
-ok "identity, pipeline, activities, gateway healthy (compose started them in dependency order)"
+ok "identity, pipeline, activities, notifications, gateway healthy (compose started them in dependency order)"
 # the image as promised (asked in a running container: on vfs a new one costs a copy)
 what=$(docker exec "$(cid gateway)" sh -c 'id -u
-for p in crm-identity crm-pipeline crm-activities crm-gateway crmctl crm-healthcheck mdb_copy curl bash; do
+for p in crm-identity crm-pipeline crm-activities crm-notifications crm-gateway crmctl crm-healthcheck mdb_copy curl bash; do
     command -v $p >/dev/null || echo "missing $p"
 done
-for p in crm-identity crm-pipeline crm-activities crm-gateway crmctl; do
+for p in crm-identity crm-pipeline crm-activities crm-notifications crm-gateway crmctl; do
     $p --help >/dev/null 2>&1; [ $? -le 2 ] || echo "$p does not start"
 done' 2>&1)
 [ "$what" = 10001 ] && ok "the image runs as uid 10001 and has every program, crm-healthcheck, mdb_copy, curl" ||
     bad "the image: $what"
-for s in identity pipeline activities; do
+for s in identity pipeline activities notifications; do
     owner=$(docker exec "$(cid "$s")" stat -c '%u' "/var/lib/crm/$s/data.mdb" 2>&1)
     [ "$owner" = 10001 ] && ok "$s's store on its volume, owned by uid 10001" || bad "$s store: $owner"
 done
@@ -412,9 +556,19 @@ login=$(curl -sS -X POST "$http_door/twirp/crm.identity.v1.Identity/Login" -H 'C
     -d "{\"login\":\"admin\",\"password\":\"$admin_pw\"}") || die "login over HTTP failed: $login"
 token=$(json token <<<"$login")
 [ -n "$token" ] && ok "login admin over HTTP with CRM_ADMIN_PASSWORD" || die "no token in $login"
-for s in identity pipeline activities; do
+for s in identity pipeline activities notifications; do
     h=$(crmctl health "$s" 2>&1) && ok "crmctl health $s: $(json status <<<"$h")" || bad "crmctl health $s: $h"
 done
+# the follower: a second user, who logs in over HTTP too
+follower_pw="follower-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+out=$(twirp "$token" crm.identity.v1.Identity/CreateUser \
+    "{\"login\":\"follower\",\"name\":\"Fran Follower\",\"password\":\"$follower_pw\",\"salesAccess\":\"SALES_ACCESS_ALL_LEADS\"}") ||
+    die "CreateUser follower: $out"
+follower=$(json user id <<<"$out")
+out=$(twirp "" crm.identity.v1.Identity/Login "{\"login\":\"follower\",\"password\":\"$follower_pw\"}") ||
+    die "login follower: $out"
+follower_token=$(json token <<<"$out")
+[ -n "$follower_token" ] && ok "user follower ($follower) created by admin and logged in over HTTP" || die "no token in $out"
 out=$(crmctl call Pipeline/CreateCustomer '{"name":"Deploy Test Ltd"}' 2>&1) || die "CreateCustomer: $out"
 customer=$(json id <<<"$out")
 out=$(crmctl call Pipeline/CreateLead "{\"type\":\"LEAD_TYPE_OPPORTUNITY\",\"name\":\"Container deal\",\"customerId\":\"$customer\",\"expectedRevenue\":\"250000\"}" 2>&1) ||
@@ -432,8 +586,27 @@ for s in [s for s in stages if str(s["id"]) == first] + [s for s in stages if st
     print(s["id"], s["name"])' "$first_stage" <<<"$out")
 [ ${#stage_ids[@]} -ge 5 ] || die "fewer than 5 stages: $out"
 ok "opportunity $lead created for customer $customer, in stage ${stage_names[0]}"
+# she follows it, with her own token; read-your-writes marks are per session and hers
+# has none of the admin's writes, so notifications may not know the lead for a moment
+for _ in $(seq 1 25); do
+    out=$(ntf Follow "{\"doc\":{\"model\":\"lead\",\"id\":\"$lead\"}}") && break
+    case "$out" in *not_found*) sleep 0.2 ;; *) break ;; esac
+done
+[ "$(json userId <<<"$out")" = "$follower" ] && ok "follower follows opportunity $lead (Notifications/Follow over HTTP)" ||
+    bad "Follow: $out"
+sse_open scenario && ok "GET /v1/stream with the follower's token: 200, open before the move" ||
+    bad "GET /v1/stream did not start"
+tail_start scenario && ok "crmctl tail --user $follower --doc lead/$lead in the gateway's container" ||
+    bad "crmctl tail did not start"
 move 1
 expect_tracked 1
+wait_notified 1
+expect_notified 1
+expect_unread 1
+id1=$(notified 1)
+expect_seen sse "$tmp/scenario.sse" 1 "$id1" "GET /v1/stream"
+expect_seen tail "$tmp/scenario.tail" 1 "$id1" "crmctl tail"
+sse_close scenario
 
 # --- 7. crash and recovery ---------------------------------------------------------
 phase crash
@@ -447,6 +620,8 @@ move 2
 wait_healthy activities $((restarts + 1)) && ok "activities restarted by the restart policy and healthy again" ||
     die "activities did not come back"
 expect_tracked 2 1
+wait_notified 2
+expect_notified 2
 # pipeline: docker kill (a stop by hand: the restart policy leaves it), docker-compose start
 docker kill "$(cid pipeline)" >/dev/null || die "docker kill pipeline"
 st=$(state pipeline)
@@ -458,15 +633,28 @@ wait_healthy pipeline && ok "pipeline started again and healthy" || die "pipelin
 out=$(crmctl call Pipeline/GetLead "{\"id\":\"$lead\"}" 2>&1)
 [ "$(json stageId <<<"$out")" = "${stage_ids[2]}" ] && ok "pipeline kept the opportunity in ${stage_names[2]} on its volume" ||
     bad "GetLead after the restart: $out"
+# notifications: docker kill with the follower's stream open at the gateway; the next
+# move is made while it is down, so it learns of it only by replay once started again
+sse_open crash && ok "GET /v1/stream open again before notifications goes down" || bad "GET /v1/stream did not start"
+docker kill "$(cid notifications)" >/dev/null || die "docker kill notifications"
+st=$(state notifications)
+say "   docker kill notifications: ${st%% *}"
 move 3
 expect_tracked 3 2 1
+compose start notifications >"$tmp/start.log" 2>&1 || { cat "$tmp/start.log"; die "docker-compose start notifications"; }
+wait_healthy notifications && ok "notifications started again and healthy" || die "notifications did not come back"
+wait_notified 3 && ok "notifications caught up with the move made while it was down"
+expect_notified 3 2 1
+expect_unread 3
+expect_seen sse "$tmp/crash.sse" 3 "$(notified 3)" "GET /v1/stream open across notifications' restart"
+sse_close crash
 
 # --- 8. backup -----------------------------------------------------------------------
 phase backup
 # hot copies while the services run (deploy/README.md): mdb_copy in each service's own
 # container, consumers before their producers, as crmctl backup orders them
 mkdir "$tmp/backup"
-for s in activities pipeline identity; do
+for s in notifications activities pipeline identity; do
     if docker exec "$(cid "$s")" mdb_copy -c "/var/lib/crm/$s" >"$tmp/backup/$s.mdb" 2>"$tmp/backup.log"; then
         size=$(stat -c %s "$tmp/backup/$s.mdb")
         if command -v mdb_stat >/dev/null; then
@@ -483,11 +671,13 @@ done
 # a change after the backup, which the restore below undoes
 move 4
 expect_tracked 4
+wait_notified 4
+expect_notified 4
 
 # --- 9. restore, after a full down (volumes kept) ------------------------------------------
 phase restore
 declare -A volumes=()
-for s in identity pipeline activities; do
+for s in identity pipeline activities notifications; do
     volumes[$s]=$(docker inspect -f "{{range .Mounts}}{{if eq .Destination \"/var/lib/crm/$s\"}}{{.Name}}{{end}}{{end}}" "$(cid "$s")")
 done
 # keys for the next phase, as an operator makes them (crmctl keygen, then owned by uid
@@ -501,10 +691,11 @@ ok "docker-compose down: containers removed, volumes kept"
 # the restore of deploy/README.md: every store from the same backup, services stopped
 out=$(docker run --rm --network none \
     -v "${volumes[identity]}:/var/lib/crm/identity" -v "${volumes[pipeline]}:/var/lib/crm/pipeline" \
-    -v "${volumes[activities]}:/var/lib/crm/activities" -v "$tmp/backup:/backup:ro" "$image" \
-    sh -c 'for s in identity pipeline activities; do
+    -v "${volumes[activities]}:/var/lib/crm/activities" \
+    -v "${volumes[notifications]}:/var/lib/crm/notifications" -v "$tmp/backup:/backup:ro" "$image" \
+    sh -c 'for s in identity pipeline activities notifications; do
                cp /backup/$s.mdb /var/lib/crm/$s/data.mdb && rm -f /var/lib/crm/$s/lock.mdb || exit 1
-           done' 2>&1) && ok "the three stores restored from the backup (docker run with their volumes)" ||
+           done' 2>&1) && ok "the four stores restored from the backup (docker run with their volumes)" ||
     die "restore: $out"
 
 # --- 10. CurveZMQ: up again on the restored volumes, with docker-compose.curve.yml ------
@@ -512,15 +703,15 @@ phase curve
 configure docker-compose.test.yml docker-compose.curve.yml || die "docker-compose config refused the curve override"
 ok "docker-compose config: docker-compose.yml + docker-compose.test.yml + docker-compose.curve.yml"
 bring_up || die "docker-compose up with CurveZMQ"
-ok "all four healthy again, now with CRM_CURVE_DIR"
-for s in identity pipeline activities gateway; do
+ok "all five healthy again, now with CRM_CURVE_DIR"
+for s in identity pipeline activities notifications gateway; do
     v=$(docker exec "$(cid "$s")" printenv CRM_CURVE_DIR 2>&1)
     [ "$v" = /etc/crm/curve ] || bad "$s: CRM_CURVE_DIR=$v"
 done
 curve_env=(-e CRM_CURVE_DIR=/etc/crm/curve)
 out=$(crmctl call Identity/WhoAmI '{}' 2>&1) && ok "the session from before still holds (identity's restored store), over a CURVE door" ||
     bad "WhoAmI over CURVE with the old token: $out"
-for s in identity pipeline activities; do
+for s in identity pipeline activities notifications; do
     h=$(crmctl health "$s" 2>&1) && ok "crmctl health $s over CURVE: $(json status <<<"$h")" || bad "crmctl health $s: $h"
 done
 out=$(crmctl call Pipeline/GetLead "{\"id\":\"$lead\"}" 2>&1)
@@ -528,10 +719,25 @@ out=$(crmctl call Pipeline/GetLead "{\"id\":\"$lead\"}" 2>&1)
     bad "GetLead after the restore: $out"
 n=$(tracked 4)
 [ "$n" = 0 ] && ok "and the chatter back to before the move to ${stage_names[4]}" || bad "tracking of the undone move: $n (want 0)"
+ids=$(notified 4)
+[ -z "$ids" ] && ok "and the follower's inbox too (her session restored with identity)" ||
+    bad "the follower's inbox after the restore, move to ${stage_names[4]}: [$ids] (want none)"
+expect_unread 3
+# the live stream over CURVE: the gateway's subscription (its own key) and crmctl tail
+# (crmctl.key, made by crmctl keygen above)
+sse_open curve && ok "GET /v1/stream, the gateway subscribed to the stream over CURVE" || bad "GET /v1/stream did not start"
+tail_start curve && ok "crmctl tail over CURVE with crmctl.key" || bad "crmctl tail over CURVE did not start"
 move 4
 expect_tracked 4 3 2 1
-for s in identity pipeline activities gateway; do
+wait_notified 4
+expect_notified 4 3 2 1
+expect_unread 4
+id4=$(notified 4)
+expect_seen sse "$tmp/curve.sse" 4 "$id4" "GET /v1/stream over CURVE"
+expect_seen tail "$tmp/curve.tail" 4 "$id4" "crmctl tail over CURVE"
+sse_close curve
+for s in identity pipeline activities notifications gateway; do
     wait_healthy "$s" || bad "$s not healthy at the end: $(state "$s")"
 done
-ok "all four healthy at the end"
+ok "all five healthy at the end"
 exit 0
