@@ -1,7 +1,24 @@
 #include "crm_access.h"
 
+#include <string.h>
+
 #define CODE(x) CRM__RPC__V1__CODE__CODE_##x
 #define ACCESS(x) CRM__COMMON__V1__SALES_ACCESS__SALES_ACCESS_##x
+
+static const char *const model_names[] = {NULL, "lead", "customer", "quotation"};
+
+int crm_doc_model(const char *name)
+{
+    for (int i = CRM_DOC_LEAD; i <= CRM_DOC_QUOTATION; i++)
+        if (name && !strcmp(name, model_names[i]))
+            return i;
+    return 0;
+}
+
+const char *crm_doc_model_name(int model)
+{
+    return model >= CRM_DOC_LEAD && model <= CRM_DOC_QUOTATION ? model_names[model] : "";
+}
 
 int crm_sales_level(const Crm__Rpc__V1__Principal *p)
 {

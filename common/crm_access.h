@@ -10,6 +10,15 @@
  * nobody, All Leads sees every lead, Manager also configures and reports;
  * an administrator counts as a manager, as OpenERP's admin does. */
 
+/* Documents with a chatter and followers, by model: the number is the first
+ * byte of every per-document key in the stores that keep them. */
+enum { CRM_DOC_LEAD = 1, CRM_DOC_CUSTOMER = 2, CRM_DOC_QUOTATION = 3 };
+
+/* The model number of a DocRef's model name ("lead", ...), or 0. */
+int crm_doc_model(const char *name);
+/* The name of a model number, or "". */
+const char *crm_doc_model_name(int model);
+
 /* The caller's sales level (a SalesAccess value); NONE without a principal. */
 int crm_sales_level(const Crm__Rpc__V1__Principal *p);
 

@@ -9,21 +9,6 @@
 #define CODE(x) CRM__RPC__V1__CODE__CODE_##x
 #define ACCESS(x) CRM__COMMON__V1__SALES_ACCESS__SALES_ACCESS_##x
 
-static const char *const model_names[] = {NULL, "lead", "customer", "quotation"};
-
-int act_model(const char *name)
-{
-    for (int i = ACT_LEAD; i <= ACT_QUOTATION; i++)
-        if (name && !strcmp(name, model_names[i]))
-            return i;
-    return 0;
-}
-
-const char *act_model_name(int model)
-{
-    return model >= ACT_LEAD && model <= ACT_QUOTATION ? model_names[model] : "";
-}
-
 void act_doc_key(uint8_t out[ACT_DOC_KEY], int model, int64_t id)
 {
     out[0] = (uint8_t)model;
@@ -85,7 +70,7 @@ int act_doc_readable(crm_call_t *call, const doc_t *doc)
 {
     if (!doc)
         return 0;
-    int err, r = caller_readable(call, act_model(doc->model), doc->id, &err);
+    int err, r = caller_readable(call, crm_doc_model(doc->model), doc->id, &err);
     return r < 0 ? crm_call_fail_db(call, err) : r;
 }
 
@@ -96,7 +81,7 @@ int act_check_doc(crm_call_t *call, const char *field, const doc_t *doc)
     char f[64];
     if (!doc)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), field, "%s is required: {model, id}", field);
-    int model = act_model(doc->model);
+    int model = crm_doc_model(doc->model);
     if (!model) {
         snprintf(f, sizeof f, "%s.model", field);
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), f, "%s must be lead, customer or quotation", f);
@@ -137,7 +122,7 @@ int act_check_reader(crm_call_t *call, const char *field, int64_t user_id, const
 {
     Crm__Activities__V1__UserInfo *u = act_user(crm_call_ctx(call), crm_call_txn(call), crm_call_arena(call), user_id);
     int level = !u ? ACCESS(NONE) : u->is_admin ? ACCESS(MANAGER) : u->sales_access;
-    int err, r = readable(call, level, user_id, act_model(doc->model), doc->id, &err);
+    int err, r = readable(call, level, user_id, crm_doc_model(doc->model), doc->id, &err);
     if (r < 0)
         return crm_call_fail_db(call, err);
     if (!r)

@@ -20,8 +20,7 @@ typedef Crm__Activities__V1__Call call_t;
 typedef Crm__Activities__V1__Meeting meeting_t;
 typedef Crm__Common__V1__DocRef doc_t;
 
-/* Documents by model; the number is the first byte of every per-document key. */
-enum { ACT_LEAD = 1, ACT_CUSTOMER = 2, ACT_QUOTATION = 3 };
+enum { ACT_LEAD = CRM_DOC_LEAD, ACT_CUSTOMER = CRM_DOC_CUSTOMER, ACT_QUOTATION = CRM_DOC_QUOTATION };
 
 typedef struct {
     crm_store_t *store;
@@ -47,9 +46,6 @@ extern const crm_method_t activities_methods[];
 
 /* --- documents and access (access.c) ------------------------------------ */
 
-/* The model number of a DocRef's model name, or 0. */
-int act_model(const char *name);
-const char *act_model_name(int model);
 /* Checks that the caller has sales access and may read doc (a lead by
  * pipeline's rules, a customer always, a quotation as its opportunity).
  * Unknown and unreadable documents are both not_found, so another

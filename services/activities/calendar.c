@@ -74,7 +74,7 @@ int act_schedule_meeting(crm_call_t *call, const ProtobufCMessage *in, ProtobufC
     }
     if (has_doc) {
         doc_t *d = crm_call_new(call, &crm__common__v1__doc_ref__descriptor);
-        d->model = (char *)act_model_name(act_model(r->doc->model));
+        d->model = (char *)crm_doc_model_name(crm_doc_model(r->doc->model));
         d->id = r->doc->id;
         m->doc = d;
     }

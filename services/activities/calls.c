@@ -41,7 +41,7 @@ static int index_call(crm_call_t *call, const call_t *c, int put)
     crm_key_put_u64(by_time + 8, (uint64_t)c->id);
     crm_key_put_u64(by_resp, (uint64_t)c->responsible_id);
     memcpy(by_resp + 8, by_time, 16);
-    act_doc_time_key(by_doc, act_model(c->doc->model), c->doc->id, c->at, c->id);
+    act_doc_time_key(by_doc, crm_doc_model(c->doc->model), c->doc->id, c->at, c->id);
     crm_key_put_u64(cal, (uint64_t)c->responsible_id);
     crm_key_put_u64(cal + 8, (uint64_t)c->at);
     cal[16] = CRM__ACTIVITIES__V1__CALENDAR_EVENT_KIND__CALENDAR_EVENT_KIND_CALL;
@@ -86,7 +86,7 @@ static call_t *new_call(crm_call_t *call, const doc_t *doc, const char *summary,
 {
     call_t *c = crm_call_new(call, &crm__activities__v1__call__descriptor);
     doc_t *d = crm_call_new(call, &crm__common__v1__doc_ref__descriptor);
-    d->model = (char *)act_model_name(act_model(doc->model));
+    d->model = (char *)crm_doc_model_name(crm_doc_model(doc->model));
     d->id = doc->id;
     c->doc = d;
     c->summary = (char *)summary;
@@ -263,7 +263,7 @@ int act_list_calls(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
     size_t plen = 0;
     if (has_doc) {
         dbi = a->calls_by_doc;
-        act_doc_key(key, act_model(r->doc->model), r->doc->id);
+        act_doc_key(key, crm_doc_model(r->doc->model), r->doc->id);
         plen = ACT_DOC_KEY;
     } else if (r->responsible_id) {
         dbi = a->calls_by_resp;
@@ -282,7 +282,7 @@ int act_list_calls(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
         int readable = rc == 0 ? act_doc_readable(call, last->doc) : 0;
         if (readable < 0)
             return -1;
-        if (!readable || (has_doc && (act_model(last->doc->model) != act_model(r->doc->model) ||
+        if (!readable || (has_doc && (crm_doc_model(last->doc->model) != crm_doc_model(r->doc->model) ||
                                       last->doc->id != r->doc->id)) ||
             (!has_doc && r->responsible_id && last->responsible_id != r->responsible_id))
             return crm_call_fail(call, CODE(INVALID_ARGUMENT), "pageToken", "pageToken is not from this list");

@@ -27,7 +27,7 @@ int act_message_store(activities_t *a, MDB_txn *txn, message_t *m, int64_t actor
     if ((rc = crm_db_put_id(txn, a->messages, (uint64_t)m->id, &m->base)) != 0)
         return rc;
     uint8_t key[ACT_TIME_KEY];
-    act_doc_time_key(key, act_model(m->doc->model), m->doc->id, m->at, m->id);
+    act_doc_time_key(key, crm_doc_model(m->doc->model), m->doc->id, m->at, m->id);
     MDB_val k = {sizeof key, key}, d = {0, ""};
     if ((rc = mdb_put(txn, a->chatter, &k, &d, 0)) != 0)
         return rc;
@@ -43,7 +43,7 @@ static message_t *new_message(crm_call_t *call, const doc_t *doc, int kind, cons
     const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
     message_t *m = crm_call_new(call, &crm__activities__v1__message__descriptor);
     doc_t *d = crm_call_new(call, &crm__common__v1__doc_ref__descriptor);
-    d->model = (char *)act_model_name(act_model(doc->model));
+    d->model = (char *)crm_doc_model_name(crm_doc_model(doc->model));
     d->id = doc->id;
     m->doc = d;
     m->kind = kind;
@@ -230,14 +230,14 @@ int act_list_messages(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
         return -1;
     if (crm_page_size(&st, r->page_size, 30, 200, &size) != 0 || crm_page_token_read(&st, r->page_token, &after) != 0)
         return crm_call_fail_status(call, &st);
-    int model = act_model(r->doc->model);
+    int model = crm_doc_model(r->doc->model);
     uint8_t key[ACT_TIME_KEY];
     if (after) {
         /* resume just below the last message given, wherever its time puts it */
         message_t *last;
         int rc = crm_db_get_id(txn, a->messages, after, &crm__activities__v1__message__descriptor,
                                crm_arena_allocator(crm_call_arena(call)), (void **)&last);
-        if (rc == MDB_NOTFOUND || (rc == 0 && (act_model(last->doc->model) != model || last->doc->id != r->doc->id)))
+        if (rc == MDB_NOTFOUND || (rc == 0 && (crm_doc_model(last->doc->model) != model || last->doc->id != r->doc->id)))
             return crm_call_fail(call, CODE(INVALID_ARGUMENT), "pageToken", "pageToken is not from this chatter");
         if (rc)
             return crm_call_fail_db(call, rc);

@@ -57,7 +57,7 @@ static message_t *tracking_message(activities_t *a, MDB_txn *txn, const Crm__Eve
     crm__activities__v1__message__init(m);
     doc_t *d = crm_arena_alloc(arena, sizeof *d);
     crm__common__v1__doc_ref__init(d);
-    d->model = (char *)act_model_name(model);
+    d->model = (char *)crm_doc_model_name(model);
     d->id = doc_id;
     m->doc = d;
     m->kind = KIND(TRACKING);

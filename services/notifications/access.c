@@ -10,21 +10,6 @@
 #define CODE(x) CRM__RPC__V1__CODE__CODE_##x
 #define ACCESS(x) CRM__COMMON__V1__SALES_ACCESS__SALES_ACCESS_##x
 
-static const char *const model_names[] = {NULL, "lead", "customer", "quotation"};
-
-int ntf_model(const char *name)
-{
-    for (int i = NTF_LEAD; i <= NTF_QUOTATION; i++)
-        if (name && !strcmp(name, model_names[i]))
-            return i;
-    return 0;
-}
-
-const char *ntf_model_name(int model)
-{
-    return model >= NTF_LEAD && model <= NTF_QUOTATION ? model_names[model] : "";
-}
-
 void ntf_doc_key(uint8_t out[NTF_DOC_KEY], int model, int64_t id)
 {
     out[0] = (uint8_t)model;
@@ -115,7 +100,7 @@ int ntf_check_doc(crm_call_t *call, const doc_t *doc)
         return -1;
     if (!doc)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "doc", "doc is required: {model, id}");
-    int model = ntf_model(doc->model);
+    int model = crm_doc_model(doc->model);
     if (!model)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "doc.model", "doc.model must be lead, customer or quotation");
     if (doc->id <= 0)

@@ -173,7 +173,7 @@ int ntf_apply_activities_event(void *arg, MDB_txn *txn, const Crm__Events__V1__E
     else if (m->kind == KIND(CALL) || m->kind == KIND(MEETING))
         subtypes = 1u << SUBTYPE(CALL);
     /* notes are internal; tracking messages come from pipeline's own events */
-    int model = ntf_model(m->doc->model);
+    int model = crm_doc_model(m->doc->model);
     if (!subtypes || !model || m->doc->id <= 0)
         return 0;
     ntf_change_t c = {.model = model, .doc_id = m->doc->id, .subtypes = subtypes, .message_id = m->id, .ev = ev};

@@ -92,42 +92,53 @@ static int64_t target_user(crm_call_t *call, int model, const doc_t *doc, int64_
     return requested;
 }
 
-static int get_record(crm_call_t *call, const uint8_t key[NTF_FOLLOWER_KEY], follower_rec_t **out)
+/* What Follow and Unfollow share: the document (readable by the caller),
+ * the subtypes asked, the user concerned and their record, if any. */
+typedef struct {
+    int model;
+    unsigned bits;
+    int64_t user;
+    uint8_t key[NTF_FOLLOWER_KEY];
+    follower_rec_t *rec; /* NULL: not following */
+} following_t;
+
+static int following_get(crm_call_t *call, const doc_t *doc, int64_t user_id,
+                         const Crm__Notifications__V1__Subtype *subtypes, size_t n_subtypes, following_t *f)
 {
     notifications_t *n = crm_call_ctx(call);
-    return crm_db_get_msg(crm_call_txn(call), n->followers, key, NTF_FOLLOWER_KEY,
-                          &crm__notifications__v1__follower_record__descriptor,
-                          crm_arena_allocator(crm_call_arena(call)), (void **)out);
+    if ((f->model = ntf_check_doc(call, doc)) < 0 || subtype_bits(call, subtypes, n_subtypes, &f->bits) != 0 ||
+        (f->user = target_user(call, f->model, doc, user_id)) < 0)
+        return -1;
+    ntf_follower_key(f->key, f->model, doc->id, f->user);
+    int rc = crm_db_get_msg(crm_call_txn(call), n->followers, f->key, NTF_FOLLOWER_KEY,
+                            &crm__notifications__v1__follower_record__descriptor,
+                            crm_arena_allocator(crm_call_arena(call)), (void **)&f->rec);
+    if (rc == MDB_NOTFOUND)
+        f->rec = NULL;
+    else if (rc)
+        return crm_call_fail_db(call, rc);
+    return 0;
 }
 
 int ntf_follow(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
     const Crm__Notifications__V1__FollowRequest *r = (const void *)in;
     notifications_t *n = crm_call_ctx(call);
-    int model = ntf_check_doc(call, r->doc);
-    unsigned bits;
-    if (model < 0 || subtype_bits(call, r->subtypes, r->n_subtypes, &bits) != 0)
+    following_t f;
+    if (following_get(call, r->doc, r->user_id, r->subtypes, r->n_subtypes, &f) != 0)
         return -1;
-    int64_t user = target_user(call, model, r->doc, r->user_id);
-    if (user < 0)
-        return -1;
-    uint8_t key[NTF_FOLLOWER_KEY];
-    ntf_follower_key(key, model, r->doc->id, user);
-    follower_rec_t *rec;
-    int rc = get_record(call, key, &rec);
-    if (rc == MDB_NOTFOUND) {
-        rec = crm_arena_alloc(crm_call_arena(call), sizeof *rec);
-        crm__notifications__v1__follower_record__init(rec);
-        rec->since = crm_call_now(call);
-    } else if (rc) {
-        return crm_call_fail_db(call, rc);
+    if (!f.rec) {
+        f.rec = crm_arena_alloc(crm_call_arena(call), sizeof *f.rec);
+        crm__notifications__v1__follower_record__init(f.rec);
+        f.rec->since = crm_call_now(call);
     }
     /* chosen now by hand: the subtypes are what was asked, no longer automatic */
-    rec->subtypes = bits;
-    rec->automatic = 0;
-    if ((rc = crm_db_put_msg(crm_call_txn(call), n->followers, key, sizeof key, &rec->base)) != 0)
+    f.rec->subtypes = f.bits;
+    f.rec->automatic = 0;
+    int rc = crm_db_put_msg(crm_call_txn(call), n->followers, f.key, sizeof f.key, &f.rec->base);
+    if (rc)
         return crm_call_fail_db(call, rc);
-    follower_reply(call, (follower_t *)out, r->doc, user, rec);
+    follower_reply(call, (follower_t *)out, r->doc, f.user, f.rec);
     return 0;
 }
 
@@ -135,33 +146,24 @@ int ntf_unfollow(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage 
 {
     const Crm__Notifications__V1__UnfollowRequest *r = (const void *)in;
     notifications_t *n = crm_call_ctx(call);
-    int model = ntf_check_doc(call, r->doc);
-    unsigned bits;
-    if (model < 0 || subtype_bits(call, r->subtypes, r->n_subtypes, &bits) != 0)
+    following_t f;
+    if (following_get(call, r->doc, r->user_id, r->subtypes, r->n_subtypes, &f) != 0)
         return -1;
-    int64_t user = target_user(call, model, r->doc, r->user_id);
-    if (user < 0)
-        return -1;
-    uint8_t key[NTF_FOLLOWER_KEY];
-    ntf_follower_key(key, model, r->doc->id, user);
-    follower_rec_t *rec;
-    int rc = get_record(call, key, &rec);
-    if (rc == MDB_NOTFOUND)
-        return crm_call_fail(call, CODE(NOT_FOUND), "userId", "user %lld does not follow %s %lld", (long long)user,
+    if (!f.rec)
+        return crm_call_fail(call, CODE(NOT_FOUND), "userId", "user %lld does not follow %s %lld", (long long)f.user,
                              r->doc->model, (long long)r->doc->id);
-    if (rc)
-        return crm_call_fail_db(call, rc);
-    rec->subtypes &= ~bits;
-    if (rec->subtypes) {
-        rec->automatic = 0;
-        rc = crm_db_put_msg(crm_call_txn(call), n->followers, key, sizeof key, &rec->base);
+    f.rec->subtypes &= ~f.bits;
+    int rc;
+    if (f.rec->subtypes) {
+        f.rec->automatic = 0;
+        rc = crm_db_put_msg(crm_call_txn(call), n->followers, f.key, sizeof f.key, &f.rec->base);
     } else {
-        MDB_val k = {sizeof key, key};
+        MDB_val k = {sizeof f.key, f.key};
         rc = mdb_del(crm_call_txn(call), n->followers, &k, NULL);
     }
     if (rc)
         return crm_call_fail_db(call, rc);
-    follower_reply(call, (follower_t *)out, r->doc, user, rec->subtypes ? rec : NULL);
+    follower_reply(call, (follower_t *)out, r->doc, f.user, f.rec->subtypes ? f.rec : NULL);
     return 0;
 }
 

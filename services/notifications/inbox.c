@@ -39,7 +39,7 @@ static int write_entry(notifications_t *n, MDB_txn *txn, const ntf_change_t *c, 
     st->stream_seq++;
     doc->stream_seq++;
     doc_t ref = CRM__COMMON__V1__DOC_REF__INIT;
-    ref.model = (char *)ntf_model_name(c->model);
+    ref.model = (char *)crm_doc_model_name(c->model);
     ref.id = c->doc_id;
     notification_t m = CRM__NOTIFICATIONS__V1__NOTIFICATION__INIT;
     m.id = (int64_t)id;

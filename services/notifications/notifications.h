@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 #include <ev.h>
+#include "crm_access.h"
 #include "crm_arena.h"
 #include "crm_rpc_server.h"
 #include "crm_store.h"
@@ -27,8 +28,7 @@ typedef Crm__Common__V1__DocRef doc_t;
 #define SUBTYPE_MAX SUBTYPE(CALL)
 #define ALL_SUBTYPES (((1u << (SUBTYPE_MAX + 1)) - 1) & ~1u)
 
-/* Documents by model; the number is the first byte of every per-document key. */
-enum { NTF_LEAD = 1, NTF_CUSTOMER = 2, NTF_QUOTATION = 3 };
+enum { NTF_LEAD = CRM_DOC_LEAD, NTF_CUSTOMER = CRM_DOC_CUSTOMER, NTF_QUOTATION = CRM_DOC_QUOTATION };
 
 typedef struct ntf_stream ntf_stream_t;
 
@@ -54,10 +54,6 @@ extern const crm_method_t notifications_methods[];
 void ntf_doc_key(uint8_t out[NTF_DOC_KEY], int model, int64_t id);
 void ntf_follower_key(uint8_t out[NTF_FOLLOWER_KEY], int model, int64_t id, int64_t user);
 void ntf_user_key(uint8_t out[NTF_USER_KEY], int64_t user, int64_t entry);
-
-/* The model number of a DocRef's model name, or 0; and back. */
-int ntf_model(const char *name);
-const char *ntf_model_name(int model);
 
 /* The document's record: 0, MDB_NOTFOUND or another LMDB code. */
 int ntf_doc_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int model, int64_t id, docinfo_t **out);

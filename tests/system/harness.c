@@ -512,6 +512,41 @@ const char *sys_jstr(json_t *o, const char *path)
     return json_is_string(v) ? json_string_value(v) : "";
 }
 
+char *sys_new_sales_user(sys_env_t *env, const char *admin_token, const char *login, const char *name,
+                         const char *access, int64_t *id_out)
+{
+    json_t *u = sys_expect_ok(env, __LINE__, admin_token, "crm.identity.v1.Identity/CreateUser",
+                              "{\"login\":\"%s\",\"name\":\"%s\",\"password\":\"%s-pass-1\",\"salesAccess\":\"%s\"}",
+                              login, name, login, access);
+    if (id_out)
+        *id_out = sys_jint(u, "user.id");
+    json_decref(u);
+    char pw[64];
+    snprintf(pw, sizeof pw, "%s-pass-1", login);
+    crm_status_t st;
+    char *t = sys_login(env, login, pw, &st);
+    if (!t)
+        fail_msg("login %s: %s %s", login, crm_code_name(st.code), st.message);
+    return t;
+}
+
+int64_t sys_stage_id(sys_env_t *env, const char *token, const char *name)
+{
+    json_t *r = sys_expect_ok(env, __LINE__, token, "crm.pipeline.v1.Pipeline/ListStages",
+                              "{\"type\":\"LEAD_TYPE_OPPORTUNITY\"}");
+    json_t *stages = json_object_get(r, "stages"), *s;
+    size_t i;
+    int64_t id = 0;
+    json_array_foreach(stages, i, s) {
+        if (!strcmp(sys_jstr(s, "name"), name) && sys_jint(s, "teamId") == 0)
+            id = sys_jint(s, "id");
+    }
+    json_decref(r);
+    if (id <= 0)
+        fail_msg("no stage %s", name);
+    return id;
+}
+
 json_t *sys_expect_ok(sys_env_t *env, int line, const char *token, const char *method, const char *fmt, ...)
 {
     char body[8192];

@@ -101,6 +101,17 @@ void sys_expect_err(sys_env_t *env, int line, Crm__Rpc__V1__Code code, const cha
 #define OK(token, method, ...) sys_expect_ok(env, __LINE__, token, method, __VA_ARGS__)
 #define ERR(code, field, token, method, ...) sys_expect_err(env, __LINE__, code, field, token, method, __VA_ARGS__)
 
+/* Creates a user (as admin_token) with sales access `access`
+ * ("SALES_ACCESS_ALL_LEADS", ...) and the password "<login>-pass-1", and
+ * logs them in: the token (malloc'd). *id_out (may be NULL) gets the id.
+ * A failure fails the test. */
+char *sys_new_sales_user(sys_env_t *env, const char *admin_token, const char *login, const char *name,
+                         const char *access, int64_t *id_out);
+
+/* The id of the opportunity stage named name that every team shares (as
+ * token). A failure fails the test. */
+int64_t sys_stage_id(sys_env_t *env, const char *token, const char *name);
+
 /* An integer member (int64 as string or number); path may be "a.b". 0 if absent. */
 int64_t sys_jint(struct json_t *o, const char *path);
 /* A string member, or "" if absent. */

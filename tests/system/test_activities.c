@@ -34,6 +34,8 @@
 
 static sys_env_t *env;
 static char *admin;
+#define stage_named(name) sys_stage_id(env, admin, name)
+#define login_new_user(login, name, access, id) sys_new_sales_user(env, admin, login, name, access, id)
 
 static const char *const small_attachments[] = {"CRM_MAX_ATTACHMENT=1024", NULL};
 
@@ -78,22 +80,6 @@ static const char *shown_time(char *out, size_t size, int64_t at_us)
 
 
 
-static char *login_new_user(const char *login, const char *name, const char *access, int64_t *id_out)
-{
-    json_t *u = OK(admin, I("CreateUser"),
-                   "{\"login\":\"%s\",\"name\":\"%s\",\"password\":\"%s-pass-1\",\"salesAccess\":\"%s\"}", login, name,
-                   login, access);
-    if (id_out)
-        *id_out = sys_jint(u, "user.id");
-    json_decref(u);
-    char pw[64];
-    snprintf(pw, sizeof pw, "%s-pass-1", login);
-    crm_status_t st;
-    char *t = sys_login(env, login, pw, &st);
-    assert_non_null(t);
-    return t;
-}
-
 /* Activities learns of users and leads from identity's and pipeline's
  * events, asynchronously. A read by admin's session carries the marks of
  * admin's writes, so activities holds it until it has applied them: after
@@ -101,21 +87,6 @@ static char *login_new_user(const char *login, const char *name, const char *acc
 static void sync_activities(void)
 {
     json_decref(OK(admin, A("ListCalls"), "{\"pageSize\":1}"));
-}
-
-static int64_t stage_named(const char *name)
-{
-    json_t *r = OK(admin, P("ListStages"), "{\"type\":\"LEAD_TYPE_OPPORTUNITY\"}");
-    json_t *stages = json_object_get(r, "stages"), *s;
-    size_t i;
-    int64_t id = 0;
-    json_array_foreach(stages, i, s) {
-        if (!strcmp(sys_jstr(s, "name"), name) && sys_jint(s, "teamId") == 0)
-            id = sys_jint(s, "id");
-    }
-    json_decref(r);
-    assert_true(id > 0);
-    return id;
 }
 
 /* An opportunity of salesperson (0: no one); returns its id. */

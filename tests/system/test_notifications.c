@@ -33,6 +33,8 @@
 
 static sys_env_t *env;
 static char *admin;
+#define stage_named(name) sys_stage_id(env, admin, name)
+#define login_new_user(login, access, id) sys_new_sales_user(env, admin, login, login, access, id)
 
 /* a small SSE buffer, so the stalled client of test_stalled_stream is
  * dropped after little data */
@@ -51,36 +53,6 @@ static int teardown(void **state)
     int bad = sys_stop(env);
     env = NULL;
     return bad == 0 ? 0 : -1;
-}
-
-static char *login_new_user(const char *login, const char *access, int64_t *id_out)
-{
-    json_t *u = OK(admin, I("CreateUser"),
-                   "{\"login\":\"%s\",\"name\":\"%s\",\"password\":\"%s-pass-1\",\"salesAccess\":\"%s\"}", login, login,
-                   login, access);
-    *id_out = sys_jint(u, "user.id");
-    json_decref(u);
-    char pw[64];
-    snprintf(pw, sizeof pw, "%s-pass-1", login);
-    crm_status_t st;
-    char *t = sys_login(env, login, pw, &st);
-    assert_non_null(t);
-    return t;
-}
-
-static int64_t stage_named(const char *name)
-{
-    json_t *r = OK(admin, P("ListStages"), "{\"type\":\"LEAD_TYPE_OPPORTUNITY\"}");
-    json_t *stages = json_object_get(r, "stages"), *s;
-    size_t i;
-    int64_t id = 0;
-    json_array_foreach(stages, i, s) {
-        if (!strcmp(sys_jstr(s, "name"), name) && sys_jint(s, "teamId") == 0)
-            id = sys_jint(s, "id");
-    }
-    json_decref(r);
-    assert_true(id > 0);
-    return id;
 }
 
 static int64_t new_opportunity(const char *token, const char *name, int64_t salesperson)

@@ -23,6 +23,7 @@
 
 static sys_env_t *env;
 static char *admin;
+#define login_new_user(login, access, id) sys_new_sales_user(env, admin, login, login, access, id)
 
 static int setup(void **state)
 {
@@ -37,21 +38,6 @@ static int teardown(void **state)
 }
 
 
-
-static char *login_new_user(const char *login, const char *access, int64_t *id_out)
-{
-    json_t *u = OK(admin, I("CreateUser"), "{\"login\":\"%s\",\"name\":\"%s\",\"password\":\"%s-pass-1\",\"salesAccess\":\"%s\"}",
-                   login, login, login, access);
-    if (id_out)
-        *id_out = sys_jint(u, "user.id");
-    json_decref(u);
-    char pw[64];
-    snprintf(pw, sizeof pw, "%s-pass-1", login);
-    crm_status_t st;
-    char *t = sys_login(env, login, pw, &st);
-    assert_non_null(t);
-    return t;
-}
 
 static int64_t stage_named(const char *token, int64_t team, const char *name)
 {
