@@ -29,6 +29,7 @@
 #define P(m) "crm.pipeline.v1.Pipeline/" m
 #define I(m) "crm.identity.v1.Identity/" m
 #define A(m) "crm.activities.v1.Activities/" m
+#define N(m) "crm.notifications.v1.Notifications/" m
 
 #define SUBNET "10.77.0."
 #define HOUR_US 3600000000LL
@@ -268,6 +269,13 @@ static void test_walkthrough_across_hosts(void **state)
                    (long long)customer, (long long)li);
     int64_t lead = sys_jint(l, "id");
     json_decref(l);
+    /* the administrator follows it (once notifications, a host away, knows
+     * of it: lee's read waits for lee's writes) and watches a stream */
+    json_decref(OK(lee, N("ListFollowers"), "{\"doc\":{\"model\":\"lead\",\"id\":\"%lld\"}}", (long long)lead));
+    json_decref(OK(admin, N("Follow"), "{\"doc\":{\"model\":\"lead\",\"id\":\"%lld\"}}", (long long)lead));
+    int status;
+    sys_sse_t *sse = sys_sse_open(env, admin, 0, &status);
+    assert_non_null(sse);
     json_t *stages = OK(lee, P("ListStages"), "{}");
     int64_t proposition = 0;
     size_t i;
@@ -277,6 +285,13 @@ static void test_walkthrough_across_hosts(void **state)
     json_decref(stages);
     assert_true(proposition > 0);
     json_decref(OK(lee, P("UpdateLead"), "{\"id\":\"%lld\",\"stageId\":\"%lld\"}", (long long)lead, (long long)proposition));
+    int64_t event_id;
+    json_t *event;
+    assert_int_equal(sys_sse_next(sse, 5000, &event_id, &event), 1);
+    assert_string_equal(sys_jstr(event, "subtype"), "SUBTYPE_STAGE_CHANGED");
+    assert_int_equal(sys_jint(event, "doc.id"), lead);
+    json_decref(event);
+    sys_sse_close(&sse);
     json_decref(OK(lee, A("PostMessage"),
                    "{\"doc\":{\"model\":\"lead\",\"id\":\"%lld\"},\"kind\":\"MESSAGE_KIND_NOTE\",\"body\":\"Met at the fair\","
                    "\"attachments\":[{\"filename\":\"card.txt\",\"contentType\":\"text/plain\",\"data\":\"WmhhbmcgU2Fu\"}]}",
@@ -295,6 +310,15 @@ static void test_walkthrough_across_hosts(void **state)
     json_decref(q);
     /* created, stage, revenue, won, quotation: each told once, across hosts */
     assert_int_equal(await_tracking(lee, lead, NULL, 5, 10000), 5);
+    /* and the follower told of the stage, the call scheduled and held, the
+     * win and the quotation; not of the note, nor of revenue alone */
+    int64_t unread = 0;
+    for (int64_t until = sys_now_ms() + 10000; unread < 5 && sys_now_ms() < until; usleep(50000)) {
+        json_t *n = OK(admin, N("UnreadCount"), "{}");
+        unread = sys_jint(n, "count");
+        json_decref(n);
+    }
+    assert_int_equal(unread, 5);
     json_t *all;
     tracking_count(lee, lead, "lead.updated", &all);
     assert_int_equal(json_array_size(all), 2);
