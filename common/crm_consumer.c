@@ -12,6 +12,11 @@
 #define REPLAY_BATCH 1000
 #define REPLAY_RETRY_S 1.0
 #define MAX_EVENT_BYTES (8 << 20)
+#define MAX_CONSUMERS 16
+/* An event waits this long at most for another consumer: only a store
+ * restored out of step with its producers could ask for longer, and then
+ * going on beats stalling forever. */
+#define AFTER_WAIT_MAX_US 30000000
 
 struct crm_consumer {
     struct ev_loop *loop;
@@ -29,13 +34,66 @@ struct crm_consumer {
     uint64_t known;            /* producer's head as last heard */
     int64_t replay_sent_at;    /* monotonic us; 0 = no request outstanding */
     int want_replay;           /* since start: ask what happened while down */
+    uint64_t applying;         /* the event being applied in a batch; 0 outside */
+    int waiting;               /* the last batch stopped at an event's after marks */
+    uint64_t waiting_seq;      /* that event, and since when (monotonic us) */
+    int64_t waiting_since;
 };
+
+/* Every consumer of this process, for Event.after. */
+static crm_consumer_t *consumers[MAX_CONSUMERS];
+
+static crm_consumer_t *consumer_of(const char *producer)
+{
+    for (int i = 0; i < MAX_CONSUMERS; i++)
+        if (consumers[i] && !strcmp(consumers[i]->producer, producer))
+            return consumers[i];
+    return NULL;
+}
+
+/* Whether ev must wait for another consumer of this process. */
+static int must_wait(crm_consumer_t *self, const Crm__Events__V1__Event *ev)
+{
+    for (size_t i = 0; i < ev->n_after; i++) {
+        const Crm__Events__V1__Cursor *c = ev->after[i];
+        const crm_consumer_t *other = c->producer ? consumer_of(c->producer) : NULL;
+        if (!other || other == self || other->applied >= c->seq)
+            continue;
+        int64_t now = crm_time_mono_us();
+        if (self->waiting_seq != ev->seq) {
+            self->waiting_seq = ev->seq;
+            self->waiting_since = now;
+        } else if (now - self->waiting_since > AFTER_WAIT_MAX_US) {
+            crm_warn("%s event %llu waited %d s for %s %llu (applied %llu): applying it anyway", self->producer,
+                     (unsigned long long)ev->seq, AFTER_WAIT_MAX_US / 1000000, c->producer,
+                     (unsigned long long)c->seq, (unsigned long long)other->applied);
+            return 0;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+size_t crm_consumer_positions(void *unused, Crm__Events__V1__Cursor *out, size_t max)
+{
+    size_t n = 0;
+    for (int i = 0; i < MAX_CONSUMERS && n < max; i++) {
+        if (!consumers[i])
+            continue;
+        crm__events__v1__cursor__init(&out[n]);
+        out[n].producer = consumers[i]->producer;
+        out[n].seq = consumers[i]->applying ? consumers[i]->applying : consumers[i]->applied;
+        n++;
+    }
+    return n;
+}
 
 typedef struct {
     crm_consumer_t *self;
     Crm__Events__V1__Event **events;
     size_t n;
     uint64_t cursor; /* within the transaction */
+    int waiting;     /* stopped at an event that must wait */
 } batch_t;
 
 static int apply_batch_txn(MDB_txn *txn, void *arg)
@@ -47,12 +105,20 @@ static int apply_batch_txn(MDB_txn *txn, void *arg)
     if (rc)
         return rc;
     uint64_t start = cur;
+    b->waiting = 0;
     for (size_t i = 0; i < b->n; i++) {
         /* duplicates and stragglers are skipped here, against the cursor read
          * in this very transaction: that is what makes it exactly once */
         if (b->events[i]->seq != cur + 1)
             continue;
-        if ((rc = self->apply(self->arg, txn, b->events[i])) != 0)
+        if (must_wait(self, b->events[i])) {
+            b->waiting = 1;
+            break;
+        }
+        self->applying = b->events[i]->seq;
+        rc = self->apply(self->arg, txn, b->events[i]);
+        self->applying = 0;
+        if (rc)
             return rc;
         cur++;
     }
@@ -89,17 +155,24 @@ static int apply_events(crm_consumer_t *self, Crm__Events__V1__Event **events, s
             useful++;
     if (!useful)
         return 0;
-    batch_t b = {self, events, n, self->applied};
+    batch_t b = {self, events, n, self->applied, 0};
     int rc = crm_store_write(self->store, apply_batch_txn, &b);
     if (rc) {
         crm_error("applying %s events after %llu: %s", self->producer,
                   (unsigned long long)self->applied, mdb_strerror(rc));
         return rc;
     }
+    self->waiting = b.waiting;
     if (b.cursor != self->applied) {
         self->applied = b.cursor;
         if (self->progress)
             self->progress(self->progress_arg, self);
+        /* consumers waiting for this one go on at once, not at their retry */
+        for (int i = 0; i < MAX_CONSUMERS; i++)
+            if (consumers[i] && consumers[i] != self && consumers[i]->waiting) {
+                consumers[i]->waiting = 0;
+                request_replay(consumers[i]);
+            }
     }
     return 0;
 }
@@ -227,6 +300,11 @@ crm_consumer_t *crm_consumer_new(struct ev_loop *loop, void *zctx, crm_store_t *
     ev_timer_start(loop, &self->retry);
     /* whatever happened while we were down is fetched at once */
     self->want_replay = 1;
+    for (int i = 0; i < MAX_CONSUMERS; i++)
+        if (!consumers[i]) {
+            consumers[i] = self;
+            break;
+        }
     return self;
 fail_zmq:
     crm_error("consumer %s: %s", producer, zmq_strerror(errno));
@@ -240,6 +318,9 @@ void crm_consumer_destroy(crm_consumer_t **self_p)
     crm_consumer_t *self = *self_p;
     if (!self)
         return;
+    for (int i = 0; i < MAX_CONSUMERS; i++)
+        if (consumers[i] == self)
+            consumers[i] = NULL;
     ev_timer_stop(self->loop, &self->retry);
     crm_zwatch_destroy(&self->sub_watch);
     crm_zwatch_destroy(&self->replay_watch);

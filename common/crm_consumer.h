@@ -25,6 +25,13 @@ typedef int (crm_consumer_apply_fn)(void *arg, MDB_txn *txn, const Crm__Events__
  * for read-your-writes). May be NULL. */
 typedef void (crm_consumer_progress_fn)(void *arg, crm_consumer_t *consumer);
 
+/* Events carry the cursors their producer had applied (Event.after): one is
+ * applied only once the consumer of that producer in this process has
+ * applied as much (for 30 s at most: only stores restored out of step could
+ * need longer), so a service that consumes
+ * several producers sees their events in an order consistent with what each
+ * producer saw. A waiting consumer is woken when another one moves on. */
+
 /* Connects to producer's endpoints. Returns NULL on error (logged). */
 crm_consumer_t *crm_consumer_new(struct ev_loop *loop, void *zctx, crm_store_t *store,
                                  const char *producer, const char *pub_endpoint,
@@ -33,6 +40,11 @@ crm_consumer_t *crm_consumer_new(struct ev_loop *loop, void *zctx, crm_store_t *
 void crm_consumer_destroy(crm_consumer_t **self_p);
 
 void crm_consumer_on_progress(crm_consumer_t *self, crm_consumer_progress_fn *fn, void *arg);
+
+/* The cursors of every consumer in this process, for crm_outbox_set_after:
+ * the event being applied when called from inside an apply (what an event
+ * written there comes after), else the last applied. Returns how many. */
+size_t crm_consumer_positions(void *unused, Crm__Events__V1__Cursor *out, size_t max);
 
 /* The last sequence applied and committed. */
 uint64_t crm_consumer_applied(const crm_consumer_t *self);

@@ -5,17 +5,27 @@
 
 #include <string.h>
 
+#define CRM_OUTBOX_MAX_AFTER 8
+
 struct crm_outbox {
     char *producer;
     MDB_dbi dbi;
+    crm_outbox_after_fn *after;
+    void *after_arg;
 };
 
 crm_outbox_t *crm_outbox_new(const char *producer, MDB_dbi dbi)
 {
-    crm_outbox_t *self = crm_malloc(sizeof *self);
+    crm_outbox_t *self = crm_calloc(1, sizeof *self);
     self->producer = crm_strdup(producer);
     self->dbi = dbi;
     return self;
+}
+
+void crm_outbox_set_after(crm_outbox_t *self, crm_outbox_after_fn *fn, void *arg)
+{
+    self->after = fn;
+    self->after_arg = arg;
 }
 
 void crm_outbox_destroy(crm_outbox_t **self_p)
@@ -73,6 +83,13 @@ int crm_outbox_append(crm_outbox_t *self, MDB_txn *txn, const char *type, int64_
     ev.actor_id = actor_id;
     ev.payload.data = pbuf;
     ev.payload.len = plen;
+    Crm__Events__V1__Cursor after[CRM_OUTBOX_MAX_AFTER], *after_ptrs[CRM_OUTBOX_MAX_AFTER];
+    if (self->after) {
+        ev.n_after = self->after(self->after_arg, after, CRM_OUTBOX_MAX_AFTER);
+        for (size_t i = 0; i < ev.n_after; i++)
+            after_ptrs[i] = &after[i];
+        ev.after = after_ptrs;
+    }
 
     uint8_t key[8];
     crm_key_put_u64(key, seq);

@@ -21,6 +21,14 @@ void crm_outbox_destroy(crm_outbox_t **self_p);
 const char *crm_outbox_producer(const crm_outbox_t *self);
 MDB_dbi crm_outbox_dbi(const crm_outbox_t *self);
 
+/* Fills out (up to max) with the cursors an event written now comes after;
+ * returns how many. */
+typedef size_t (crm_outbox_after_fn)(void *arg, Crm__Events__V1__Cursor *out, size_t max);
+
+/* Stamps every event appended from now on with fn's cursors (Event.after).
+ * A producer that consumes others' events sets crm_consumer_positions. */
+void crm_outbox_set_after(crm_outbox_t *self, crm_outbox_after_fn *fn, void *arg);
+
 /* Appends an event of type (e.g. "user.created") with payload packed inside,
  * made by actor_id (0 = system), within txn. *seq (if not NULL) gets its
  * sequence. Returns an LMDB code. */

@@ -68,6 +68,8 @@ int main(int argc, char **argv)
     if (!a.store)
         return 1;
     a.outbox = crm_outbox_new("activities", a.outbox_dbi);
+    /* its events tell what it had applied of others' (identity's, ...) */
+    crm_outbox_set_after(a.outbox, crm_consumer_positions, NULL);
     a.apply_arena = crm_arena_new();
 
     struct ev_loop *loop = EV_DEFAULT;

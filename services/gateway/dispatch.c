@@ -166,6 +166,7 @@ static void forward_session(gw_call_t *call, gw_session_t *s, int64_t now)
     }
     /* the door may want to know whom it serves (the stream routes by user) */
     call->user_id = s->principal->user_id;
+    call->session_expires_at = s->principal->expires_at;
     forward(call, call->route->client, call->method_name, s->principal, s);
 }
 

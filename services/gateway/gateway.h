@@ -40,7 +40,8 @@ struct gw_call {
     uint8_t *body;          /* the method's request, packed; malloc'd */
     size_t body_len;
     int64_t started;        /* monotonic us */
-    int64_t user_id;        /* the caller, once dispatch has a principal (0 before) */
+    int64_t user_id;
+    int64_t session_expires_at; /* Unix us, with user_id: when the caller's session ends */        /* the caller, once dispatch has a principal (0 before) */
     /* Called exactly once with the outcome; body is the method's reply when
      * st->code is OK. The door frees the call in it (gw_call_free). */
     void (*finish)(gw_call_t *call, const crm_status_t *st, const uint8_t *body, size_t len);
@@ -166,6 +167,9 @@ void gw_stream_abandon(gw_stream_client_t *client);
  * undecided requests answered, every stream ended and resumed (libmicrohttpd
  * must not stop with suspended connections). */
 void gw_stream_close_all(void);
+/* A session of user (-1: any user) may have been revoked: each of their
+ * streams asks again through dispatch and ends if it is refused. */
+void gw_stream_recheck(int64_t user_id);
 /* After the HTTP door stopped: closes the socket, frees what is left. */
 void gw_stream_stop(void);
 

@@ -90,6 +90,8 @@ void gw_session_forget_user(gateway_t *gw, int64_t user_id)
     gw->revocations++;
     forget_t f = {user_id};
     crm_map_each(gw->sessions, forget_one, &f);
+    /* an open stream was authenticated once: it must hear of this too */
+    gw_stream_recheck(user_id);
 }
 
 void gw_session_forget_all(gateway_t *gw) { gw_session_forget_user(gw, -1); }

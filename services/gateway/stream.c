@@ -53,6 +53,7 @@
  * so it is kept small: 3 KiB less for each of thousands of clients */
 #define RESPONSE_BLOCK 1024
 #define TOKEN_MAX 128
+#define USER_STREAMS_MAX 16        /* one user cannot take every stream */
 
 static const char KEEPALIVE[] = ": keepalive\n\n";
 /* The first bytes of every stream. With libmicrohttpd 0.9.75 the response
@@ -80,6 +81,7 @@ struct gw_stream_client {
     int64_t user_id;
     int64_t last_sent_id;      /* the largest entry id handed to this client */
     int64_t wait_until;        /* monotonic us: undecided until the stream is heard */
+    int64_t expires_at;        /* Unix us: the session's end, and the stream's */
     char *buf;                 /* unsent bytes are buf[off, len) */
     size_t off, len, cap;
     size_t caught_up;          /* of those, bytes a backfill put there (see live_bytes) */
@@ -697,10 +699,12 @@ static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents)
  * come), and backfills whose last page failed. */
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    int64_t now = crm_time_mono_us();
+    int64_t now = crm_time_mono_us(), wall = crm_time_now_us();
     for (gw_stream_client_t *c = st_.all, *next; c; c = next) {
         next = c->all_next;
-        if (c->ready && c->registered && now > c->wait_until)
+        if (c->expires_at && wall >= c->expires_at && !c->dropped)
+            drop(c, CODE(UNAUTHENTICATED), "the session expired");
+        else if (c->ready && c->registered && now > c->wait_until)
             refuse_code(c, CODE(UNAVAILABLE), NULL, "the notification stream is not reachable; try again");
         else if (!c->dropped && stalled(c))
             drop(c, CODE(RESOURCE_EXHAUSTED), "the client reads too slowly");
@@ -752,7 +756,7 @@ int gw_stream_listen(gateway_t *gw, const char *endpoint)
 static void on_auth(gw_call_t *call, const crm_status_t *st, const uint8_t *body, size_t len)
 {
     gw_stream_client_t *c = call->door;
-    int64_t user = call->user_id;
+    int64_t user = call->user_id, expires_at = call->session_expires_at;
     gw_call_free(call);
     c->call_out = 0;
     if (c->closed) {
@@ -771,7 +775,15 @@ static void on_auth(gw_call_t *call, const crm_status_t *st, const uint8_t *body
         refuse_code(c, CODE(INTERNAL), NULL, "the session has no user");
         return;
     }
+    int open = 0;
+    for (gw_stream_client_t *o = crm_map_get(st_.users, (uint64_t)user); o; o = o->user_next)
+        open++;
+    if (open >= USER_STREAMS_MAX) {
+        refuse_code(c, CODE(RESOURCE_EXHAUSTED), NULL, "too many open streams for this user; close one");
+        return;
+    }
     c->user_id = user;
+    c->expires_at = expires_at;
     user_add(c);
     append(c, OPENING, sizeof OPENING - 1);
     /* decided before the backfill starts: a backfill that fails at once
@@ -911,6 +923,20 @@ struct MHD_Response *gw_stream_response(gw_stream_client_t *c)
 }
 
 void gw_stream_abandon(gw_stream_client_t *c) { release(c); }
+
+void gw_stream_recheck(int64_t user_id)
+{
+    if (!st_.users)
+        return;
+    /* a backfill round calls ListInbox with the stream's token: dispatch
+     * authenticates it afresh (the session was just forgotten), and a
+     * refusal ends the stream */
+    for (gw_stream_client_t *c = st_.all, *next; c; c = next) {
+        next = c->all_next;
+        if (c->registered && !c->ready && (user_id < 0 || c->user_id == user_id))
+            backfill_start(c);
+    }
+}
 
 void gw_stream_close_all(void)
 {

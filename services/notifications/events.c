@@ -62,10 +62,14 @@ static int apply_lead(notifications_t *n, MDB_txn *txn, const Crm__Events__V1__E
     int rc = put_doc(n, txn, NTF_LEAD, l->id, &d);
     if (rc)
         return rc;
-    /* the creator and whoever is assigned follow the lead, as in OpenERP */
-    if (!strcmp(ev->type, "lead.created") && (rc = ntf_auto_follow(n, txn, NTF_LEAD, l->id, ev->actor_id, ev->at)) != 0)
+    /* the creator and whoever is assigned follow the lead, as in OpenERP:
+     * when it is created or assigned, so that an unfollow sticks otherwise */
+    int created = !strcmp(ev->type, "lead.created"), assigned = created;
+    for (size_t i = 0; i < e->n_changes && !assigned; i++)
+        assigned = e->changes[i]->field && !strcmp(e->changes[i]->field, "salespersonId");
+    if (created && (rc = ntf_auto_follow(n, txn, NTF_LEAD, l->id, ev->actor_id, ev->at)) != 0)
         return rc;
-    if ((rc = ntf_auto_follow(n, txn, NTF_LEAD, l->id, l->salesperson_id, ev->at)) != 0)
+    if (assigned && (rc = ntf_auto_follow(n, txn, NTF_LEAD, l->id, l->salesperson_id, ev->at)) != 0)
         return rc;
 
     int opportunity = l->type == CRM__PIPELINE__V1__LEAD_TYPE__LEAD_TYPE_OPPORTUNITY;

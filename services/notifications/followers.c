@@ -65,9 +65,10 @@ static int64_t doc_owner(crm_call_t *call, int model, int64_t id)
 }
 
 /* The user a Follow or Unfollow is about, checked: the caller, or someone
- * the caller may manage on this document who can read it. Returns the user
- * id, or -1 with the error set. */
-static int64_t target_user(crm_call_t *call, int model, const doc_t *doc, int64_t requested)
+ * the caller may manage on this document; a user added (reader set) must be
+ * active and able to read it, one removed need not (a manager clears out
+ * those who left). Returns the user id, or -1 with the error set. */
+static int64_t target_user(crm_call_t *call, int model, const doc_t *doc, int64_t requested, int reader)
 {
     const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
     if (requested < 0)
@@ -78,6 +79,8 @@ static int64_t target_user(crm_call_t *call, int model, const doc_t *doc, int64_
     if (!manager && doc_owner(call, model, doc->id) != p->user_id)
         return crm_call_fail(call, CODE(PERMISSION_DENIED), "userId",
                              "only the document's salesperson, a sales manager or an administrator may change others' following");
+    if (!reader)
+        return requested;
     notifications_t *n = crm_call_ctx(call);
     userinfo_t *u = ntf_user_get(n, crm_call_txn(call), crm_call_arena(call), requested);
     if (!u || !u->active)
@@ -103,11 +106,11 @@ typedef struct {
 } following_t;
 
 static int following_get(crm_call_t *call, const doc_t *doc, int64_t user_id,
-                         const Crm__Notifications__V1__Subtype *subtypes, size_t n_subtypes, following_t *f)
+                         const Crm__Notifications__V1__Subtype *subtypes, size_t n_subtypes, int adding, following_t *f)
 {
     notifications_t *n = crm_call_ctx(call);
     if ((f->model = ntf_check_doc(call, doc)) < 0 || subtype_bits(call, subtypes, n_subtypes, &f->bits) != 0 ||
-        (f->user = target_user(call, f->model, doc, user_id)) < 0)
+        (f->user = target_user(call, f->model, doc, user_id, adding)) < 0)
         return -1;
     ntf_follower_key(f->key, f->model, doc->id, f->user);
     int rc = crm_db_get_msg(crm_call_txn(call), n->followers, f->key, NTF_FOLLOWER_KEY,
@@ -125,7 +128,7 @@ int ntf_follow(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *o
     const Crm__Notifications__V1__FollowRequest *r = (const void *)in;
     notifications_t *n = crm_call_ctx(call);
     following_t f;
-    if (following_get(call, r->doc, r->user_id, r->subtypes, r->n_subtypes, &f) != 0)
+    if (following_get(call, r->doc, r->user_id, r->subtypes, r->n_subtypes, 1, &f) != 0)
         return -1;
     if (!f.rec) {
         f.rec = crm_arena_alloc(crm_call_arena(call), sizeof *f.rec);
@@ -147,7 +150,7 @@ int ntf_unfollow(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage 
     const Crm__Notifications__V1__UnfollowRequest *r = (const void *)in;
     notifications_t *n = crm_call_ctx(call);
     following_t f;
-    if (following_get(call, r->doc, r->user_id, r->subtypes, r->n_subtypes, &f) != 0)
+    if (following_get(call, r->doc, r->user_id, r->subtypes, r->n_subtypes, 0, &f) != 0)
         return -1;
     if (!f.rec)
         return crm_call_fail(call, CODE(NOT_FOUND), "userId", "user %lld does not follow %s %lld", (long long)f.user,

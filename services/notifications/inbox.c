@@ -161,9 +161,13 @@ int ntf_list_inbox(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
     int oldest_first = r->after_id > 0;
     /* the token is the last id given; the key holds the user, so a token
      * can only ever move within the caller's own inbox */
-    int64_t from = after ? (int64_t)after : oldest_first ? r->after_id : INT64_MAX;
+    uint64_t from = after ? after : oldest_first ? (uint64_t)r->after_id : INT64_MAX;
+    if (from > INT64_MAX)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "pageToken", "pageToken is not from this inbox");
+    if (oldest_first && from == INT64_MAX)
+        return 0; /* nothing comes after the last possible id */
     uint8_t key[NTF_USER_KEY];
-    ntf_user_key(key, user, oldest_first ? from + 1 : from);
+    ntf_user_key(key, user, (int64_t)(oldest_first ? from + 1 : from));
     MDB_cursor *cur;
     int rc = mdb_cursor_open(crm_call_txn(call), r->unread_only ? n->unread : n->by_user, &cur);
     if (rc)

@@ -63,7 +63,7 @@ void ntf_stream_flush(void *arg)
         crm_warn("stream: %s", mdb_strerror(rc));
         return;
     }
-    MDB_cursor *cur;
+    MDB_cursor *cur = NULL;
     rc = mdb_cursor_open(txn, self->n->inbox, &cur);
     uint8_t key[8];
     crm_key_put_u64(key, self->head + 1);

@@ -83,6 +83,8 @@ int main(int argc, char **argv)
     if (!pl.store)
         return 1;
     pl.outbox = crm_outbox_new("pipeline", pl.outbox_dbi);
+    /* its events tell what it had applied of others' (identity's, ...) */
+    crm_outbox_set_after(pl.outbox, crm_consumer_positions, NULL);
     int rc = crm_store_write(pl.store, bootstrap, &pl);
     if (rc) {
         crm_error("creating the default stages: %s", mdb_strerror(rc));

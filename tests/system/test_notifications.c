@@ -388,6 +388,18 @@ static void test_subtypes_and_auto_follow(void **state)
     json_decref(in);
     assert_int_equal(unread(cat), 1); /* her own change */
 
+    /* a salesperson who unfollows their lead stays out: only being assigned
+     * again makes them follow it again */
+    int64_t sticky = new_opportunity(ann, "Sticky deal", ann_id);
+    known(ann, sticky);
+    json_decref(OK(ann, N("Unfollow"), "{\"doc\":{\"model\":\"lead\",\"id\":\"%lld\"}}", (long long)sticky));
+    move_stage(admin, sticky, stage_named("Qualification"));
+    json_t *after = OK(admin, N("ListFollowers"), "{\"doc\":{\"model\":\"lead\",\"id\":\"%lld\"}}", (long long)sticky);
+    json_t *who = json_object_get(after, "followers");
+    for (size_t i = 0; i < json_array_size(who); i++)
+        assert_int_not_equal(sys_jint(json_array_get(who, i), "userId"), ann_id);
+    json_decref(after);
+
     /* auto-follow switched off: creating and being assigned make no follower */
     json_t *p = OK(bob, N("UpdatePreferences"), "{\"autoFollow\":false}");
     assert_false(json_is_true(json_object_get(p, "autoFollow")));
@@ -533,6 +545,15 @@ static void test_bad_input(void **state)
     ERR(CODE(INVALID_ARGUMENT), "pageSize", vic, N("ListInbox"), "{\"pageSize\":-1}");
     ERR(CODE(INVALID_ARGUMENT), "pageToken", vic, N("ListInbox"), "{\"pageToken\":\"not a token\"}");
     ERR(CODE(INVALID_ARGUMENT), "afterId", vic, N("ListInbox"), "{\"afterId\":\"-5\"}");
+    /* the largest ids a client can name: nothing after them, no overflow */
+    json_t *none = OK(vic, N("ListInbox"), "{\"afterId\":\"9223372036854775807\"}");
+    assert_int_equal(json_array_size(json_object_get(none, "notifications")), 0);
+    json_decref(none);
+    ERR(CODE(INVALID_ARGUMENT), "pageToken", vic, N("ListInbox"), "{\"afterId\":\"1\",\"pageToken\":\"__________8\"}");
+    int sse_status;
+    sys_sse_t *far = sys_sse_open(env, vic, INT64_MAX, &sse_status);
+    assert_non_null(far);
+    sys_sse_close(&far);
     ERR(CODE(PERMISSION_DENIED), "userId", vic, N("GetPreferences"), "{\"userId\":\"%lld\"}", (long long)una_id);
     ERR(CODE(PERMISSION_DENIED), "userId", vic, N("UpdatePreferences"), "{\"userId\":\"%lld\",\"autoFollow\":false}",
         (long long)una_id);
@@ -682,6 +703,62 @@ static void test_exactly_once_down_and_killed(void **state)
     free(xia);
 }
 
+/* --- a stream ends with its session ------------------------------------------------------ */
+
+static void test_stream_ends_with_its_session(void **state)
+{
+    int64_t zoe_id;
+    char *zoe = login_new_user("zoe", "SALES_ACCESS_ALL_LEADS", &zoe_id);
+    int status;
+    sys_sse_t *sse = sys_sse_open(env, zoe, 0, &status);
+    assert_non_null(sse);
+    /* one user cannot hold every stream of the gateway */
+    sys_sse_t *more[16];
+    int opened = 0;
+    for (; opened < 16; opened++)
+        if (!(more[opened] = sys_sse_open(env, zoe, 0, &status)))
+            break;
+    assert_int_equal(opened, 15);
+    assert_int_equal(status, 429);
+    for (int i = 0; i < opened; i++)
+        sys_sse_close(&more[i]);
+    json_decref(OK(zoe, I("Logout"), "{}"));
+    int64_t id, t0 = sys_now_ms();
+    int r;
+    while ((r = sys_sse_next(sse, 5000, &id, NULL)) == 1)
+        ;
+    assert_int_equal(r, -1);
+    assert_true(sys_now_ms() - t0 < 5000);
+    sys_sse_close(&sse);
+    free(zoe);
+}
+
+/* --- events of several services in a consistent order -------------------------------------- */
+
+/* Notifications hears identity, pipeline and activities on separate
+ * sockets. A lead assigned to a user created a moment before must not be
+ * judged before notifications knows that user: pipeline's event says what
+ * pipeline had applied of identity's, and waits for it here. */
+static void test_events_wait_for_what_they_come_after(void **state)
+{
+    assert_int_equal(sys_kill(env, SYS_NOTIFICATIONS, SIGTERM), 0);
+    int64_t nu_id;
+    char *nu = login_new_user("nu", "SALES_ACCESS_ALL_LEADS", &nu_id);
+    int64_t lead = new_opportunity(admin, "Newcomer's deal", nu_id);
+    move_stage(admin, lead, stage_named("Qualification"));
+    /* identity is silent while notifications starts: pipeline's events wait */
+    assert_int_equal(kill(env->pid[SYS_IDENTITY], SIGSTOP), 0);
+    restart_notifications();
+    usleep(1500000);
+    assert_int_equal(kill(env->pid[SYS_IDENTITY], SIGCONT), 0);
+    assert_int_equal(sys_wait_ready(env, SYS_NOTIFICATIONS, 15000), 0);
+    /* assigned, then moved: both told, once */
+    assert_int_equal(wait_unread(nu, 2, 10000), 2);
+    usleep(200000);
+    assert_int_equal(unread(nu), 2);
+    free(nu);
+}
+
 /* --- a stalled stream --------------------------------------------------------------------- */
 
 /* The gateway's count of SSE clients dropped for falling behind. */
@@ -759,6 +836,8 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_exactly_once_down_and_killed),
         cmocka_unit_test(test_stalled_stream),
+        cmocka_unit_test(test_stream_ends_with_its_session),
+        cmocka_unit_test(test_events_wait_for_what_they_come_after),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

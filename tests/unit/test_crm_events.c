@@ -51,6 +51,11 @@ typedef struct {
     crm_consumer_t *consumer;
     applier_t applier;
     void *raw, *fake_pub, *fake_replay;
+    /* a second producer and its consumer (Event.after) */
+    crm_store_t *pstore2, *cstore2;
+    crm_outbox_t *outbox2;
+    crm_publisher_t *publisher2;
+    crm_consumer_t *consumer2;
 } fixture_t;
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -90,6 +95,11 @@ static int teardown(void **state)
     fixture_t *f = *state;
     crm_consumer_destroy(&f->consumer);
     crm_publisher_destroy(&f->publisher);
+    crm_consumer_destroy(&f->consumer2);
+    crm_publisher_destroy(&f->publisher2);
+    crm_outbox_destroy(&f->outbox2);
+    crm_store_close(&f->pstore2);
+    crm_store_close(&f->cstore2);
     void *socks[] = {f->raw, f->fake_pub, f->fake_replay};
     for (int i = 0; i < 3; i++)
         if (socks[i])
@@ -564,6 +574,99 @@ static void test_duplicates_and_stragglers_skipped(void **state)
     assert_true(crm_consumer_known(f->consumer) == 8);
 }
 
+/* --- events of two producers: Event.after ----------------------------------- */
+
+typedef struct {
+    crm_consumer_t *identity; /* the other consumer of this process */
+    uint64_t identity_at_apply[8];
+    Crm__Events__V1__Cursor inside[8]; /* crm_consumer_positions during the apply */
+    size_t n_inside;
+    int n;
+} second_t;
+
+static int apply_second(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev)
+{
+    second_t *s = arg;
+    if (s->n < 8)
+        s->identity_at_apply[s->n++] = crm_consumer_applied(s->identity);
+    s->n_inside = crm_consumer_positions(NULL, s->inside, 8);
+    return 0;
+}
+
+static uint64_t after_mark;
+static size_t identity_after(void *arg, Crm__Events__V1__Cursor *out, size_t max)
+{
+    crm__events__v1__cursor__init(&out[0]);
+    out[0].producer = PRODUCER;
+    out[0].seq = after_mark;
+    return 1;
+}
+
+static void test_event_waits_for_what_its_producer_had_applied(void **state)
+{
+    fixture_t *f = *state;
+    start_publisher(f);
+    start_consumer(f);
+    produce(f, 2);
+    wait_applied(f, 2, 3.0);
+
+    /* a second producer, "pipeline", whose events say it had applied
+     * identity's events up to after_mark when it wrote them */
+    char path[128], pub2[160], replay2[160];
+    const char *err;
+    MDB_dbi outbox2_dbi, unused;
+    snprintf(path, sizeof path, "%s/producer2", f->dir);
+    crm_store_dbi_t pd[] = {{"outbox", 0, &outbox2_dbi}};
+    crm_store_t *pstore2 = f->pstore2 = crm_store_open(path, pd, 1, 1, 0, &err);
+    snprintf(path, sizeof path, "%s/consumer2", f->dir);
+    crm_store_dbi_t cd[] = {{"unused", 0, &unused}};
+    crm_store_t *cstore2 = f->cstore2 = crm_store_open(path, cd, 1, 1, 0, &err);
+    assert_non_null(pstore2);
+    assert_non_null(cstore2);
+    crm_outbox_t *outbox2 = f->outbox2 = crm_outbox_new("pipeline", outbox2_dbi);
+    crm_outbox_set_after(outbox2, identity_after, NULL);
+    snprintf(pub2, sizeof pub2, "ipc://%s/pub2.sock", f->dir);
+    snprintf(replay2, sizeof replay2, "ipc://%s/replay2.sock", f->dir);
+    crm_publisher_t *publisher2 = f->publisher2 = crm_publisher_new(f->loop, f->zctx, pstore2, outbox2, pub2, replay2, 50);
+    second_t second = {.identity = f->consumer};
+    crm_consumer_t *consumer2 = f->consumer2 = crm_consumer_new(f->loop, f->zctx, cstore2, "pipeline", pub2, replay2,
+                                                 apply_second, &second);
+    assert_non_null(publisher2);
+    assert_non_null(consumer2);
+
+    after_mark = 5;
+    produce_ctx_t c = {outbox2, 1};
+    assert_int_equal(crm_store_write(pstore2, append_events, &c), 0);
+    crm_publisher_flush(publisher2);
+    run_for(f, 0.5);
+    /* identity's 3 to 5 are not applied here yet: pipeline's event waits */
+    assert_true(crm_consumer_applied(consumer2) == 0);
+    assert_int_equal(second.n, 0);
+    produce(f, 3);
+    wait_applied(f, 5, 3.0);
+    for (int i = 0; i < 300 && crm_consumer_applied(consumer2) < 1; i++)
+        run_for(f, 0.01);
+    assert_true(crm_consumer_applied(consumer2) == 1);
+    assert_int_equal(second.n, 1);
+    assert_true(second.identity_at_apply[0] >= 5);
+    /* inside an apply, positions name the event being applied */
+    assert_int_equal(second.n_inside, 2);
+    for (size_t i = 0; i < second.n_inside; i++)
+        assert_true(second.inside[i].seq == (strcmp(second.inside[i].producer, "pipeline") ? 5 : 1));
+
+    /* live, too: the next one waits for identity's 6 */
+    after_mark = 6;
+    assert_int_equal(crm_store_write(pstore2, append_events, &c), 0);
+    crm_publisher_flush(publisher2);
+    run_for(f, 0.3);
+    assert_true(crm_consumer_applied(consumer2) == 1);
+    produce(f, 1);
+    for (int i = 0; i < 300 && crm_consumer_applied(consumer2) < 2; i++)
+        run_for(f, 0.01);
+    assert_true(crm_consumer_applied(consumer2) == 2);
+    assert_true(second.identity_at_apply[1] >= 6);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -577,6 +680,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replay_answers_from_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_full_in_apply_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_and_stragglers_skipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_waits_for_what_its_producer_had_applied, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
