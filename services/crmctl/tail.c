@@ -114,11 +114,12 @@ static void follow_seq(tail_t *t, uint64_t seq, uint64_t gseq)
     t->last = seq;
 }
 
-/* Prints one entry; returns -1 when stdout is gone. */
+/* Prints one entry (flushed once what has arrived is printed); returns -1
+ * when stdout is gone. */
 static int print_entry(const Crm__Notifications__V1__StreamEntry *e)
 {
     char *text = crm_json_encode(&e->base, NULL);
-    int ok = puts(text) >= 0 && fflush(stdout) == 0, err = errno;
+    int ok = puts(text) >= 0, err = errno;
     free(text);
     errno = err;
     return ok ? 0 : -1;
@@ -254,16 +255,24 @@ int crmctl_tail(int argc, char **argv)
         }
         for (int budget = 1024; budget > 0 && !stop_; budget--) {
             crm_frames_t f;
+            int out = 0;
             if (crm_frames_recv(sock, &f) != 0) {
                 if (errno == EMSGSIZE)
                     continue;
-                if (errno == EAGAIN || errno == EINTR)
+                if (errno != EAGAIN && errno != EINTR) {
+                    fprintf(stderr, "error: receive: %s\n", zmq_strerror(errno));
+                    goto done;
+                }
+                /* one write for what came together, so a reader sees each
+                 * line as soon as nothing more is waiting */
+                if (fflush(stdout) != 0)
+                    out = -1;
+                else
                     break;
-                fprintf(stderr, "error: receive: %s\n", zmq_strerror(errno));
-                goto done;
+            } else {
+                out = handle(&t, &f);
+                crm_frames_close(&f);
             }
-            int out = handle(&t, &f);
-            crm_frames_close(&f);
             if (out != 0) {
                 /* the reader went away (crmctl tail | head): not an error */
                 rc = errno == EPIPE ? 0 : 1;
@@ -271,6 +280,10 @@ int crmctl_tail(int argc, char **argv)
                     fprintf(stderr, "error: writing to stdout: %s\n", strerror(errno));
                 goto done;
             }
+        }
+        if (fflush(stdout) != 0 && errno != EPIPE) {
+            fprintf(stderr, "error: writing to stdout: %s\n", strerror(errno));
+            goto done;
         }
     }
     rc = 0;

@@ -17,11 +17,16 @@ typedef Crm__Notifications__V1__InboxEntry entry_t;
 static const int subtype_order[] = {SUBTYPE(STAGE_CHANGED), SUBTYPE(STATUS_CHANGED), SUBTYPE(ASSIGNED),
                                     SUBTYPE(DISCUSSION), SUBTYPE(CALL)};
 
-static int put_empty(MDB_txn *txn, MDB_dbi dbi, int64_t user, int64_t id)
+/* The by_user index holds each entry's read flag, so that listing unread
+ * entries and marking them all read need no decoding and no index of their
+ * own (each index is one more page written per user at every commit). */
+enum { FLAG_UNREAD = 0, FLAG_READ = 1 };
+
+static int put_flag(MDB_txn *txn, MDB_dbi dbi, int64_t user, int64_t id, uint8_t flag)
 {
     uint8_t key[NTF_USER_KEY];
     ntf_user_key(key, user, id);
-    MDB_val k = {sizeof key, key}, d = {0, ""};
+    MDB_val k = {sizeof key, key}, d = {1, &flag};
     return mdb_put(txn, dbi, &k, &d, 0);
 }
 
@@ -58,8 +63,7 @@ static int write_entry(notifications_t *n, MDB_txn *txn, const ntf_change_t *c, 
     e.user_seq = st->stream_seq;
     e.doc_seq = doc->stream_seq;
     if ((rc = crm_db_put_id(txn, n->inbox, id, &e.base)) != 0 ||
-        (rc = put_empty(txn, n->by_user, user, (int64_t)id)) != 0 ||
-        (rc = put_empty(txn, n->unread, user, (int64_t)id)) != 0)
+        (rc = put_flag(txn, n->by_user, user, (int64_t)id, FLAG_UNREAD)) != 0)
         return rc;
     return crm_db_put_id(txn, n->state, (uint64_t)user, &st->base);
 }
@@ -169,7 +173,7 @@ int ntf_list_inbox(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
     uint8_t key[NTF_USER_KEY];
     ntf_user_key(key, user, (int64_t)(oldest_first ? from + 1 : from));
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(crm_call_txn(call), r->unread_only ? n->unread : n->by_user, &cur);
+    int rc = mdb_cursor_open(crm_call_txn(call), n->by_user, &cur);
     if (rc)
         return crm_call_fail_db(call, rc);
     reply->notifications = crm_arena_alloc(crm_call_arena(call), sizeof *reply->notifications * size);
@@ -180,6 +184,8 @@ int ntf_list_inbox(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
     for (; rc == 0; rc = mdb_cursor_get(cur, &k, &d, oldest_first ? MDB_NEXT : MDB_PREV)) {
         if (k.mv_size != NTF_USER_KEY || memcmp(k.mv_data, key, 8) != 0)
             break;
+        if (r->unread_only && d.mv_size == 1 && *(const uint8_t *)d.mv_data == FLAG_READ)
+            continue;
         if (reply->n_notifications == size) {
             char *token = crm_arena_alloc(crm_call_arena(call), 24);
             crm_page_token_make(token, (uint64_t)reply->notifications[size - 1]->id);
@@ -225,12 +231,9 @@ static int mark_one(crm_call_t *call, entry_t *e, int *err)
     if (m->read)
         return 0;
     m->read = 1;
-    uint8_t key[NTF_USER_KEY];
-    ntf_user_key(key, m->user_id, m->id);
-    MDB_val k = {sizeof key, key};
     int rc = crm_db_put_id(crm_call_txn(call), n->inbox, (uint64_t)m->id, &e->base);
     if (rc == 0)
-        rc = mdb_del(crm_call_txn(call), n->unread, &k, NULL);
+        rc = put_flag(crm_call_txn(call), n->by_user, m->user_id, m->id, FLAG_READ);
     if (rc) {
         *err = rc;
         return -1;
@@ -284,44 +287,56 @@ int ntf_mark_all_read(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     if (require_user(call) != 0)
         return -1;
     int64_t user = crm_call_principal(call)->user_id;
-    uint8_t key[NTF_USER_KEY];
-    ntf_user_key(key, user, 0);
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(crm_call_txn(call), n->unread, &cur);
+    inbox_state_t *st;
+    int rc = ntf_state_get(n, crm_call_txn(call), crm_call_arena(call), user, &st);
     if (rc)
         return crm_call_fail_db(call, rc);
-    /* each mark deletes the key under the cursor, so always take the first */
-    for (;;) {
-        MDB_val k = {sizeof key, key}, d;
-        rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
-        if (rc || k.mv_size != NTF_USER_KEY || memcmp(k.mv_data, key, 8) != 0)
+    if (!st->unread)
+        return 0;
+    /* newest first, down to the newest entry the last MarkAllRead saw: all
+     * below it were read then, so each entry is visited once over time */
+    uint8_t key[NTF_USER_KEY];
+    ntf_user_key(key, user, INT64_MAX);
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(crm_call_txn(call), n->by_user, &cur)) != 0)
+        return crm_call_fail_db(call, rc);
+    int64_t newest = 0;
+    MDB_val k = {sizeof key, key}, d;
+    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+    rc = rc == MDB_NOTFOUND ? mdb_cursor_get(cur, &k, &d, MDB_LAST) : mdb_cursor_get(cur, &k, &d, MDB_PREV);
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_PREV)) {
+        if (k.mv_size != NTF_USER_KEY || memcmp(k.mv_data, key, 8) != 0)
             break;
-        entry_t *e;
         int64_t id = (int64_t)crm_key_get_u64((uint8_t *)k.mv_data + 8);
+        if (id <= st->read_upto)
+            break;
+        if (!newest)
+            newest = id;
+        if (d.mv_size == 1 && *(const uint8_t *)d.mv_data == FLAG_READ)
+            continue;
+        entry_t *e;
+        int err;
         if ((rc = get_entry(call, id, &e)) != 0) {
             rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
             break;
         }
-        int err;
-        if (!e->notification->read) {
-            if (mark_one(call, e, &err) < 0) {
-                rc = err;
-                break;
-            }
-        } else {
-            MDB_val dk = {sizeof key, k.mv_data};
-            uint8_t copy[NTF_USER_KEY];
-            memcpy(copy, k.mv_data, sizeof copy);
-            dk.mv_data = copy;
-            if ((rc = mdb_del(crm_call_txn(call), n->unread, &dk, NULL)) != 0)
-                break;
+        /* the put below lands on the key under the cursor: LMDB keeps the
+         * cursor on it */
+        if (mark_one(call, e, &err) < 0) {
+            rc = err;
+            break;
         }
         reply->count++;
-        ntf_user_key(key, user, id + 1);
     }
     mdb_cursor_close(cur);
     if (rc && rc != MDB_NOTFOUND)
         return crm_call_fail_db(call, rc);
+    /* lower_unread reads the state again: it holds the new watermark */
+    if (newest > st->read_upto) {
+        st->read_upto = newest;
+        if ((rc = crm_db_put_id(crm_call_txn(call), n->state, (uint64_t)user, &st->base)) != 0)
+            return crm_call_fail_db(call, rc);
+    }
     return lower_unread(call, user, reply->count);
 }
 

@@ -53,7 +53,6 @@ int main(int argc, char **argv)
     const crm_store_dbi_t dbis[] = {
         {"docs", 0, &n.docs},           {"users", 0, &n.users},   {"state", 0, &n.state},
         {"followers", 0, &n.followers}, {"inbox", 0, &n.inbox},   {"by_user", 0, &n.by_user},
-        {"unread", 0, &n.unread},
     };
     const char *err;
     n.store = crm_store_open(data_dir, dbis, sizeof dbis / sizeof dbis[0], NOTIFICATIONS_SCHEMA, 0, &err);

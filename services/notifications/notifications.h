@@ -40,8 +40,7 @@ typedef struct {
     MDB_dbi state;     /* user → InboxState */
     MDB_dbi followers; /* model, id, user → FollowerRecord */
     MDB_dbi inbox;     /* entry id → InboxEntry */
-    MDB_dbi by_user;   /* user, entry id → "" */
-    MDB_dbi unread;    /* user, entry id → "" (unread entries only) */
+    MDB_dbi by_user;   /* user, entry id → read flag (1 byte) */
 } notifications_t;
 
 extern const crm_method_t notifications_methods[];

@@ -4,11 +4,15 @@
 # Starts crm-identity, crm-pipeline and crm-gateway from BUILD_DIR on free
 # local ports with a temporary data dir, waits until they answer, runs
 # bench_gateway, then bench_pipeline, then starts crm-activities and runs
-# bench_activities (each with its floors and our figures in one run) and
+# bench_activities, then starts crm-notifications and runs
+# bench_notifications (each with its floors and our figures in one run) and
 # always stops what it started. crm-activities starts only then, so that the
 # first two measure what they always did (activities would otherwise write a
 # tracking message for every lead bench_pipeline makes, on the same cores);
 # it catches up on pipeline's events before bench_activities measures.
+# crm-notifications starts last for the same reason and catches up on
+# pipeline's and activities' events before bench_notifications measures; the
+# gateway is given its endpoints from the start (it connects when it comes).
 #
 # A second identity + gateway pair, whose admin password is hashed with the
 # cheapest argon2id (1 pass, 8 KiB), shows what Login costs besides the hash.
@@ -20,10 +24,16 @@
 #   BENCH_REPS           runs per configuration (median) (3)
 #   BENCH_LOGIN_SECONDS  window of each Login run        (3)
 #   BENCH_LEADS          opportunities before the pipeline's reads (100000)
-#   BENCH_ONLY           gateway, pipeline or activities: run that one alone
+#   BENCH_ONLY           gateway, pipeline, activities or notifications: run
+#                        that one alone (notifications: with activities running)
 #   BENCH_ENTRIES        chatter entries before ListMessages  (10000)
 #   BENCH_TRACK_RATE     UpdateLead changes a second, tracking (1000)
 #   BENCH_TRACK_SECONDS  duration of each tracking run       (5)
+#   BENCH_NOTIFY_RATE    UpdateLead changes a second, notifications (1000)
+#   BENCH_NOTIFY_SECONDS duration of each notifications run  (5)
+#   BENCH_SSE            SSE streams held open on the gateway (1000)
+#   BENCH_NOTIFY_DUMP=F  bench_notifications writes every measured change's
+#                        reply and entries' times to F
 #   BENCH_STRICT=1       exit 3 when a target is missed
 #   BENCH_PERF=DIR       perf record -g the services for the whole run into DIR
 #   CRM_LOG_LEVEL        the services' log level          (warn)
@@ -34,12 +44,13 @@ B=${1:-build/release}
 bench=$B/tests/bench/bench_gateway
 bench_pl=$B/tests/bench/bench_pipeline
 bench_act=$B/tests/bench/bench_activities
+bench_ntf=$B/tests/bench/bench_notifications
 only=${BENCH_ONLY:-}
-case "$only" in ""|gateway|pipeline|activities) ;;
-  *) echo "run.sh: BENCH_ONLY=$only: want gateway, pipeline or activities" >&2; exit 2;;
+case "$only" in ""|gateway|pipeline|activities|notifications) ;;
+  *) echo "run.sh: BENCH_ONLY=$only: want gateway, pipeline, activities or notifications" >&2; exit 2;;
 esac
-for p in "$B/crm-identity" "$B/crm-pipeline" "$B/crm-activities" "$B/crm-gateway" "$bench" "$bench_pl" \
-  "$bench_act"; do
+for p in "$B/crm-identity" "$B/crm-pipeline" "$B/crm-activities" "$B/crm-notifications" "$B/crm-gateway" \
+  "$B/crmctl" "$bench" "$bench_pl" "$bench_act" "$bench_ntf"; do
   [ -x "$p" ] || { echo "run.sh: $p is missing (make bench builds it)" >&2; exit 1; }
 done
 
@@ -79,7 +90,7 @@ start() {
 }
 
 read -r id_rpc id_ev id_rep gw_zmq gw_http c_rpc c_ev c_rep c_zmq c_http nobody pl_rpc pl_ev pl_rep \
-  act_rpc act_ev act_rep <<<"$("$bench" --free-ports 17)"
+  act_rpc act_ev act_rep ntf_rpc ntf_stream <<<"$("$bench" --free-ports 19)"
 export CRM_ADMIN_PASSWORD="bench-$$-$RANDOM$RANDOM"
 export CRM_LOG_LEVEL=${CRM_LOG_LEVEL:-warn}
 # all clients share one session: the gateway's per-session limit is set so
@@ -90,7 +101,12 @@ export CRM_RATE_PER_SESSION=${CRM_RATE_PER_SESSION:-1000000000}
 # services themselves are given their endpoints as flags, which win)
 export CRM_PIPELINE_RPC=tcp://127.0.0.1:$nobody
 export CRM_ACTIVITIES_RPC=tcp://127.0.0.1:$nobody
+export CRM_NOTIFICATIONS_RPC=tcp://127.0.0.1:$nobody
+export CRM_NOTIFICATIONS_STREAM=tcp://127.0.0.1:$nobody
 L=tcp://127.0.0.1
+# bench_notifications holds 1,000 streams open on the gateway: each is a
+# file descriptor there and here
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 start identity "$B/crm-identity" --data-dir "$tmp/identity" \
   --rpc "$L:$id_rpc" --events "$L:$id_ev" --replay "$L:$id_rep"
@@ -101,7 +117,7 @@ start pipeline "$B/crm-pipeline" --data-dir "$tmp/pipeline" \
 pipeline_pid=${pids[-1]}
 start gateway "$B/crm-gateway" --zmq "$L:$gw_zmq" --http-port "$gw_http" \
   --identity-rpc "$L:$id_rpc" --identity-events "$L:$id_ev" --pipeline-rpc "$L:$pl_rpc" \
-  --activities-rpc "$L:$act_rpc"
+  --activities-rpc "$L:$act_rpc" --notifications-rpc "$L:$ntf_rpc" --notifications-stream "$L:$ntf_stream"
 gateway_pid=${pids[-1]}
 start identity-cheap "$B/crm-identity" --data-dir "$tmp/identity-cheap" \
   --rpc "$L:$c_rpc" --events "$L:$c_ev" --replay "$L:$c_rep" --pwhash-ops 1 --pwhash-mem-kib 8
@@ -149,7 +165,7 @@ if [ -z "$only" ] || [ "$only" = pipeline ]; then
     --leads "${BENCH_LEADS:-100000}" --seconds "${BENCH_SECONDS:-2}" \
     --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}" ${BENCH_STRICT:+--strict}
 fi
-if [ -z "$only" ] || [ "$only" = activities ]; then
+if [ -z "$only" ] || [ "$only" = activities ] || [ "$only" = notifications ]; then
   act_started=$(date +%s%6N)
   start activities "$B/crm-activities" --data-dir "$tmp/activities" \
     --rpc "$L:$act_rpc" --events "$L:$act_ev" --replay "$L:$act_rep" \
@@ -161,12 +177,35 @@ if [ -z "$only" ] || [ "$only" = activities ]; then
     exit 1
   fi
   perf_record activities "$activities_pid"
+fi
+if [ -z "$only" ] || [ "$only" = activities ]; then
   run_bench "$bench_act" --zmq "$L:$gw_zmq" --password "$CRM_ADMIN_PASSWORD" \
     --activities-events "$L:$act_ev" --activities-pid "$activities_pid" --gateway-pid "$gateway_pid" \
     --activities-started "$act_started" \
     --tmp "$tmp" --entries "${BENCH_ENTRIES:-10000}" --track-rate "${BENCH_TRACK_RATE:-1000}" \
     --track-seconds "${BENCH_TRACK_SECONDS:-5}" --seconds "${BENCH_SECONDS:-2}" \
     --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}" ${BENCH_STRICT:+--strict}
+fi
+if [ -z "$only" ] || [ "$only" = notifications ]; then
+  ntf_started=$(date +%s%6N)
+  start notifications "$B/crm-notifications" --data-dir "$tmp/notifications" \
+    --rpc "$L:$ntf_rpc" --stream "$L:$ntf_stream" \
+    --identity-events "$L:$id_ev" --identity-replay "$L:$id_rep" \
+    --pipeline-events "$L:$pl_ev" --pipeline-replay "$L:$pl_rep" \
+    --activities-events "$L:$act_ev" --activities-replay "$L:$act_rep"
+  notifications_pid=${pids[-1]}
+  if ! "$bench" --wait-ready "$L:$gw_zmq" 30 notifications; then
+    logs
+    exit 1
+  fi
+  perf_record notifications "$notifications_pid"
+  run_bench "$bench_ntf" --zmq "$L:$gw_zmq" --http "127.0.0.1:$gw_http" --password "$CRM_ADMIN_PASSWORD" \
+    --crmctl "$B/crmctl" --stream "$L:$ntf_stream" --gateway-pid "$gateway_pid" \
+    --notifications-pid "$notifications_pid" --pipeline-pid "$pipeline_pid" --activities-pid "$activities_pid" \
+    --notifications-started "$ntf_started" --tmp "$tmp" \
+    --rate "${BENCH_NOTIFY_RATE:-1000}" --seconds "${BENCH_NOTIFY_SECONDS:-5}" --sse "${BENCH_SSE:-1000}" \
+    --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}" ${BENCH_STRICT:+--strict} \
+    ${BENCH_NOTIFY_DUMP:+--dump "$BENCH_NOTIFY_DUMP"}
 fi
 
 for pid in "${pids[@]}"; do

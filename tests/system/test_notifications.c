@@ -322,6 +322,32 @@ static void test_seed_following(void **state)
     in = inbox(mia, 1);
     assert_int_equal(json_array_size(in), 0);
     json_decref(in);
+    /* newer entries after a MarkAllRead: one read by hand, the rest by the
+     * next MarkAllRead, each counted once */
+    for (int i = 0; i < 3; i++)
+        json_decref(OK(lee, A("PostMessage"), "{\"doc\":{\"model\":\"lead\",\"id\":\"%lld\"},\"kind\":\"MESSAGE_KIND_COMMENT\",\"body\":\"more %d\"}",
+                       (long long)lead, i));
+    assert_int_equal(wait_unread(mia, 3, DELIVERY_MS), 3);
+    in = inbox(mia, 1);
+    r = OK(mia, N("MarkRead"), "{\"ids\":[\"%lld\"]}", (long long)sys_jint(json_array_get(in, 1), "id"));
+    json_decref(r);
+    json_decref(in);
+    r = OK(mia, N("MarkAllRead"), "{}");
+    assert_int_equal(sys_jint(r, "count"), 2);
+    json_decref(r);
+    assert_int_equal(unread(mia), 0);
+    in = inbox(mia, 0);
+    assert_int_equal(json_array_size(in), 5);
+    for (size_t i = 0; i < json_array_size(in); i++)
+        assert_true(json_is_true(json_object_get(json_array_get(in, i), "read")));
+    json_decref(in);
+    /* the stream and tail had them too */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sys_sse_next(sse, DELIVERY_MS, &id, NULL), 1);
+        line = tail_next(&tail, DELIVERY_MS);
+        assert_non_null(line);
+        json_decref(line);
+    }
 
     tail_stop(&tail);
     sys_sse_close(&sse);
