@@ -47,7 +47,7 @@
 #define KEEPALIVE_S 15.0
 #define RETRY_S 1.0
 #define STALL_S 2.0                /* behind by --sse-buffer and taking nothing: dropped */
-#define SOCKET_BUDGET 256          /* messages taken from the socket per loop turn */
+#define SOCKET_BUDGET 32           /* messages taken from the socket per loop turn: MHD writes between batches */
 /* libmicrohttpd zeroes a buffer of this size in every response; chunked
  * streams never use it (chunks are built in the connection's own memory),
  * so it is kept small: 3 KiB less for each of thousands of clients */
