@@ -81,14 +81,6 @@ static void usage(void)
     exit(2);
 }
 
-static int parse_count(const char *flag, const char *text, int lo, int hi)
-{
-    int n = atoi(text);
-    if (n < lo || n > hi)
-        die("--%s %s: want %d to %d", flag, text, lo, hi);
-    return n;
-}
-
 static void parse_options(options_t *o, int argc, char **argv)
 {
     static const struct option longs[] = {

@@ -144,6 +144,30 @@ static long proc_status_kib(long pid, const char *field)
     return kib;
 }
 
+/* A count flag's value within [lo, hi], or the program dies naming flag. */
+static inline int parse_count(const char *flag, const char *text, int lo, int hi)
+{
+    int n = atoi(text);
+    if (n < lo || n > hi)
+        die("--%s %s: want %d to %d", flag, text, lo, hi);
+    return n;
+}
+
+/* "HOST:PORT" (IPv4) of --http, or the program dies. */
+static inline void http_address(const char *text, struct sockaddr_in *a)
+{
+    char host[64];
+    const char *colon = strrchr(text, ':');
+    if (!colon || (size_t)(colon - text) >= sizeof host)
+        die("--http %s: want HOST:PORT", text);
+    snprintf(host, sizeof host, "%.*s", (int)(colon - text), text);
+    memset(a, 0, sizeof *a);
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)atoi(colon + 1));
+    if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+        die("--http %s: not an IPv4 address", text);
+}
+
 /* --- the load generator ---------------------------------------------------------- */
 
 typedef enum { LOAD_ECHO, LOAD_CRM, LOAD_HTTP } load_kind_t;

@@ -307,20 +307,6 @@ static void parse_options(options_t *o, int argc, char **argv)
         usage();
 }
 
-static void http_address(const char *text, struct sockaddr_in *a)
-{
-    char host[64];
-    const char *colon = strrchr(text, ':');
-    if (!colon || (size_t)(colon - text) >= sizeof host)
-        die("--http %s: want HOST:PORT", text);
-    snprintf(host, sizeof host, "%.*s", (int)(colon - text), text);
-    memset(a, 0, sizeof *a);
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)atoi(colon + 1));
-    if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-        die("--http %s: not an IPv4 address", text);
-}
-
 static char *http_request(const char *path, const char *type, const char *token, const char *body)
 {
     char *text;

@@ -111,14 +111,6 @@ static void usage(void)
     exit(2);
 }
 
-static int parse_count(const char *flag, const char *text, int lo, int hi)
-{
-    int n = atoi(text);
-    if (n < lo || n > hi)
-        die("--%s %s: want %d to %d", flag, text, lo, hi);
-    return n;
-}
-
 static void parse_options(options_t *o, int argc, char **argv)
 {
     static const struct option longs[] = {
@@ -570,20 +562,6 @@ static void grow(char **buf, size_t *cap, size_t need)
         die("out of memory for a stream buffer of %zu bytes", c);
     *buf = b;
     *cap = c;
-}
-
-static void http_address(const char *text, struct sockaddr_in *a)
-{
-    char host[64];
-    const char *colon = strrchr(text, ':');
-    if (!colon || (size_t)(colon - text) >= sizeof host)
-        die("--http %s: want HOST:PORT", text);
-    snprintf(host, sizeof host, "%.*s", (int)(colon - text), text);
-    memset(a, 0, sizeof *a);
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)atoi(colon + 1));
-    if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-        die("--http %s: not an IPv4 address", text);
 }
 
 /* Opens stream i with token: connects, sends the request, and watches the
