@@ -929,50 +929,140 @@ fail:
 
 /* --- encoding ---------------------------------------------------------- */
 
-static json_t *must(json_t *v)
+/* The encoder writes straight into one growing buffer, in the form jansson's
+ * json_dumps(JSON_COMPACT) gives (which the decoder reads back): building a
+ * jansson tree first cost two allocations a value, and the gateway encodes
+ * every notification it streams. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+} out_t;
+
+static void out_reserve(out_t *o, size_t more)
 {
-    if (!v)
-        crm_oom(0);
-    return v;
+    if (o->len + more + 1 <= o->cap)
+        return;
+    size_t cap = o->cap ? o->cap : 256;
+    while (cap < o->len + more + 1)
+        cap *= 2;
+    o->p = crm_realloc(o->p, cap);
+    o->cap = cap;
 }
 
-static json_t *encode_message(const ProtobufCMessage *msg, int depth);
+static void out_put(out_t *o, const char *s, size_t n)
+{
+    out_reserve(o, n);
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+
+static void out_char(out_t *o, char c) { out_put(o, &c, 1); }
+
+static void out_printf(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_printf(out_t *o, const char *fmt, ...)
+{
+    char buf[64];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    out_put(o, buf, n > 0 ? (size_t)n : 0);
+}
+
+/* A JSON string of well-formed UTF-8 s, escaped as jansson does. */
+static void out_quoted_utf8(out_t *o, const char *s, size_t len)
+{
+    out_reserve(o, len + 2);
+    out_char(o, '"');
+    size_t run = 0; /* bytes of s not yet copied, ending at i */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            run++;
+            continue;
+        }
+        out_put(o, s + i - run, run);
+        run = 0;
+        switch (c) {
+        case '"': out_put(o, "\\\"", 2); break;
+        case '\\': out_put(o, "\\\\", 2); break;
+        case '\b': out_put(o, "\\b", 2); break;
+        case '\f': out_put(o, "\\f", 2); break;
+        case '\n': out_put(o, "\\n", 2); break;
+        case '\r': out_put(o, "\\r", 2); break;
+        case '\t': out_put(o, "\\t", 2); break;
+        default: out_printf(o, "\\u%04X", c); break;
+        }
+    }
+    out_put(o, s + len - run, run);
+    out_char(o, '"');
+}
 
 /* Messages can come from anywhere (a service, binary protobuf, storage),
  * so a string that is not UTF-8 is repaired rather than refused: the
  * encoder can't fail and its output must be JSON. */
-static json_t *encode_string(const char *s)
+static void out_string(out_t *o, const char *s)
 {
     size_t len = strlen(s);
-    json_t *v = json_stringn(s, len);
-    if (!v) {
-        char *clean = utf8_scrub(s, len);
-        v = json_string(clean);
-        free(clean);
+    for (size_t i = 0; i < len;) {
+        size_t seq = utf8_sequence_len((const unsigned char *)s + i, len - i);
+        if (!seq) {
+            char *clean = utf8_scrub(s, len);
+            out_quoted_utf8(o, clean, strlen(clean));
+            free(clean);
+            return;
+        }
+        i += seq;
     }
-    return must(v);
+    out_quoted_utf8(o, s, len);
 }
 
-static json_t *encode_floating(double d)
+/* A double as jansson writes a real: 17 significant digits, always with a
+ * '.' or an exponent, the exponent without '+' or leading zeros. */
+static void out_floating(out_t *o, double d)
 {
-    if (isnan(d))
-        return must(json_string("NaN"));
-    if (isinf(d))
-        return must(json_string(d > 0 ? "Infinity" : "-Infinity"));
-    return must(json_real(d));
+    if (isnan(d)) {
+        out_put(o, "\"NaN\"", 5);
+        return;
+    }
+    if (isinf(d)) {
+        out_string(o, d > 0 ? "Infinity" : "-Infinity");
+        return;
+    }
+    char buf[64], clean[64];
+    snprintf(buf, sizeof buf, "%.17g", d);
+    size_t n = 0;
+    for (const char *c = buf; *c && n < sizeof clean - 3; c++) {
+        clean[n++] = *c;
+        if (*c == 'e') {
+            if (c[1] == '+')
+                c++;
+            else if (c[1] == '-')
+                clean[n++] = *++c;
+            while (c[1] == '0' && c[2])
+                c++;
+        }
+    }
+    clean[n] = '\0';
+    if (!strchr(clean, '.') && !strchr(clean, 'e')) {
+        clean[n++] = '.';
+        clean[n++] = '0';
+        clean[n] = '\0';
+    }
+    out_put(o, clean, n);
 }
 
-static json_t *encode_bytes(const ProtobufCBinaryData *b)
+static void out_bytes(out_t *o, const ProtobufCBinaryData *b)
 {
     size_t cap = sodium_base64_ENCODED_LEN(b->len, sodium_base64_VARIANT_ORIGINAL);
-    char *text = crm_malloc(cap);
-    sodium_bin2base64(text, cap, b->data, b->len, sodium_base64_VARIANT_ORIGINAL);
-    json_t *v = must(json_string(text));
-    free(text);
-    return v;
+    out_reserve(o, cap + 2);
+    out_char(o, '"');
+    sodium_bin2base64(o->p + o->len, cap, b->data, b->len, sodium_base64_VARIANT_ORIGINAL);
+    o->len += strlen(o->p + o->len);
+    out_char(o, '"');
 }
 
-static json_t *encode_field_mask(const ProtobufCMessage *msg)
+static void out_field_mask(out_t *o, const ProtobufCMessage *msg)
 {
     const Google__Protobuf__FieldMask *mask = (const Google__Protobuf__FieldMask *)msg;
     size_t total = 1;
@@ -986,58 +1076,74 @@ static json_t *encode_field_mask(const ProtobufCMessage *msg)
         n += camel_copy(text + n, total - n, mask->paths[i] ? mask->paths[i] : "");
     }
     text[n] = '\0';
-    json_t *v = encode_string(text);
+    out_string(o, text);
     free(text);
-    return v;
 }
 
-static json_t *encode_value(const ProtobufCFieldDescriptor *f, const void *member, int depth)
+static void out_message(out_t *o, const ProtobufCMessage *msg, int depth);
+
+static void out_value(out_t *o, const ProtobufCFieldDescriptor *f, const void *member, int depth)
 {
-    char num[24];
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
     case PROTOBUF_C_TYPE_SFIXED32:
-        return must(json_integer(*(const int32_t *)member));
+        out_printf(o, "%" PRId32, *(const int32_t *)member);
+        return;
     case PROTOBUF_C_TYPE_UINT32:
     case PROTOBUF_C_TYPE_FIXED32:
-        return must(json_integer(*(const uint32_t *)member));
+        out_printf(o, "%" PRIu32, *(const uint32_t *)member);
+        return;
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
-        snprintf(num, sizeof num, "%" PRId64, *(const int64_t *)member);
-        return must(json_string(num));
+        out_printf(o, "\"%" PRId64 "\"", *(const int64_t *)member);
+        return;
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
-        snprintf(num, sizeof num, "%" PRIu64, *(const uint64_t *)member);
-        return must(json_string(num));
+        out_printf(o, "\"%" PRIu64 "\"", *(const uint64_t *)member);
+        return;
     case PROTOBUF_C_TYPE_FLOAT:
-        return encode_floating(*(const float *)member);
+        out_floating(o, *(const float *)member);
+        return;
     case PROTOBUF_C_TYPE_DOUBLE:
-        return encode_floating(*(const double *)member);
+        out_floating(o, *(const double *)member);
+        return;
     case PROTOBUF_C_TYPE_BOOL:
-        return must(json_boolean(*(const protobuf_c_boolean *)member));
+        if (*(const protobuf_c_boolean *)member)
+            out_put(o, "true", 4);
+        else
+            out_put(o, "false", 5);
+        return;
     case PROTOBUF_C_TYPE_ENUM: {
         int32_t value = *(const int32_t *)member;
         const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, value);
-        return ev ? must(json_string(ev->name)) : must(json_integer(value));
+        if (ev)
+            out_string(o, ev->name);
+        else
+            out_printf(o, "%" PRId32, value);
+        return;
     }
     case PROTOBUF_C_TYPE_STRING: {
         const char *s = *(char *const *)member;
-        return encode_string(s ? s : "");
+        out_string(o, s ? s : "");
+        return;
     }
     case PROTOBUF_C_TYPE_BYTES:
-        return encode_bytes(member);
+        out_bytes(o, member);
+        return;
     case PROTOBUF_C_TYPE_MESSAGE: {
         const ProtobufCMessage *sub = *(ProtobufCMessage *const *)member;
         if (!sub)
-            return must(json_object()); /* only a broken repeated field has NULLs */
-        if (is_field_mask(sub->descriptor))
-            return encode_field_mask(sub);
-        return encode_message(sub, depth + 1);
+            out_put(o, "{}", 2); /* only a broken repeated field has NULLs */
+        else if (is_field_mask(sub->descriptor))
+            out_field_mask(o, sub);
+        else
+            out_message(o, sub, depth + 1);
+        return;
     }
     }
-    return must(json_null());
+    out_put(o, "null", 4);
 }
 
 /* Whether field f of msg goes into the output: proto3 fields without
@@ -1083,29 +1189,24 @@ static bool field_present(const ProtobufCMessage *msg, const ProtobufCFieldDescr
     }
 }
 
-static json_t *encode_message(const ProtobufCMessage *msg, int depth)
+static void out_message(out_t *o, const ProtobufCMessage *msg, int depth)
 {
     const ProtobufCMessageDescriptor *desc = msg->descriptor;
-    json_t *obj = must(json_object());
+    out_char(o, '{');
     /* Only a recursive message type could nest this deep, and the decoder
      * would refuse the result; cutting here keeps the stack bounded. */
-    if (depth > JSON_MAX_DEPTH)
-        return obj;
+    if (depth > JSON_MAX_DEPTH) {
+        out_char(o, '}');
+        return;
+    }
+    int first = 1;
     for (unsigned i = 0; i < desc->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &desc->fields[i];
         if (!field_present(msg, f))
             continue;
-        json_t *value;
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n = *(const size_t *)CONST_MEMBER(msg, f->quantifier_offset), size = element_size(f->type);
-            const unsigned char *array = *(const void *const *)CONST_MEMBER(msg, f->offset);
-            value = must(json_array());
-            for (size_t j = 0; j < n; j++)
-                if (json_array_append_new(value, encode_value(f, array + j * size, depth)) != 0)
-                    crm_oom(0);
-        } else {
-            value = encode_value(f, CONST_MEMBER(msg, f->offset), depth);
-        }
+        if (!first)
+            out_char(o, ',');
+        first = 0;
         char small[64];
         size_t len = camel_copy(small, sizeof small, f->name);
         char *key = small;
@@ -1113,22 +1214,33 @@ static json_t *encode_message(const ProtobufCMessage *msg, int depth)
             key = crm_malloc(len + 1);
             camel_copy(key, len + 1, f->name);
         }
-        if (json_object_set_new(obj, key, value) != 0)
-            crm_oom(0);
+        out_string(o, key);
         if (key != small)
             free(key);
+        out_char(o, ':');
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)CONST_MEMBER(msg, f->quantifier_offset), size = element_size(f->type);
+            const unsigned char *array = *(const void *const *)CONST_MEMBER(msg, f->offset);
+            out_char(o, '[');
+            for (size_t j = 0; j < n; j++) {
+                if (j)
+                    out_char(o, ',');
+                out_value(o, f, array + j * size, depth);
+            }
+            out_char(o, ']');
+        } else {
+            out_value(o, f, CONST_MEMBER(msg, f->offset), depth);
+        }
     }
-    return obj;
+    out_char(o, '}');
 }
 
 char *crm_json_encode(const ProtobufCMessage *msg, size_t *len_out)
 {
-    json_t *root = encode_message(msg, 1);
-    char *text = json_dumps(root, JSON_COMPACT);
-    json_decref(root);
-    if (!text)
-        crm_oom(0);
+    out_t o = {0};
+    out_message(&o, msg, 1);
+    o.p[o.len] = '\0';
     if (len_out)
-        *len_out = strlen(text);
-    return text;
+        *len_out = o.len;
+    return o.p;
 }

@@ -755,6 +755,40 @@ static void test_other_scalar_types(void **state)
     expect_invalid(&sample_descriptor, "{\"blobs\":[\"AA==\",\"?\"]}", "blobs[1]");
 }
 
+/* The encoder writes JSON itself: for strings and reals its text must be
+ * what jansson's json_dumps gives, byte for byte. */
+static void test_encoding_matches_jansson(void **state)
+{
+    static const char *const strings[] = {
+        "plain", "quote \" and backslash \\", "tab\tnew\nline\rcr\bbs\fff", "\x01\x1f\x7f",
+        "slash / stays", "Stage: New → Proposition", "emoji \xF0\x9F\x98\x80", "",
+    };
+    static const double reals[] = {0.25, 3, -0.5, 1e20, 1e-5, 123456789012345678.0, 0.1, 1.0 / 3, 5e-324, 1e300};
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+        Sample s;
+        sample_init(&s.base);
+        char *tags[1] = {(char *)strings[i]};
+        s.tags = tags;
+        s.n_tags = 1;
+        json_t *ref = json_pack("{s:[s]}", "tags", strings[i]);
+        char *want = json_dumps(ref, JSON_COMPACT);
+        assert_encodes_to(&s.base, want);
+        free(want);
+        json_decref(ref);
+    }
+    for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
+        Sample s;
+        sample_init(&s.base);
+        s.ratio = reals[i];
+        json_t *ref = json_pack("{s:f}", "ratio", reals[i]);
+        char *want = json_dumps(ref, JSON_COMPACT);
+        assert_encodes_to(&s.base, want);
+        assert_round_trip(&s.base);
+        free(want);
+        json_decref(ref);
+    }
+}
+
 /* --- allocators --------------------------------------------------------- */
 
 static void test_arena_allocator(void **state)
@@ -846,6 +880,7 @@ int main(void)
         cmocka_unit_test(test_null_means_default),
         cmocka_unit_test(test_oneof),
         cmocka_unit_test(test_other_scalar_types),
+        cmocka_unit_test(test_encoding_matches_jansson),
         cmocka_unit_test(test_arena_allocator),
         cmocka_unit_test(test_failing_allocator),
     };
