@@ -30,7 +30,7 @@ struct crm_consumer {
     void *arg;
     crm_consumer_progress_fn *progress;
     void *progress_arg;
-    uint64_t applied;          /* committed cursor */
+    uint64_t applied;          /* cursor: committed, or past events that changed nothing */
     uint64_t known;            /* producer's head as last heard */
     int64_t replay_sent_at;    /* monotonic us; 0 = no request outstanding */
     int want_replay;           /* since start: ask what happened while down */
@@ -104,7 +104,12 @@ static int apply_batch_txn(MDB_txn *txn, void *arg)
     int rc = crm_store_meta_get_u64(self->store, txn, self->cursor_key, &cur);
     if (rc)
         return rc;
+    /* events that changed nothing were not committed: the cursor in memory
+     * is ahead of the stored one by exactly those */
+    if (self->applied > cur)
+        cur = self->applied;
     uint64_t start = cur;
+    int wrote = 0;
     b->waiting = 0;
     for (size_t i = 0; i < b->n; i++) {
         /* duplicates and stragglers are skipped here, against the cursor read
@@ -118,13 +123,19 @@ static int apply_batch_txn(MDB_txn *txn, void *arg)
         self->applying = b->events[i]->seq;
         rc = self->apply(self->arg, txn, b->events[i]);
         self->applying = 0;
-        if (rc)
+        if (rc == CRM_CONSUMER_UNCHANGED)
+            rc = 0;
+        else if (rc == 0)
+            wrote = 1;
+        else
             return rc;
         cur++;
     }
     b->cursor = cur;
     if (cur == start)
         return 0;
+    if (!wrote)
+        return CRM_CONSUMER_UNCHANGED; /* aborted: nothing to make durable */
     return crm_store_meta_put_u64(self->store, txn, self->cursor_key, cur);
 }
 
@@ -157,6 +168,8 @@ static int apply_events(crm_consumer_t *self, Crm__Events__V1__Event **events, s
         return 0;
     batch_t b = {self, events, n, self->applied, 0};
     int rc = crm_store_write(self->store, apply_batch_txn, &b);
+    if (rc == CRM_CONSUMER_UNCHANGED)
+        rc = 0;
     if (rc) {
         crm_error("applying %s events after %llu: %s", self->producer,
                   (unsigned long long)self->applied, mdb_strerror(rc));

@@ -18,7 +18,11 @@ typedef struct crm_consumer crm_consumer_t;
 
 /* Applies ev within txn. Returns an LMDB code: 0 moves on; MDB_MAP_FULL is
  * retried after the map grows; anything else aborts the batch, which is
- * tried again later (the event is not skipped). */
+ * tried again later (the event is not skipped). CRM_CONSUMER_UNCHANGED
+ * says ev changed nothing: a batch of only such events is not committed
+ * (no fsync), its cursor goes with the next batch that writes, and after a
+ * crash they are applied again, to the same effect: nothing. */
+#define CRM_CONSUMER_UNCHANGED (-1)
 typedef int (crm_consumer_apply_fn)(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
 
 /* Called after a batch of events is committed (e.g. to release calls held

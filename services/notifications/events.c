@@ -53,7 +53,7 @@ static int apply_lead(notifications_t *n, MDB_txn *txn, const Crm__Events__V1__E
     Crm__Pipeline__V1__LeadEvent *e =
         crm__pipeline__v1__lead_event__unpack(crm_arena_allocator(arena), ev->payload.len, ev->payload.data);
     if (!e || !e->lead || e->lead->id <= 0)
-        return 0; /* a malformed payload can never be applied: skip it rather than stall */
+        return CRM_CONSUMER_UNCHANGED; /* a malformed payload can never be applied: skip it rather than stall */
     const Crm__Pipeline__V1__Lead *l = e->lead;
     docinfo_t d = CRM__NOTIFICATIONS__V1__DOC_INFO__INIT;
     d.salesperson_id = l->salesperson_id;
@@ -104,7 +104,7 @@ static int apply_customer(notifications_t *n, MDB_txn *txn, const Crm__Events__V
     Crm__Pipeline__V1__CustomerEvent *e = crm__pipeline__v1__customer_event__unpack(
         crm_arena_allocator(n->apply_arena), ev->payload.len, ev->payload.data);
     if (!e || !e->customer || e->customer->id <= 0)
-        return 0;
+        return CRM_CONSUMER_UNCHANGED;
     docinfo_t d = CRM__NOTIFICATIONS__V1__DOC_INFO__INIT;
     d.salesperson_id = e->customer->salesperson_id;
     d.team_id = e->customer->team_id;
@@ -118,7 +118,7 @@ static int apply_quotation(notifications_t *n, MDB_txn *txn, const Crm__Events__
     Crm__Pipeline__V1__QuotationEvent *e = crm__pipeline__v1__quotation_event__unpack(
         crm_arena_allocator(arena), ev->payload.len, ev->payload.data);
     if (!e || !e->quotation || e->quotation->id <= 0)
-        return 0;
+        return CRM_CONSUMER_UNCHANGED;
     const Crm__Pipeline__V1__Quotation *q = e->quotation;
     docinfo_t d = CRM__NOTIFICATIONS__V1__DOC_INFO__INIT;
     d.opportunity_id = q->opportunity_id;
@@ -144,7 +144,7 @@ int ntf_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Eve
         return apply_customer(n, txn, ev);
     if (!strncmp(ev->type, "quotation.", 10))
         return apply_quotation(n, txn, ev);
-    return 0;
+    return CRM_CONSUMER_UNCHANGED; /* stages, tags, ...: nothing kept here */
 }
 
 /* The first SUMMARY_MAX bytes of a comment, cut on a character boundary. */
@@ -163,13 +163,13 @@ int ntf_apply_activities_event(void *arg, MDB_txn *txn, const Crm__Events__V1__E
 {
     notifications_t *n = arg;
     if (strcmp(ev->type, "message.posted"))
-        return 0; /* calls and meetings are told through their chatter messages */
+        return CRM_CONSUMER_UNCHANGED; /* calls and meetings are told through their chatter messages */
     crm_arena_t *arena = n->apply_arena;
     crm_arena_reset(arena);
     Crm__Activities__V1__MessageEvent *e =
         crm__activities__v1__message_event__unpack(crm_arena_allocator(arena), ev->payload.len, ev->payload.data);
     if (!e || !e->message || !e->message->doc)
-        return 0;
+        return CRM_CONSUMER_UNCHANGED;
     const Crm__Activities__V1__Message *m = e->message;
     unsigned subtypes = 0;
     if (m->kind == KIND(COMMENT))
@@ -179,7 +179,7 @@ int ntf_apply_activities_event(void *arg, MDB_txn *txn, const Crm__Events__V1__E
     /* notes are internal; tracking messages come from pipeline's own events */
     int model = crm_doc_model(m->doc->model);
     if (!subtypes || !model || m->doc->id <= 0)
-        return 0;
+        return CRM_CONSUMER_UNCHANGED;
     ntf_change_t c = {.model = model, .doc_id = m->doc->id, .subtypes = subtypes, .message_id = m->id, .ev = ev};
     c.summary = shorten(arena, m->body ? m->body : "");
     return ntf_deliver(n, txn, &c);
@@ -189,12 +189,12 @@ int ntf_apply_identity_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Eve
 {
     notifications_t *n = arg;
     if (strcmp(ev->type, "user.created") && strcmp(ev->type, "user.updated"))
-        return 0;
+        return CRM_CONSUMER_UNCHANGED;
     crm_arena_reset(n->apply_arena);
     Crm__Identity__V1__UserEvent *e = crm__identity__v1__user_event__unpack(
         crm_arena_allocator(n->apply_arena), ev->payload.len, ev->payload.data);
     if (!e || !e->user || e->user->id <= 0)
-        return 0;
+        return CRM_CONSUMER_UNCHANGED;
     userinfo_t u = CRM__NOTIFICATIONS__V1__USER_INFO__INIT;
     u.id = e->user->id;
     u.name = e->user->name;

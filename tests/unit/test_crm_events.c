@@ -37,6 +37,7 @@ typedef struct {
     int failed;
     int order_errors, dup_errors, content_errors;
     size_t value_size;   /* bytes recorded per event (default 1) */
+    uint64_t unchanged_upto; /* events up to this one change nothing */
 } applier_t;
 
 typedef struct {
@@ -202,6 +203,8 @@ static int apply_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev
         a->content_errors++;
     if (t)
         crm__identity__v1__team__free_unpacked(t, NULL);
+    if (ev->seq <= a->unchanged_upto)
+        return CRM_CONSUMER_UNCHANGED;
     if (ev->seq == a->fail_seq && !a->failed) {
         a->failed++;
         return MDB_NOTFOUND;
@@ -574,6 +577,42 @@ static void test_duplicates_and_stragglers_skipped(void **state)
     assert_true(crm_consumer_known(f->consumer) == 8);
 }
 
+/* The stored cursor of the consumer. */
+static uint64_t stored_cursor(fixture_t *f)
+{
+    MDB_txn *txn;
+    uint64_t cursor;
+    assert_int_equal(crm_store_read_begin(f->cstore, &txn), 0);
+    assert_int_equal(crm_store_meta_get_u64(f->cstore, txn, "cursor." PRODUCER, &cursor), 0);
+    crm_store_read_end(f->cstore, txn);
+    return cursor;
+}
+
+/* Events that change nothing are not committed (no fsync for them): their
+ * cursor goes with the next batch that writes, and after a restart they are
+ * applied again, to no effect. */
+static void test_unchanged_events_not_committed(void **state)
+{
+    fixture_t *f = *state;
+    f->applier.unchanged_upto = 4;
+    start_publisher(f);
+    start_consumer(f);
+    produce(f, 4);
+    wait_applied(f, 4, 3.0);
+    assert_true(stored_cursor(f) == 0);
+    int calls = f->applier.calls;
+    /* a restart applies them again, and nothing is lost or doubled */
+    crm_consumer_destroy(&f->consumer);
+    start_consumer(f);
+    wait_applied(f, 4, 3.0);
+    assert_true(stored_cursor(f) == 0);
+    assert_int_equal(f->applier.calls, calls + 4);
+    produce(f, 2);
+    wait_applied(f, 6, 3.0);
+    assert_true(stored_cursor(f) == 6);
+    f->applier.unchanged_upto = 0;
+}
+
 /* --- events of two producers: Event.after ----------------------------------- */
 
 typedef struct {
@@ -681,6 +720,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_map_full_in_apply_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_and_stragglers_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_waits_for_what_its_producer_had_applied, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unchanged_events_not_committed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
