@@ -22,7 +22,7 @@ typedef struct crm_consumer crm_consumer_t;
  * says ev changed nothing: a batch of only such events is not committed
  * (no fsync), its cursor goes with the next batch that writes, and after a
  * crash they are applied again, to the same effect: nothing. */
-#define CRM_CONSUMER_UNCHANGED (-1)
+#define CRM_CONSUMER_UNCHANGED (-40000) /* neither an errno nor an LMDB code, nor -1 */
 typedef int (crm_consumer_apply_fn)(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
 
 /* Called after a batch of events is committed (e.g. to release calls held
