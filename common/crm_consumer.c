@@ -13,10 +13,13 @@
 #define REPLAY_RETRY_S 1.0
 #define MAX_EVENT_BYTES (8 << 20)
 #define MAX_CONSUMERS 16
-/* An event waits this long at most for another consumer: only a store
- * restored out of step with its producers could ask for longer, and then
+/* An event waits for another consumer while that one moves on, and for this
+ * long at most once it stops moving (its producer down, or a store restored
+ * out of step): then events stop waiting for it until it moves again, for
  * going on beats stalling forever. */
 #define AFTER_WAIT_MAX_US 30000000
+static int64_t after_wait_max_us = AFTER_WAIT_MAX_US;
+#define WAIT_RECHECK_US 1000000 /* a waiting consumer asks again this often */
 
 struct crm_consumer {
     struct ev_loop *loop;
@@ -36,19 +39,24 @@ struct crm_consumer {
     int want_replay;           /* since start: ask what happened while down */
     uint64_t applying;         /* the event being applied in a batch; 0 outside */
     int waiting;               /* the last batch stopped at an event's after marks */
-    uint64_t waiting_seq;      /* that event, and since when (monotonic us) */
-    int64_t waiting_since;
+    int64_t waiting_checked;   /* monotonic us of the last replay asked while waiting */
+    /* per other consumer (by slot): since when its cursor has not moved
+     * while we wait for it, the cursor then, and whether we gave up on it */
+    int64_t wait_since[MAX_CONSUMERS];
+    uint64_t wait_seen[MAX_CONSUMERS];
+    int gave_up[MAX_CONSUMERS];
 };
 
 /* Every consumer of this process, for Event.after. */
 static crm_consumer_t *consumers[MAX_CONSUMERS];
 
-static crm_consumer_t *consumer_of(const char *producer)
+/* The slot of the consumer of producer, or -1. */
+static int slot_of(const char *producer)
 {
     for (int i = 0; i < MAX_CONSUMERS; i++)
-        if (consumers[i] && !strcmp(consumers[i]->producer, producer))
-            return consumers[i];
-    return NULL;
+        if (producer && consumers[i] && !strcmp(consumers[i]->producer, producer))
+            return i;
+    return -1;
 }
 
 /* Whether ev must wait for another consumer of this process. */
@@ -56,23 +64,36 @@ static int must_wait(crm_consumer_t *self, const Crm__Events__V1__Event *ev)
 {
     for (size_t i = 0; i < ev->n_after; i++) {
         const Crm__Events__V1__Cursor *c = ev->after[i];
-        const crm_consumer_t *other = c->producer ? consumer_of(c->producer) : NULL;
-        if (!other || other == self || other->applied >= c->seq)
+        int k = slot_of(c->producer);
+        const crm_consumer_t *other = k >= 0 ? consumers[k] : NULL;
+        if (!other || other == self)
             continue;
+        if (other->applied >= c->seq) {
+            self->wait_since[k] = 0;
+            continue;
+        }
+        if (self->gave_up[k] && other->applied == self->wait_seen[k])
+            continue; /* it still has not moved: waiting would stall us too */
         int64_t now = crm_time_mono_us();
-        if (self->waiting_seq != ev->seq) {
-            self->waiting_seq = ev->seq;
-            self->waiting_since = now;
-        } else if (now - self->waiting_since > AFTER_WAIT_MAX_US) {
-            crm_warn("%s event %llu waited %d s for %s %llu (applied %llu): applying it anyway", self->producer,
-                     (unsigned long long)ev->seq, AFTER_WAIT_MAX_US / 1000000, c->producer,
-                     (unsigned long long)c->seq, (unsigned long long)other->applied);
-            return 0;
+        if (self->gave_up[k] || !self->wait_since[k] || other->applied != self->wait_seen[k]) {
+            /* it moves (or we start waiting): the clock starts again */
+            self->gave_up[k] = 0;
+            self->wait_since[k] = now;
+            self->wait_seen[k] = other->applied;
+        } else if (now - self->wait_since[k] > after_wait_max_us) {
+            crm_warn("%s events wait for %s %llu, which has stayed at %llu for %d s: they go on without it",
+                     self->producer, c->producer, (unsigned long long)c->seq,
+                     (unsigned long long)other->applied, (int)(after_wait_max_us / 1000000));
+            self->gave_up[k] = 1;
+            self->wait_since[k] = 0;
+            continue;
         }
         return 1;
     }
     return 0;
 }
+
+void crm_consumer_set_after_wait(int64_t us) { after_wait_max_us = us > 0 ? us : AFTER_WAIT_MAX_US; }
 
 size_t crm_consumer_positions(void *unused, Crm__Events__V1__Cursor *out, size_t max)
 {
@@ -184,6 +205,7 @@ static int apply_events(crm_consumer_t *self, Crm__Events__V1__Event **events, s
         for (int i = 0; i < MAX_CONSUMERS; i++)
             if (consumers[i] && consumers[i] != self && consumers[i]->waiting) {
                 consumers[i]->waiting = 0;
+                consumers[i]->replay_sent_at = 0; /* now, not after the throttle */
                 request_replay(consumers[i]);
             }
     }
@@ -232,7 +254,8 @@ static void on_sub(crm_zwatch_t *w, void *socket, void *arg)
         apply_events(self, events, n_events);
     for (size_t i = 0; i < n_pubs; i++)
         crm__events__v1__publication__free_unpacked(pubs[i], NULL);
-    if (gap || self->known > self->applied)
+    /* one that waits for another consumer is woken by it, or asks on the timer */
+    if ((gap || self->known > self->applied) && !self->waiting)
         request_replay(self);
 }
 
@@ -255,7 +278,7 @@ static void on_replay(crm_zwatch_t *w, void *socket, void *arg)
         note_known(self, r->last_seq);
         int rc = apply_events(self, r->events, r->n_events);
         crm__events__v1__replay_reply__free_unpacked(r, NULL);
-        if (rc == 0 && self->known > self->applied)
+        if (rc == 0 && self->known > self->applied && !self->waiting)
             request_replay(self);
     }
 }
@@ -265,6 +288,12 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
     crm_consumer_t *self = w->data;
     /* an answer lost with a restarted producer, or a request that could not
      * be sent while disconnected, is asked again */
+    if (self->waiting) {
+        int64_t now = crm_time_mono_us();
+        if (now - self->waiting_checked < WAIT_RECHECK_US)
+            return;
+        self->waiting_checked = now;
+    }
     if (self->want_replay || self->replay_sent_at || self->known > self->applied)
         request_replay(self);
 }
@@ -313,11 +342,14 @@ crm_consumer_t *crm_consumer_new(struct ev_loop *loop, void *zctx, crm_store_t *
     ev_timer_start(loop, &self->retry);
     /* whatever happened while we were down is fetched at once */
     self->want_replay = 1;
-    for (int i = 0; i < MAX_CONSUMERS; i++)
-        if (!consumers[i]) {
-            consumers[i] = self;
-            break;
-        }
+    int slot = 0;
+    while (slot < MAX_CONSUMERS && consumers[slot])
+        slot++;
+    if (slot < MAX_CONSUMERS)
+        consumers[slot] = self;
+    else
+        crm_warn("consumer %s: more than %d consumers in one process: its events' order is not kept", producer,
+                 MAX_CONSUMERS);
     return self;
 fail_zmq:
     crm_error("consumer %s: %s", producer, zmq_strerror(errno));

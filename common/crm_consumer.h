@@ -21,7 +21,9 @@ typedef struct crm_consumer crm_consumer_t;
  * tried again later (the event is not skipped). CRM_CONSUMER_UNCHANGED
  * says ev changed nothing: a batch of only such events is not committed
  * (no fsync), its cursor goes with the next batch that writes, and after a
- * crash they are applied again, to the same effect: nothing. */
+ * crash they are applied again, to the same effect: nothing. Only for
+ * verdicts that depend on the event alone (its type, its payload), never on
+ * the store, which other consumers change meanwhile. */
 #define CRM_CONSUMER_UNCHANGED (-40000) /* neither an errno nor an LMDB code, nor -1 */
 typedef int (crm_consumer_apply_fn)(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
 
@@ -31,8 +33,8 @@ typedef void (crm_consumer_progress_fn)(void *arg, crm_consumer_t *consumer);
 
 /* Events carry the cursors their producer had applied (Event.after): one is
  * applied only once the consumer of that producer in this process has
- * applied as much (for 30 s at most: only stores restored out of step could
- * need longer), so a service that consumes
+ * applied as much (while that one stays still, for 30 s at most: then events
+ * stop waiting for it until it moves), so a service that consumes
  * several producers sees their events in an order consistent with what each
  * producer saw. A waiting consumer is woken when another one moves on. */
 
@@ -49,6 +51,10 @@ void crm_consumer_on_progress(crm_consumer_t *self, crm_consumer_progress_fn *fn
  * the event being applied when called from inside an apply (what an event
  * written there comes after), else the last applied. Returns how many. */
 size_t crm_consumer_positions(void *unused, Crm__Events__V1__Cursor *out, size_t max);
+
+/* How long events wait for a consumer that stays still (us; 0: the default,
+ * 30 s). For every consumer of the process. */
+void crm_consumer_set_after_wait(int64_t us);
 
 /* The last sequence applied and committed. */
 uint64_t crm_consumer_applied(const crm_consumer_t *self);

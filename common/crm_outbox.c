@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#define CRM_OUTBOX_MAX_AFTER 8
+#define CRM_OUTBOX_MAX_AFTER 16 /* as many as a process has consumers */
 
 struct crm_outbox {
     char *producer;

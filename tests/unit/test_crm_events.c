@@ -18,6 +18,7 @@
 #include "crm_outbox.h"
 #include "crm_publisher.h"
 #include "crm_store.h"
+#include "crm_time.h"
 #include "crm_zloop.h"
 #include "events.pb-c.h"
 #include "identity.pb-c.h"
@@ -613,6 +614,8 @@ static void test_unchanged_events_not_committed(void **state)
     f->applier.unchanged_upto = 0;
 }
 
+static int64_t now_ms(void) { return crm_time_mono_us() / 1000; }
+
 /* --- events of two producers: Event.after ----------------------------------- */
 
 typedef struct {
@@ -704,6 +707,21 @@ static void test_event_waits_for_what_its_producer_had_applied(void **state)
         run_for(f, 0.01);
     assert_true(crm_consumer_applied(consumer2) == 2);
     assert_true(second.identity_at_apply[1] >= 6);
+
+    /* identity's producer goes quiet below the marks: after the wait the
+     * events go on, all of them, not one wait each */
+    crm_consumer_set_after_wait(300000);
+    crm_publisher_destroy(&f->publisher);
+    after_mark = 50;
+    c.n = 5;
+    assert_int_equal(crm_store_write(pstore2, append_events, &c), 0);
+    crm_publisher_flush(publisher2);
+    int64_t t0 = now_ms();
+    for (int i = 0; i < 300 && crm_consumer_applied(consumer2) < 7; i++)
+        run_for(f, 0.01);
+    crm_consumer_set_after_wait(0);
+    assert_true(crm_consumer_applied(consumer2) == 7);
+    assert_true(now_ms() - t0 < 1500);
 }
 
 int main(void)
