@@ -57,44 +57,48 @@ int ntf_state_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int64_t 
     return rc;
 }
 
-/* Whether a user of sales level `level` may read the document: 1, 0, or -1
- * with the LMDB code in *err. */
-static int level_reads(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int level, int64_t user, int model,
-                       int64_t id, int *err)
+int ntf_owner_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int model, int64_t id, ntf_owner_t *out)
+{
+    docinfo_t *d;
+    int rc = ntf_doc_get(n, txn, arena, model, id, &d);
+    return rc ? rc : ntf_owner_of(n, txn, arena, model, d, out);
+}
+
+int ntf_owner_of(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int model, const docinfo_t *d,
+                 ntf_owner_t *out)
+{
+    if (model == NTF_QUOTATION && d->opportunity_id) {
+        docinfo_t *opportunity;
+        int rc = ntf_doc_get(n, txn, arena, NTF_LEAD, d->opportunity_id, &opportunity);
+        if (rc && rc != MDB_NOTFOUND)
+            return rc;
+        if (rc == 0) {
+            model = NTF_LEAD;
+            d = opportunity;
+        }
+    }
+    out->model = model;
+    out->salesperson_id = model == NTF_QUOTATION ? 0 : d->salesperson_id;
+    return 0;
+}
+
+int ntf_level_reads(int level, int64_t user_id, const ntf_owner_t *o)
 {
     if (level == ACCESS(NONE))
         return 0;
-    docinfo_t *d;
-    int rc = ntf_doc_get(n, txn, arena, model, id, &d);
-    if (rc == 0 && model == NTF_QUOTATION) {
-        /* a quotation is seen as its opportunity; one made from none, or
-         * whose opportunity is unknown, by everyone but own-leads users */
-        if (!d->opportunity_id)
-            return level != ACCESS(OWN_LEADS);
-        rc = ntf_doc_get(n, txn, arena, NTF_LEAD, d->opportunity_id, &d);
-        if (rc == MDB_NOTFOUND)
-            return level != ACCESS(OWN_LEADS);
-        model = NTF_LEAD;
-    }
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc) {
-        *err = rc;
-        return -1;
-    }
-    return model == NTF_CUSTOMER || (model == NTF_LEAD && crm_lead_visible(level, user, d->salesperson_id));
+    if (o->model == NTF_QUOTATION)
+        return level != ACCESS(OWN_LEADS);
+    return o->model == NTF_CUSTOMER || crm_lead_visible(level, user_id, o->salesperson_id);
 }
 
-int ntf_user_reads(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, const userinfo_t *user, int model,
-                   int64_t id, int *err)
+int ntf_user_reads(const userinfo_t *user, const ntf_owner_t *o)
 {
     if (!user || !user->active)
         return 0;
-    int level = user->is_admin ? ACCESS(MANAGER) : user->sales_access;
-    return level_reads(n, txn, arena, level, user->id, model, id, err);
+    return ntf_level_reads(user->is_admin ? ACCESS(MANAGER) : user->sales_access, user->id, o);
 }
 
-int ntf_check_doc(crm_call_t *call, const doc_t *doc)
+int ntf_check_doc(crm_call_t *call, const doc_t *doc, ntf_owner_t *owner)
 {
     if (crm_call_require_sales(call) != 0)
         return -1;
@@ -106,11 +110,10 @@ int ntf_check_doc(crm_call_t *call, const doc_t *doc)
     if (doc->id <= 0)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "doc.id", "doc.id must be a positive id");
     const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
-    int err, r = level_reads(crm_call_ctx(call), crm_call_txn(call), crm_call_arena(call), crm_sales_level(p),
-                             p->user_id, model, doc->id, &err);
-    if (r < 0)
-        return crm_call_fail_db(call, err);
-    if (!r)
+    int rc = ntf_owner_get(crm_call_ctx(call), crm_call_txn(call), crm_call_arena(call), model, doc->id, owner);
+    if (rc && rc != MDB_NOTFOUND)
+        return crm_call_fail_db(call, rc);
+    if (rc || !ntf_level_reads(crm_sales_level(p), p->user_id, owner))
         return crm_call_fail(call, CODE(NOT_FOUND), "doc.id", "no %s %lld", doc->model, (long long)doc->id);
     return model;
 }

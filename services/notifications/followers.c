@@ -50,25 +50,12 @@ static follower_t *follower_reply(crm_call_t *call, follower_t *f, const doc_t *
     return f;
 }
 
-/* The salesperson the document belongs to (a quotation's is its
- * opportunity's), or 0. */
-static int64_t doc_owner(crm_call_t *call, int model, int64_t id)
-{
-    notifications_t *n = crm_call_ctx(call);
-    docinfo_t *d;
-    if (ntf_doc_get(n, crm_call_txn(call), crm_call_arena(call), model, id, &d) != 0)
-        return 0;
-    if (model == NTF_QUOTATION &&
-        (!d->opportunity_id || ntf_doc_get(n, crm_call_txn(call), crm_call_arena(call), NTF_LEAD, d->opportunity_id, &d) != 0))
-        return 0;
-    return d->salesperson_id;
-}
-
 /* The user a Follow or Unfollow is about, checked: the caller, or someone
  * the caller may manage on this document; a user added (reader set) must be
  * active and able to read it, one removed need not (a manager clears out
  * those who left). Returns the user id, or -1 with the error set. */
-static int64_t target_user(crm_call_t *call, int model, const doc_t *doc, int64_t requested, int reader)
+static int64_t target_user(crm_call_t *call, const ntf_owner_t *owner, const doc_t *doc, int64_t requested,
+                           int reader)
 {
     const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
     if (requested < 0)
@@ -76,7 +63,7 @@ static int64_t target_user(crm_call_t *call, int model, const doc_t *doc, int64_
     if (requested == 0 || requested == p->user_id)
         return p->user_id;
     int manager = crm_sales_level(p) == CRM__COMMON__V1__SALES_ACCESS__SALES_ACCESS_MANAGER;
-    if (!manager && doc_owner(call, model, doc->id) != p->user_id)
+    if (!manager && owner->salesperson_id != p->user_id)
         return crm_call_fail(call, CODE(PERMISSION_DENIED), "userId",
                              "only the document's salesperson, a sales manager or an administrator may change others' following");
     if (!reader)
@@ -86,10 +73,7 @@ static int64_t target_user(crm_call_t *call, int model, const doc_t *doc, int64_
     if (!u || !u->active)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "userId", "user %lld is not an active user",
                              (long long)requested);
-    int err, r = ntf_user_reads(n, crm_call_txn(call), crm_call_arena(call), u, model, doc->id, &err);
-    if (r < 0)
-        return crm_call_fail_db(call, err);
-    if (!r)
+    if (!ntf_user_reads(u, owner))
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "userId", "user %lld may not see %s %lld",
                              (long long)requested, doc->model, (long long)doc->id);
     return requested;
@@ -99,6 +83,7 @@ static int64_t target_user(crm_call_t *call, int model, const doc_t *doc, int64_
  * the subtypes asked, the user concerned and their record, if any. */
 typedef struct {
     int model;
+    ntf_owner_t owner;
     unsigned bits;
     int64_t user;
     uint8_t key[NTF_FOLLOWER_KEY];
@@ -109,8 +94,8 @@ static int following_get(crm_call_t *call, const doc_t *doc, int64_t user_id,
                          const Crm__Notifications__V1__Subtype *subtypes, size_t n_subtypes, int adding, following_t *f)
 {
     notifications_t *n = crm_call_ctx(call);
-    if ((f->model = ntf_check_doc(call, doc)) < 0 || subtype_bits(call, subtypes, n_subtypes, &f->bits) != 0 ||
-        (f->user = target_user(call, f->model, doc, user_id, adding)) < 0)
+    if ((f->model = ntf_check_doc(call, doc, &f->owner)) < 0 || subtype_bits(call, subtypes, n_subtypes, &f->bits) != 0 ||
+        (f->user = target_user(call, &f->owner, doc, user_id, adding)) < 0)
         return -1;
     ntf_follower_key(f->key, f->model, doc->id, f->user);
     int rc = crm_db_get_msg(crm_call_txn(call), n->followers, f->key, NTF_FOLLOWER_KEY,
@@ -175,7 +160,8 @@ int ntf_list_followers(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
     const Crm__Notifications__V1__ListFollowersRequest *r = (const void *)in;
     Crm__Notifications__V1__ListFollowersReply *reply = (void *)out;
     notifications_t *n = crm_call_ctx(call);
-    int model = ntf_check_doc(call, r->doc);
+    ntf_owner_t owner;
+    int model = ntf_check_doc(call, r->doc, &owner);
     if (model < 0)
         return -1;
     uint8_t key[NTF_FOLLOWER_KEY];

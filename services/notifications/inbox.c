@@ -74,7 +74,10 @@ int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *c)
     if (!c->subtypes)
         return 0;
     docinfo_t *doc;
+    ntf_owner_t owner;
     int rc = ntf_doc_get(n, txn, arena, c->model, c->doc_id, &doc);
+    if (rc == 0)
+        rc = ntf_owner_of(n, txn, arena, c->model, doc, &owner);
     if (rc)
         return rc == MDB_NOTFOUND ? 0 : rc; /* nobody can follow what nobody knows */
     userinfo_t *author = ntf_user_get(n, txn, arena, c->ev->actor_id);
@@ -108,13 +111,9 @@ int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *c)
         /* a follower who lost access (reassigned lead, lowered level,
          * deactivated) hears nothing more; the following stays for when
          * access comes back */
-        int err = 0, r = ntf_user_reads(n, txn, arena, ntf_user_get(n, txn, arena, user), c->model, c->doc_id, &err);
-        if (r < 0) {
-            rc = err;
-            break;
-        }
         /* the cursor stays valid across puts to other databases */
-        if (r && (rc = write_entry(n, txn, c, doc, user, subtype, author_name)) != 0)
+        if (ntf_user_reads(ntf_user_get(n, txn, arena, user), &owner) &&
+            (rc = write_entry(n, txn, c, doc, user, subtype, author_name)) != 0)
             break;
     }
     mdb_cursor_close(cur);
@@ -331,13 +330,12 @@ int ntf_mark_all_read(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     mdb_cursor_close(cur);
     if (rc && rc != MDB_NOTFOUND)
         return crm_call_fail_db(call, rc);
-    /* lower_unread reads the state again: it holds the new watermark */
-    if (newest > st->read_upto) {
+    if (newest > st->read_upto)
         st->read_upto = newest;
-        if ((rc = crm_db_put_id(crm_call_txn(call), n->state, (uint64_t)user, &st->base)) != 0)
-            return crm_call_fail_db(call, rc);
-    }
-    return lower_unread(call, user, reply->count);
+    st->unread = st->unread > reply->count ? st->unread - reply->count : 0;
+    if ((rc = crm_db_put_id(crm_call_txn(call), n->state, (uint64_t)user, &st->base)) != 0)
+        return crm_call_fail_db(call, rc);
+    return 0;
 }
 
 /* --- preferences ------------------------------------------------------------------------ */

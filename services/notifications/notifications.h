@@ -61,15 +61,32 @@ userinfo_t *ntf_user_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, i
 /* The user's inbox state; a user never seen has the defaults. Returns an LMDB code. */
 int ntf_state_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int64_t user, inbox_state_t **out);
 
-/* Whether user (NULL: unknown) may read the document, by pipeline's rules:
- * 1 yes, 0 no (or an unknown document), -1 with the LMDB code in *err. */
-int ntf_user_reads(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, const userinfo_t *user, int model,
-                   int64_t id, int *err);
+/* What the access rules need of a document, read once: whose it is. A
+ * quotation counts as its opportunity; one made from none, or from an
+ * opportunity not known here, is open to all but own-leads users. */
+typedef struct {
+    int model;              /* NTF_LEAD, NTF_CUSTOMER, or NTF_QUOTATION for such an orphan */
+    int64_t salesperson_id; /* a lead's or a customer's; 0: nobody */
+} ntf_owner_t;
+
+/* The document's owner: 0, MDB_NOTFOUND (unknown here) or another LMDB code. */
+int ntf_owner_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int model, int64_t id, ntf_owner_t *out);
+/* The same from the document's record d, already read. */
+int ntf_owner_of(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int model, const docinfo_t *d,
+                 ntf_owner_t *out);
+
+/* Whether a user of sales level `level` (a SalesAccess value) may read a
+ * document of owner o. Can't fail. */
+int ntf_level_reads(int level, int64_t user_id, const ntf_owner_t *o);
+
+/* The same for a user as identity's events describe them (NULL: unknown,
+ * and an inactive user reads nothing). */
+int ntf_user_reads(const userinfo_t *user, const ntf_owner_t *o);
 
 /* Checks that the caller has sales access and may read doc (not_found
  * otherwise, so another salesperson's lead cannot be told from none).
- * Returns the model, or -1 with the call's error set. */
-int ntf_check_doc(crm_call_t *call, const doc_t *doc);
+ * Returns the model and fills *owner, or -1 with the call's error set. */
+int ntf_check_doc(crm_call_t *call, const doc_t *doc, ntf_owner_t *owner);
 
 /* --- followers (followers.c) ------------------------------------------------ */
 

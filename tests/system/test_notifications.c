@@ -516,6 +516,33 @@ static void test_own_leads_access(void **state)
         got++;
     assert_int_equal(got, 2);
     sys_sse_close(&sse);
+    /* a quotation is read as its opportunity: now sam's, so not olly's;
+     * a customer is open to every salesperson */
+    json_t *cu = OK(admin, P("CreateCustomer"), "{\"name\":\"Shared customer\",\"salespersonId\":\"%lld\"}", (long long)sam_id);
+    int64_t customer = sys_jint(cu, "id");
+    json_decref(cu);
+    json_decref(OK(admin, P("UpdateLead"), "{\"id\":\"%lld\",\"customerId\":\"%lld\"}", (long long)ollys, (long long)customer));
+    json_t *q = OK(admin, P("MakeQuotation"), "{\"opportunityId\":\"%lld\"}", (long long)ollys);
+    int64_t quotation = sys_jint(q, "id");
+    json_decref(q);
+    json_decref(OK(admin, N("ListFollowers"), "{\"doc\":{\"model\":\"customer\",\"id\":\"%lld\"}}", (long long)customer));
+    json_decref(OK(admin, N("ListFollowers"), "{\"doc\":{\"model\":\"quotation\",\"id\":\"%lld\"}}", (long long)quotation));
+    ERR(CODE(NOT_FOUND), "doc.id", olly, N("Follow"), "{\"doc\":{\"model\":\"quotation\",\"id\":\"%lld\"}}", (long long)quotation);
+    json_decref(OK(sam, N("Follow"), "{\"doc\":{\"model\":\"quotation\",\"id\":\"%lld\"}}", (long long)quotation));
+    json_decref(OK(olly, N("Follow"), "{\"doc\":{\"model\":\"customer\",\"id\":\"%lld\"}}", (long long)customer));
+    /* and one made from her own opportunity is hers to follow */
+    int64_t mine = new_opportunity(admin, "Olly's second deal", olly_id);
+    json_decref(OK(admin, P("UpdateLead"), "{\"id\":\"%lld\",\"customerId\":\"%lld\"}", (long long)mine, (long long)customer));
+    q = OK(admin, P("MakeQuotation"), "{\"opportunityId\":\"%lld\"}", (long long)mine);
+    int64_t her_quotation = sys_jint(q, "id");
+    json_decref(q);
+    json_decref(OK(admin, N("ListFollowers"), "{\"doc\":{\"model\":\"quotation\",\"id\":\"%lld\"}}", (long long)her_quotation));
+    json_decref(OK(olly, N("Follow"), "{\"doc\":{\"model\":\"quotation\",\"id\":\"%lld\"}}", (long long)her_quotation));
+    /* the customer's salesperson may add others; olly may not */
+    json_decref(OK(sam, N("Follow"), "{\"doc\":{\"model\":\"customer\",\"id\":\"%lld\"},\"userId\":\"%lld\"}",
+                   (long long)customer, (long long)olly_id));
+    ERR(CODE(PERMISSION_DENIED), "userId", olly, N("Unfollow"),
+        "{\"doc\":{\"model\":\"customer\",\"id\":\"%lld\"},\"userId\":\"%lld\"}", (long long)customer, (long long)sam_id);
     free(olly);
     free(sam);
 }
@@ -579,7 +606,12 @@ static void test_bad_input(void **state)
     int sse_status;
     sys_sse_t *far = sys_sse_open(env, vic, INT64_MAX, &sse_status);
     assert_non_null(far);
+    /* its catch-up asked for what follows the largest id: nothing, and the
+     * stream and the service are still there */
+    int64_t far_id;
+    assert_int_equal(sys_sse_next(far, 300, &far_id, NULL), 0);
     sys_sse_close(&far);
+    assert_int_equal(unread(vic), 1);
     ERR(CODE(PERMISSION_DENIED), "userId", vic, N("GetPreferences"), "{\"userId\":\"%lld\"}", (long long)una_id);
     ERR(CODE(PERMISSION_DENIED), "userId", vic, N("UpdatePreferences"), "{\"userId\":\"%lld\",\"autoFollow\":false}",
         (long long)una_id);
