@@ -76,3 +76,22 @@ int crm_check_email(crm_status_t *st, const char *field, const char *s, int opti
                               "%s is not an e-mail address", field);
     return 0;
 }
+
+int crm_parse_id(const char *s, size_t len, int64_t *out)
+{
+    if (len == 0 || len > 19)
+        return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        int d = s[i] - '0';
+        if (v > (INT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    if (v <= 0)
+        return -1;
+    *out = v;
+    return 0;
+}

@@ -2,6 +2,7 @@
 #define CRM_VALIDATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "crm_status.h"
 
 /* Checks on strings from clients, before they are stored. Each returns 0,
@@ -14,6 +15,10 @@ int crm_check_text(crm_status_t *st, const char *field, const char *s, size_t mi
 /* An e-mail address: empty when optional, else local@domain with no spaces,
  * at most 254 bytes. */
 int crm_check_email(crm_status_t *st, const char *field, const char *s, int optional);
+
+/* s[0, len) as a positive decimal id that fits int64 (digits only, no
+ * sign, no spaces): 0 with *out set, or -1. */
+int crm_parse_id(const char *s, size_t len, int64_t *out);
 
 /* The number of code points in s if it is valid UTF-8, or -1. */
 long crm_utf8_length(const char *s, size_t len);

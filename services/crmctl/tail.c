@@ -8,6 +8,8 @@
  * the topic's own sequence when one topic is followed, by the global
  * sequence and the heartbeats when every user's topic is. */
 #include "crmctl.h"
+#include "crm_access.h"
+#include "crm_validate.h"
 #include "crm_curve.h"
 #include "crm_json.h"
 #include "crm_zloop.h"
@@ -38,36 +40,18 @@ static void tail_usage(void)
           stderr);
 }
 
-/* A positive decimal id, all of s. */
-static int parse_id(const char *s, int64_t *out)
-{
-    if (!*s || strlen(s) > 19)
-        return -1;
-    for (const char *p = s; *p; p++)
-        if (*p < '0' || *p > '9')
-            return -1;
-    errno = 0;
-    long long v = strtoll(s, NULL, 10);
-    if (errno || v <= 0)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* "lead/42" → model and id. */
 static int parse_doc(const char *s, char *model, size_t cap, int64_t *id)
 {
     const char *slash = strchr(s, '/');
     if (!slash)
         return -1;
-    size_t n = (size_t)(slash - s);
-    static const char *const models[] = {"lead", "customer", "quotation"};
-    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
-        if (strlen(models[i]) == n && !strncmp(s, models[i], n) && n < cap) {
-            snprintf(model, cap, "%s", models[i]);
-            return parse_id(slash + 1, id);
-        }
-    return -1;
+    if ((size_t)(slash - s) >= cap)
+        return -1;
+    snprintf(model, cap, "%.*s", (int)(slash - s), s);
+    if (!crm_doc_model(model))
+        return -1;
+    return crm_parse_id(slash + 1, strlen(slash + 1), id);
 }
 
 /* Reads the flag at argv[*i] ("--name V" or "--name=V"); NULL if argv[*i] is
@@ -89,9 +73,8 @@ static const char *flag_value(int argc, char **argv, int *i, const char *name)
 
 typedef struct {
     char topic[64];        /* the one topic followed; "" for every user's */
-    int has_doc;
     char doc_model[16];
-    int64_t doc_id;
+    int64_t doc_id;        /* 0: no --doc */
     int known;             /* a sequence has been seen */
     uint64_t last;         /* the last sequence seen: the topic's, or the global */
     int heard;             /* anything came: the subscription is live */
@@ -165,7 +148,7 @@ static int handle(tail_t *t, crm_frames_t *f)
     follow_seq(t, t->topic[0] ? e->topic_seq : e->seq, e->seq);
     int rc = 0;
     const Crm__Common__V1__DocRef *d = e->notification ? e->notification->doc : NULL;
-    if (!t->has_doc || (d && d->id == t->doc_id && !strcmp(d->model, t->doc_model)))
+    if (!t->doc_id || (d && d->id == t->doc_id && !strcmp(d->model, t->doc_model)))
         rc = print_entry(e);
     crm__notifications__v1__stream_entry__free_unpacked(e, NULL);
     return rc;
@@ -181,7 +164,7 @@ int crmctl_tail(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         const char *v;
         if ((v = flag_value(argc, argv, &i, "--user"))) {
-            if (parse_id(v, &user) != 0) {
+            if (crm_parse_id(v, strlen(v), &user) != 0) {
                 fprintf(stderr, "error: --user wants a user id (a positive integer), not \"%s\"\n", v);
                 return 2;
             }
@@ -191,7 +174,6 @@ int crmctl_tail(int argc, char **argv)
                                 "positive ID (e.g. lead/42), not \"%s\"\n", v);
                 return 2;
             }
-            t.has_doc = 1;
         } else if ((v = flag_value(argc, argv, &i, "--stream"))) {
             if (!*v) {
                 fputs("error: --stream wants an endpoint (e.g. tcp://127.0.0.1:5632)\n", stderr);
@@ -208,7 +190,7 @@ int crmctl_tail(int argc, char **argv)
     /* with both, the user's topic is followed and the document filtered */
     if (user)
         snprintf(t.topic, sizeof t.topic, "user.%lld", (long long)user);
-    else if (t.has_doc)
+    else if (t.doc_id)
         snprintf(t.topic, sizeof t.topic, "doc.%s.%lld", t.doc_model, (long long)t.doc_id);
 
     /* the stream's server only lets known keys in: ours is "crmctl" */
@@ -255,38 +237,31 @@ int crmctl_tail(int argc, char **argv)
         }
         for (int budget = 1024; budget > 0 && !stop_; budget--) {
             crm_frames_t f;
-            int out = 0;
             if (crm_frames_recv(sock, &f) != 0) {
                 if (errno == EMSGSIZE)
                     continue;
-                if (errno != EAGAIN && errno != EINTR) {
-                    fprintf(stderr, "error: receive: %s\n", zmq_strerror(errno));
-                    goto done;
-                }
-                /* one write for what came together, so a reader sees each
-                 * line as soon as nothing more is waiting */
-                if (fflush(stdout) != 0)
-                    out = -1;
-                else
+                if (errno == EAGAIN || errno == EINTR)
                     break;
-            } else {
-                out = handle(&t, &f);
-                crm_frames_close(&f);
-            }
-            if (out != 0) {
-                /* the reader went away (crmctl tail | head): not an error */
-                rc = errno == EPIPE ? 0 : 1;
-                if (rc)
-                    fprintf(stderr, "error: writing to stdout: %s\n", strerror(errno));
+                fprintf(stderr, "error: receive: %s\n", zmq_strerror(errno));
                 goto done;
             }
+            int out = handle(&t, &f);
+            crm_frames_close(&f);
+            if (out != 0)
+                goto output_failed;
         }
-        if (fflush(stdout) != 0 && errno != EPIPE) {
-            fprintf(stderr, "error: writing to stdout: %s\n", strerror(errno));
-            goto done;
-        }
+        /* one write for what came together, so a reader sees each line as
+         * soon as nothing more is waiting */
+        if (fflush(stdout) != 0)
+            goto output_failed;
     }
     rc = 0;
+    goto done;
+output_failed:
+    /* the reader went away (crmctl tail | head): not an error */
+    rc = errno == EPIPE ? 0 : 1;
+    if (rc)
+        fprintf(stderr, "error: writing to stdout: %s\n", strerror(errno));
 done:
     if (sock)
         zmq_close(sock);

@@ -40,8 +40,8 @@ struct gw_call {
     uint8_t *body;          /* the method's request, packed; malloc'd */
     size_t body_len;
     int64_t started;        /* monotonic us */
-    int64_t user_id;
-    int64_t session_expires_at; /* Unix us, with user_id: when the caller's session ends */        /* the caller, once dispatch has a principal (0 before) */
+    int64_t user_id;        /* the caller, once dispatch has a principal (0 before) */
+    int64_t session_expires_at; /* Unix us, with user_id: when the caller's session ends */
     /* Called exactly once with the outcome; body is the method's reply when
      * st->code is OK. The door frees the call in it (gw_call_free). */
     void (*finish)(gw_call_t *call, const crm_status_t *st, const uint8_t *body, size_t len);

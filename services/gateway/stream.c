@@ -29,6 +29,7 @@
 #include "crm_log.h"
 #include "crm_mem.h"
 #include "crm_time.h"
+#include "crm_validate.h"
 #include "crm_zloop.h"
 #include "notifications.pb-c.h"
 
@@ -122,26 +123,6 @@ static struct {
 
 /* --- small parts ------------------------------------------------------------- */
 
-/* A positive decimal integer that fits int64 and is all of s[0, len). */
-static int parse_id(const char *s, size_t len, int64_t *out)
-{
-    if (len == 0 || len > 19)
-        return -1;
-    int64_t v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        int d = s[i] - '0';
-        if (v > (INT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    if (v <= 0)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static size_t pending(const gw_stream_client_t *c) { return c->len - c->off; }
 
 /* The unsent bytes the client is answerable for. A backfill puts a whole
@@ -193,24 +174,26 @@ static void append(gw_stream_client_t *c, const char *data, size_t n)
     wake(c);
 }
 
+static void free_list(queued_t *q)
+{
+    while (q) {
+        queued_t *next = q->next;
+        free(q);
+        q = next;
+    }
+}
+
 static void free_queue(gw_stream_client_t *c)
 {
-    while (c->queue) {
-        queued_t *q = c->queue;
-        c->queue = q->next;
-        free(q);
-    }
-    c->queue_tail = NULL;
+    free_list(c->queue);
+    c->queue = c->queue_tail = NULL;
     c->queued_bytes = 0;
 }
 
 static void free_start(gw_stream_client_t *c)
 {
-    while (c->start) {
-        queued_t *q = c->start;
-        c->start = q->next;
-        free(q);
-    }
+    free_list(c->start);
+    c->start = NULL;
     free(c->start_token);
     c->start_token = NULL;
 }
@@ -235,6 +218,19 @@ static char *format_entry(const Crm__Notifications__V1__Notification *n, size_t 
     free(json);
     *len = (size_t)w;
     return text;
+}
+
+/* Gives c the entry id, unless it has it already; caught_up: a backfill's
+ * (see live_bytes), else a live one. */
+static void hand_over(gw_stream_client_t *c, int64_t id, const char *text, size_t len, int caught_up)
+{
+    if (id <= c->last_sent_id)
+        return;
+    append(c, text, len);
+    if (caught_up)
+        c->caught_up += len;
+    c->last_sent_id = id;
+    st_.gw->sse_entries++;
 }
 
 /* --- the user map and the list of clients ---------------------------------- */
@@ -338,6 +334,31 @@ static void drop(gw_stream_client_t *c, Crm__Rpc__V1__Code code, const char *why
     }
 }
 
+/* Calls method through dispatch as c's session (so that the session cache,
+ * revocations and the rate limit apply), with body (packed, taken); finish
+ * gets the outcome. Returns -1 if method has no route (body freed). */
+static int call_as(gw_stream_client_t *c, const char *method, uint8_t *body, size_t len,
+                   void (*finish)(gw_call_t *, const crm_status_t *, const uint8_t *, size_t))
+{
+    gw_call_t *call = crm_calloc(1, sizeof *call);
+    call->gw = st_.gw;
+    call->started = crm_time_mono_us();
+    snprintf(call->method_name, sizeof call->method_name, "%s", method);
+    snprintf(call->token, sizeof call->token, "%s", c->token);
+    call->body = body;
+    call->body_len = len;
+    crm_status_t st;
+    if (gw_route_find(st_.gw, call, &st) != 0) {
+        gw_call_free(call);
+        return -1;
+    }
+    call->finish = finish;
+    call->door = c;
+    c->call_out = 1;
+    gw_dispatch(call);
+    return 0;
+}
+
 /* --- backfill ------------------------------------------------------------------ */
 
 static void backfill_next(gw_stream_client_t *c);
@@ -381,9 +402,7 @@ static void deliver(gw_stream_client_t *c, int64_t id, const char *text, size_t 
         backfill_start(c);
         return;
     }
-    append(c, text, len);
-    c->last_sent_id = id;
-    st_.gw->sse_entries++;
+    hand_over(c, id, text, len, 0);
 }
 
 static void backfill_done(gw_stream_client_t *c)
@@ -394,17 +413,9 @@ static void backfill_done(gw_stream_client_t *c)
     queued_t *q = c->queue;
     c->queue = c->queue_tail = NULL;
     c->queued_bytes = 0;
-    while (q) {
-        queued_t *next = q->next;
-        if (q->id > c->last_sent_id) {
-            append(c, q->text, q->len);
-            c->caught_up += q->len;
-            c->last_sent_id = q->id;
-            st_.gw->sse_entries++;
-        }
-        free(q);
-        q = next;
-    }
+    for (queued_t *p = q; p; p = p->next)
+        hand_over(c, p->id, p->text, p->len, 1);
+    free_list(q);
 }
 
 /* Errors a later ListInbox may not repeat: a restarting or busy service,
@@ -454,14 +465,8 @@ static int from_start(gw_stream_client_t *c, const Crm__Notifications__V1__ListI
         c->start_token = crm_strdup(r->next_page_token);
         return 1;
     }
-    for (queued_t *q = c->start; q; q = q->next) {
-        if (q->id <= c->last_sent_id)
-            continue;
-        append(c, q->text, q->len);
-        c->caught_up += q->len;
-        c->last_sent_id = q->id;
-        st_.gw->sse_entries++;
-    }
+    for (queued_t *q = c->start; q; q = q->next)
+        hand_over(c, q->id, q->text, q->len, 1);
     free_start(c);
     return 0;
 }
@@ -512,11 +517,8 @@ static void on_backfill(gw_call_t *call, const crm_status_t *st, const uint8_t *
         char *text = format_entry(n, &tlen);
         /* pulled at the client's pace (backfill_next waits for it), so no
          * limit here: a fast reader of a long inbox is never dropped */
-        append(c, text, tlen);
-        c->caught_up += tlen;
+        hand_over(c, n->id, text, tlen, 1);
         free(text);
-        c->last_sent_id = n->id;
-        st_.gw->sse_entries++;
     }
     crm__notifications__v1__list_inbox_reply__free_unpacked(r, NULL);
     if (full) {
@@ -538,29 +540,16 @@ static void backfill_next(gw_stream_client_t *c)
         return;
     }
     c->backfill_paused = 0;
-    gw_call_t *call = crm_calloc(1, sizeof *call);
-    call->gw = st_.gw;
-    call->started = crm_time_mono_us();
-    snprintf(call->method_name, sizeof call->method_name, "%s", METHOD_INBOX);
-    snprintf(call->token, sizeof call->token, "%s", c->token);
-    crm_status_t st;
-    if (gw_route_find(st_.gw, call, &st) != 0) {
-        gw_call_free(call);
-        drop(c, CODE(INTERNAL), "no route to ListInbox");
-        return;
-    }
     Crm__Notifications__V1__ListInboxRequest req = CRM__NOTIFICATIONS__V1__LIST_INBOX_REQUEST__INIT;
     req.after_id = c->last_sent_id; /* 0: newest first (see from_start) */
     req.page_size = BACKFILL_PAGE;
     if (c->start_token)
         req.page_token = c->start_token;
-    call->body_len = crm__notifications__v1__list_inbox_request__get_packed_size(&req);
-    call->body = crm_malloc(call->body_len ? call->body_len : 1);
-    crm__notifications__v1__list_inbox_request__pack(&req, call->body);
-    call->finish = on_backfill;
-    call->door = c;
-    c->call_out = 1;
-    gw_dispatch(call);
+    size_t len = crm__notifications__v1__list_inbox_request__get_packed_size(&req);
+    uint8_t *body = crm_malloc(len ? len : 1);
+    crm__notifications__v1__list_inbox_request__pack(&req, body);
+    if (call_as(c, METHOD_INBOX, body, len, on_backfill) != 0)
+        drop(c, CODE(INTERNAL), "no route to ListInbox");
 }
 
 /* A gap in the stream: every client fetches what it may have missed. */
@@ -663,7 +652,7 @@ static void on_stream(crm_zwatch_t *w, void *socket, void *arg)
                 on_heartbeat(h->last_seq);
                 crm__notifications__v1__stream_heartbeat__free_unpacked(h, NULL);
             }
-        } else if (tlen > 5 && !memcmp(topic, "user.", 5) && parse_id(topic + 5, tlen - 5, &user) == 0) {
+        } else if (tlen > 5 && !memcmp(topic, "user.", 5) && crm_parse_id(topic + 5, tlen - 5, &user) == 0) {
             /* the subscription is a prefix ("user."): the id is checked whole */
             Crm__Notifications__V1__StreamEntry *e =
                 crm__notifications__v1__stream_entry__unpack(NULL, plen, crm_frame_data(&f, 1));
@@ -810,7 +799,7 @@ void gw_stream_begin(gateway_t *gw, struct MHD_Connection *conn, gw_stream_ready
         ready(door, NULL, &st);
         return;
     }
-    if (resume && parse_id(resume, strlen(resume), &after) != 0) {
+    if (resume && crm_parse_id(resume, strlen(resume), &after) != 0) {
         crm_status_set(&st, CODE(INVALID_ARGUMENT), "Last-Event-ID", "Last-Event-ID must be a positive integer");
         ready(door, NULL, &st);
         return;
@@ -838,22 +827,9 @@ void gw_stream_begin(gateway_t *gw, struct MHD_Connection *conn, gw_stream_ready
     st_.all = c;
     st_.n_clients++;
 
-    /* an ordinary call through dispatch, so that the session cache,
-     * revocations and the rate limit apply, and the caller's id comes back */
-    gw_call_t *call = crm_calloc(1, sizeof *call);
-    call->gw = gw;
-    call->started = crm_time_mono_us();
-    snprintf(call->method_name, sizeof call->method_name, "%s", METHOD_AUTH);
-    snprintf(call->token, sizeof call->token, "%s", c->token);
-    if (gw_route_find(gw, call, &st) != 0) {
-        gw_call_free(call);
+    /* an ordinary call, so that the caller's id comes back */
+    if (call_as(c, METHOD_AUTH, NULL, 0, on_auth) != 0)
         refuse_code(c, CODE(INTERNAL), NULL, "no route to the notifications service");
-        return;
-    }
-    call->finish = on_auth;
-    call->door = c;
-    c->call_out = 1;
-    gw_dispatch(call);
 }
 
 /* libmicrohttpd asks for more of the body. It runs inside MHD_run: it only
@@ -931,9 +907,10 @@ void gw_stream_recheck(int64_t user_id)
     /* a backfill round calls ListInbox with the stream's token: dispatch
      * authenticates it afresh (the session was just forgotten), and a
      * refusal ends the stream */
-    for (gw_stream_client_t *c = st_.all, *next; c; c = next) {
-        next = c->all_next;
-        if (c->registered && !c->ready && (user_id < 0 || c->user_id == user_id))
+    gw_stream_client_t *c = user_id < 0 ? st_.all : crm_map_get(st_.users, (uint64_t)user_id);
+    for (gw_stream_client_t *next; c; c = next) {
+        next = user_id < 0 ? c->all_next : c->user_next;
+        if (c->registered && !c->ready)
             backfill_start(c);
     }
 }

@@ -188,9 +188,24 @@ static void test_email_length_limit_in_bytes(void **state)
     assert_string_equal(st.field, "email");
 }
 
+static void test_parse_id(void **state)
+{
+    int64_t v = 0;
+    assert_int_equal(crm_parse_id("42", 2, &v), 0);
+    assert_true(v == 42);
+    assert_int_equal(crm_parse_id("9223372036854775807", 19, &v), 0);
+    assert_true(v == INT64_MAX);
+    assert_int_equal(crm_parse_id("42x", 2, &v), 0); /* only the length given counts */
+    static const char *const bad[] = {"", "0", "-1", "+1", " 1", "1 ", "1e3", "9223372036854775808",
+                                      "99999999999999999999", "00", "0x10"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(crm_parse_id(bad[i], strlen(bad[i]), &v), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_id),
         cmocka_unit_test(test_utf8_valid),
         cmocka_unit_test(test_utf8_invalid),
         cmocka_unit_test(test_check_text_counts_code_points),
