@@ -15,7 +15,9 @@
 #include "client.pb-c.h"
 #include "crm_arena.h"
 #include "crm_client.h"
+#include "health.pb-c.h"
 #include "identity.pb-c.h"
+#include "pipeline.pb-c.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,6 +39,11 @@
 #include <zmq.h>
 
 #define METHOD_LOGIN "crm.identity.v1.Identity/Login"
+#define METHOD_HEALTH "crm.health.v1.Health/Check"
+#define PL "crm.pipeline.v1.Pipeline/"
+#define MAX_STAGES 64
+#define OPPORTUNITY CRM__PIPELINE__V1__LEAD_TYPE__LEAD_TYPE_OPPORTUNITY
+#define CALL_TIMEOUT_MS 20000 /* a call outside the load */
 #define MAX_CLIENTS 1024
 #define MAX_REPS 15
 #define DRAIN_NS 8000000000LL /* a Login batch of argon2id hashes may take seconds */
@@ -71,6 +78,22 @@ static int64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* CLOCK_REALTIME in microseconds: the clock of the services' `at`. */
+static inline int64_t realtime_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Adds n failures to *count, keeping msg as the first one's text in first. */
+static void add_errors(long *count, char *first, size_t cap, long n, const char *msg)
+{
+    if (n > 0 && !*count)
+        snprintf(first, cap, "%s", msg);
+    *count += n;
 }
 
 /* Latencies in nanoseconds, kept whole so the percentiles are exact. */
@@ -112,6 +135,24 @@ static double quantile_ms(const samples_t *s, double q)
     if (i >= s->n)
         i = s->n - 1;
     return (double)s->v[i] / 1e6;
+}
+
+/* Sorts s and gives its median, 99th percentile and (when max is not NULL)
+ * largest, in milliseconds (0 when s is empty). */
+static void samples_summary(samples_t *s, double *p50, double *p99, double *max)
+{
+    qsort(s->v, s->n, sizeof *s->v, cmp_i64);
+    *p50 = quantile_ms(s, 0.50);
+    *p99 = quantile_ms(s, 0.99);
+    if (max)
+        *max = s->n ? (double)s->v[s->n - 1] / 1e6 : 0;
+}
+
+/* Sends a second of a paced run: the sends after the first over the time
+ * from the first's due time t0 to the last send. */
+static inline double paced_rate(long sent, int64_t t0, int64_t t_last_send)
+{
+    return t_last_send > t0 && sent > 1 ? (double)(sent - 1) * 1e9 / (double)(t_last_send - t0) : 0;
 }
 
 static double median(const double *v, int n)
@@ -166,6 +207,29 @@ static inline void http_address(const char *text, struct sockaddr_in *a)
     a->sin_port = htons((uint16_t)atoi(colon + 1));
     if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
         die("--http %s: not an IPv4 address", text);
+}
+
+/* --- request bodies and reply checks ---------------------------------------------- */
+
+/* Packs m into buf when it fits cap; returns its packed size either way (a
+ * bench_body_fn returns it, and the load generator dies when it is > cap). */
+static inline size_t pack_body(const ProtobufCMessage *m, uint8_t *buf, size_t cap)
+{
+    size_t len = protobuf_c_message_get_packed_size(m);
+    if (len <= cap)
+        protobuf_c_message_pack(m, buf);
+    return len;
+}
+
+/* Unpacks the reply body of method `what` as desc with alloc; NULL with msg
+ * filled ("<what> reply is not a <Message>") when it is not one. */
+static inline void *unpack_reply(const ProtobufCMessageDescriptor *desc, const char *what, ProtobufCAllocator *alloc,
+                                 const uint8_t *body, size_t len, char *msg, size_t cap)
+{
+    ProtobufCMessage *m = protobuf_c_message_unpack(desc, alloc, len, body);
+    if (!m)
+        snprintf(msg, cap, "%s reply is not a %s", what, desc->short_name);
+    return m;
 }
 
 /* --- the load generator ---------------------------------------------------------- */
@@ -245,14 +309,19 @@ static void *zctx;
  * would take CPU from the services it measures. */
 static crm_arena_t *reply_arena;
 
+static int set_nonblock(int fd)
+{
+    return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+/* A TCP connection to addr, TCP_NODELAY and non-blocking, or -1 (errno). */
 static int http_connect(const struct sockaddr_in *addr)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
     if (fd < 0)
         return -1;
     if (connect(fd, (const struct sockaddr *)addr, sizeof *addr) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 ||
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 || set_nonblock(fd) != 0) {
         close(fd);
         return -1;
     }
@@ -468,11 +537,7 @@ static void run_load(const load_t *L, int n, double warm_s, double dur_s, result
     int64_t t_start = now_ns() + (int64_t)(warm_s * 1e9), t_end = t_start + (int64_t)(dur_s * 1e9);
     int64_t t_last = t_start;
     long sends = 0;
-#define NOTE_ERROR()                                                                               \
-    do {                                                                                           \
-        if (!res->errors++)                                                                        \
-            snprintf(res->error, sizeof res->error, "%s", msg);                                    \
-    } while (0)
+#define NOTE_ERROR() add_errors(&res->errors, res->error, sizeof res->error, 1, msg)
 #define MAY_SEND(t) ((t) < t_end && (!L->limit || sends < L->limit))
     int in_flight = 0;
     for (int i = 0; i < n && MAY_SEND(now_ns()); i++) {
@@ -538,18 +603,15 @@ static void run_load(const load_t *L, int n, double warm_s, double dur_s, result
     if (in_flight > 0) {
         snprintf(msg, sizeof msg, "%d request(s) not answered within %lld s", in_flight,
                  (long long)(DRAIN_NS / 1000000000LL));
-        res->errors += in_flight - 1;
-        NOTE_ERROR();
+        add_errors(&res->errors, res->error, sizeof res->error, in_flight, msg);
     }
 #undef MAY_SEND
 #undef NOTE_ERROR
-    qsort(lat.v, lat.n, sizeof *lat.v, cmp_i64);
     double window = dur_s;
     if (L->limit && sends >= L->limit && t_last < t_end)
         window = (double)(t_last - t_start) / 1e9;
     res->rps = window > 0 ? (double)res->ok / window : 0;
-    res->p50_ms = quantile_ms(&lat, 0.50);
-    res->p99_ms = quantile_ms(&lat, 0.99);
+    samples_summary(&lat, &res->p50_ms, &res->p99_ms, NULL);
     for (int i = 0; i < n; i++)
         client_close(&cl[i]);
     free(lat.v);
@@ -634,6 +696,119 @@ static int login(const char *ep, const char *password, char *token, size_t cap, 
     return 0;
 }
 
+/* Calls method with in, in the session of token (NULL: none), on cli; returns
+ * the reply as out_desc (free with protobuf_c_message_free_unpacked). On a
+ * failure: NULL with *st set, or, when st is NULL, dies saying what failed. */
+static inline void *bench_call(crm_client_t *cli, const char *token, const char *method, const ProtobufCMessage *in,
+                               const ProtobufCMessageDescriptor *out_desc, crm_status_t *st)
+{
+    crm_status_t own;
+    void *r = crm_client_call_msg(cli, method, token, in, out_desc, CALL_TIMEOUT_MS, st ? st : &own);
+    if (!r && !st)
+        die("%s: %s: %s%s%s", method, crm_code_name(own.code), own.message, own.field[0] ? " field " : "",
+            own.field);
+    return r;
+}
+
+/* The stages an opportunity of team 0 may be in and stay open (not won nor
+ * lost), by sequence, into ids (room for MAX_STAGES). Returns their number. */
+static inline int open_stages(crm_client_t *cli, const char *token, int64_t *ids)
+{
+    Crm__Pipeline__V1__ListStagesRequest lr = CRM__PIPELINE__V1__LIST_STAGES_REQUEST__INIT;
+    lr.type = OPPORTUNITY;
+    Crm__Pipeline__V1__ListStagesReply *r =
+        bench_call(cli, token, PL "ListStages", &lr.base, &crm__pipeline__v1__list_stages_reply__descriptor, NULL);
+    int n = 0;
+    for (size_t i = 0; i < r->n_stages && n < MAX_STAGES; i++)
+        if (r->stages[i]->status != CRM__PIPELINE__V1__LEAD_STATUS__LEAD_STATUS_WON &&
+            r->stages[i]->status != CRM__PIPELINE__V1__LEAD_STATUS__LEAD_STATUS_LOST)
+            ids[n++] = r->stages[i]->id;
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    return n;
+}
+
+/* --- Health through the gateway: the transport floor -------------------------------- */
+
+/* A good Health reply of the service named by arg (a const char *). */
+static inline int health_check(void *arg, uint64_t tag, const uint8_t *body, size_t len, ProtobufCAllocator *alloc,
+                               char *msg, size_t cap)
+{
+    const char *service = arg;
+    Crm__Health__V1__CheckReply *r = crm__health__v1__check_reply__unpack(alloc, len, body);
+    int rc = r && !strcmp(r->service, service) && !strcmp(r->status, "SERVING") ? 0 : -1;
+    if (rc)
+        snprintf(msg, cap, "Health: %s %s", r ? r->service : "not a CheckReply", r ? r->status : "");
+    return rc;
+}
+
+/* The load "Health via gateway" of service at the gateway's door endpoint;
+ * its request is packed into buf (cap bytes), which must outlive it. */
+static inline load_t health_load(const char *endpoint, const char *service, uint8_t *buf, size_t cap)
+{
+    Crm__Health__V1__CheckRequest hr = CRM__HEALTH__V1__CHECK_REQUEST__INIT;
+    hr.service = (char *)service;
+    size_t len = pack_body(&hr.base, buf, cap);
+    if (len > cap)
+        die("Health request of %zu bytes", len);
+    return (load_t){.name = "Health via gateway", .kind = LOAD_CRM, .endpoint = endpoint, .method = METHOD_HEALTH,
+                    .body = buf, .body_len = len, .check = health_check, .arg = (void *)service};
+}
+
+/* --- UpdateLead n, as the paced runs send it ------------------------------------------ */
+
+#define REV_BASE 900000000000LL /* UpdateLead n sets expectedRevenue REV_BASE + n (minor units) */
+
+/* UpdateLead n: leads[n % n_leads] gets expectedRevenue REV_BASE + n (a
+ * value no other change gives, which what it causes carries back) and moves
+ * to stages[(pass + stage_offset) % n_stages] on each pass over the leads. */
+typedef struct {
+    const int64_t *leads;
+    int n_leads;
+    const int64_t *stages;
+    int n_stages;
+    int stage_offset;
+    uint64_t next;   /* the next change to send */
+} updates_t;
+
+static inline void update_fields(const updates_t *u, uint64_t n, int64_t *lead, int64_t *revenue, int64_t *stage)
+{
+    *lead = u->leads[n % (uint64_t)u->n_leads];
+    *revenue = REV_BASE + (int64_t)n;
+    *stage = u->stages[(n / (uint64_t)u->n_leads + (uint64_t)u->stage_offset) % (uint64_t)u->n_stages];
+}
+
+/* Change n's UpdateLeadRequest packed into buf (when it fits cap); returns its length. */
+static inline size_t update_pack(const updates_t *u, uint64_t n, uint8_t *buf, size_t cap)
+{
+    static char *paths[] = {"expected_revenue", "stage_id"};
+    Google__Protobuf__FieldMask mask = GOOGLE__PROTOBUF__FIELD_MASK__INIT;
+    mask.paths = paths;
+    mask.n_paths = 2;
+    Crm__Pipeline__V1__UpdateLeadRequest r = CRM__PIPELINE__V1__UPDATE_LEAD_REQUEST__INIT;
+    update_fields(u, n, &r.id, &r.expected_revenue, &r.stage_id);
+    r.update_mask = &mask;
+    return pack_body(&r.base, buf, cap);
+}
+
+/* Judges change tag's reply body: the lead with its revenue and stage.
+ * Returns 0, or -1 with msg filled. */
+static inline int update_judge(const updates_t *u, uint64_t tag, const uint8_t *body, size_t len,
+                               ProtobufCAllocator *alloc, char *msg, size_t cap)
+{
+    Crm__Pipeline__V1__Lead *l = unpack_reply(&crm__pipeline__v1__lead__descriptor, "UpdateLead", alloc, body, len,
+                                              msg, cap);
+    if (!l)
+        return -1;
+    int64_t lead, revenue, stage;
+    update_fields(u, tag, &lead, &revenue, &stage);
+    if (l->id != lead || l->expected_revenue != revenue || l->stage_id != stage) {
+        snprintf(msg, cap, "UpdateLead %llu gave lead %lld revenue %lld stage %lld", (unsigned long long)tag,
+                 (long long)l->id, (long long)l->expected_revenue, (long long)l->stage_id);
+        return -1;
+    }
+    return 0;
+}
+
 /* --- results: series over repetitions, the table's rows, the verdicts -------------- */
 
 /* Results of one configuration over the repetitions. */
@@ -652,9 +827,7 @@ static void series_add(series_t *s, const result_t *r)
     s->p50[s->n] = r->p50_ms;
     s->p99[s->n] = r->p99_ms;
     s->n++;
-    if (r->errors && !s->errors)
-        snprintf(s->error, sizeof s->error, "%s", r->error);
-    s->errors += r->errors;
+    add_errors(&s->errors, s->error, sizeof s->error, r->errors, r->error);
 }
 
 static double s_rps(const series_t *s) { return median(s->rps, s->n); }

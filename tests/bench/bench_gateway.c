@@ -21,7 +21,6 @@
  * the rows) is in bench_common.h. */
 #define BENCH_PROG "bench_gateway"
 #include "bench_common.h"
-#include "health.pb-c.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -29,7 +28,6 @@
 #include <sys/wait.h>
 
 #define METHOD_WHOAMI "crm.identity.v1.Identity/WhoAmI"
-#define METHOD_HEALTH "crm.health.v1.Health/Check"
 #define MAX_SWEEP 16
 
 /* --- helper processes: the floors' servers ------------------------------------ */

@@ -42,7 +42,6 @@
 #define BENCH_PROG "bench_notifications"
 #include "bench_common.h"
 #include "notifications.pb-c.h"
-#include "pipeline.pb-c.h"
 
 #include <getopt.h>
 #include <poll.h>
@@ -52,16 +51,12 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
-#define PL "crm.pipeline.v1.Pipeline/"
 #define NTF "crm.notifications.v1.Notifications/"
 #define METHOD_CREATE_USER "crm.identity.v1.Identity/CreateUser"
-#define MAX_STAGES 64
 #define MAX_USERS 256
 #define MAX_SSE 20000
-#define OPPORTUNITY CRM__PIPELINE__V1__LEAD_TYPE__LEAD_TYPE_OPPORTUNITY
 #define LATE_NS 5000000LL /* a paced request sent this much after its time counts as late */
 #define STREAM_DRAIN_NS 3000000000LL /* how long entries may trail the last reply */
-#define REV_BASE 900000000000LL /* change n sets expectedRevenue REV_BASE + n (cents: 9,000,000,000.00 EUR + n) */
 #define CONNECT_BATCH 100 /* streams opened at once, each answered before the next batch */
 #define SSE_RAW_MAX (8 << 20) /* bytes of one stream not yet parsed: more is a failure */
 #define TAIL_LINE_MAX (1 << 20)
@@ -159,13 +154,6 @@ static void parse_options(options_t *o, int argc, char **argv)
         usage();
 }
 
-static int64_t realtime_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* CPU time (user and system) process pid has used, in seconds, or -1. */
 static double cpu_seconds(long pid)
 {
@@ -227,24 +215,12 @@ static void proc_snapshot(double *cpu, double *io)
 
 static crm_client_t *cli;
 
-/* Calls method with in, in the session of token (NULL: none); returns the reply as out_desc
- * (free with protobuf_c_message_free_unpacked), or NULL with *st set. */
-static void *try_call(const char *token, const char *method, const ProtobufCMessage *in,
-                      const ProtobufCMessageDescriptor *out_desc, crm_status_t *st)
-{
-    return crm_client_call_msg(cli, method, token, in, out_desc, 20000, st);
-}
-
-/* The same, dying on a failure with what failed. */
+/* Calls method with in, in the session of token (NULL: none); returns the
+ * reply as out_desc, or dies saying what failed. */
 static void *call(const char *token, const char *method, const ProtobufCMessage *in,
                   const ProtobufCMessageDescriptor *out_desc)
 {
-    crm_status_t st;
-    void *r = try_call(token, method, in, out_desc, &st);
-    if (!r)
-        die("%s: %s: %s%s%s", method, crm_code_name(st.code), st.message, st.field[0] ? " field " : "",
-            st.field);
-    return r;
+    return bench_call(cli, token, method, in, out_desc, NULL);
 }
 
 /* Logs in as login_name; the session token goes to token. Dies on a failure. */
@@ -278,23 +254,6 @@ static int64_t create_user(const char *admin, const char *login_name, const char
     int64_t id = r->user->id;
     protobuf_c_message_free_unpacked(&r->base, NULL);
     return id;
-}
-
-/* The stages an opportunity of team 0 may be in and stay open (not won nor
- * lost), by sequence. Returns their number. */
-static int open_stages(const char *admin, int64_t *ids)
-{
-    Crm__Pipeline__V1__ListStagesRequest lr = CRM__PIPELINE__V1__LIST_STAGES_REQUEST__INIT;
-    lr.type = OPPORTUNITY;
-    Crm__Pipeline__V1__ListStagesReply *r =
-        call(admin, PL "ListStages", &lr.base, &crm__pipeline__v1__list_stages_reply__descriptor);
-    int n = 0;
-    for (size_t i = 0; i < r->n_stages && n < MAX_STAGES; i++)
-        if (r->stages[i]->status != CRM__PIPELINE__V1__LEAD_STATUS__LEAD_STATUS_WON &&
-            r->stages[i]->status != CRM__PIPELINE__V1__LEAD_STATUS__LEAD_STATUS_LOST)
-            ids[n++] = r->stages[i]->id;
-    protobuf_c_message_free_unpacked(&r->base, NULL);
-    return n;
 }
 
 /* An opportunity of nobody's (salespersonId 0), in stage, in EUR (whose
@@ -334,8 +293,8 @@ static double wait_known(const char *admin, int64_t id, double timeout_s)
     req.doc = &doc;
     crm_status_t st;
     for (;;) {
-        Crm__Notifications__V1__ListFollowersReply *r = try_call(
-            admin, NTF "ListFollowers", &req.base, &crm__notifications__v1__list_followers_reply__descriptor, &st);
+        Crm__Notifications__V1__ListFollowersReply *r = bench_call(
+            cli, admin, NTF "ListFollowers", &req.base, &crm__notifications__v1__list_followers_reply__descriptor, &st);
         size_t n = r ? r->n_followers : 0;
         if (r)
             protobuf_c_message_free_unpacked(&r->base, NULL);
@@ -380,11 +339,8 @@ static size_t follow_body(void *arg, uint8_t *buf, size_t cap, uint64_t *tag)
     doc.id = f->leads[n % (uint64_t)f->n_leads];
     Crm__Notifications__V1__FollowRequest r = CRM__NOTIFICATIONS__V1__FOLLOW_REQUEST__INIT;
     r.doc = &doc;
-    size_t len = crm__notifications__v1__follow_request__get_packed_size(&r);
-    if (len <= cap)
-        crm__notifications__v1__follow_request__pack(&r, buf);
     *tag = n;
-    return len;
+    return pack_body(&r.base, buf, cap);
 }
 
 static int follow_check(void *arg, uint64_t tag, const uint8_t *body, size_t len, ProtobufCAllocator *alloc,
@@ -402,31 +358,17 @@ static int follow_check(void *arg, uint64_t tag, const uint8_t *body, size_t len
     return 0;
 }
 
-/* --- the changes ------------------------------------------------------------------ */
-
-/* Change n: leads[n % n_leads] moves to the next open stage of its pass
- * (they were made in stages[0]) and gets expectedRevenue REV_BASE + n. */
-typedef struct {
-    const int64_t *leads;
-    int n_leads;
-    const int64_t *stages;
-    int n_stages;
-} updates_t;
-
-static void update_fields(const updates_t *u, uint64_t n, int64_t *lead, int64_t *revenue, int64_t *stage)
-{
-    *lead = u->leads[n % (uint64_t)u->n_leads];
-    *revenue = REV_BASE + (int64_t)n;
-    *stage = u->stages[(n / (uint64_t)u->n_leads + 1) % (uint64_t)u->n_stages];
-}
-
 /* --- what every change gave: replies, and entries on streams and tail ----------------- */
 
+/* Change n is bench_common.h's UpdateLead n with stage_offset 1: its
+ * opportunity moves to the next open stage of its pass (they were made in
+ * stages[0]) and gets expectedRevenue REV_BASE + n (cents: 9,000,000,000.00
+ * EUR + n); g.u.next is the next change to send. */
 static struct {
     updates_t u;
     int n_followers;
     const int64_t *follower_ids;
-    uint64_t next, cap;        /* the next change to send; room for cap changes */
+    uint64_t cap;              /* room for cap changes */
     int64_t *sent_ns;          /* [n] */
     int64_t *reply_ns;         /* [n]: 0 no reply yet, -1 an error reply, else when the OK reply came */
     int64_t *got_ns[K_N];      /* [n * followers + f]: receipt of the entry (0: none) */
@@ -506,7 +448,7 @@ static void take_entry(int kind, int follower, const char *j, size_t len, int64_
         note_stray(kind, f < 0 ? "an entry for no follower" : "an entry for another user", j, len);
         return;
     }
-    if (rev < REV_BASE || (uint64_t)(rev - REV_BASE) >= g.next) {
+    if (rev < REV_BASE || (uint64_t)(rev - REV_BASE) >= g.u.next) {
         note_stray(kind, "an entry of no change sent", j, len);
         return;
     }
@@ -571,18 +513,16 @@ static void sse_start(int i, const char *token, int follower)
     sse_t *c = &sse[i];
     memset(c, 0, sizeof *c);
     c->follower = follower;
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c->fd < 0 || connect(c->fd, (const struct sockaddr *)&http_addr, sizeof http_addr) != 0)
+    if ((c->fd = http_connect(&http_addr)) < 0)
         die("stream %d: connect: %s", i, strerror(errno));
     char req[512];
     int n = snprintf(req, sizeof req,
                      "GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
                      "Authorization: Bearer %s\r\n\r\n",
                      token);
+    /* a small request on a new connection fits its socket buffer at once */
     if (n <= 0 || (size_t)n >= sizeof req || write(c->fd, req, (size_t)n) != n)
         die("stream %d: sending the request: %s", i, strerror(errno));
-    if (fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK) != 0)
-        die("stream %d: O_NONBLOCK: %s", i, strerror(errno));
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)i};
     if (epoll_ctl(ep_fd, EPOLL_CTL_ADD, c->fd, &ev) != 0)
         die("epoll_ctl: %s", strerror(errno));
@@ -665,8 +605,7 @@ static void sse_end(sse_t *c)
     epoll_ctl(ep_fd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
-    if (!c->closed)
-        c->closed = 1;
+    c->closed = 1;
     sse_closed_n++;
 }
 
@@ -766,7 +705,7 @@ static double tail_start(const char *crmctl, const char *stream, const char *tmp
     atexit(tail_stop);
     close(p[1]);
     tl.out = p[0];
-    if (fcntl(tl.out, F_SETFL, fcntl(tl.out, F_GETFL) | O_NONBLOCK) != 0)
+    if (set_nonblock(tl.out) != 0)
         die("O_NONBLOCK: %s", strerror(errno));
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)MAX_SSE};
     if (epoll_ctl(ep_fd, EPOLL_CTL_ADD, tl.out, &ev) != 0)
@@ -873,41 +812,11 @@ static void take_streams_for(int ms)
  * returns its length, and the change's index in *tag. */
 static size_t update_body(uint8_t *buf, size_t cap, uint64_t *tag)
 {
-    uint64_t n = g.next++;
+    uint64_t n = g.u.next++;
     if (n >= g.cap)
         die("more changes than the %llu planned", (unsigned long long)g.cap);
-    static char *paths[] = {"expected_revenue", "stage_id"};
-    Google__Protobuf__FieldMask mask = GOOGLE__PROTOBUF__FIELD_MASK__INIT;
-    mask.paths = paths;
-    mask.n_paths = 2;
-    Crm__Pipeline__V1__UpdateLeadRequest r = CRM__PIPELINE__V1__UPDATE_LEAD_REQUEST__INIT;
-    update_fields(&g.u, n, &r.id, &r.expected_revenue, &r.stage_id);
-    r.update_mask = &mask;
-    size_t len = crm__pipeline__v1__update_lead_request__get_packed_size(&r);
-    if (len <= cap)
-        crm__pipeline__v1__update_lead_request__pack(&r, buf);
     *tag = n;
-    return len;
-}
-
-/* Judges change tag's reply body: the lead with its revenue and stage.
- * Returns 0, or -1 with msg filled. */
-static int update_check(uint64_t tag, const uint8_t *body, size_t len, ProtobufCAllocator *alloc, char *msg,
-                        size_t cap)
-{
-    Crm__Pipeline__V1__Lead *l = crm__pipeline__v1__lead__unpack(alloc, len, body);
-    if (!l) {
-        snprintf(msg, cap, "UpdateLead reply is not a Lead");
-        return -1;
-    }
-    int64_t lead, revenue, stage;
-    update_fields(&g.u, tag, &lead, &revenue, &stage);
-    if (l->id != lead || l->expected_revenue != revenue || l->stage_id != stage) {
-        snprintf(msg, cap, "UpdateLead %llu gave lead %lld revenue %lld stage %lld", (unsigned long long)tag,
-                 (long long)l->id, (long long)l->expected_revenue, (long long)l->stage_id);
-        return -1;
-    }
-    return 0;
+    return update_pack(&g.u, n, buf, cap);
 }
 
 typedef struct {
@@ -951,13 +860,8 @@ static void judge(uint64_t first, uint64_t end, run_t *res)
                     samples_add(&atl, g.at_lag_us[k][slot] * 1000);
             }
         }
-        qsort(lat.v, lat.n, sizeof *lat.v, cmp_i64);
-        qsort(atl.v, atl.n, sizeof *atl.v, cmp_i64);
-        res->p50[k] = quantile_ms(&lat, 0.50);
-        res->p99[k] = quantile_ms(&lat, 0.99);
-        res->max[k] = lat.n ? (double)lat.v[lat.n - 1] / 1e6 : 0;
-        res->at50[k] = quantile_ms(&atl, 0.50);
-        res->at99[k] = quantile_ms(&atl, 0.99);
+        samples_summary(&lat, &res->p50[k], &res->p99[k], &res->max[k]);
+        samples_summary(&atl, &res->at50[k], &res->at99[k], NULL);
         free(lat.v);
         free(atl.v);
     }
@@ -1003,7 +907,7 @@ static void *paced_socket(const char *endpoint)
     return s;
 }
 
-/* Sends change g.next as UpdateLead with the admin token. Returns 0, or -1
+/* Sends change g.u.next as UpdateLead with the admin token. Returns 0, or -1
  * with msg filled. */
 static int paced_send(void *sock, const char *token, char *msg, size_t cap)
 {
@@ -1052,7 +956,7 @@ static long paced_judge(const zmq_msg_t *m, int64_t t, char *msg, size_t cap)
         } else if (r->status->code != CODE_OK) {
             snprintf(msg, cap, "%s: %s%s%s", crm_code_name(r->status->code), r->status->message,
                      r->status->field[0] ? " field " : "", r->status->field);
-        } else if (update_check(k, r->body.data, r->body.len, alloc, msg, cap) == 0) {
+        } else if (update_judge(&g.u, k, r->body.data, r->body.len, alloc, msg, cap) == 0) {
             n = (long)k;
         }
         g.reply_ns[k] = n >= 0 ? t : -1;
@@ -1070,17 +974,13 @@ static void run_paced(void *sock, const char *token, long total, double rate, ru
     zmq_pollitem_t items[2] = {{sock, -1, ZMQ_POLLIN, 0}, {NULL, ep_fd, ZMQ_POLLIN, 0}};
     char msg[200];
     memset(res, 0, sizeof *res);
-    g.run_first = g.next;
-    g.run_end = g.next + (uint64_t)total;
+    g.run_first = g.u.next;
+    g.run_end = g.u.next + (uint64_t)total;
     g.got_run[K_SSE] = g.got_run[K_TAIL] = 0;
     samples_t rpc = {0};
     int64_t period = (int64_t)(1e9 / rate), t0 = now_ns() + 20000000, t_last_send = t0, t_last_reply = 0;
     long in_flight = 0;
-#define NOTE_ERROR()                                                                               \
-    do {                                                                                           \
-        if (!res->errors++)                                                                        \
-            snprintf(res->error, sizeof res->error, "%s", msg);                                    \
-    } while (0)
+#define NOTE_ERROR() add_errors(&res->errors, res->error, sizeof res->error, 1, msg)
     for (;;) {
         int64_t now = now_ns();
         while (res->changes < total && t0 + res->changes * period <= now) {
@@ -1101,8 +1001,7 @@ static void run_paced(void *sock, const char *token, long total, double rate, ru
         if (res->changes == total && in_flight > 0 && now - t_last_send > DRAIN_NS) {
             snprintf(msg, sizeof msg, "%ld UpdateLead(s) not answered within %lld s", in_flight,
                      (long long)(DRAIN_NS / 1000000000LL));
-            res->errors += in_flight - 1;
-            NOTE_ERROR();
+            add_errors(&res->errors, res->error, sizeof res->error, in_flight, msg);
             break;
         }
         long timeout = 100;
@@ -1152,10 +1051,8 @@ static void run_paced(void *sock, const char *token, long total, double rate, ru
     judge(g.run_first, g.run_end, res);
     for (int k = 0; k < K_N; k++)
         res->want[k] = res->ok * KIND_FOLLOWERS(k);
-    qsort(rpc.v, rpc.n, sizeof *rpc.v, cmp_i64);
-    res->rate = t_last_send > t0 && res->changes > 1 ? (double)(res->changes - 1) * 1e9 / (double)(t_last_send - t0) : 0;
-    res->rpc_p50 = quantile_ms(&rpc, 0.50);
-    res->rpc_p99 = quantile_ms(&rpc, 0.99);
+    res->rate = paced_rate(res->changes, t0, t_last_send);
+    samples_summary(&rpc, &res->rpc_p50, &res->rpc_p99, NULL);
     free(rpc.v);
 }
 
@@ -1239,7 +1136,7 @@ int main(int argc, char **argv)
 
     /* the opportunities, made by admin for nobody */
     int64_t stages[MAX_STAGES];
-    int n_stages = open_stages(admin, stages);
+    int n_stages = open_stages(cli, admin, stages);
     if (n_stages < 3)
         die("%d open stages for opportunities; want 3 or more", n_stages);
     int64_t *leads = xcalloc((size_t)o.leads, sizeof *leads);
@@ -1305,7 +1202,7 @@ int main(int argc, char **argv)
     double tail_s = tail_start(o.crmctl, o.stream, o.tmp, ids[0]);
 
     /* the changes, planned whole: a probe pass, the warm-up, the runs */
-    g.u = (updates_t){.leads = leads, .n_leads = o.leads, .stages = stages, .n_stages = n_stages};
+    g.u = (updates_t){.leads = leads, .n_leads = o.leads, .stages = stages, .n_stages = n_stages, .stage_offset = 1};
     g.n_followers = F;
     g.follower_ids = ids;
     g.cap = (uint64_t)o.leads + (uint64_t)warm + (uint64_t)o.reps * (uint64_t)per_rep + 16;
@@ -1362,12 +1259,12 @@ int main(int argc, char **argv)
         double cpu0[P_N], cpu1[P_N], io0[P_N], io1[P_N];
         proc_snapshot(cpu0, io0);
         int64_t t_run = now_ns();
-        uint64_t first = g.next;
+        uint64_t first = g.u.next;
         run_paced(paced, admin, per_rep, o.rate, r);
         double wall = (double)(now_ns() - t_run) / 1e9;
         proc_snapshot(cpu1, io1);
         if (dump)
-            dump_run(dump, rep + 1, first, g.next, t_dump);
+            dump_run(dump, rep + 1, first, g.u.next, t_dump);
         for (int i = 0; i < P_N; i++) {
             cores[i][rep] = cpu0[i] >= 0 && cpu1[i] >= 0 ? (cpu1[i] - cpu0[i]) / wall : -1;
             disk[i][rep] = io0[i] >= 0 && io1[i] >= 0 ? (io1[i] - io0[i]) / wall / 1048576.0 : -1;
@@ -1397,9 +1294,7 @@ int main(int argc, char **argv)
         late += r->late;
         want += r->want[K_SSE];
         want_tail += r->want[K_TAIL];
-        if (r->errors && !run_errors)
-            snprintf(run_error, sizeof run_error, "%s", r->error);
-        run_errors += r->errors;
+        add_errors(&run_errors, run_error, sizeof run_error, r->errors, r->error);
     }
     if (dump)
         fclose(dump);

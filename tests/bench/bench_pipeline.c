@@ -20,16 +20,10 @@
 #define BENCH_PROG "bench_pipeline"
 #include "bench_common.h"
 #include "crm_request.h"
-#include "health.pb-c.h"
-#include "pipeline.pb-c.h"
 
 #include <getopt.h>
 #include <signal.h>
 
-#define METHOD_HEALTH "crm.health.v1.Health/Check"
-#define PL "crm.pipeline.v1.Pipeline/"
-#define MAX_STAGES 64
-#define OPPORTUNITY CRM__PIPELINE__V1__LEAD_TYPE__LEAD_TYPE_OPPORTUNITY
 #define CARDS_DEFAULT 20 /* GetPipeline's cards per column when none are asked for */
 #define PAGE 50
 #define SEED_MAX_S 300.0 /* seeding slower than 100,000 in 5 minutes is a failure of its own */
@@ -107,12 +101,7 @@ static const char *token;
  * protobuf_c_message_free_unpacked), or dies saying what failed. */
 static void *call(const char *method, const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_desc)
 {
-    crm_status_t st;
-    void *r = crm_client_call_msg(cli, method, token, in, out_desc, 20000, &st);
-    if (!r)
-        die("%s: %s: %s%s%s", method, crm_code_name(st.code), st.message, st.field[0] ? " field " : "",
-            st.field);
-    return r;
+    return bench_call(cli, token, method, in, out_desc, NULL);
 }
 
 /* The stages an opportunity of team 0 may be in, by sequence; creates one
@@ -197,22 +186,18 @@ static size_t create_body(void *arg, uint8_t *buf, size_t cap, uint64_t *tag)
     r.company_name = company;
     lead_fields(w, n, &r.stage_id, &r.expected_revenue, &r.probability, &prio);
     r.priority = prio;
-    size_t len = crm__pipeline__v1__create_lead_request__get_packed_size(&r);
-    if (len <= cap)
-        crm__pipeline__v1__create_lead_request__pack(&r, buf);
     *tag = n;
-    return len;
+    return pack_body(&r.base, buf, cap);
 }
 
 static int create_check(void *arg, uint64_t tag, const uint8_t *body, size_t len, ProtobufCAllocator *alloc,
                         char *msg, size_t cap)
 {
     const world_t *w = arg;
-    Crm__Pipeline__V1__Lead *l = crm__pipeline__v1__lead__unpack(alloc, len, body);
-    if (!l) {
-        snprintf(msg, cap, "CreateLead reply is not a Lead");
+    Crm__Pipeline__V1__Lead *l = unpack_reply(&crm__pipeline__v1__lead__descriptor, "CreateLead", alloc, body, len,
+                                              msg, cap);
+    if (!l)
         return -1;
-    }
     int64_t stage, revenue;
     int32_t prob;
     int prio, rc = 0;
@@ -233,11 +218,10 @@ static int kanban_check(void *arg, uint64_t tag, const uint8_t *body, size_t len
                         char *msg, size_t cap)
 {
     const world_t *w = arg;
-    Crm__Pipeline__V1__GetPipelineReply *r = crm__pipeline__v1__get_pipeline_reply__unpack(alloc, len, body);
-    if (!r) {
-        snprintf(msg, cap, "GetPipeline reply is not a GetPipelineReply");
+    Crm__Pipeline__V1__GetPipelineReply *r =
+        unpack_reply(&crm__pipeline__v1__get_pipeline_reply__descriptor, "GetPipeline", alloc, body, len, msg, cap);
+    if (!r)
         return -1;
-    }
     long total = 0;
     int rc = 0;
     if (r->n_columns != (size_t)w->n_stages) {
@@ -288,11 +272,8 @@ static size_t list_body(void *arg, uint8_t *buf, size_t cap, uint64_t *tag)
         crm_page_token_make(page_token, after);
         r.page_token = page_token;
     }
-    size_t len = crm__pipeline__v1__list_leads_request__get_packed_size(&r);
-    if (len <= cap)
-        crm__pipeline__v1__list_leads_request__pack(&r, buf);
     *tag = kind | stage << 2 | after << 8;
-    return len;
+    return pack_body(&r.base, buf, cap);
 }
 
 static int list_check(void *arg, uint64_t tag, const uint8_t *body, size_t len, ProtobufCAllocator *alloc,
@@ -301,11 +282,10 @@ static int list_check(void *arg, uint64_t tag, const uint8_t *body, size_t len, 
     const world_t *w = arg;
     int kind = (int)(tag & 3);
     int64_t stage = kind ? w->stages[(tag >> 2) & 63] : 0, after = (int64_t)(tag >> 8);
-    Crm__Pipeline__V1__ListLeadsReply *r = crm__pipeline__v1__list_leads_reply__unpack(alloc, len, body);
-    if (!r) {
-        snprintf(msg, cap, "ListLeads reply is not a ListLeadsReply");
+    Crm__Pipeline__V1__ListLeadsReply *r =
+        unpack_reply(&crm__pipeline__v1__list_leads_reply__descriptor, "ListLeads", alloc, body, len, msg, cap);
+    if (!r)
         return -1;
-    }
     int rc = 0;
     if (r->n_leads != PAGE || !r->next_page_token[0]) {
         snprintf(msg, cap, "ListLeads (stage %lld after %lld): %zu leads, next token \"%s\"",
@@ -321,16 +301,6 @@ static int list_check(void *arg, uint64_t tag, const uint8_t *body, size_t len, 
             rc = -1;
         }
     }
-    return rc;
-}
-
-static int health_check(void *arg, uint64_t tag, const uint8_t *body, size_t len, ProtobufCAllocator *alloc,
-                        char *msg, size_t cap)
-{
-    Crm__Health__V1__CheckReply *r = crm__health__v1__check_reply__unpack(alloc, len, body);
-    int rc = r && !strcmp(r->service, "pipeline") && !strcmp(r->status, "SERVING") ? 0 : -1;
-    if (rc)
-        snprintf(msg, cap, "Health: %s %s", r ? r->service : "not a CheckReply", r ? r->status : "");
     return rc;
 }
 
@@ -370,13 +340,8 @@ int main(int argc, char **argv)
 
     load_t create = {.name = "CreateLead", .kind = LOAD_CRM, .endpoint = o.zmq, .method = PL "CreateLead",
                      .token = token, .next_body = create_body, .check = create_check, .arg = &w};
-    Crm__Health__V1__CheckRequest hr = CRM__HEALTH__V1__CHECK_REQUEST__INIT;
-    hr.service = "pipeline";
     uint8_t health_body[64];
-    load_t health = {.name = "Health via gateway", .kind = LOAD_CRM, .endpoint = o.zmq,
-                     .method = METHOD_HEALTH, .body = health_body,
-                     .body_len = crm__health__v1__check_request__pack(&hr, health_body),
-                     .check = health_check};
+    load_t health = health_load(o.zmq, "pipeline", health_body, sizeof health_body);
 
     /* 1. durable writes, each repetition next to its floors (the machine's load drifts) */
     series_t s_create = {0}, s_health_w = {0};
