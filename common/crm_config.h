@@ -1,6 +1,10 @@
 #ifndef CRM_CONFIG_H
 #define CRM_CONFIG_H
 
+/* A number macro as a default's text. */
+#define CRM_STR(x) CRM_STR_(x)
+#define CRM_STR_(x) #x
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -20,6 +20,7 @@
 #define AFTER_WAIT_MAX_US 30000000
 static int64_t after_wait_max_us = AFTER_WAIT_MAX_US;
 #define WAIT_RECHECK_US 1000000 /* a waiting consumer asks again this often */
+static int64_t window_us = CRM_CONSUMER_WINDOW_US; /* see crm_consumer_set_window */
 
 struct crm_consumer {
     struct ev_loop *loop;
@@ -45,6 +46,8 @@ struct crm_consumer {
     int64_t wait_since[MAX_CONSUMERS];
     uint64_t wait_seen[MAX_CONSUMERS];
     int gave_up[MAX_CONSUMERS];
+    int64_t committed_at; /* monotonic us of the last commit of events */
+    ev_timer gather;      /* live events wait for the window to end */
 };
 
 /* Every consumer of this process, for Event.after. */
@@ -115,6 +118,7 @@ typedef struct {
     size_t n;
     uint64_t cursor; /* within the transaction */
     int waiting;     /* stopped at an event that must wait */
+    int wrote;       /* committed */
 } batch_t;
 
 static int apply_batch_txn(MDB_txn *txn, void *arg)
@@ -157,6 +161,7 @@ static int apply_batch_txn(MDB_txn *txn, void *arg)
         return 0;
     if (!wrote)
         return CRM_CONSUMER_UNCHANGED; /* aborted: nothing to make durable */
+    b->wrote = 1;
     return crm_store_meta_put_u64(self->store, txn, self->cursor_key, cur);
 }
 
@@ -187,7 +192,7 @@ static int apply_events(crm_consumer_t *self, Crm__Events__V1__Event **events, s
             useful++;
     if (!useful)
         return 0;
-    batch_t b = {self, events, n, self->applied, 0};
+    batch_t b = {self, events, n, self->applied, 0, 0};
     int rc = crm_store_write(self->store, apply_batch_txn, &b);
     if (rc == CRM_CONSUMER_UNCHANGED)
         rc = 0;
@@ -197,6 +202,8 @@ static int apply_events(crm_consumer_t *self, Crm__Events__V1__Event **events, s
         return rc;
     }
     self->waiting = b.waiting;
+    if (b.wrote)
+        self->committed_at = crm_time_mono_us();
     if (b.cursor != self->applied) {
         self->applied = b.cursor;
         if (self->progress)
@@ -218,9 +225,28 @@ static void note_known(crm_consumer_t *self, uint64_t seq)
         self->known = seq;
 }
 
+static void on_gather(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    crm_consumer_t *self = w->data;
+    crm_zwatch_resume(self->sub_watch);
+}
+
+void crm_consumer_set_window(int64_t us) { window_us = us > 0 ? us : 0; }
+
 static void on_sub(crm_zwatch_t *w, void *socket, void *arg)
 {
     crm_consumer_t *self = arg;
+    /* events that come within the window after a commit wait for its end
+     * and go in one transaction with those that come meanwhile: at a high
+     * rate one fsync and one copy of each touched page serve many events,
+     * instead of one each; a lone event still goes at once */
+    int64_t since = crm_time_mono_us() - self->committed_at;
+    if (since < window_us) {
+        crm_zwatch_pause(w);
+        ev_timer_set(&self->gather, (double)(window_us - since) / 1e6, 0);
+        ev_timer_start(self->loop, &self->gather);
+        return;
+    }
     Crm__Events__V1__Publication *pubs[256];
     Crm__Events__V1__Event *events[256];
     size_t n_pubs = 0, n_events = 0;
@@ -337,6 +363,8 @@ crm_consumer_t *crm_consumer_new(struct ev_loop *loop, void *zctx, crm_store_t *
     if (!(self->sub_watch = crm_zwatch_new(loop, self->sub, on_sub, self)) ||
         !(self->replay_watch = crm_zwatch_new(loop, self->replay, on_replay, self)))
         goto fail_zmq;
+    ev_timer_init(&self->gather, on_gather, 0, 0);
+    self->gather.data = self;
     ev_timer_init(&self->retry, on_retry, 0.05, REPLAY_RETRY_S / 4);
     self->retry.data = self;
     ev_timer_start(loop, &self->retry);
@@ -367,6 +395,7 @@ void crm_consumer_destroy(crm_consumer_t **self_p)
         if (consumers[i] == self)
             consumers[i] = NULL;
     ev_timer_stop(self->loop, &self->retry);
+    ev_timer_stop(self->loop, &self->gather);
     crm_zwatch_destroy(&self->sub_watch);
     crm_zwatch_destroy(&self->replay_watch);
     if (self->sub)

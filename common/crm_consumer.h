@@ -56,6 +56,15 @@ size_t crm_consumer_positions(void *unused, Crm__Events__V1__Cursor *out, size_t
  * 30 s). For every consumer of the process. */
 void crm_consumer_set_after_wait(int64_t us);
 
+/* Group commit: live events that come less than us after this consumer's
+ * last commit wait until us after it, and go in one transaction with those
+ * that come meanwhile. At a high rate one fsync, and one copy of each page
+ * the events touch, then serve many events instead of one each; a lone
+ * event still goes at once. 0: every batch read goes at once. For every
+ * consumer of the process. */
+#define CRM_CONSUMER_WINDOW_US 2000
+void crm_consumer_set_window(int64_t us);
+
 /* The last sequence applied and committed. */
 uint64_t crm_consumer_applied(const crm_consumer_t *self);
 /* The latest sequence the producer is known to have (from events and

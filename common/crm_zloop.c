@@ -20,6 +20,7 @@ struct crm_zwatch {
      * reading. Reading it costs a system call, so idle sockets skip it. */
     int stale;
     int ready; /* the last reading showed input */
+    int paused;
 };
 
 /* The watches of this process, so that a send on a socket marks its watch. */
@@ -52,6 +53,8 @@ static int has_input(void *socket)
 
 static void run(crm_zwatch_t *self)
 {
+    if (self->paused)
+        return;
     self->ready = 0;
     self->stale = 1; /* whatever the callback did, look again before blocking */
     if (has_input(self->socket))
@@ -66,7 +69,7 @@ static void on_idle(struct ev_loop *loop, ev_idle *w, int revents) { (void)loop;
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     crm_zwatch_t *self = w->data;
-    if (!self->stale)
+    if (!self->stale || self->paused)
         return;
     self->stale = 0;
     self->ready = has_input(self->socket);
@@ -113,6 +116,21 @@ crm_zwatch_t *crm_zwatch_new(struct ev_loop *loop, void *socket, crm_zwatch_fn *
     ev_prepare_start(loop, &self->prepare);
     ev_check_start(loop, &self->check);
     return self;
+}
+
+void crm_zwatch_pause(crm_zwatch_t *self)
+{
+    self->paused = 1;
+    self->ready = 0;
+    ev_idle_stop(self->loop, &self->idle);
+}
+
+void crm_zwatch_resume(crm_zwatch_t *self)
+{
+    if (!self->paused)
+        return;
+    self->paused = 0;
+    self->stale = 1; /* the fd's edges went unheard while paused */
 }
 
 void crm_zwatch_destroy(crm_zwatch_t **self_p)

@@ -22,6 +22,12 @@ typedef void (crm_zwatch_fn)(crm_zwatch_t *watch, void *socket, void *arg);
  * (errno set). */
 crm_zwatch_t *crm_zwatch_new(struct ev_loop *loop, void *socket, crm_zwatch_fn *fn, void *arg);
 
+/* Stops offering input until crm_zwatch_resume, which offers what waits
+ * then at once: a reader that gathers input over a while (group commit)
+ * lets it queue in libzmq meanwhile. Both may be called from the callback. */
+void crm_zwatch_pause(crm_zwatch_t *self);
+void crm_zwatch_resume(crm_zwatch_t *self);
+
 /* Stops watching and frees; sets *self_p to NULL. The socket is left open. */
 void crm_zwatch_destroy(crm_zwatch_t **self_p);
 

@@ -31,7 +31,7 @@ const crm_method_t activities_methods[] = {
 int main(int argc, char **argv)
 {
     const char *curve_dir, *data_dir, *rpc_ep, *pub_ep, *replay_ep, *id_events, *id_replay, *pl_events, *pl_replay;
-    int64_t max_msg, max_attachment, heartbeat_ms;
+    int64_t max_msg, max_attachment, heartbeat_ms, window_us;
     const crm_opt_t opts[] = {
         {"data-dir", "CRM_ACTIVITIES_DATA", CRM_OPT_STRING, &data_dir, "./data/activities", "LMDB folder"},
         {"rpc", "CRM_ACTIVITIES_RPC", CRM_OPT_STRING, &rpc_ep, "tcp://127.0.0.1:5621", "RPC endpoint (bind)"},
@@ -44,11 +44,18 @@ int main(int argc, char **argv)
         {"max-attachment", "CRM_MAX_ATTACHMENT", CRM_OPT_INT, &max_attachment, "10485760", "largest attachment (bytes)"},
         {"max-message", "CRM_MAX_MESSAGE", CRM_OPT_INT, &max_msg, "17825792", "largest request (bytes)"},
         {"heartbeat-ms", "CRM_HEARTBEAT_MS", CRM_OPT_INT, &heartbeat_ms, "500", "event heartbeat interval"},
+        {"commit-window-us", "CRM_COMMIT_WINDOW_US", CRM_OPT_INT, &window_us, CRM_STR(CRM_CONSUMER_WINDOW_US),
+         "events that come this soon after a commit wait and go in one transaction (0: at once)"},
         {"curve-dir", "CRM_CURVE_DIR", CRM_OPT_STRING, &curve_dir, "", "CurveZMQ keys (crmctl keygen); empty: plain"},
     };
     crm_log_init("activities");
     if (crm_config_parse(opts, sizeof opts / sizeof opts[0], argc, argv, "crm-activities [flags]") != 0)
         return 2;
+    if (window_us < 0 || window_us > 1000000) {
+        crm_error("--commit-window-us must be 0 to 1000000");
+        return 2;
+    }
+    crm_consumer_set_window(window_us);
     if (sodium_init() < 0 || max_attachment <= 0 || max_attachment > max_msg) {
         crm_error("bad configuration (max attachment must be positive and within max message) or libsodium failure");
         return 2;

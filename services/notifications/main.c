@@ -27,7 +27,7 @@ int main(int argc, char **argv)
 {
     const char *curve_dir, *data_dir, *rpc_ep, *stream_ep, *id_events, *id_replay, *pl_events, *pl_replay, *act_events,
         *act_replay;
-    int64_t max_msg, heartbeat_ms;
+    int64_t max_msg, heartbeat_ms, window_us;
     const crm_opt_t opts[] = {
         {"data-dir", "CRM_NOTIFICATIONS_DATA", CRM_OPT_STRING, &data_dir, "./data/notifications", "LMDB folder"},
         {"rpc", "CRM_NOTIFICATIONS_RPC", CRM_OPT_STRING, &rpc_ep, "tcp://127.0.0.1:5631", "RPC endpoint (bind)"},
@@ -40,11 +40,18 @@ int main(int argc, char **argv)
         {"activities-replay", "CRM_ACTIVITIES_REPLAY", CRM_OPT_STRING, &act_replay, "tcp://127.0.0.1:5623", "activities' replay"},
         {"max-message", "CRM_MAX_MESSAGE", CRM_OPT_INT, &max_msg, "1048576", "largest request (bytes)"},
         {"heartbeat-ms", "CRM_HEARTBEAT_MS", CRM_OPT_INT, &heartbeat_ms, "500", "stream heartbeat interval"},
+        {"commit-window-us", "CRM_COMMIT_WINDOW_US", CRM_OPT_INT, &window_us, CRM_STR(CRM_CONSUMER_WINDOW_US),
+         "events that come this soon after a commit wait and go in one transaction (0: at once)"},
         {"curve-dir", "CRM_CURVE_DIR", CRM_OPT_STRING, &curve_dir, "", "CurveZMQ keys (crmctl keygen); empty: plain"},
     };
     crm_log_init("notifications");
     if (crm_config_parse(opts, sizeof opts / sizeof opts[0], argc, argv, "crm-notifications [flags]") != 0)
         return 2;
+    if (window_us < 0 || window_us > 1000000) {
+        crm_error("--commit-window-us must be 0 to 1000000");
+        return 2;
+    }
+    crm_consumer_set_window(window_us);
     if (sodium_init() < 0 || max_msg <= 0) {
         crm_error("bad configuration (max message must be positive) or libsodium failure");
         return 2;

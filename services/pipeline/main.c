@@ -45,7 +45,7 @@ static int bootstrap(MDB_txn *txn, void *arg) { return pl_stages_bootstrap(arg, 
 int main(int argc, char **argv)
 {
     const char *curve_dir, *data_dir, *rpc_ep, *pub_ep, *replay_ep, *id_events, *id_replay, *currency;
-    int64_t max_msg, heartbeat_ms;
+    int64_t max_msg, heartbeat_ms, window_us;
     const crm_opt_t opts[] = {
         {"data-dir", "CRM_PIPELINE_DATA", CRM_OPT_STRING, &data_dir, "./data/pipeline", "LMDB folder"},
         {"rpc", "CRM_PIPELINE_RPC", CRM_OPT_STRING, &rpc_ep, "tcp://127.0.0.1:5611", "RPC endpoint (bind)"},
@@ -56,11 +56,18 @@ int main(int argc, char **argv)
         {"default-currency", "CRM_DEFAULT_CURRENCY", CRM_OPT_STRING, &currency, "EUR", "currency of leads that name none"},
         {"max-message", "CRM_MAX_MESSAGE", CRM_OPT_INT, &max_msg, "17825792", "largest request (bytes)"},
         {"heartbeat-ms", "CRM_HEARTBEAT_MS", CRM_OPT_INT, &heartbeat_ms, "500", "event heartbeat interval"},
+        {"commit-window-us", "CRM_COMMIT_WINDOW_US", CRM_OPT_INT, &window_us, CRM_STR(CRM_CONSUMER_WINDOW_US),
+         "events that come this soon after a commit wait and go in one transaction (0: at once)"},
         {"curve-dir", "CRM_CURVE_DIR", CRM_OPT_STRING, &curve_dir, "", "CurveZMQ keys (crmctl keygen); empty: plain"},
     };
     crm_log_init("pipeline");
     if (crm_config_parse(opts, sizeof opts / sizeof opts[0], argc, argv, "crm-pipeline [flags]") != 0)
         return 2;
+    if (window_us < 0 || window_us > 1000000) {
+        crm_error("--commit-window-us must be 0 to 1000000");
+        return 2;
+    }
+    crm_consumer_set_window(window_us);
     pipeline_t pl = {0};
     if (strlen(currency) != 3) {
         crm_error("default currency must be a three-letter ISO code");

@@ -614,6 +614,40 @@ static void test_unchanged_events_not_committed(void **state)
     f->applier.unchanged_upto = 0;
 }
 
+static void count_commit(void *arg, crm_consumer_t *consumer) { (*(int *)arg)++; }
+
+/* Group commit: events that come within the window after a commit wait for
+ * its end and go in one transaction, which the progress callback counts. */
+static void test_events_within_the_window_go_in_one_commit(void **state)
+{
+    fixture_t *f = *state;
+    int commits = 0;
+    crm_consumer_set_window(300000);
+    start_publisher(f);
+    start_consumer(f);
+    crm_consumer_on_progress(f->consumer, count_commit, &commits);
+    run_for(f, 0.4); /* connected, the first replay answered */
+    produce(f, 1);
+    wait_applied(f, 1, 3.0);
+    assert_int_equal(commits, 1);
+    for (int i = 0; i < 3; i++) {
+        produce(f, 1); /* three publications, each read on its own */
+        run_for(f, 0.01);
+    }
+    wait_applied(f, 4, 3.0);
+    assert_int_equal(commits, 2);
+    check_seen(f, 4);
+    /* without a window each goes in its own */
+    crm_consumer_set_window(0);
+    for (int i = 0; i < 3; i++) {
+        produce(f, 1);
+        wait_applied(f, 5 + (uint64_t)i, 3.0);
+    }
+    assert_int_equal(commits, 5);
+    check_seen(f, 7);
+    crm_consumer_set_window(CRM_CONSUMER_WINDOW_US);
+}
+
 static int64_t now_ms(void) { return crm_time_mono_us() / 1000; }
 
 /* --- events of two producers: Event.after ----------------------------------- */
@@ -739,6 +773,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duplicates_and_stragglers_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_waits_for_what_its_producer_had_applied, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unchanged_events_not_committed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events_within_the_window_go_in_one_commit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
