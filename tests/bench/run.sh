@@ -34,6 +34,7 @@
 #   BENCH_SSE            SSE streams held open on the gateway (1000)
 #   BENCH_NOTIFY_DUMP=F  bench_notifications writes every measured change's
 #                        reply and entries' times to F
+#   BENCH_NOISE_SECONDS  bench_cpu_noise first, alone     (5; 0 skips it)
 #   BENCH_STRICT=1       exit 3 when a target is missed
 #   BENCH_PERF=DIR       perf record -g the services for the whole run into DIR
 #   CRM_LOG_LEVEL        the services' log level          (warn)
@@ -45,12 +46,13 @@ bench=$B/tests/bench/bench_gateway
 bench_pl=$B/tests/bench/bench_pipeline
 bench_act=$B/tests/bench/bench_activities
 bench_ntf=$B/tests/bench/bench_notifications
+bench_noise=$B/tests/bench/bench_cpu_noise
 only=${BENCH_ONLY:-}
 case "$only" in ""|gateway|pipeline|activities|notifications) ;;
   *) echo "run.sh: BENCH_ONLY=$only: want gateway, pipeline, activities or notifications" >&2; exit 2;;
 esac
 for p in "$B/crm-identity" "$B/crm-pipeline" "$B/crm-activities" "$B/crm-notifications" "$B/crm-gateway" \
-  "$B/crmctl" "$bench" "$bench_pl" "$bench_act" "$bench_ntf"; do
+  "$B/crmctl" "$bench" "$bench_pl" "$bench_act" "$bench_ntf" "$bench_noise"; do
   [ -x "$p" ] || { echo "run.sh: $p is missing (make bench builds it)" >&2; exit 1; }
 done
 
@@ -107,6 +109,12 @@ L=tcp://127.0.0.1
 # bench_notifications holds 1,000 streams open on the gateway: each is a
 # file descriptor there and here
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# the machine's own steadiness first, with nothing of ours running: the
+# floor that the p99 figures below are read against
+if [ "${BENCH_NOISE_SECONDS:-5}" != 0 ]; then
+  "$bench_noise" --seconds "${BENCH_NOISE_SECONDS:-5}" --quiet || true
+fi
 
 start identity "$B/crm-identity" --data-dir "$tmp/identity" \
   --rpc "$L:$id_rpc" --events "$L:$id_ev" --replay "$L:$id_rep"
