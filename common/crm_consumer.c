@@ -48,6 +48,8 @@ struct crm_consumer {
     int gave_up[MAX_CONSUMERS];
     int64_t committed_at; /* monotonic us of the last commit of events */
     ev_timer gather;      /* live events wait for the window to end */
+    int window_over;      /* the gather timer fired: read now */
+    int input_left;       /* the last read stopped at its cap */
 };
 
 /* Every consumer of this process, for Event.after. */
@@ -228,6 +230,9 @@ static void note_known(crm_consumer_t *self, uint64_t seq)
 static void on_gather(struct ev_loop *loop, ev_timer *w, int revents)
 {
     crm_consumer_t *self = w->data;
+    /* libev's timers run from the loop's cached time: the window may look a
+     * few microseconds short still, which must not pause the read again */
+    self->window_over = 1;
     crm_zwatch_resume(self->sub_watch);
 }
 
@@ -236,17 +241,15 @@ void crm_consumer_set_window(int64_t us) { window_us = us > 0 ? us : 0; }
 static void on_sub(crm_zwatch_t *w, void *socket, void *arg)
 {
     crm_consumer_t *self = arg;
-    /* events that come within the window after a commit wait for its end
-     * and go in one transaction with those that come meanwhile: at a high
-     * rate one fsync and one copy of each touched page serve many events,
-     * instead of one each; a lone event still goes at once */
+    /* group commit: see crm_consumer_set_window */
     int64_t since = crm_time_mono_us() - self->committed_at;
-    if (since < window_us) {
+    if (since < window_us && !self->window_over && !self->input_left) {
         crm_zwatch_pause(w);
         ev_timer_set(&self->gather, (double)(window_us - since) / 1e6, 0);
         ev_timer_start(self->loop, &self->gather);
         return;
     }
+    self->window_over = 0;
     Crm__Events__V1__Publication *pubs[256];
     Crm__Events__V1__Event *events[256];
     size_t n_pubs = 0, n_events = 0;
@@ -276,6 +279,8 @@ static void on_sub(crm_zwatch_t *w, void *socket, void *arg)
                 gap = 1;
         }
     }
+    /* a backlog beyond one read goes on at once, not a window a read */
+    self->input_left = n_pubs == 256;
     if (n_events && self->replay_sent_at == 0)
         apply_events(self, events, n_events);
     for (size_t i = 0; i < n_pubs; i++)

@@ -123,6 +123,8 @@ void crm_zwatch_pause(crm_zwatch_t *self)
     self->paused = 1;
     self->ready = 0;
     ev_idle_stop(self->loop, &self->idle);
+    /* libev polls level-triggered: a readable fd nobody reads would spin */
+    ev_io_stop(self->loop, &self->io);
 }
 
 void crm_zwatch_resume(crm_zwatch_t *self)
@@ -131,6 +133,7 @@ void crm_zwatch_resume(crm_zwatch_t *self)
         return;
     self->paused = 0;
     self->stale = 1; /* the fd's edges went unheard while paused */
+    ev_io_start(self->loop, &self->io);
 }
 
 void crm_zwatch_destroy(crm_zwatch_t **self_p)
