@@ -23,6 +23,17 @@ static int set_value(const crm_opt_t *o, const char *val, const char *from)
         *(int64_t *)o->dest = v;
         return 0;
     }
+    case CRM_OPT_DOUBLE: {
+        char *end;
+        errno = 0;
+        double v = strtod(val, &end);
+        if (errno || end == val || *end || v != v) {
+            fprintf(stderr, "%s: %s wants a number, got \"%s\"\n", from, o->flag, val);
+            return -1;
+        }
+        *(double *)o->dest = v;
+        return 0;
+    }
     case CRM_OPT_BOOL:
         if (!strcasecmp(val, "1") || !strcasecmp(val, "true") || !strcasecmp(val, "yes") ||
             !strcasecmp(val, "on"))
@@ -51,7 +62,7 @@ int crm_config_parse(const crm_opt_t *opts, size_t n, int argc, char **argv, con
 {
     for (size_t i = 0; i < n; i++) {
         const char *env = opts[i].env ? getenv(opts[i].env) : NULL;
-        const char *def = opts[i].def ? opts[i].def : opts[i].type == CRM_OPT_INT ? "0" : "";
+        const char *def = opts[i].def ? opts[i].def : opts[i].type == CRM_OPT_INT || opts[i].type == CRM_OPT_DOUBLE ? "0" : "";
         if (set_value(&opts[i], def, "default") != 0)
             return -1;
         if (env && set_value(&opts[i], env, opts[i].env) != 0)

@@ -10,13 +10,13 @@
 
 /* Flags with an environment variable for each: a flag beats its variable,
  * which beats the default. Declared as a table by each program. */
-typedef enum { CRM_OPT_STRING, CRM_OPT_INT, CRM_OPT_BOOL } crm_opt_type_t;
+typedef enum { CRM_OPT_STRING, CRM_OPT_INT, CRM_OPT_BOOL, CRM_OPT_DOUBLE } crm_opt_type_t;
 
 typedef struct {
     const char *flag;     /* "data-dir": given as --data-dir=V or --data-dir V */
     const char *env;      /* "CRM_DATA_DIR" (NULL: flag only) */
     crm_opt_type_t type;
-    void *dest;           /* char ** (points into argv/environ/def), int64_t *, int * */
+    void *dest;           /* char ** (points into argv/environ/def), int64_t *, int *, double * */
     const char *def;      /* default as text; NULL = "" / 0 */
     const char *help;
 } crm_opt_t;

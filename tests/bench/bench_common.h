@@ -165,25 +165,29 @@ static double median(const double *v, int n)
     return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
 }
 
-/* One "Name:   N kB" figure of /proc/PID/status ("VmRSS", "RssAnon") in KiB,
- * or -1 when it can't be read. */
-static long proc_status_kib(long pid, const char *field)
+/* The number after "field:" in /proc/PID/file ("status", "io"), or -1 when
+ * it can't be read. */
+static double proc_field(long pid, const char *file, const char *field)
 {
     char path[64], line[256];
     size_t flen = strlen(field);
-    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    snprintf(path, sizeof path, "/proc/%ld/%s", pid, file);
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
-    long kib = -1;
+    double v = -1;
     while (fgets(line, sizeof line, f))
         if (!strncmp(line, field, flen) && line[flen] == ':') {
-            kib = strtol(line + flen + 1, NULL, 10);
+            v = strtod(line + flen + 1, NULL);
             break;
         }
     fclose(f);
-    return kib;
+    return v;
 }
+
+/* One "Name:   N kB" figure of /proc/PID/status ("VmRSS", "RssAnon") in KiB,
+ * or -1 when it can't be read. */
+static long proc_status_kib(long pid, const char *field) { return (long)proc_field(pid, "status", field); }
 
 /* A count flag's value within [lo, hi], or the program dies naming flag. */
 static inline int parse_count(const char *flag, const char *text, int lo, int hi)
@@ -192,6 +196,14 @@ static inline int parse_count(const char *flag, const char *text, int lo, int hi
     if (n < lo || n > hi)
         die("--%s %s: want %d to %d", flag, text, lo, hi);
     return n;
+}
+
+/* A count flag's parsed value within [lo, hi], or the program dies naming flag. */
+static inline int count_in(const char *flag, int64_t v, int lo, int hi)
+{
+    if (v < lo || v > hi)
+        die("--%s %lld: want %d to %d", flag, (long long)v, lo, hi);
+    return (int)v;
 }
 
 /* "HOST:PORT" (IPv4) of --http, or the program dies. */

@@ -41,9 +41,10 @@
  * at the end. */
 #define BENCH_PROG "bench_notifications"
 #include "bench_common.h"
+#include "crm_config.h"
+#include "../common/http_chunks.h"
 #include "notifications.pb-c.h"
 
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -72,7 +73,7 @@ static const char *const kind_name[K_N] = {"SSE", "tail"};
 
 typedef struct {
     const char *zmq, *http, *password, *tmp, *crmctl, *stream, *dump;
-    long gateway_pid, notifications_pid, pipeline_pid, activities_pid;
+    int64_t gateway_pid, notifications_pid, pipeline_pid, activities_pid;
     int64_t started_us; /* when crm-notifications was started, Unix us (0: unknown) */
     int leads, followers, sse, idle_users;
     double rate, seconds, warmup, catchup_s;
@@ -80,78 +81,49 @@ typedef struct {
     int strict;
 } options_t;
 
-static void usage(void)
-{
-    fprintf(stderr,
-            "usage: bench_notifications --zmq EP --http HOST:PORT --password PW --crmctl PATH --stream EP [flags]\n"
-            "  --zmq EP                the gateway's ZeroMQ door (routes to pipeline, identity, notifications)\n"
-            "  --http HOST:PORT        the gateway's HTTP door (GET /v1/stream)\n"
-            "  --password PW           admin's password\n"
-            "  --crmctl PATH           crmctl, run as `crmctl tail --stream EP`\n"
-            "  --stream EP             the notifications service's live stream (PUB)\n"
-            "  --gateway-pid PID, --notifications-pid PID   for VmRSS and RssAnon, and CPU time\n"
-            "  --pipeline-pid PID, --activities-pid PID     for CPU time\n"
-            "  --notifications-started US  when crm-notifications was started (Unix microseconds)\n"
-            "  --tmp DIR               where the LMDB floor writes (the services' file system)\n"
-            "  --leads 50              opportunities changed in turn\n"
-            "  --followers 20          users following every one of them (one measured stream each)\n"
-            "  --sse 1000              streams held open on the gateway in all\n"
-            "  --idle-users 70         users the other streams belong to (they follow nothing; 16 streams a user at most)\n"
-            "  --rate 1000             UpdateLead changes a second\n"
-            "  --catchup-timeout 600   seconds notifications may take to catch up on others' events\n"
-            "  --seconds 5 --warmup 1 --reps 3   measured window, warm-up run, repetitions\n"
-            "  --strict                exit 3 when a target is missed\n"
-            "  --dump FILE             every measured change, one line each: run, change, opportunity, sent, and\n"
-            "                          the reply, the first and the last entry on the streams and on tail (ms)\n");
-    exit(2);
-}
-
 static void parse_options(options_t *o, int argc, char **argv)
 {
-    static const struct option longs[] = {
-        {"zmq", 1, 0, 'z'},           {"http", 1, 0, 'h'},          {"password", 1, 0, 'p'},
-        {"crmctl", 1, 0, 'c'},        {"stream", 1, 0, 'e'},        {"gateway-pid", 1, 0, 'G'},
-        {"notifications-pid", 1, 0, 'N'}, {"notifications-started", 1, 0, 'a'}, {"tmp", 1, 0, 't'},
-        {"leads", 1, 0, 'l'},         {"followers", 1, 0, 'f'},     {"sse", 1, 0, 'n'},
-        {"idle-users", 1, 0, 'i'},    {"rate", 1, 0, 'T'},          {"catchup-timeout", 1, 0, 'C'},
-        {"seconds", 1, 0, 's'},       {"warmup", 1, 0, 'w'},        {"reps", 1, 0, 'r'},
-        {"strict", 0, 0, 'S'},        {"pipeline-pid", 1, 0, 'P'},  {"activities-pid", 1, 0, 'A'},
-        {"dump", 1, 0, 'u'},          {"help", 0, 0, '?'},          {0, 0, 0, 0},
+    int64_t leads, followers, sse, idle_users, reps;
+    *o = (options_t){0};
+    const crm_opt_t opts[] = {
+        {"zmq", NULL, CRM_OPT_STRING, &o->zmq, NULL, "the gateway's ZeroMQ door (routes to pipeline, identity, notifications)"},
+        {"http", NULL, CRM_OPT_STRING, &o->http, NULL, "the gateway's HTTP door, HOST:PORT (GET /v1/stream)"},
+        {"password", NULL, CRM_OPT_STRING, &o->password, NULL, "admin's password"},
+        {"crmctl", NULL, CRM_OPT_STRING, &o->crmctl, NULL, "crmctl, run as `crmctl tail --stream EP`"},
+        {"stream", NULL, CRM_OPT_STRING, &o->stream, NULL, "the notifications service's live stream (PUB)"},
+        {"gateway-pid", NULL, CRM_OPT_INT, &o->gateway_pid, NULL, "for VmRSS and RssAnon, and CPU time"},
+        {"notifications-pid", NULL, CRM_OPT_INT, &o->notifications_pid, NULL, "for VmRSS and RssAnon, and CPU time"},
+        {"pipeline-pid", NULL, CRM_OPT_INT, &o->pipeline_pid, NULL, "for CPU time"},
+        {"activities-pid", NULL, CRM_OPT_INT, &o->activities_pid, NULL, "for CPU time"},
+        {"notifications-started", NULL, CRM_OPT_INT, &o->started_us, NULL, "when crm-notifications was started (Unix microseconds)"},
+        {"tmp", NULL, CRM_OPT_STRING, &o->tmp, "/tmp", "where the LMDB floor writes (the services' file system)"},
+        {"leads", NULL, CRM_OPT_INT, &leads, "50", "opportunities changed in turn"},
+        {"followers", NULL, CRM_OPT_INT, &followers, "20", "users following every one of them (one measured stream each)"},
+        {"sse", NULL, CRM_OPT_INT, &sse, "1000", "streams held open on the gateway in all"},
+        {"idle-users", NULL, CRM_OPT_INT, &idle_users, "70", "users the other streams belong to (they follow nothing; 16 streams a user at most)"},
+        {"rate", NULL, CRM_OPT_DOUBLE, &o->rate, "1000", "UpdateLead changes a second"},
+        {"catchup-timeout", NULL, CRM_OPT_DOUBLE, &o->catchup_s, "600", "seconds notifications may take to catch up on others' events"},
+        {"seconds", NULL, CRM_OPT_DOUBLE, &o->seconds, "5", "measured window"},
+        {"warmup", NULL, CRM_OPT_DOUBLE, &o->warmup, "1", "warm-up run"},
+        {"reps", NULL, CRM_OPT_INT, &reps, "3", "repetitions"},
+        {"strict", NULL, CRM_OPT_BOOL, &o->strict, NULL, "exit 3 when a target is missed"},
+        {"dump", NULL, CRM_OPT_STRING, &o->dump, NULL, "every measured change, one line each: run, change, opportunity, sent, "
+                                                        "and the reply, the first and the last entry on the streams and on tail (ms)"},
     };
-    *o = (options_t){.password = "", .tmp = "/tmp", .leads = 50, .followers = 20, .sse = 1000, .idle_users = 70,
-                     .rate = 1000, .seconds = 5, .warmup = 1, .catchup_s = 600, .reps = 3};
-    int ch;
-    while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        switch (ch) {
-        case 'z': o->zmq = optarg; break;
-        case 'h': o->http = optarg; break;
-        case 'p': o->password = optarg; break;
-        case 'c': o->crmctl = optarg; break;
-        case 'e': o->stream = optarg; break;
-        case 'G': o->gateway_pid = atol(optarg); break;
-        case 'N': o->notifications_pid = atol(optarg); break;
-        case 'P': o->pipeline_pid = atol(optarg); break;
-        case 'A': o->activities_pid = atol(optarg); break;
-        case 'a': o->started_us = atoll(optarg); break;
-        case 't': o->tmp = optarg; break;
-        case 'l': o->leads = parse_count("leads", optarg, 1, 10000); break;
-        case 'f': o->followers = parse_count("followers", optarg, 1, MAX_USERS); break;
-        case 'n': o->sse = parse_count("sse", optarg, 1, MAX_SSE); break;
-        case 'i': o->idle_users = parse_count("idle-users", optarg, 1, MAX_USERS); break;
-        case 'T': o->rate = atof(optarg); break;
-        case 'C': o->catchup_s = atof(optarg); break;
-        case 's': o->seconds = atof(optarg); break;
-        case 'w': o->warmup = atof(optarg); break;
-        case 'r': o->reps = atoi(optarg); break;
-        case 'S': o->strict = 1; break;
-        case 'u': o->dump = optarg; break;
-        default: usage();
-        }
-    }
-    if (!o->zmq || !o->http || !o->crmctl || !o->stream || optind != argc || o->seconds <= 0 || o->warmup < 0 ||
-        o->reps < 1 || o->reps > MAX_REPS || o->rate <= 0 || o->rate > 100000 || o->catchup_s <= 0 ||
-        o->sse < o->followers)
-        usage();
+    if (crm_config_parse(opts, sizeof opts / sizeof opts[0], argc, argv,
+                         "bench_notifications --zmq EP --http HOST:PORT --password PW --crmctl PATH --stream EP [flags]") != 0)
+        exit(2);
+    if (!*o->zmq || !*o->http || !*o->crmctl || !*o->stream)
+        die("--zmq, --http, --crmctl and --stream are required (see --help)");
+    o->leads = count_in("leads", leads, 1, 10000);
+    o->followers = count_in("followers", followers, 1, MAX_USERS);
+    o->sse = count_in("sse", sse, o->followers, MAX_SSE);
+    o->idle_users = count_in("idle-users", idle_users, 1, MAX_USERS);
+    o->reps = count_in("reps", reps, 1, MAX_REPS);
+    if (o->seconds <= 0 || o->warmup < 0 || o->rate <= 0 || o->rate > 100000 || o->catchup_s <= 0)
+        die("--seconds and --catchup-timeout must be positive, --warmup not negative, --rate in (0, 100000]");
+    if (!*o->dump)
+        o->dump = NULL;
 }
 
 /* CPU time (user and system) process pid has used, in seconds, or -1. */
@@ -183,24 +155,7 @@ static long proc_pid[P_N];
 
 /* Bytes process pid has had written to storage (write_bytes of
  * /proc/PID/io: its pages written back, whoever wrote them back), or -1. */
-static double written_bytes(long pid)
-{
-    char path[64], line[128];
-    if (pid <= 0)
-        return -1;
-    snprintf(path, sizeof path, "/proc/%ld/io", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    double v = -1;
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "write_bytes:", 12)) {
-            v = strtod(line + 12, NULL);
-            break;
-        }
-    fclose(f);
-    return v;
-}
+static double written_bytes(long pid) { return pid > 0 ? proc_field(pid, "io", "write_bytes") : -1; }
 
 /* Each process's CPU time and bytes written so far (-1 where unknown). */
 static void proc_snapshot(double *cpu, double *io)
@@ -480,8 +435,7 @@ typedef struct {
     int open, closed;      /* its 200 came; it ended */
     char *raw;             /* bytes read, not yet decoded */
     size_t raw_len, raw_cap;
-    size_t chunk_left;
-    int chunk_crlf;        /* a chunk's data ended: its CRLF is next */
+    http_chunks_t chunks;
     char *text;            /* decoded event text, not yet parsed */
     size_t text_len, text_cap;
     long events, keepalives;
@@ -561,41 +515,20 @@ static void sse_events(sse_t *c, int64_t t, int64_t rt)
     c->text_len -= at;
 }
 
+static void sse_text_put(void *arg, const char *data, size_t len)
+{
+    sse_t *c = arg;
+    grow(&c->text, &c->text_cap, c->text_len + len);
+    memcpy(c->text + c->text_len, data, len);
+    c->text_len += len;
+}
+
 /* Decodes the chunks in c->raw into c->text. */
 static void sse_dechunk(sse_t *c)
 {
-    size_t at = 0;
-    while (at < c->raw_len && !c->closed) {
-        if (c->chunk_crlf) {
-            if (c->raw_len - at < 2)
-                break;
-            at += 2;
-            c->chunk_crlf = 0;
-        }
-        if (c->chunk_left) {
-            size_t take = c->raw_len - at < c->chunk_left ? c->raw_len - at : c->chunk_left;
-            if (!take)
-                break;
-            grow(&c->text, &c->text_cap, c->text_len + take);
-            memcpy(c->text + c->text_len, c->raw + at, take);
-            c->text_len += take;
-            at += take;
-            c->chunk_left -= take;
-            if (!c->chunk_left)
-                c->chunk_crlf = 1;
-            continue;
-        }
-        char *eol = memmem(c->raw + at, c->raw_len - at, "\r\n", 2);
-        if (!eol)
-            break;
-        size_t size = strtoul(c->raw + at, NULL, 16);
-        at = (size_t)(eol + 2 - c->raw);
-        if (size == 0)
-            c->closed = 1; /* the last chunk: the gateway ended the stream */
-        c->chunk_left = size;
-    }
-    memmove(c->raw, c->raw + at, c->raw_len - at);
-    c->raw_len -= at;
+    http_chunks_decode(&c->chunks, c->raw, &c->raw_len, sse_text_put, c);
+    if (c->chunks.ended)
+        c->closed = 1; /* the last chunk: the gateway ended the stream */
 }
 
 static void sse_end(sse_t *c)

@@ -9,6 +9,7 @@
 #include "identity.pb-c.h"
 #include "crm_json.h"
 #include "crm_services.h"
+#include "../common/http_chunks.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -530,6 +531,18 @@ char *sys_new_sales_user(sys_env_t *env, const char *admin_token, const char *lo
     return t;
 }
 
+int64_t sys_new_opportunity(sys_env_t *env, const char *token, const char *name, int64_t salesperson)
+{
+    json_t *l = sys_expect_ok(env, __LINE__, token, "crm.pipeline.v1.Pipeline/CreateLead",
+                              "{\"type\":\"LEAD_TYPE_OPPORTUNITY\",\"name\":\"%s\",\"salespersonId\":\"%lld\"}", name,
+                              (long long)salesperson);
+    int64_t id = sys_jint(l, "id");
+    json_decref(l);
+    if (id <= 0)
+        fail_msg("CreateLead %s gave no id", name);
+    return id;
+}
+
 int64_t sys_stage_id(sys_env_t *env, const char *token, const char *name)
 {
     json_t *r = sys_expect_ok(env, __LINE__, token, "crm.pipeline.v1.Pipeline/ListStages",
@@ -547,15 +560,24 @@ int64_t sys_stage_id(sys_env_t *env, const char *token, const char *name)
     return id;
 }
 
+#define EXPECT_BODY_MAX 8192
+
+/* The call of sys_expect_ok and sys_expect_err, its body kept for their messages. */
+static json_t *expect_call(sys_env_t *env, const char *token, const char *method, crm_status_t *st, char *body,
+                           const char *fmt, va_list ap)
+{
+    vsnprintf(body, EXPECT_BODY_MAX, fmt, ap);
+    return sys_jcall(env, method, token, st, "%s", body);
+}
+
 json_t *sys_expect_ok(sys_env_t *env, int line, const char *token, const char *method, const char *fmt, ...)
 {
-    char body[8192];
+    char body[EXPECT_BODY_MAX];
+    crm_status_t st;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(body, sizeof body, fmt, ap);
+    json_t *r = expect_call(env, token, method, &st, body, fmt, ap);
     va_end(ap);
-    crm_status_t st;
-    json_t *r = sys_jcall(env, method, token, &st, "%s", body);
     if (!r)
         fail_msg("line %d: %s %.300s: %s %s (field %s)", line, method, body, crm_code_name(st.code), st.message,
                  st.field);
@@ -565,13 +587,12 @@ json_t *sys_expect_ok(sys_env_t *env, int line, const char *token, const char *m
 void sys_expect_err(sys_env_t *env, int line, Crm__Rpc__V1__Code code, const char *field, const char *token,
                     const char *method, const char *fmt, ...)
 {
-    char body[8192];
+    char body[EXPECT_BODY_MAX];
+    crm_status_t st;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(body, sizeof body, fmt, ap);
+    json_t *r = expect_call(env, token, method, &st, body, fmt, ap);
     va_end(ap);
-    crm_status_t st;
-    json_t *r = sys_jcall(env, method, token, &st, "%s", body);
     if (r) {
         char *text = json_dumps(r, 0);
         fail_msg("line %d: %s %.300s succeeded: %.300s", line, method, body, text);
@@ -589,8 +610,7 @@ struct sys_sse {
     int fd;
     char raw[65536];   /* bytes read, not yet de-chunked */
     size_t raw_len;
-    size_t chunk_left; /* bytes of the current chunk still to come */
-    int chunk_crlf;    /* a chunk's trailing CRLF is still to skip */
+    http_chunks_t chunks;
     char *text;        /* de-chunked event text not yet parsed */
     size_t text_len, text_cap;
     int closed;
@@ -616,8 +636,9 @@ static int sse_fill(sys_sse_t *c, int timeout_ms)
     return 1;
 }
 
-static void sse_text_put(sys_sse_t *c, const char *data, size_t len)
+static void sse_text_put(void *arg, const char *data, size_t len)
 {
+    sys_sse_t *c = arg;
     if (c->text_len + len + 1 > c->text_cap) {
         c->text_cap = (c->text_len + len + 1) * 2;
         c->text = crm_realloc(c->text, c->text_cap);
@@ -627,41 +648,12 @@ static void sse_text_put(sys_sse_t *c, const char *data, size_t len)
     c->text[c->text_len] = '\0';
 }
 
-/* Moves whole chunk data from raw to text (HTTP/1.1 chunked encoding). */
+/* Moves whole chunk data from raw to text. */
 static void sse_dechunk(sys_sse_t *c)
 {
-    size_t at = 0;
-    for (;;) {
-        if (c->chunk_crlf) {
-            if (c->raw_len - at < 2)
-                break;
-            at += 2;
-            c->chunk_crlf = 0;
-        }
-        if (c->chunk_left) {
-            size_t take = c->raw_len - at < c->chunk_left ? c->raw_len - at : c->chunk_left;
-            if (!take)
-                break;
-            sse_text_put(c, c->raw + at, take);
-            at += take;
-            c->chunk_left -= take;
-            if (!c->chunk_left)
-                c->chunk_crlf = 1;
-            continue;
-        }
-        char *eol = memmem(c->raw + at, c->raw_len - at, "\r\n", 2);
-        if (!eol)
-            break;
-        size_t size = strtoul(c->raw + at, NULL, 16);
-        at = (size_t)(eol + 2 - c->raw);
-        if (size == 0) {
-            c->closed = 1; /* the last chunk: the server ended the stream */
-            break;
-        }
-        c->chunk_left = size;
-    }
-    memmove(c->raw, c->raw + at, c->raw_len - at);
-    c->raw_len -= at;
+    http_chunks_decode(&c->chunks, c->raw, &c->raw_len, sse_text_put, c);
+    if (c->chunks.ended)
+        c->closed = 1; /* the last chunk: the server ended the stream */
 }
 
 static sys_sse_t *sse_open(sys_env_t *env, const char *token, int64_t last_event_id, int *status, int rcvbuf)

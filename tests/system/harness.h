@@ -108,6 +108,10 @@ void sys_expect_err(sys_env_t *env, int line, Crm__Rpc__V1__Code code, const cha
 char *sys_new_sales_user(sys_env_t *env, const char *admin_token, const char *login, const char *name,
                          const char *access, int64_t *id_out);
 
+/* Creates an opportunity named name (a JSON-safe text) of salesperson (0:
+ * no one) as token; its id. A failure fails the test. */
+int64_t sys_new_opportunity(sys_env_t *env, const char *token, const char *name, int64_t salesperson);
+
 /* The id of the opportunity stage named name that every team shares (as
  * token). A failure fails the test. */
 int64_t sys_stage_id(sys_env_t *env, const char *token, const char *name);

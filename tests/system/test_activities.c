@@ -34,6 +34,7 @@
 
 static sys_env_t *env;
 static char *admin;
+#define new_lead(token, name, salesperson) sys_new_opportunity(env, token, name, salesperson)
 #define stage_named(name) sys_stage_id(env, admin, name)
 #define login_new_user(login, name, access, id) sys_new_sales_user(env, admin, login, name, access, id)
 
@@ -87,17 +88,6 @@ static const char *shown_time(char *out, size_t size, int64_t at_us)
 static void sync_activities(void)
 {
     json_decref(OK(admin, A("ListCalls"), "{\"pageSize\":1}"));
-}
-
-/* An opportunity of salesperson (0: no one); returns its id. */
-static int64_t new_lead(const char *token, const char *name, int64_t salesperson)
-{
-    json_t *l = OK(token, P("CreateLead"), "{\"type\":\"LEAD_TYPE_OPPORTUNITY\",\"name\":\"%s\",\"salespersonId\":\"%lld\"}",
-                   name, (long long)salesperson);
-    int64_t id = sys_jint(l, "id");
-    json_decref(l);
-    assert_true(id > 0);
-    return id;
 }
 
 /* --- chatter helpers --------------------------------------------------------- */

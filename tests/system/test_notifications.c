@@ -33,6 +33,7 @@
 
 static sys_env_t *env;
 static char *admin;
+#define new_opportunity(token, name, salesperson) sys_new_opportunity(env, token, name, salesperson)
 #define stage_named(name) sys_stage_id(env, admin, name)
 #define login_new_user(login, access, id) sys_new_sales_user(env, admin, login, login, access, id)
 
@@ -53,16 +54,6 @@ static int teardown(void **state)
     int bad = sys_stop(env);
     env = NULL;
     return bad == 0 ? 0 : -1;
-}
-
-static int64_t new_opportunity(const char *token, const char *name, int64_t salesperson)
-{
-    json_t *l = OK(token, P("CreateLead"), "{\"type\":\"LEAD_TYPE_OPPORTUNITY\",\"name\":\"%s\",\"salespersonId\":\"%lld\"}",
-                   name, (long long)salesperson);
-    int64_t id = sys_jint(l, "id");
-    json_decref(l);
-    assert_true(id > 0);
-    return id;
 }
 
 /* Waits until notifications knows of lead: a read by its creator's session

@@ -163,6 +163,23 @@ static void test_unknown_flag_refused(void **state)
     assert_int_equal(parse(&c, ARGC("-p"), ARGV("-p")), -1);
 }
 
+static void test_double_flags(void **state)
+{
+    double d = -1, e = -1;
+    const crm_opt_t opts[] = {
+        {"rate", NULL, CRM_OPT_DOUBLE, &d, "1000", "a rate"},
+        {"none", NULL, CRM_OPT_DOUBLE, &e, NULL, "no default: 0"},
+    };
+    assert_int_equal(crm_config_parse(opts, 2, 1, ARGV(), "test"), 0);
+    assert_true(d == 1000 && e == 0);
+    assert_int_equal(crm_config_parse(opts, 2, ARGC("--rate", "2.5", "--none=1e-3"), ARGV("--rate", "2.5", "--none=1e-3"), "test"), 0);
+    assert_true(d == 2.5 && e == 0.001);
+    assert_int_equal(crm_config_parse(opts, 2, ARGC("--rate=fast"), ARGV("--rate=fast"), "test"), -1);
+    assert_int_equal(crm_config_parse(opts, 2, ARGC("--rate=1.5x"), ARGV("--rate=1.5x"), "test"), -1);
+    assert_int_equal(crm_config_parse(opts, 2, ARGC("--rate=nan"), ARGV("--rate=nan"), "test"), -1);
+    assert_int_equal(crm_config_parse(opts, 2, ARGC("--rate=1e999"), ARGV("--rate=1e999"), "test"), -1);
+}
+
 static void test_int_without_default_is_zero(void **state)
 {
     /* the contract: def NULL means "" for strings and 0 for numbers */
@@ -205,6 +222,7 @@ int main(void)
         cmocka_unit_test_setup(test_bool_flags, setup),
         cmocka_unit_test_setup(test_bad_values_refused, setup),
         cmocka_unit_test_setup(test_unknown_flag_refused, setup),
+        cmocka_unit_test_setup(test_double_flags, setup),
         cmocka_unit_test_setup(test_int_without_default_is_zero, setup),
         cmocka_unit_test_setup(test_help_exits_zero, setup),
     };
