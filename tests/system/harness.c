@@ -170,6 +170,20 @@ int sys_spawn(sys_env_t *env, sys_proc_t which)
     return 0;
 }
 
+int sys_reap(pid_t pid, int timeout_ms, int *status)
+{
+    int64_t until = sys_now_ms() + timeout_ms;
+    while (waitpid(pid, status, WNOHANG) == 0) {
+        if (sys_now_ms() > until) {
+            kill(pid, SIGKILL);
+            waitpid(pid, status, 0);
+            return -1;
+        }
+        usleep(10000);
+    }
+    return 0;
+}
+
 int sys_kill(sys_env_t *env, sys_proc_t which, int sig)
 {
     pid_t pid = env->pid[which];
@@ -177,18 +191,12 @@ int sys_kill(sys_env_t *env, sys_proc_t which, int sig)
         return 0;
     kill(pid, sig);
     int status = 0;
-    int64_t until = sys_now_ms() + 20000;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (sys_now_ms() > until) {
-            fprintf(stderr, "%s did not stop; killing it\n", proc_names[which]);
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            env->pid[which] = 0;
-            return -1;
-        }
-        usleep(10000);
-    }
+    int reaped = sys_reap(pid, 20000, &status);
     env->pid[which] = 0;
+    if (reaped != 0) {
+        fprintf(stderr, "%s did not stop; killed it\n", proc_names[which]);
+        return -1;
+    }
     if (sig == SIGKILL)
         return 0;
     if (WIFEXITED(status))

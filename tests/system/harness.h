@@ -58,6 +58,10 @@ int sys_spawn(sys_env_t *env, sys_proc_t which);
 /* Sends sig and reaps the process. For SIGTERM returns its exit status (0 =
  * clean), for SIGKILL 0. */
 int sys_kill(sys_env_t *env, sys_proc_t which, int sig);
+
+/* Waits up to timeout_ms for child pid to end (its wait status in *status);
+ * past that it is SIGKILLed and reaped, and -1 returned. */
+int sys_reap(pid_t pid, int timeout_ms, int *status);
 /* Waits until the program answers Health through the gateway (or, for the
  * gateway, at all). Returns 0 or -1 after timeout_ms. */
 int sys_wait_ready(sys_env_t *env, sys_proc_t which, int timeout_ms);

@@ -95,7 +95,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    crm_consumer_set_window(CRM_CONSUMER_WINDOW_US); /* a test may have changed it */
+    /* a test may have changed them */
+    crm_consumer_set_window(CRM_CONSUMER_WINDOW_US);
+    crm_consumer_set_after_wait(0);
     crm_consumer_destroy(&f->consumer);
     crm_publisher_destroy(&f->publisher);
     crm_consumer_destroy(&f->consumer2);

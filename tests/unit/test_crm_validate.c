@@ -196,6 +196,7 @@ static void test_parse_id(void **state)
     assert_int_equal(crm_parse_id("9223372036854775807", 19, &v), 0);
     assert_true(v == INT64_MAX);
     assert_int_equal(crm_parse_id("42x", 2, &v), 0); /* only the length given counts */
+    assert_true(v == 42);
     static const char *const bad[] = {"", "0", "-1", "+1", " 1", "1 ", "1e3", "9223372036854775808",
                                       "99999999999999999999", "00", "0x10"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
