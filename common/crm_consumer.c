@@ -236,7 +236,13 @@ static void on_gather(struct ev_loop *loop, ev_timer *w, int revents)
     crm_zwatch_resume(self->sub_watch);
 }
 
-void crm_consumer_set_window(int64_t us) { window_us = us > 0 ? us : 0; }
+int crm_consumer_set_window(int64_t us)
+{
+    if (us < 0 || us > CRM_CONSUMER_WINDOW_MAX_US)
+        return -1;
+    window_us = us;
+    return 0;
+}
 
 static void on_sub(crm_zwatch_t *w, void *socket, void *arg)
 {

@@ -63,7 +63,9 @@ void crm_consumer_set_after_wait(int64_t us);
  * event still goes at once. 0: every batch read goes at once. For every
  * consumer of the process. */
 #define CRM_CONSUMER_WINDOW_US 2000
-void crm_consumer_set_window(int64_t us);
+#define CRM_CONSUMER_WINDOW_MAX_US 1000000
+/* Returns -1 (and changes nothing) outside [0, CRM_CONSUMER_WINDOW_MAX_US]. */
+int crm_consumer_set_window(int64_t us);
 
 /* The last sequence applied and committed. */
 uint64_t crm_consumer_applied(const crm_consumer_t *self);

@@ -219,16 +219,30 @@ int crm_store_meta_put_u64(crm_store_t *self, MDB_txn *txn, const char *key, uin
     return mdb_put(txn, self->meta, &k, &d, 0);
 }
 
-int crm_store_next_id(crm_store_t *self, MDB_txn *txn, const char *counter, uint64_t *id)
+static void counter_key(char *key, size_t cap, const char *counter) { snprintf(key, cap, "next.%s", counter); }
+
+int crm_store_counter_get(crm_store_t *self, MDB_txn *txn, const char *counter, uint64_t *last)
 {
     char key[96];
-    snprintf(key, sizeof key, "next.%s", counter);
+    counter_key(key, sizeof key, counter);
+    return crm_store_meta_get_u64(self, txn, key, last);
+}
+
+int crm_store_counter_put(crm_store_t *self, MDB_txn *txn, const char *counter, uint64_t last)
+{
+    char key[96];
+    counter_key(key, sizeof key, counter);
+    return crm_store_meta_put_u64(self, txn, key, last);
+}
+
+int crm_store_next_id(crm_store_t *self, MDB_txn *txn, const char *counter, uint64_t *id)
+{
     uint64_t v;
-    int rc = crm_store_meta_get_u64(self, txn, key, &v);
+    int rc = crm_store_counter_get(self, txn, counter, &v);
     if (rc)
         return rc;
     *id = v + 1;
-    return crm_store_meta_put_u64(self, txn, key, *id);
+    return crm_store_counter_put(self, txn, counter, *id);
 }
 
 int crm_db_put_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,

@@ -52,6 +52,12 @@ void crm_store_read_end(crm_store_t *self, MDB_txn *txn);
  * Returns an LMDB code. */
 int crm_store_next_id(crm_store_t *self, MDB_txn *txn, const char *counter, uint64_t *id);
 
+/* The named counter's last value given (0: none yet), and setting it: for a
+ * writer that numbers many records in one transaction and stores the
+ * counter once. Return LMDB codes. */
+int crm_store_counter_get(crm_store_t *self, MDB_txn *txn, const char *counter, uint64_t *last);
+int crm_store_counter_put(crm_store_t *self, MDB_txn *txn, const char *counter, uint64_t last);
+
 /* Reads / writes a u64 stored under a meta key. A missing key reads as 0.
  * Return LMDB codes. */
 int crm_store_meta_get_u64(crm_store_t *self, MDB_txn *txn, const char *key, uint64_t *v);

@@ -51,11 +51,10 @@ int main(int argc, char **argv)
     crm_log_init("activities");
     if (crm_config_parse(opts, sizeof opts / sizeof opts[0], argc, argv, "crm-activities [flags]") != 0)
         return 2;
-    if (window_us < 0 || window_us > 1000000) {
-        crm_error("--commit-window-us must be 0 to 1000000");
+    if (crm_consumer_set_window(window_us) != 0) {
+        crm_error("--commit-window-us must be 0 to %d", CRM_CONSUMER_WINDOW_MAX_US);
         return 2;
     }
-    crm_consumer_set_window(window_us);
     if (sodium_init() < 0 || max_attachment <= 0 || max_attachment > max_msg) {
         crm_error("bad configuration (max attachment must be positive and within max message) or libsodium failure");
         return 2;

@@ -9,6 +9,7 @@
  * sequence and the heartbeats when every user's topic is. */
 #include "crmctl.h"
 #include "crm_access.h"
+#include "crm_config.h"
 #include "crm_validate.h"
 #include "crm_curve.h"
 #include "crm_json.h"
@@ -52,23 +53,6 @@ static int parse_doc(const char *s, char *model, size_t cap, int64_t *id)
     if (!crm_doc_model(model))
         return -1;
     return crm_parse_id(slash + 1, strlen(slash + 1), id);
-}
-
-/* Reads the flag at argv[*i] ("--name V" or "--name=V"); NULL if argv[*i] is
- * not that flag, "" if its value is missing. */
-static const char *flag_value(int argc, char **argv, int *i, const char *name)
-{
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0)
-        return NULL;
-    if (a[n] == '=')
-        return a + n + 1;
-    if (a[n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc)
-        return "";
-    return argv[++*i];
 }
 
 typedef struct {
@@ -158,33 +142,30 @@ int crmctl_tail(int argc, char **argv)
 {
     tail_t t = {0};
     int64_t user = 0;
-    const char *endpoint = getenv("CRM_NOTIFICATIONS_STREAM");
-    if (!endpoint || !*endpoint)
-        endpoint = "tcp://127.0.0.1:5632";
-    for (int i = 0; i < argc; i++) {
-        const char *v;
-        if ((v = flag_value(argc, argv, &i, "--user"))) {
-            if (crm_parse_id(v, strlen(v), &user) != 0) {
-                fprintf(stderr, "error: --user wants a user id (a positive integer), not \"%s\"\n", v);
-                return 2;
-            }
-        } else if ((v = flag_value(argc, argv, &i, "--doc"))) {
-            if (parse_doc(v, t.doc_model, sizeof t.doc_model, &t.doc_id) != 0) {
-                fprintf(stderr, "error: --doc wants MODEL/ID with MODEL lead, customer or quotation and a "
-                                "positive ID (e.g. lead/42), not \"%s\"\n", v);
-                return 2;
-            }
-        } else if ((v = flag_value(argc, argv, &i, "--stream"))) {
-            if (!*v) {
-                fputs("error: --stream wants an endpoint (e.g. tcp://127.0.0.1:5632)\n", stderr);
-                return 2;
-            }
-            endpoint = v;
-        } else {
-            fprintf(stderr, "error: unknown argument \"%s\"\n", argv[i]);
-            tail_usage();
-            return 2;
-        }
+    const char *user_text, *doc_text, *endpoint;
+    const crm_opt_t opts[] = {
+        {"user", NULL, CRM_OPT_STRING, &user_text, NULL, "the entries of this user (an id)"},
+        {"doc", NULL, CRM_OPT_STRING, &doc_text, NULL, "the entries of this document (MODEL/ID, e.g. lead/42)"},
+        {"stream", "CRM_NOTIFICATIONS_STREAM", CRM_OPT_STRING, &endpoint, "tcp://127.0.0.1:5632",
+         "the notifications service's live stream"},
+    };
+    /* argv[-1] is "tail": crm_config_parse reads from argv[1] */
+    if (crm_config_parse(opts, sizeof opts / sizeof opts[0], argc + 1, argv - 1, "crmctl tail [flags]") != 0) {
+        tail_usage();
+        return 2;
+    }
+    if (*user_text && crm_parse_id(user_text, strlen(user_text), &user) != 0) {
+        fprintf(stderr, "error: --user wants a user id (a positive integer), not \"%s\"\n", user_text);
+        return 2;
+    }
+    if (*doc_text && parse_doc(doc_text, t.doc_model, sizeof t.doc_model, &t.doc_id) != 0) {
+        fprintf(stderr, "error: --doc wants MODEL/ID with MODEL lead, customer or quotation and a "
+                        "positive ID (e.g. lead/42), not \"%s\"\n", doc_text);
+        return 2;
+    }
+    if (!*endpoint) {
+        fputs("error: --stream wants an endpoint (e.g. tcp://127.0.0.1:5632)\n", stderr);
+        return 2;
     }
     t.endpoint = endpoint;
     /* with both, the user's topic is followed and the document filtered */

@@ -643,7 +643,7 @@ static void on_stream(crm_zwatch_t *w, void *socket, void *arg)
         const char *topic = f.count == 2 ? crm_frame_data(&f, 0) : NULL;
         size_t tlen = f.count == 2 ? crm_frame_size(&f, 0) : 0, plen = f.count == 2 ? crm_frame_size(&f, 1) : 0;
         int64_t user;
-        if (!topic || plen > STREAM_MAX_MSG) {
+        if (!topic) {
             /* not ours to understand */
         } else if (tlen == 9 && !memcmp(topic, "heartbeat", 9)) {
             Crm__Notifications__V1__StreamHeartbeat *h =

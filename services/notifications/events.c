@@ -62,37 +62,38 @@ static int apply_lead(notifications_t *n, MDB_txn *txn, const Crm__Events__V1__E
     int rc = put_doc(n, txn, NTF_LEAD, l->id, &d);
     if (rc)
         return rc;
+    int created = !strcmp(ev->type, "lead.created");
+    unsigned subtypes = lead_subtypes(ev, e);
     /* the creator and whoever is assigned follow the lead, as in OpenERP:
      * when it is created or assigned, so that an unfollow sticks otherwise */
-    int created = !strcmp(ev->type, "lead.created"), assigned = created;
-    for (size_t i = 0; i < e->n_changes && !assigned; i++)
-        assigned = e->changes[i]->field && !strcmp(e->changes[i]->field, "salespersonId");
     if (created && (rc = ntf_auto_follow(n, txn, NTF_LEAD, l->id, ev->actor_id, ev->at)) != 0)
         return rc;
-    if (assigned && (rc = ntf_auto_follow(n, txn, NTF_LEAD, l->id, l->salesperson_id, ev->at)) != 0)
+    int64_t assignee = created || (subtypes & (1u << SUBTYPE(ASSIGNED))) ? l->salesperson_id : 0;
+    if (assignee && !(created && assignee == ev->actor_id) &&
+        (rc = ntf_auto_follow(n, txn, NTF_LEAD, l->id, assignee, ev->at)) != 0)
         return rc;
 
     int opportunity = l->type == CRM__PIPELINE__V1__LEAD_TYPE__LEAD_TYPE_OPPORTUNITY;
     const char *headline = NULL;
-    if (!strcmp(ev->type, "lead.created")) {
+    ntf_change_t c = {.model = NTF_LEAD, .doc_id = l->id, .subtypes = subtypes, .ev = ev};
+    /* converted, won and lost are news of the status, whatever else moved */
+    if (created) {
         userinfo_t *sp = ntf_user_get(n, txn, arena, l->salesperson_id);
         headline = crm_arena_printf(arena, "%s created, assigned to %s", opportunity ? "Opportunity" : "Lead",
                                     sp ? sp->name : "a salesperson");
+        c.headline = SUBTYPE(ASSIGNED);
     } else if (!strcmp(ev->type, "lead.converted")) {
         headline = "Converted to an opportunity";
+        c.headline = SUBTYPE(STATUS_CHANGED);
     } else if (!strcmp(ev->type, "lead.won")) {
         headline = opportunity ? "Opportunity won" : "Lead won";
+        c.headline = SUBTYPE(STATUS_CHANGED);
     } else if (!strcmp(ev->type, "lead.lost")) {
         headline = opportunity ? "Opportunity lost" : "Lead lost";
+        c.headline = SUBTYPE(STATUS_CHANGED);
     } else if (strcmp(ev->type, "lead.updated")) {
         return 0;
     }
-    ntf_change_t c = {.model = NTF_LEAD, .doc_id = l->id, .subtypes = lead_subtypes(ev, e), .ev = ev};
-    /* converted, won and lost are news of the status, whatever else moved */
-    if (headline && strcmp(ev->type, "lead.created"))
-        c.headline = SUBTYPE(STATUS_CHANGED);
-    else if (!strcmp(ev->type, "lead.created"))
-        c.headline = SUBTYPE(ASSIGNED);
     if (!c.subtypes)
         return 0; /* revenue, probability, name, ...: in the chatter, told to nobody */
     c.summary = crm_tracking_text(arena, e->changes, e->n_changes, headline, NULL, NULL, NULL);

@@ -202,17 +202,15 @@ int ntf_auto_follow(notifications_t *n, MDB_txn *txn, int model, int64_t id, int
 {
     if (user <= 0)
         return 0;
-    crm_arena_t *arena = n->apply_arena;
-    inbox_state_t *st;
-    int rc = ntf_state_get(n, txn, arena, user, &st);
-    if (rc || st->auto_follow_off)
-        return rc;
     uint8_t key[NTF_FOLLOWER_KEY];
     ntf_follower_key(key, model, id, user);
     MDB_val k = {sizeof key, key}, d;
-    rc = mdb_get(txn, n->followers, &k, &d);
+    int rc = mdb_get(txn, n->followers, &k, &d);
     if (rc != MDB_NOTFOUND)
         return rc; /* already following, with the subtypes they chose */
+    inbox_state_t *st;
+    if ((rc = ntf_state_get(n, txn, n->apply_arena, user, &st)) != 0 || st->auto_follow_off)
+        return rc;
     follower_rec_t rec = CRM__NOTIFICATIONS__V1__FOLLOWER_RECORD__INIT;
     rec.subtypes = ALL_SUBTYPES;
     rec.since = now;

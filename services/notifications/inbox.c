@@ -2,6 +2,7 @@
  * hear of, written with the consumer's cursor; read and marked read by the
  * user alone. */
 #include "notifications.h"
+#include "crm_log.h"
 #include "crm_request.h"
 
 #include <stdio.h>
@@ -30,16 +31,18 @@ static int put_flag(MDB_txn *txn, MDB_dbi dbi, int64_t user, int64_t id, uint8_t
     return mdb_put(txn, dbi, &k, &d, 0);
 }
 
-/* One entry in user's inbox. Returns an LMDB code. */
+#define ENTRY_COUNTER "notification"
+
+/* One entry in user's inbox, numbered ++*last_id. Returns an LMDB code. */
 static int write_entry(notifications_t *n, MDB_txn *txn, const ntf_change_t *c, docinfo_t *doc, int64_t user,
-                       int subtype, const char *author_name)
+                       int subtype, const char *author_name, uint64_t *last_id)
 {
     crm_arena_t *arena = n->apply_arena;
     inbox_state_t *st;
-    uint64_t id;
     int rc = ntf_state_get(n, txn, arena, user, &st);
-    if (rc || (rc = crm_store_next_id(n->store, txn, "notification", &id)) != 0)
+    if (rc)
         return rc;
+    uint64_t id = ++*last_id;
     st->unread++;
     st->stream_seq++;
     doc->stream_seq++;
@@ -84,6 +87,10 @@ int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *c)
     const char *author_name = author ? author->name : "";
     uint8_t key[NTF_FOLLOWER_KEY];
     ntf_follower_key(key, c->model, c->doc_id, 0);
+    /* numbered here and stored once, not read and written per entry */
+    uint64_t last_id;
+    if ((rc = crm_store_counter_get(n->store, txn, ENTRY_COUNTER, &last_id)) != 0)
+        return rc;
     MDB_cursor *cur;
     if ((rc = mdb_cursor_open(txn, n->followers, &cur)) != 0)
         return rc;
@@ -98,8 +105,11 @@ int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *c)
         follower_rec_t *rec = crm__notifications__v1__follower_record__unpack(crm_arena_allocator(arena), d.mv_size,
                                                                               d.mv_data);
         if (!rec) {
-            rc = MDB_CORRUPTED;
-            break;
+            /* one unreadable following must not stop every document's
+             * notifications: that follower misses this change */
+            crm_warn("follower %lld of %s %lld: record unreadable, not told", (long long)user,
+                     crm_doc_model_name(c->model), (long long)c->doc_id);
+            continue;
         }
         unsigned wanted = rec->subtypes & c->subtypes;
         if (!wanted)
@@ -113,14 +123,16 @@ int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *c)
          * access comes back */
         /* the cursor stays valid across puts to other databases */
         if (ntf_user_reads(ntf_user_get(n, txn, arena, user), &owner) &&
-            (rc = write_entry(n, txn, c, doc, user, subtype, author_name)) != 0)
+            (rc = write_entry(n, txn, c, doc, user, subtype, author_name, &last_id)) != 0)
             break;
     }
     mdb_cursor_close(cur);
     if (rc && rc != MDB_NOTFOUND)
         return rc;
     if (doc->stream_seq == before)
-        return 0;
+        return 0; /* nobody told */
+    if ((rc = crm_store_counter_put(n->store, txn, ENTRY_COUNTER, last_id)) != 0)
+        return rc;
     uint8_t dkey[NTF_DOC_KEY];
     ntf_doc_key(dkey, c->model, c->doc_id);
     return crm_db_put_msg(txn, n->docs, dkey, sizeof dkey, &doc->base);

@@ -625,9 +625,11 @@ static void test_events_within_the_window_go_in_one_commit(void **state)
 {
     fixture_t *f = *state;
     int commits = 0;
-    /* long enough that three durable commits of the producer fit in it on
-     * a loaded machine */
-    crm_consumer_set_window(2000000);
+    /* the longest allowed: three durable commits of the producer fit in it
+     * on a loaded machine */
+    assert_int_equal(crm_consumer_set_window(CRM_CONSUMER_WINDOW_MAX_US + 1), -1);
+    assert_int_equal(crm_consumer_set_window(-1), -1);
+    assert_int_equal(crm_consumer_set_window(CRM_CONSUMER_WINDOW_MAX_US), 0);
     start_publisher(f);
     start_consumer(f);
     crm_consumer_on_progress(f->consumer, count_commit, &commits);
@@ -644,7 +646,7 @@ static void test_events_within_the_window_go_in_one_commit(void **state)
     assert_int_equal(commits, 2);
     check_seen(f, 4);
     /* without a window each goes in its own */
-    crm_consumer_set_window(0);
+    assert_int_equal(crm_consumer_set_window(0), 0);
     for (int i = 0; i < 3; i++) {
         produce(f, 1);
         wait_applied(f, 5 + (uint64_t)i, 5.0);
