@@ -194,6 +194,15 @@ static int apply_events(crm_consumer_t *self, Crm__Events__V1__Event **events, s
             useful++;
     if (!useful)
         return 0;
+    /* the next event waits for a sibling: no transaction to open for nothing */
+    for (size_t i = 0; i < n; i++)
+        if (events[i]->seq == self->applied + 1) {
+            if (must_wait(self, events[i])) {
+                self->waiting = 1;
+                return 0;
+            }
+            break;
+        }
     batch_t b = {self, events, n, self->applied, 0, 0};
     int rc = crm_store_write(self->store, apply_batch_txn, &b);
     if (rc == CRM_CONSUMER_UNCHANGED)

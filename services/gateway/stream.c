@@ -104,7 +104,6 @@ struct gw_stream_client {
     unsigned has_response : 1;
     unsigned suspended : 1;    /* by the reader, for want of data */
     unsigned dropped : 1;
-    unsigned ended : 1;        /* the gateway stops */
     char token[TOKEN_MAX];
 };
 
@@ -367,7 +366,7 @@ static void backfill_start(gw_stream_client_t *c);
 /* Hands a live entry to c, or queues it while c's backfill runs. */
 static void deliver(gw_stream_client_t *c, int64_t id, const char *text, size_t len)
 {
-    if (c->dropped || c->ended || id <= c->last_sent_id)
+    if (c->dropped || st_.stopping || id <= c->last_sent_id)
         return;
     if (stalled(c)) {
         drop(c, CODE(RESOURCE_EXHAUSTED), "the client reads too slowly");
@@ -429,7 +428,7 @@ static int is_transient(Crm__Rpc__V1__Code code)
 /* Starts a backfill round for c, or asks the running one for another. */
 static void backfill_start(gw_stream_client_t *c)
 {
-    if (c->dropped || c->ended || !c->registered || st_.stopping)
+    if (c->dropped || !c->registered || st_.stopping)
         return;
     if (c->backfilling) {
         c->backfill_again = 1;
@@ -480,7 +479,7 @@ static void on_backfill(gw_call_t *call, const crm_status_t *st, const uint8_t *
         free(c);
         return;
     }
-    if (c->dropped || c->ended || st_.stopping)
+    if (c->dropped || st_.stopping)
         return;
     if (st->code == CODE(UNAUTHENTICATED) || st->code == CODE(PERMISSION_DENIED)) {
         drop(c, st->code, "the session ended");
@@ -676,7 +675,7 @@ static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents)
 {
     for (gw_stream_client_t *c = st_.all, *next; c; c = next) {
         next = c->all_next;
-        if (!c->has_response || c->dropped || c->ended)
+        if (!c->has_response || c->dropped || st_.stopping)
             continue;
         if (pending(c) == 0)
             append(c, KEEPALIVE, sizeof KEEPALIVE - 1);
@@ -697,7 +696,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
             refuse_code(c, CODE(UNAVAILABLE), NULL, "the notification stream is not reachable; try again");
         else if (!c->dropped && stalled(c))
             drop(c, CODE(RESOURCE_EXHAUSTED), "the client reads too slowly");
-        else if (c->backfill_retry && !c->call_out && !c->dropped && !c->ended && !st_.stopping)
+        else if (c->backfill_retry && !c->call_out && !c->dropped && !st_.stopping)
             backfill_next(c);
     }
 }
@@ -707,7 +706,7 @@ static void on_pump(struct ev_loop *loop, ev_timer *w, int revents)
 {
     for (gw_stream_client_t *c = st_.all, *next; c; c = next) {
         next = c->all_next;
-        if (c->backfill_paused && !c->call_out && !c->dropped && !c->ended && !st_.stopping &&
+        if (c->backfill_paused && !c->call_out && !c->dropped && !st_.stopping &&
             pending(c) <= buffer_limit() / 2)
             backfill_next(c);
     }
@@ -841,7 +840,7 @@ static ssize_t on_read(void *cls, uint64_t pos, char *out, size_t max)
         return MHD_CONTENT_READER_END_WITH_ERROR;
     size_t n = pending(c);
     if (n == 0) {
-        if (c->ended)
+        if (st_.stopping)
             return MHD_CONTENT_READER_END_OF_STREAM;
         /* nothing to send: off libmicrohttpd's loop until append wakes it */
         c->suspended = 1;
@@ -926,8 +925,7 @@ void gw_stream_close_all(void)
                 refuse_code(c, CODE(UNAVAILABLE), NULL, "the gateway is stopping");
             continue;
         }
-        c->ended = 1;
-        wake(c);
+        wake(c); /* its reader sees the end */
     }
 }
 
