@@ -388,12 +388,12 @@ char *sys_login(sys_env_t *env, const char *login, const char *password, crm_sta
     return token;
 }
 
-int64_t sys_create_user(sys_env_t *env, const char *admin_token, const char *login,
-                        const char *password, int sales_access, int is_admin)
+static int64_t create_user(sys_env_t *env, const char *admin_token, const char *login, const char *name,
+                           const char *password, int sales_access, int is_admin)
 {
     Crm__Identity__V1__CreateUserRequest req = CRM__IDENTITY__V1__CREATE_USER_REQUEST__INIT;
     req.login = (char *)login;
-    req.name = (char *)login;
+    req.name = (char *)name;
     req.password = (char *)(password ? password : "");
     req.sales_access = sales_access;
     req.is_admin = is_admin;
@@ -408,6 +408,12 @@ int64_t sys_create_user(sys_env_t *env, const char *admin_token, const char *log
     int64_t id = r->user->id;
     crm__identity__v1__create_user_reply__free_unpacked(r, NULL);
     return id;
+}
+
+int64_t sys_create_user(sys_env_t *env, const char *admin_token, const char *login,
+                        const char *password, int sales_access, int is_admin)
+{
+    return create_user(env, admin_token, login, login, password, sales_access, is_admin);
 }
 
 int sys_http(sys_env_t *env, const char *method, const char *path, const char *headers,
@@ -524,19 +530,38 @@ const char *sys_jstr(json_t *o, const char *path)
 char *sys_new_sales_user(sys_env_t *env, const char *admin_token, const char *login, const char *name,
                          const char *access, int64_t *id_out)
 {
-    json_t *u = sys_expect_ok(env, __LINE__, admin_token, "crm.identity.v1.Identity/CreateUser",
-                              "{\"login\":\"%s\",\"name\":\"%s\",\"password\":\"%s-pass-1\",\"salesAccess\":\"%s\"}",
-                              login, name, login, access);
-    if (id_out)
-        *id_out = sys_jint(u, "user.id");
-    json_decref(u);
+    const ProtobufCEnumValue *level =
+        protobuf_c_enum_descriptor_get_value_by_name(&crm__common__v1__sales_access__descriptor, access);
+    if (!level)
+        fail_msg("no sales access %s", access);
     char pw[64];
     snprintf(pw, sizeof pw, "%s-pass-1", login);
+    int64_t id = create_user(env, admin_token, login, name, pw, level->value, 0);
+    if (id <= 0)
+        fail_msg("create user %s failed", login);
+    if (id_out)
+        *id_out = id;
     crm_status_t st;
     char *t = sys_login(env, login, pw, &st);
     if (!t)
         fail_msg("login %s: %s %s", login, crm_code_name(st.code), st.message);
     return t;
+}
+
+int64_t sys_unread(sys_env_t *env, const char *token)
+{
+    json_t *r = sys_expect_ok(env, __LINE__, token, "crm.notifications.v1.Notifications/UnreadCount", "{}");
+    int64_t n = sys_jint(r, "count");
+    json_decref(r);
+    return n;
+}
+
+int64_t sys_wait_unread(sys_env_t *env, const char *token, int64_t want, int ms)
+{
+    int64_t until = sys_now_ms() + ms, n;
+    while ((n = sys_unread(env, token)) != want && sys_now_ms() < until)
+        usleep(5000);
+    return n;
 }
 
 int64_t sys_new_opportunity(sys_env_t *env, const char *token, const char *name, int64_t salesperson)

@@ -116,6 +116,12 @@ char *sys_new_sales_user(sys_env_t *env, const char *admin_token, const char *lo
  * no one) as token; its id. A failure fails the test. */
 int64_t sys_new_opportunity(sys_env_t *env, const char *token, const char *name, int64_t salesperson);
 
+/* The caller's unread notifications (UnreadCount as token); and polling it
+ * until it is want, for at most ms: the last count. A failed call fails
+ * the test. */
+int64_t sys_unread(sys_env_t *env, const char *token);
+int64_t sys_wait_unread(sys_env_t *env, const char *token, int64_t want, int ms);
+
 /* The id of the opportunity stage named name that every team shares (as
  * token). A failure fails the test. */
 int64_t sys_stage_id(sys_env_t *env, const char *token, const char *name);

@@ -307,13 +307,7 @@ static void test_walkthrough_across_hosts(void **state)
     assert_int_equal(await_tracking(lee, lead, NULL, 5, 10000), 5);
     /* and the follower told of the stage, the call scheduled and held, the
      * win and the quotation; not of the note, nor of revenue alone */
-    int64_t unread = 0;
-    for (int64_t until = sys_now_ms() + 10000; unread < 5 && sys_now_ms() < until; usleep(50000)) {
-        json_t *n = OK(admin, N("UnreadCount"), "{}");
-        unread = sys_jint(n, "count");
-        json_decref(n);
-    }
-    assert_int_equal(unread, 5);
+    assert_int_equal(sys_wait_unread(env, admin, 5, 10000), 5);
     /* the call's entries came after the note's turn in activities' order:
      * an entry of the note would be here by now */
     json_t *in = OK(admin, N("ListInbox"), "{}");

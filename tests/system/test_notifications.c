@@ -34,6 +34,8 @@
 static sys_env_t *env;
 static char *admin;
 #define new_opportunity(token, name, salesperson) sys_new_opportunity(env, token, name, salesperson)
+#define unread(token) sys_unread(env, token)
+#define wait_unread(token, want, ms) sys_wait_unread(env, token, want, ms)
 #define stage_named(name) sys_stage_id(env, admin, name)
 #define login_new_user(login, access, id) sys_new_sales_user(env, admin, login, login, access, id)
 
@@ -67,23 +69,6 @@ static void known(const char *creator, int64_t lead)
 static void move_stage(const char *token, int64_t lead, int64_t stage)
 {
     json_decref(OK(token, P("UpdateLead"), "{\"id\":\"%lld\",\"stageId\":\"%lld\"}", (long long)lead, (long long)stage));
-}
-
-static int64_t unread(const char *token)
-{
-    json_t *r = OK(token, N("UnreadCount"), "{}");
-    int64_t n = sys_jint(r, "count");
-    json_decref(r);
-    return n;
-}
-
-/* Polls the unread count until it is want, for at most ms; the count. */
-static int64_t wait_unread(const char *token, int64_t want, int ms)
-{
-    int64_t until = sys_now_ms() + ms, n;
-    while ((n = unread(token)) != want && sys_now_ms() < until)
-        usleep(5000);
-    return n;
 }
 
 /* The whole inbox, newest first, read page by page. A new array. */
