@@ -371,18 +371,7 @@ typedef struct {
 static void take_publications(void *sub, const updates_t *u, uint64_t first, long n, uint8_t *seen,
                               samples_t *lag, track_result_t *res)
 {
-    for (;;) {
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        if (zmq_msg_recv(&msg, sub, ZMQ_DONTWAIT) < 0) {
-            int err = errno;
-            zmq_msg_close(&msg);
-            if (err == EAGAIN)
-                return;
-            if (err == EINTR)
-                continue;
-            die("recv from activities' events: %s", zmq_strerror(err));
-        }
+    for (zmq_msg_t msg; recv_nowait(sub, &msg, "activities' events");) {
         int64_t at_recv = realtime_us();
         ProtobufCAllocator *alloc = crm_arena_allocator(reply_arena);
         Crm__Events__V1__Publication *p =

@@ -198,6 +198,23 @@ static inline int parse_count(const char *flag, const char *text, int lo, int hi
     return n;
 }
 
+/* Receives one message from sock without blocking into m (the caller
+ * closes it): 1, or 0 when none waits. Dies on an error, naming what. */
+static inline int recv_nowait(void *sock, zmq_msg_t *m, const char *what)
+{
+    for (;;) {
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, sock, ZMQ_DONTWAIT) >= 0)
+            return 1;
+        int err = errno;
+        zmq_msg_close(m);
+        if (err == EAGAIN)
+            return 0;
+        if (err != EINTR)
+            die("%s: recv: %s", what, zmq_strerror(err));
+    }
+}
+
 /* A count flag's parsed value within [lo, hi], or the program dies naming flag. */
 static inline int count_in(const char *flag, int64_t v, int lo, int hi)
 {

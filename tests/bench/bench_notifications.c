@@ -952,18 +952,7 @@ static void run_paced(void *sock, const char *token, long total, double rate, ru
             take_streams();
         if (!(items[0].revents & ZMQ_POLLIN))
             continue;
-        for (;;) {
-            zmq_msg_t m;
-            zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
-                int err = errno;
-                zmq_msg_close(&m);
-                if (err == EAGAIN)
-                    break;
-                if (err == EINTR)
-                    continue;
-                die("UpdateLead: recv: %s", zmq_strerror(err));
-            }
+        for (zmq_msg_t m; recv_nowait(sock, &m, "UpdateLead");) {
             int64_t t = now_ns();
             long n = zmq_msg_more(&m) ? -1 : paced_judge(&m, t, msg, sizeof msg);
             if (zmq_msg_more(&m))
