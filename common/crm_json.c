@@ -1,4 +1,5 @@
 #include "crm_json.h"
+#include "crm_limits.h"
 #include "crm_mem.h"
 
 #include <float.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <malloc.h>
 #include <sodium.h>
 
 #include "google/protobuf/field_mask.pb-c.h"
@@ -214,9 +216,53 @@ static int set_status(crm_status_t *st, Crm__Rpc__V1__Code code, const char *fie
 
 /* --- decoding ---------------------------------------------------------- */
 
+/* Every jansson allocation is counted, so that decoding one body can be held
+ * to a budget in proportion to its size (crm_limit_decode_budget): a body
+ * of tiny elements ({"a":[{},{},...]}) unfolds into some 70 times its
+ * bytes as a jansson tree, which is how a few requests could take a
+ * gigabyte. The processes are single-threaded where they decode. */
+typedef struct {
+    size_t live;  /* bytes jansson holds now */
+    size_t limit; /* while a decode runs: live may not pass this */
+    int on;
+    int hit;      /* an allocation was refused for the budget */
+} json_budget_t;
+
+static json_budget_t budget_;
+
+/* Sizes come from malloc_usable_size, not a header, so that text jansson
+ * hands out (json_dumps) may still be freed with free(): such a block then
+ * stays counted, which only matters relative to a decode's start. */
+static void *budget_malloc(size_t size)
+{
+    if (budget_.on && budget_.live + size > budget_.limit) {
+        budget_.hit = 1;
+        return NULL;
+    }
+    void *p = malloc(size);
+    if (p)
+        budget_.live += malloc_usable_size(p);
+    return p;
+}
+
+static void budget_free(void *p)
+{
+    if (p)
+        budget_.live -= malloc_usable_size(p);
+    free(p);
+}
+
+/* Before main, so that no jansson block predates the counting ones. */
+__attribute__((constructor)) static void budget_install(void)
+{
+    json_set_alloc_funcs(budget_malloc, budget_free);
+}
+
 typedef struct {
     ProtobufCAllocator *alloc;
     crm_status_t *st;
+    size_t spent;  /* bytes of the message allocated so far */
+    size_t limit;  /* spent plus jansson's tree may not pass this */
     size_t path_len;
     char path[256]; /* JSON path of the value being decoded, for errors */
 } decoder_t;
@@ -291,6 +337,12 @@ static int decode_error(decoder_t *dec, const char *fmt, ...)
  * failing allocator): running out is an error for this request only. */
 static void *dec_alloc(decoder_t *dec, size_t size)
 {
+    if (dec->spent + size + (budget_.on ? budget_.live : 0) > dec->limit) {
+        set_status(dec->st, CRM__RPC__V1__CODE__CODE_RESOURCE_EXHAUSTED, dec->path,
+                   "the request unfolds to more than %zu bytes; send fewer or larger elements", dec->limit);
+        return NULL;
+    }
+    dec->spent += size;
     void *p = dec->alloc->alloc(dec->alloc->allocator_data, size ? size : 1);
     if (!p)
         set_status(dec->st, CRM__RPC__V1__CODE__CODE_RESOURCE_EXHAUSTED, dec->path,
@@ -872,6 +924,12 @@ static json_t *parse_body(const char *json, size_t len, crm_status_t *st)
     }
     json_error_t err;
     json_t *root = json_loadb(json, len, JSON_DECODE_ANY, &err);
+    if (!root && budget_.hit) {
+        set_status(st, CRM__RPC__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL,
+                   "the request unfolds to more than %zu bytes; send fewer or larger elements",
+                   budget_.limit);
+        return NULL;
+    }
     if (root) {
         if (json_is_object(root))
             return root;
@@ -901,12 +959,21 @@ ProtobufCMessage *crm_json_decode(const ProtobufCMessageDescriptor *desc,
                                   const char *json, size_t len, unsigned flags,
                                   ProtobufCAllocator *alloc, crm_status_t *st)
 {
-    decoder_t dec = {.alloc = alloc ? alloc : &default_allocator, .st = st};
+    decoder_t dec = {.alloc = alloc ? alloc : &default_allocator, .st = st,
+                     .limit = crm_limit_decode_budget(len)};
     ProtobufCMessage *msg = NULL;
     crm_status_clear(st);
+    /* the tree and the message share one budget; blocks jansson held
+     * before (none, in the programs that decode) count as free */
+    budget_.limit = budget_.live + dec.limit;
+    budget_.hit = 0;
+    budget_.on = 1;
+    dec.limit += budget_.live;
     json_t *root = parse_body(json, len, st);
-    if (!root)
+    if (!root) {
+        budget_.on = 0;
         return NULL;
+    }
     if (json_too_deep(root, 1)) {
         set_status(st, CODE_INVALID, NULL, "JSON nested deeper than %d levels", JSON_MAX_DEPTH);
         goto fail;
@@ -918,9 +985,11 @@ ProtobufCMessage *crm_json_decode(const ProtobufCMessageDescriptor *desc,
         goto fail;
     if ((flags & CRM_JSON_FILL_UPDATE_MASK) && fill_update_mask(&dec, desc, root, msg) != 0)
         goto fail;
+    budget_.on = 0;
     json_decref(root);
     return msg;
 fail:
+    budget_.on = 0;
     if (msg)
         protobuf_c_message_free_unpacked(msg, dec.alloc);
     json_decref(root);

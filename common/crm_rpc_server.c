@@ -1,5 +1,6 @@
 #include "crm_curve.h"
 #include "crm_rpc_server.h"
+#include "crm_limits.h"
 #include "crm_log.h"
 #include "crm_mem.h"
 #include "crm_time.h"
@@ -16,7 +17,7 @@
 #define MAX_SERVICES 8
 #define MAX_HOLD_PRODUCERS 8
 #define BATCH_MAX 256
-#define IDEM_KEY_MAX 128
+#define IDEM_KEY_MAX CRM_LIMIT_IDEMPOTENCY_KEY
 #define IDEM_HASH 16
 #define HOLD_SWEEP_S 0.02
 #define IDEM_KEEP_US (24LL * 3600 * 1000000) /* a retry comes within a day */
@@ -220,6 +221,14 @@ static void prepare_call(crm_rpc_server_t *self, crm_call_t *c, const void *peer
     }
     if (c->req->principal == NULL && !(c->flags & CRM_METHOD_PUBLIC)) {
         crm_call_fail(c, CRM__RPC__V1__CODE__CODE_UNAUTHENTICATED, NULL, "this method needs a session");
+        c->done = 1;
+        return;
+    }
+    if ((int64_t)c->req->body.len > crm_limit_request(c->req->method)) {
+        /* the gateway refuses these first; this guards the other callers */
+        crm_call_fail(c, CRM__RPC__V1__CODE__CODE_RESOURCE_EXHAUSTED, "body",
+                      "request body of %zu bytes exceeds %s's limit of %lld", c->req->body.len,
+                      c->req->method, (long long)crm_limit_request(c->req->method));
         c->done = 1;
         return;
     }

@@ -6,6 +6,7 @@
 #include "crm_config.h"
 #include "crm_curve.h"
 #include "crm_consumer.h"
+#include "crm_limits.h"
 #include "crm_log.h"
 #include "crm_publisher.h"
 #include "crm_zloop.h"
@@ -31,7 +32,7 @@ const crm_method_t activities_methods[] = {
 int main(int argc, char **argv)
 {
     const char *curve_dir, *data_dir, *rpc_ep, *pub_ep, *replay_ep, *id_events, *id_replay, *pl_events, *pl_replay;
-    int64_t max_msg, max_attachment, heartbeat_ms, window_us;
+    int64_t max_attachment, heartbeat_ms, window_us;
     const crm_opt_t opts[] = {
         {"data-dir", "CRM_ACTIVITIES_DATA", CRM_OPT_STRING, &data_dir, "./data/activities", "LMDB folder"},
         {"rpc", "CRM_ACTIVITIES_RPC", CRM_OPT_STRING, &rpc_ep, "tcp://127.0.0.1:5621", "RPC endpoint (bind)"},
@@ -41,8 +42,7 @@ int main(int argc, char **argv)
         {"identity-replay", "CRM_IDENTITY_REPLAY", CRM_OPT_STRING, &id_replay, "tcp://127.0.0.1:5603", "identity's replay"},
         {"pipeline-events", "CRM_PIPELINE_EVENTS", CRM_OPT_STRING, &pl_events, "tcp://127.0.0.1:5612", "pipeline's event PUB"},
         {"pipeline-replay", "CRM_PIPELINE_REPLAY", CRM_OPT_STRING, &pl_replay, "tcp://127.0.0.1:5613", "pipeline's replay"},
-        {"max-attachment", "CRM_MAX_ATTACHMENT", CRM_OPT_INT, &max_attachment, "10485760", "largest attachment (bytes)"},
-        {"max-message", "CRM_MAX_MESSAGE", CRM_OPT_INT, &max_msg, "17825792", "largest request (bytes)"},
+        {"max-attachment", "CRM_MAX_ATTACHMENT", CRM_OPT_INT, &max_attachment, CRM_STR(CRM_LIMIT_ATTACHMENT), "largest attachment (bytes)"},
         {"heartbeat-ms", "CRM_HEARTBEAT_MS", CRM_OPT_INT, &heartbeat_ms, "500", "event heartbeat interval"},
         {"commit-window-us", "CRM_COMMIT_WINDOW_US", CRM_OPT_INT, &window_us, CRM_STR(CRM_CONSUMER_WINDOW_US),
          "events that come this soon after a commit wait and go in one transaction (0: at once)"},
@@ -55,8 +55,9 @@ int main(int argc, char **argv)
         crm_error("--commit-window-us must be 0 to %d", CRM_CONSUMER_WINDOW_MAX_US);
         return 2;
     }
-    if (sodium_init() < 0 || max_attachment <= 0 || max_attachment > max_msg) {
-        crm_error("bad configuration (max attachment must be positive and within max message) or libsodium failure");
+    if (sodium_init() < 0 || max_attachment <= 0 || max_attachment > CRM_LIMIT_ATTACHMENT) {
+        crm_error("bad configuration (max attachment must be 1 to %d, the limits table's) or libsodium failure",
+                  CRM_LIMIT_ATTACHMENT);
         return 2;
     }
     activities_t a = {.max_attachment = max_attachment};
@@ -87,7 +88,7 @@ int main(int argc, char **argv)
     crm_consumer_t *pipeline = crm_consumer_new(loop, zctx, a.store, "pipeline", pl_events, pl_replay,
                                                 act_apply_pipeline_event, &a);
     crm_publisher_t *pub = crm_publisher_new(loop, zctx, a.store, a.outbox, pub_ep, replay_ep, (int)heartbeat_ms);
-    crm_rpc_server_t *srv = crm_rpc_server_new(loop, zctx, "activities", rpc_ep, a.store, max_msg);
+    crm_rpc_server_t *srv = crm_rpc_server_new(loop, zctx, "activities", rpc_ep, a.store, crm_limit_service("crm.activities.v1."));
     if (!identity || !pipeline || !pub || !srv)
         return 1;
     crm_rpc_server_set_publisher(srv, pub);

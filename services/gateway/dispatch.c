@@ -1,5 +1,6 @@
 /* The path of every client call: route, authenticate, forward, answer. */
 #include "gateway.h"
+#include "crm_json.h"
 #include "crm_log.h"
 #include "crm_mem.h"
 #include "crm_time.h"
@@ -41,6 +42,160 @@ int gw_route_find(gateway_t *gw, gw_call_t *call, crm_status_t *st)
     return crm_status_set(st, CODE(BAD_ROUTE), "method", "no method \"%.150s\"", name);
 }
 
+/* Methods anyone may call without a session. */
+static int is_public(const gw_call_t *call)
+{
+    const char *n = call->method_name;
+    return !strcmp(n, "crm.identity.v1.Identity/Login") ||
+           !strcmp(n, "crm.identity.v1.Identity/SetPassword") ||
+           !strncmp(n, "crm.health.v1.Health/", 21);
+}
+
+gw_call_t *gw_call_new(gateway_t *gw, const char *method, const char *token, const char *idem,
+                       crm_status_t *st)
+{
+    gw_call_t *call = crm_calloc(1, sizeof *call);
+    call->gw = gw;
+    call->started = crm_time_mono_us();
+    if (strlen(method) >= sizeof call->method_name) {
+        crm_status_set(st, CODE(BAD_ROUTE), "method", "no method \"%.150s...\"", method);
+        goto fail;
+    }
+    snprintf(call->method_name, sizeof call->method_name, "%s", method);
+    if (gw_route_find(gw, call, st) != 0)
+        goto fail;
+    if (strlen(token) >= sizeof call->token) {
+        crm_status_set(st, CODE(UNAUTHENTICATED), "token", "token longer than %d bytes", CRM_LIMIT_TOKEN);
+        goto fail;
+    }
+    if (strlen(idem) >= sizeof call->idem) {
+        crm_status_set(st, CODE(INVALID_ARGUMENT), "idempotencyKey", "idempotency key longer than %d bytes",
+                       CRM_LIMIT_IDEMPOTENCY_KEY);
+        goto fail;
+    }
+    snprintf(call->token, sizeof call->token, "%s", token);
+    snprintf(call->idem, sizeof call->idem, "%s", idem);
+    if (call->token[0])
+        gw_token_hash(call->token, call->token_hash);
+    call->limit = crm_limit_request(call->method_name);
+    if (call->limit > gw->max_body)
+        call->limit = gw->max_body;
+    return call;
+fail:
+    gw_metrics_record(gw, call->method_name, st->code, 0);
+    gw_call_free(call);
+    return NULL;
+}
+
+/* --- bodies -------------------------------------------------------------------- */
+
+/* protobuf-c's unpack allocates as it goes, some 40 bytes for a 2-byte empty
+ * element: a budget keeps a body of them from unfolding without bound. */
+typedef struct {
+    ProtobufCAllocator base;
+    size_t used, limit;
+    int hit;
+} budget_t;
+
+static void *budget_alloc(void *data, size_t size)
+{
+    budget_t *b = data;
+    if (size > b->limit - b->used) {
+        b->hit = 1;
+        return NULL;
+    }
+    b->used += size;
+    return crm_malloc(size ? size : 1);
+}
+
+static void budget_free(void *data, void *p)
+{
+    (void)data;
+    free(p);
+}
+
+/* Drops the fields this version does not know, in m and every message in
+ * it: the services then never hold a client's unknown bytes. Returns how
+ * many were dropped. */
+static size_t drop_unknown(ProtobufCMessage *m, ProtobufCAllocator *alloc)
+{
+    size_t dropped = m->n_unknown_fields;
+    for (size_t i = 0; i < m->n_unknown_fields; i++)
+        alloc->free(alloc->allocator_data, m->unknown_fields[i].data);
+    if (m->unknown_fields)
+        alloc->free(alloc->allocator_data, m->unknown_fields);
+    m->unknown_fields = NULL;
+    m->n_unknown_fields = 0;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        char *base = (char *)m;
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            if (*(uint32_t *)(base + f->quantifier_offset) != f->id)
+                continue;
+        }
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(size_t *)(base + f->quantifier_offset);
+            ProtobufCMessage **items = *(ProtobufCMessage ***)(base + f->offset);
+            for (size_t j = 0; j < n; j++)
+                dropped += drop_unknown(items[j], alloc);
+        } else {
+            ProtobufCMessage *sub = *(ProtobufCMessage **)(base + f->offset);
+            if (sub)
+                dropped += drop_unknown(sub, alloc);
+        }
+    }
+    return dropped;
+}
+
+int gw_call_set_body(gw_call_t *call, const void *data, size_t len, int json, crm_status_t *st)
+{
+    const ProtobufCMessageDescriptor *in = call->method->input;
+    budget_t b = {{budget_alloc, budget_free, NULL}, 0, crm_limit_decode_budget(len), 0};
+    b.base.allocator_data = &b;
+    ProtobufCMessage *m;
+    if (json) {
+        m = crm_json_decode(in, data ? data : "", len, CRM_JSON_FILL_UPDATE_MASK, &b.base, st);
+        if (!m)
+            return -1;
+    } else {
+        if ((int64_t)len > call->limit)
+            goto too_big;
+        m = protobuf_c_message_unpack(in, &b.base, len, data);
+        if (!m) {
+            if (b.hit)
+                return crm_status_set(st, CODE(RESOURCE_EXHAUSTED), "body",
+                                      "the request unfolds to more than %zu bytes; send fewer or larger elements",
+                                      b.limit);
+            return crm_status_set(st, CODE(MALFORMED), "body", "request body is not a valid %s", in->name);
+        }
+        if (drop_unknown(m, &b.base) == 0) {
+            protobuf_c_message_free_unpacked(m, &b.base);
+            free(call->body);
+            call->body = crm_memdup(data, len);
+            call->body_len = len;
+            return 0;
+        }
+    }
+    size_t n = protobuf_c_message_get_packed_size(m);
+    if ((int64_t)n > call->limit) {
+        protobuf_c_message_free_unpacked(m, &b.base);
+        goto too_big;
+    }
+    free(call->body);
+    call->body = crm_malloc(n ? n : 1);
+    call->body_len = protobuf_c_message_pack(m, call->body);
+    protobuf_c_message_free_unpacked(m, &b.base);
+    return 0;
+too_big:
+    return crm_status_set(st, CODE(RESOURCE_EXHAUSTED), "body", "request body exceeds %s's limit of %lld bytes",
+                          call->method_name, (long long)call->limit);
+}
+
+/* --- the path of a call --------------------------------------------------------- */
+
 static void finish(gw_call_t *call, const crm_status_t *st, const uint8_t *body, size_t len)
 {
     gw_metrics_record(call->gw, call->method_name, st->code, crm_time_mono_us() - call->started);
@@ -52,15 +207,6 @@ static void fail(gw_call_t *call, Crm__Rpc__V1__Code code, const char *field, co
     crm_status_t st;
     crm_status_set(&st, code, field, "%s", msg);
     finish(call, &st, NULL, 0);
-}
-
-/* Methods anyone may call without a session. */
-static int is_public(const gw_call_t *call)
-{
-    const char *n = call->method_name;
-    return !strcmp(n, "crm.identity.v1.Identity/Login") ||
-           !strcmp(n, "crm.identity.v1.Identity/SetPassword") ||
-           !strncmp(n, "crm.health.v1.Health/", 21);
 }
 
 /* --- forwarding -------------------------------------------------------------- */
@@ -174,6 +320,47 @@ static void forward_session(gw_call_t *call, gw_session_t *s, int64_t now)
 
 static void authenticate(gw_call_t *call);
 
+static void admit_done(gw_call_t *call, const crm_status_t *st)
+{
+    void (*admitted)(gw_call_t *, const crm_status_t *) = call->admitted;
+    call->admitted = NULL;
+    if (st->code != CODE(OK))
+        gw_metrics_record(call->gw, call->method_name, st->code, crm_time_mono_us() - call->started);
+    admitted(call, st);
+}
+
+/* Authentication failed: an admission ends with the error, a call in
+ * dispatch is finished with it. */
+static void auth_failed(gw_call_t *call, const crm_status_t *st)
+{
+    if (call->admitted)
+        admit_done(call, st);
+    else
+        finish(call, st, NULL, 0);
+}
+
+void gw_call_admit(gw_call_t *call, void (*admitted)(gw_call_t *call, const crm_status_t *st))
+{
+    crm_status_t st;
+    crm_status_clear(&st);
+    call->admitted = admitted;
+    if (!call->route->backend || is_public(call)) {
+        admit_done(call, &st);
+        return;
+    }
+    if (!call->token[0]) {
+        crm_status_set(&st, CODE(UNAUTHENTICATED), "token", "this method needs a session token (Authorization: Bearer)");
+        admit_done(call, &st);
+        return;
+    }
+    gw_session_t *s = gw_session_find(call->gw, call->token_hash);
+    if (s && s->principal && s->valid_until > crm_time_mono_us()) {
+        admit_done(call, &st);
+        return;
+    }
+    authenticate(call);
+}
+
 static void on_authenticated(void *arg, const crm_status_t *st, const Crm__Rpc__V1__RpcReply *reply)
 {
     gw_call_t *call = arg;
@@ -189,13 +376,15 @@ static void on_authenticated(void *arg, const crm_status_t *st, const Crm__Rpc__
         /* the client sent a token, not a field of the method's request */
         if (out.code == CODE(UNAUTHENTICATED))
             snprintf(out.field, sizeof out.field, "token");
-        finish(call, &out, NULL, 0);
+        auth_failed(call, &out);
         return;
     }
     Crm__Rpc__V1__Principal *p =
         crm__rpc__v1__principal__unpack(NULL, reply->body.len, reply->body.data);
     if (!p) {
-        fail(call, CODE(INTERNAL), NULL, "identity gave a malformed principal");
+        crm_status_t bad;
+        crm_status_set(&bad, CODE(INTERNAL), NULL, "identity gave a malformed principal");
+        auth_failed(call, &bad);
         return;
     }
     gw_session_t *s = gw_session_find(call->gw, call->token_hash);
@@ -213,13 +402,19 @@ static void on_authenticated(void *arg, const crm_status_t *st, const Crm__Rpc__
     s->valid_until = session_end < until ? session_end : until;
     if (call->auth_epoch != call->gw->revocations)
         s->valid_until = 0; /* still racing revocations: use it once, keep none */
+    if (call->admitted) {
+        /* the body comes next; gw_dispatch asks again if this session was
+         * dropped meanwhile */
+        crm_status_t ok;
+        crm_status_clear(&ok);
+        admit_done(call, &ok);
+        return;
+    }
     forward_session(call, s, now);
 }
 
 void gw_dispatch(gw_call_t *call)
 {
-    if (call->token[0])
-        gw_token_hash(call->token, call->token_hash);
     if (!call->route->backend) {
         answer_health(call);
         return;
@@ -259,5 +454,5 @@ static void authenticate(gw_call_t *call)
     req.body.len = alen;
     crm_status_t st;
     if (crm_rpc_client_call(call->gw->identity, &req, on_authenticated, call, &st) != 0)
-        finish(call, &st, NULL, 0);
+        auth_failed(call, &st);
 }

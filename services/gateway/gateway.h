@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <ev.h>
 #include <protobuf-c/protobuf-c.h>
+#include "crm_limits.h"
 #include "crm_map.h"
 #include "crm_rpc_client.h"
 #include "crm_status.h"
@@ -32,13 +33,15 @@ struct gw_call {
     const gw_route_t *route;
     const ProtobufCMethodDescriptor *method;
     char method_name[192];
-    char token[128];
+    char token[CRM_LIMIT_TOKEN + 1];
     uint8_t token_hash[32]; /* of token, computed once when the call starts */
     uint64_t auth_epoch;    /* gw->revocations when Authenticate was sent */
     int auth_tries;
-    char idem[160];
+    char idem[CRM_LIMIT_IDEMPOTENCY_KEY + 1];
+    int64_t limit;          /* the method's largest request body (crm_limits) */
     uint8_t *body;          /* the method's request, packed; malloc'd */
     size_t body_len;
+    void (*admitted)(gw_call_t *call, const crm_status_t *st); /* gw_call_admit's */
     int64_t started;        /* monotonic us */
     int64_t user_id;        /* the caller, once dispatch has a principal (0 before) */
     int64_t session_expires_at; /* Unix us, with user_id: when the caller's session ends */
@@ -95,11 +98,40 @@ struct gateway {
     int64_t sse_clients;     /* streams open (response started) */
     int64_t sse_dropped;     /* streams ended for reading too slowly or a lost session */
     int64_t sse_entries;     /* notifications handed to stream clients */
+    crm_map_t *held;         /* bytes in flight by source address (budget.c) */
+    int64_t held_total;
+    int64_t max_held;             /* for the whole gateway */
+    int64_t max_held_per_address;
+    int64_t http_per_address;     /* HTTP connections one address may open */
+    int64_t refused_budget;       /* requests refused for bytes in flight */
 };
 
 /* Looks up "pkg.Service/Method" among the routes. Returns 0 and fills
  * call->route, call->method; else -1 with *st (bad_route). */
 int gw_route_find(gateway_t *gw, gw_call_t *call, crm_status_t *st);
+
+/* The one way a call is made, by either door and by the stream: the method
+ * must have a route, token and key fit the limits table, and call->limit
+ * becomes the method's largest body (crm_limits, and no more than
+ * --max-body). Returns the call (the door sets finish and door), or NULL
+ * with *st, the refusal counted in the metrics. */
+gw_call_t *gw_call_new(gateway_t *gw, const char *method, const char *token, const char *idem,
+                       crm_status_t *st);
+
+/* Decides whether the caller may send a body at all, before a byte of it is
+ * read or decoded (only Login, SetPassword and Health are taken without a
+ * session): public methods and cached sessions at once, else identity is
+ * asked. admitted(call, st) is called exactly once, maybe before this
+ * returns; on an error the call is not finished: the door answers st and
+ * frees it. */
+void gw_call_admit(gw_call_t *call, void (*admitted)(gw_call_t *call, const crm_status_t *st));
+
+/* Takes the request body (copied): JSON text is decoded into the method's
+ * input; protobuf is decoded and, if it carried fields this version does
+ * not know, packed again without them. Either decode is held to
+ * crm_limit_decode_budget and the packed body to call->limit. Returns 0, or
+ * -1 with *st (resource_exhausted naming "body", or the codec's error). */
+int gw_call_set_body(gw_call_t *call, const void *data, size_t len, int json, crm_status_t *st);
 
 /* Runs the call to completion; call->finish is always called, maybe before
  * this returns. */
@@ -112,6 +144,14 @@ void gw_call_free(gw_call_t *call);
 void gw_metrics_record(gateway_t *gw, const char *method, Crm__Rpc__V1__Code code, int64_t micros);
 /* Prometheus text; malloc'd, caller frees. */
 char *gw_metrics_render(gateway_t *gw, size_t *len);
+
+/* Bytes in flight (budget.c). Takes bytes for address (a text naming the
+ * source, "" where none is known): returns 0, or -1 when that would take
+ * the address or the gateway past its budget (nothing taken then). Give
+ * back exactly what was taken. */
+int gw_budget_take(gateway_t *gw, const char *address, int64_t bytes);
+void gw_budget_give(gateway_t *gw, const char *address, int64_t bytes);
+void gw_budget_free_all(gateway_t *gw);
 
 /* Sessions (session.c). */
 void gw_token_hash(const char *token, uint8_t hash[32]);

@@ -20,16 +20,34 @@
 
 #define CODE(x) CRM__RPC__V1__CODE__CODE_##x
 
+/* How much of a refused request's body is read (and thrown away) before the
+ * answer goes, so that a client still sending sees the answer rather than a
+ * reset; past it the answer goes at once and the connection closes. */
+#define DRAIN_MAX (1 << 20)
+/* Idle connections are closed after this long, or PRESSURE_TIMEOUT_S once
+ * half of the connection limit is in use (nginx's reset_timedout spirit:
+ * when connections are scarce, an idle one is the first to go). */
+#define IDLE_TIMEOUT_S 30
+#define PRESSURE_TIMEOUT_S 5
+#define CONNECTIONS_MAX 4096
+
+typedef enum { ADMIT_NONE, ADMIT_WAITING, ADMIT_OK } admit_t;
+
 typedef struct {
     gateway_t *gw;
     struct MHD_Connection *conn;
+    char address[64]; /* the client's IP address, for its budget */
+    gw_call_t *call;  /* a Twirp call, from its headers until it is dispatched */
+    admit_t admission;
     char *body;
     size_t len, cap;
-    int too_big;
-    int json;       /* the client speaks JSON */
-    int waiting;    /* handed to dispatch, no answer yet */
+    int64_t limit;    /* bytes the body may have */
+    int64_t held;     /* bytes taken from the address's budget */
+    size_t drained;   /* bytes of a refused body thrown away */
+    int json;         /* the client speaks JSON */
+    int waiting;      /* handed to dispatch, no answer yet */
     int suspended;
-    int answered;   /* status, data and type are ready */
+    int answered;     /* status, data and type are ready */
     unsigned status;
     char *data;
     size_t data_len;
@@ -39,8 +57,6 @@ typedef struct {
 } http_req_t;
 
 static struct MHD_Daemon *daemon_;
-static size_t buffered_;     /* request bytes held by all connections */
-static size_t buffered_max_; /* beyond this, new bodies are refused */
 static struct ev_loop *loop_;
 static ev_io io_;
 static ev_timer timer_;
@@ -126,6 +142,32 @@ static void resume(http_req_t *r)
     }
 }
 
+/* Gives back what r holds of its address's budget. */
+static void release(http_req_t *r)
+{
+    gw_budget_give(r->gw, r->address, r->held);
+    r->held = 0;
+}
+
+static void drop_body(http_req_t *r)
+{
+    free(r->body);
+    r->body = NULL;
+    r->len = r->cap = 0;
+}
+
+/* An error is decided before the body is read: the body is drained (up to
+ * DRAIN_MAX) and thrown away, then st answered. */
+static void refuse(http_req_t *r, const crm_status_t *st)
+{
+    answer_error(r, st);
+    drop_body(r);
+    if (r->call) {
+        gw_call_free(r->call);
+        r->call = NULL;
+    }
+}
+
 static void on_finish(gw_call_t *call, const crm_status_t *st, const uint8_t *body, size_t len)
 {
     http_req_t *r = call->door;
@@ -144,6 +186,17 @@ static void on_finish(gw_call_t *call, const crm_status_t *st, const uint8_t *bo
             protobuf_c_message_free_unpacked(m, NULL);
             answer(r, 200, "application/json", text, n);
         }
+    }
+    /* a reply waits in memory until its reader takes it: it counts against
+     * the reader's address like a body does (a slow reader of large
+     * attachments must not hold the gateway's memory) */
+    release(r);
+    if (r->status == 200 && gw_budget_take(r->gw, r->address, (int64_t)r->data_len) != 0) {
+        r->gw->refused_budget++;
+        answer_code(r, CODE(RESOURCE_EXHAUSTED), NULL,
+                    "too many bytes in flight to this address; read the answers you have, then try again");
+    } else if (r->status == 200) {
+        r->held = (int64_t)r->data_len;
     }
     r->waiting = 0;
     gw_call_free(call);
@@ -171,84 +224,122 @@ static int starts_with(const char *s, const char *prefix)
     return s && strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
 
-static void start_twirp(http_req_t *r, const char *url)
+static void on_admitted(gw_call_t *call, const crm_status_t *st)
+{
+    http_req_t *r = call->door;
+    if (!r) {
+        gw_call_free(call); /* its connection closed while identity answered */
+        return;
+    }
+    r->admission = st->code == CODE(OK) ? ADMIT_OK : ADMIT_NONE;
+    if (st->code != CODE(OK))
+        refuse(r, st);
+    resume(r);
+}
+
+/* A Twirp request's headers: its route, its size and its caller are
+ * settled before a byte of its body is read. */
+static void begin_twirp(http_req_t *r, const char *url)
 {
     gateway_t *gw = r->gw;
-    const char *ctype = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
-    if (starts_with(ctype, "application/json"))
-        r->json = 1;
-    else if (!starts_with(ctype, "application/protobuf")) {
-        r->json = 1;
-        answer_code(r, CODE(BAD_ROUTE), NULL,
-                    "Content-Type must be application/json or application/protobuf");
-        return;
-    }
-    if (r->too_big) {
-        answer_code(r, CODE(RESOURCE_EXHAUSTED), "body", "request body exceeds the limit of %lld bytes",
-                    (long long)gw->max_body);
-        return;
-    }
-    gw_call_t *call = crm_calloc(1, sizeof *call);
-    call->gw = gw;
-    call->started = crm_time_mono_us();
-    const char *path = url + strlen("/twirp/");
-    const char *slash = strrchr(path, '/');
     crm_status_t st;
-    if (!slash || strlen(path) >= sizeof call->method_name) {
-        gw_call_free(call);
-        answer_code(r, CODE(BAD_ROUTE), NULL, "no such route: %.100s", url);
+    const char *ctype = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
+    r->json = 1;
+    if (starts_with(ctype, "application/protobuf"))
+        r->json = 0;
+    else if (!starts_with(ctype, "application/json")) {
+        crm_status_set(&st, CODE(BAD_ROUTE), NULL, "Content-Type must be application/json or application/protobuf");
+        refuse(r, &st);
         return;
     }
-    snprintf(call->method_name, sizeof call->method_name, "%s", path);
-    if (gw_route_find(gw, call, &st) != 0) {
-        gw_metrics_record(gw, call->method_name, st.code, 0);
+    const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    const char *token = "";
+    if (auth) {
+        if (!starts_with(auth, "Bearer ")) {
+            crm_status_set(&st, CODE(UNAUTHENTICATED), "token", "Authorization must be \"Bearer <token>\"");
+            refuse(r, &st);
+            return;
+        }
+        token = auth + 7;
+    }
+    const char *idem = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key");
+    r->call = gw_call_new(gw, url + strlen("/twirp/"), token, idem ? idem : "", &st);
+    if (!r->call) {
+        refuse(r, &st);
+        return;
+    }
+    r->method = r->call->method;
+    r->limit = r->json ? crm_limit_json(crm_limit_request(r->call->method_name)) : r->call->limit;
+    if (r->limit > gw->max_body)
+        r->limit = gw->max_body;
+    const char *clen = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+    if (clen && strtoll(clen, NULL, 10) > r->limit) {
+        crm_status_set(&st, CODE(RESOURCE_EXHAUSTED), "body", "request body exceeds %s's limit of %lld bytes",
+                       r->call->method_name, (long long)r->limit);
+        gw_metrics_record(gw, r->call->method_name, st.code, 0);
+        refuse(r, &st);
+        return;
+    }
+    r->call->door = r;
+    r->admission = ADMIT_WAITING;
+    gw_call_admit(r->call, on_admitted);
+}
+
+/* The whole body is in: decode it and send the call on. */
+static void send_twirp(http_req_t *r)
+{
+    gw_call_t *call = r->call;
+    crm_status_t st;
+    r->call = NULL;
+    if (gw_call_set_body(call, r->body, r->len, r->json, &st) != 0) {
+        gw_metrics_record(r->gw, call->method_name, st.code, 0);
         gw_call_free(call);
         answer_error(r, &st);
         return;
     }
-    const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-    if (auth) {
-        if (!starts_with(auth, "Bearer ") || strlen(auth + 7) >= sizeof call->token) {
-            gw_call_free(call);
-            answer_code(r, CODE(UNAUTHENTICATED), "token", "Authorization must be \"Bearer <token>\"");
-            return;
-        }
-        snprintf(call->token, sizeof call->token, "%s", auth + 7);
-    }
-    const char *idem = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key");
-    if (idem) {
-        if (strlen(idem) >= sizeof call->idem) {
-            gw_call_free(call);
-            answer_code(r, CODE(INVALID_ARGUMENT), "idempotencyKey", "Idempotency-Key too long");
-            return;
-        }
-        snprintf(call->idem, sizeof call->idem, "%s", idem);
-    }
-    r->method = call->method;
-    if (r->json) {
-        ProtobufCMessage *m = crm_json_decode(call->method->input, r->body ? r->body : "", r->len,
-                                              CRM_JSON_FILL_UPDATE_MASK, NULL, &st);
-        if (!m) {
-            gw_metrics_record(gw, call->method_name, st.code, 0);
-            gw_call_free(call);
-            answer_error(r, &st);
-            return;
-        }
-        call->body_len = protobuf_c_message_get_packed_size(m);
-        call->body = crm_malloc(call->body_len);
-        protobuf_c_message_pack(m, call->body);
-        protobuf_c_message_free_unpacked(m, NULL);
-    } else {
-        call->body = (uint8_t *)r->body;
-        call->body_len = r->len;
-        buffered_ -= r->len;
-        r->body = NULL;
-        r->len = r->cap = 0;
-    }
+    drop_body(r);
     call->finish = on_finish;
     call->door = r;
     r->waiting = 1;
     gw_dispatch(call);
+}
+
+/* Body bytes: kept if the request is admitted and within its limits,
+ * thrown away (up to DRAIN_MAX) if it is refused. Returns 1 if the answer
+ * must go at once. */
+static int take_upload(http_req_t *r, const char *upload, size_t n)
+{
+    crm_status_t st;
+    if (!r->call) {
+        r->drained += n;
+        return r->drained > DRAIN_MAX;
+    }
+    if ((int64_t)(r->len + n) > r->limit) {
+        crm_status_set(&st, CODE(RESOURCE_EXHAUSTED), "body", "request body exceeds %s's limit of %lld bytes",
+                       r->call->method_name, (long long)r->limit);
+        gw_metrics_record(r->gw, r->call->method_name, st.code, 0);
+        release(r);
+        refuse(r, &st);
+        r->drained += n;
+        return 0;
+    }
+    if (gw_budget_take(r->gw, r->address, (int64_t)n) != 0) {
+        r->gw->refused_budget++;
+        crm_status_set(&st, CODE(RESOURCE_EXHAUSTED), NULL, "too many bytes in flight from this address; try again");
+        gw_metrics_record(r->gw, r->call->method_name, st.code, 0);
+        release(r);
+        refuse(r, &st);
+        r->drained += n;
+        return 0;
+    }
+    r->held += (int64_t)n;
+    if (r->len + n > r->cap) {
+        r->cap = (r->len + n) * 2;
+        r->body = crm_realloc(r->body, r->cap);
+    }
+    memcpy(r->body + r->len, upload, n);
+    r->len += n;
+    return 0;
 }
 
 static void start_get(http_req_t *r, const char *url)
@@ -290,6 +381,22 @@ static enum MHD_Result queue(http_req_t *r)
     return ok;
 }
 
+static void suspend(http_req_t *r)
+{
+    if (!r->suspended) {
+        r->suspended = 1;
+        MHD_suspend_connection(r->conn);
+    }
+}
+
+static void client_address(struct MHD_Connection *conn, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, out, (socklen_t)cap);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -300,60 +407,57 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r = crm_calloc(1, sizeof *r);
         r->gw = gw;
         r->conn = conn;
+        client_address(conn, r->address, sizeof r->address);
         *con_cls = r;
-        const char *clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (clen && strtoll(clen, NULL, 10) > gw->max_body) {
+        if (!strcmp(method, "POST") && !strncmp(url, "/twirp/", 7)) {
+            begin_twirp(r, url);
+        } else if (strcmp(method, "GET") != 0) {
             r->json = 1;
-            answer_code(r, CODE(RESOURCE_EXHAUSTED), "body",
-                        "request body exceeds the limit of %lld bytes", (long long)gw->max_body);
-            return queue(r);
+            answer_code(r, CODE(BAD_ROUTE), NULL, "no such route: %s %.100s", method, url);
         }
+        const char *clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (r->answered && clen && strtoll(clen, NULL, 10) > DRAIN_MAX)
+            return queue(r); /* not worth reading: answer, and the connection closes */
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!r->too_big && !r->answered && buffered_ + *upload_size > buffered_max_) {
-            /* bodies are read before the caller is known: bound them all */
-            answer_code(r, CODE(UNAVAILABLE), NULL, "too much request data in flight; try again");
-            buffered_ -= r->len;
-            free(r->body);
-            r->body = NULL;
-            r->len = r->cap = 0;
-            r->too_big = 1;
+        if (r->admission == ADMIT_WAITING) {
+            /* not one byte of the body before the caller is known: it waits
+             * in the socket until identity has answered */
+            suspend(r);
+            return MHD_YES;
         }
-        if (!r->too_big && r->len + *upload_size > (size_t)gw->max_body) {
-            buffered_ -= r->len;
-            r->too_big = 1;
-            free(r->body);
-            r->body = NULL;
-            r->len = r->cap = 0;
-        }
-        if (!r->too_big) {
-            if (r->len + *upload_size > r->cap) {
-                r->cap = (r->len + *upload_size) * 2;
-                r->body = crm_realloc(r->body, r->cap);
-            }
-            memcpy(r->body + r->len, upload, *upload_size);
-            r->len += *upload_size;
-            buffered_ += *upload_size;
-        }
+        int now = take_upload(r, upload, *upload_size);
         *upload_size = 0;
-        return MHD_YES;
+        return now ? queue(r) : MHD_YES;
     }
     if (r->answered)
         return queue(r);
-    if (r->waiting)
-        return MHD_YES; /* a spurious wake-up while the service works */
-    if (!strcmp(method, "GET"))
+    if (r->waiting || r->admission == ADMIT_WAITING) {
+        if (r->admission == ADMIT_WAITING)
+            suspend(r);
+        return MHD_YES; /* the answer is not ready yet */
+    }
+    if (!strcmp(method, "GET")) {
         start_get(r, url);
-    else if (!strcmp(method, "POST") && !strncmp(url, "/twirp/", 7))
-        start_twirp(r, url);
-    else
-        answer_code(r, CODE(BAD_ROUTE), NULL, "no such route: %s %.100s", method, url);
+    } else {
+        send_twirp(r);
+    }
     if (r->answered)
         return queue(r);
-    r->suspended = 1;
-    MHD_suspend_connection(conn);
+    suspend(r);
     return MHD_YES;
+}
+
+/* Under pressure, idle connections go sooner. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    if (toe != MHD_CONNECTION_NOTIFY_STARTED)
+        return;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    if (info && info->num_connections > CONNECTIONS_MAX / 2)
+        MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)PRESSURE_TIMEOUT_S);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -362,10 +466,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     http_req_t *r = *con_cls;
     if (!r)
         return;
-    /* a suspended connection is never completed, so no call points here */
+    /* a suspended connection is never completed, so no call points here;
+     * one still being admitted is not suspended but its call is out */
     if (r->stream)
         gw_stream_abandon(r->stream);
-    buffered_ -= r->len;
+    if (r->call && r->admission == ADMIT_WAITING)
+        r->call->door = NULL; /* dispatch finishes it; on_admitted must not look */
+    else if (r->call)
+        gw_call_free(r->call);
+    release(r);
     free(r->body);
     free(r->data);
     free(r);
@@ -382,14 +491,15 @@ int gw_http_door_start(gateway_t *gw, const char *address, int port)
         return -1;
     }
     loop_ = gw->loop;
-    buffered_max_ = (size_t)gw->max_body * 4 > (256u << 20) ? (size_t)gw->max_body * 4 : (256u << 20);
     daemon_ = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO,
                                (uint16_t)port, NULL, NULL, on_request, gw,
                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                               MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
                                /* streams stay open: room for them on top of the calls */
-                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)(4096 + gw->sse_max_clients),
-                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)(CONNECTIONS_MAX + gw->sse_max_clients),
+                               MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)gw->http_per_address,
+                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
                                /* each connection's memory (headers, read and write
                                 * buffers) ends up touched whole: 16 KiB instead of the
                                 * default 32 is about 9 MB less for 1,000 open streams

@@ -4,6 +4,7 @@
 #include "gateway.h"
 #include "crm_config.h"
 #include "crm_curve.h"
+#include "crm_limits.h"
 #include "crm_log.h"
 #include "crm_zloop.h"
 #include "crm_mem.h"
@@ -46,7 +47,8 @@ int main(int argc, char **argv)
 {
     const char *curve_dir, *zmq_ep, *http_addr, *identity_rpc, *identity_events, *pipeline_rpc, *activities_rpc,
         *notifications_rpc, *notifications_stream;
-    int64_t http_port, deadline_ms, max_body, cache_ms, rate, sse_buffer, sse_max_clients;
+    int64_t http_port, deadline_ms, max_body, cache_ms, rate, sse_buffer, sse_max_clients, per_address, held,
+        held_per_address;
     const crm_opt_t opts[] = {
         {"zmq", "CRM_GATEWAY_ZMQ", CRM_OPT_STRING, &zmq_ep, "tcp://127.0.0.1:5555", "ZeroMQ front door (bind)"},
         {"http-address", "CRM_HTTP_ADDRESS", CRM_OPT_STRING, &http_addr, "127.0.0.1", "HTTP listen address"},
@@ -60,7 +62,14 @@ int main(int argc, char **argv)
         {"sse-buffer", "CRM_SSE_BUFFER", CRM_OPT_INT, &sse_buffer, "262144", "bytes of notifications held for one stream client; a client further behind catches up from the inbox, or is dropped if it stops reading"},
         {"sse-max-clients", "CRM_SSE_MAX_CLIENTS", CRM_OPT_INT, &sse_max_clients, "10000", "streams open at once (GET /v1/stream)"},
         {"deadline-ms", "CRM_DEADLINE_MS", CRM_OPT_INT, &deadline_ms, "5000", "deadline of each call"},
-        {"max-body", "CRM_MAX_BODY", CRM_OPT_INT, &max_body, "16777216", "largest request body (bytes)"},
+        {"max-body", "CRM_MAX_BODY", CRM_OPT_INT, &max_body, "16777216",
+         "no method takes a body larger than this, whatever the limits table allows (bytes)"},
+        {"http-per-address", "CRM_HTTP_PER_ADDRESS", CRM_OPT_INT, &per_address, "256",
+         "HTTP connections one IP address may hold open"},
+        {"max-in-flight", "CRM_MAX_IN_FLIGHT", CRM_OPT_INT, &held, "268435456",
+         "bytes of request bodies and unread replies the gateway holds at most"},
+        {"max-in-flight-per-address", "CRM_MAX_IN_FLIGHT_PER_ADDRESS", CRM_OPT_INT, &held_per_address, "67108864",
+         "bytes of request bodies and unread replies held for one IP address at most"},
         {"rate-per-session", "CRM_RATE_PER_SESSION", CRM_OPT_INT, &rate, "2000", "calls a second per session (0: no limit)"},
         {"curve-dir", "CRM_CURVE_DIR", CRM_OPT_STRING, &curve_dir, "", "CurveZMQ keys (crmctl keygen); empty: plain"},
         {"session-cache-ms", "CRM_SESSION_CACHE_MS", CRM_OPT_INT, &cache_ms, "10000", "how long a principal is trusted without asking identity"},
@@ -70,6 +79,11 @@ int main(int argc, char **argv)
         return 2;
     if (sodium_init() < 0 || http_port <= 0 || http_port > 65535 || max_body <= 0 || deadline_ms <= 0) {
         crm_error("bad configuration (http port, max body or deadline) or libsodium failure");
+        return 2;
+    }
+    if (per_address <= 0 || held_per_address < crm_limit_json(crm_limit_service("")) || held < held_per_address) {
+        crm_error("bad configuration: --http-per-address must be positive, --max-in-flight-per-address at least "
+                  "the largest body (%lld), --max-in-flight at least that", (long long)crm_limit_json(crm_limit_service("")));
         return 2;
     }
     if (sse_buffer < 1024 || sse_max_clients < 0 || sse_max_clients > 1000000) {
@@ -87,6 +101,9 @@ int main(int argc, char **argv)
     gw.session_cache_us = cache_ms * 1000;
     gw.deadline_us = deadline_ms * 1000;
     gw.max_body = max_body;
+    gw.http_per_address = per_address;
+    gw.max_held = held;
+    gw.max_held_per_address = held_per_address;
     gw.rate = (double)rate;
     gw.started = crm_time_mono_us();
     gw.sse_buffer = sse_buffer;
@@ -141,6 +158,7 @@ int main(int argc, char **argv)
     gw_zmq_door_stop();
     gw_identity_stop();
     gw_session_free_all(&gw);
+    gw_budget_free_all(&gw);
     crm_curve_shutdown();
     zmq_ctx_term(gw.zctx);
     return 0;

@@ -53,7 +53,7 @@
  * streams never use it (chunks are built in the connection's own memory),
  * so it is kept small: 3 KiB less for each of thousands of clients */
 #define RESPONSE_BLOCK 1024
-#define TOKEN_MAX 128
+#define TOKEN_MAX (CRM_LIMIT_TOKEN + 1)
 #define USER_STREAMS_MAX 16        /* one user cannot take every stream */
 
 static const char KEEPALIVE[] = ": keepalive\n\n";
@@ -339,18 +339,15 @@ static void drop(gw_stream_client_t *c, Crm__Rpc__V1__Code code, const char *why
 static int call_as(gw_stream_client_t *c, const char *method, uint8_t *body, size_t len,
                    void (*finish)(gw_call_t *, const crm_status_t *, const uint8_t *, size_t))
 {
-    gw_call_t *call = crm_calloc(1, sizeof *call);
-    call->gw = st_.gw;
-    call->started = crm_time_mono_us();
-    snprintf(call->method_name, sizeof call->method_name, "%s", method);
-    snprintf(call->token, sizeof call->token, "%s", c->token);
-    call->body = body;
-    call->body_len = len;
     crm_status_t st;
-    if (gw_route_find(st_.gw, call, &st) != 0) {
-        gw_call_free(call);
+    gw_call_t *call = gw_call_new(st_.gw, method, c->token, "", &st);
+    if (!call) {
+        free(body);
         return -1;
     }
+    /* the stream packs these bodies itself: nothing to decode */
+    call->body = body;
+    call->body_len = len;
     call->finish = finish;
     call->door = c;
     c->call_out = 1;

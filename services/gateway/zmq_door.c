@@ -6,7 +6,7 @@
 #include "client.pb-c.h"
 #include "crm_log.h"
 #include "crm_mem.h"
-#include "crm_time.h"
+#include "crm_wire.h"
 #include "crm_zloop.h"
 
 #include <errno.h>
@@ -20,6 +20,10 @@ typedef struct {
     size_t peer_len;
     int req_envelope; /* REQ client: an empty delimiter frame goes back too */
     uint64_t id;
+    uint8_t *raw;     /* the body as it came, until the caller is admitted */
+    size_t raw_len;
+    int64_t held;     /* bytes taken from the budget for this call */
+    char address[64]; /* the peer's IP address, "" for ipc */
 } zmq_peer_t;
 
 static void *door_socket;
@@ -50,12 +54,19 @@ static void send_reply(const zmq_peer_t *p, const crm_status_t *st, const uint8_
     free(buf);
 }
 
+static void peer_free(gateway_t *gw, zmq_peer_t *p)
+{
+    gw_budget_give(gw, p->address, p->held);
+    free(p->raw);
+    free(p->peer);
+    free(p);
+}
+
 static void finish(gw_call_t *call, const crm_status_t *st, const uint8_t *body, size_t len)
 {
     zmq_peer_t *p = call->door;
     send_reply(p, st, body, len);
-    free(p->peer);
-    free(p);
+    peer_free(call->gw, p);
     gw_call_free(call);
 }
 
@@ -64,6 +75,66 @@ static void reject(const zmq_peer_t *p, Crm__Rpc__V1__Code code, const char *fie
     crm_status_t st;
     crm_status_set(&st, code, field, "%s", msg);
     send_reply(p, &st, NULL, 0);
+}
+
+/* The session is settled: only now is the body decoded. */
+static void on_admitted(gw_call_t *call, const crm_status_t *st)
+{
+    zmq_peer_t *p = call->door;
+    crm_status_t bad;
+    if (st->code != CODE(OK)) {
+        finish(call, st, NULL, 0);
+        return;
+    }
+    int rc = gw_call_set_body(call, p->raw, p->raw_len, 0, &bad);
+    free(p->raw);
+    p->raw = NULL;
+    if (rc != 0) {
+        gw_metrics_record(call->gw, call->method_name, bad.code, 0);
+        finish(call, &bad, NULL, 0);
+        return;
+    }
+    gw_dispatch(call);
+}
+
+/* The envelope's fields in place (crm_wire): nothing of the body is copied
+ * before its size is checked, nor decoded before the caller is known. */
+typedef struct {
+    uint64_t id;
+    crm_wire_field_t method, token, idem, body;
+} envelope_t;
+
+static int read_envelope(const uint8_t *buf, size_t len, envelope_t *e)
+{
+    memset(e, 0, sizeof *e);
+    size_t pos = 0;
+    crm_wire_field_t f;
+    int rc;
+    while ((rc = crm_wire_next(buf, len, &pos, &f)) == 1) {
+        crm_wire_field_t *slot = f.number == 2 ? &e->method : f.number == 3 ? &e->token
+                               : f.number == 4 ? &e->idem : f.number == 5 ? &e->body : NULL;
+        if (f.number == 1) {
+            if (f.wire_type != 0)
+                return -1;
+            e->id = f.varint;
+        } else if (slot) {
+            if (f.wire_type != 2)
+                return -1;
+            *slot = f; /* the last one wins, as protobuf-c has it */
+        }
+    }
+    return rc;
+}
+
+/* A field's text, NUL-terminated, if it fits cap; else -1. */
+static int field_text(const crm_wire_field_t *f, char *out, size_t cap)
+{
+    if (f->len >= cap)
+        return -1;
+    if (f->len)
+        memcpy(out, f->data, f->len);
+    out[f->len] = '\0';
+    return 0;
 }
 
 static void handle(gateway_t *gw, crm_frames_t *f)
@@ -80,56 +151,55 @@ static void handle(gateway_t *gw, crm_frames_t *f)
     }
     peer.peer = (uint8_t *)crm_frame_data(f, 0);
     peer.peer_len = crm_frame_size(f, 0);
-    Crm__Client__V1__ClientRequest *req = crm__client__v1__client_request__unpack(
-        NULL, crm_frame_size(f, body_frame), crm_frame_data(f, body_frame));
-    if (!req) {
+    const char *address = zmq_msg_gets(&f->frame[body_frame], "Peer-Address");
+    snprintf(peer.address, sizeof peer.address, "%s", address ? address : "");
+    envelope_t e;
+    if (read_envelope(crm_frame_data(f, body_frame), crm_frame_size(f, body_frame), &e) != 0) {
         reject(&peer, CODE(MALFORMED), NULL, "message is not a valid crm.client.v1.ClientRequest");
         return;
     }
-    peer.id = req->id;
-    gw_call_t *call = crm_calloc(1, sizeof *call);
-    call->gw = gw;
-    call->started = crm_time_mono_us();
+    peer.id = e.id;
+    char method[192], token[CRM_LIMIT_TOKEN + 2], idem[CRM_LIMIT_IDEMPOTENCY_KEY + 2];
+    if (field_text(&e.method, method, sizeof method) != 0) {
+        reject(&peer, CODE(BAD_ROUTE), "method", "no such method (the name is too long)");
+        return;
+    }
+    /* one byte over the limit is kept, so that gw_call_new says which */
+    if (field_text(&e.token, token, sizeof token) != 0 || field_text(&e.idem, idem, sizeof idem) != 0) {
+        reject(&peer, CODE(INVALID_ARGUMENT), e.token.len >= sizeof token ? "token" : "idempotencyKey",
+               "field too long");
+        return;
+    }
     crm_status_t st;
-    const char *bad = NULL;
-    if (strlen(req->method) >= sizeof call->method_name)
-        bad = "method";
-    else if (strlen(req->token) >= sizeof call->token)
-        bad = "token";
-    else if (strlen(req->idempotency_key) >= sizeof call->idem)
-        bad = "idempotencyKey";
-    if (bad) {
-        reject(&peer, CODE(INVALID_ARGUMENT), bad, "field too long");
-        goto done;
-    }
-    snprintf(call->method_name, sizeof call->method_name, "%s", req->method);
-    snprintf(call->token, sizeof call->token, "%s", req->token);
-    snprintf(call->idem, sizeof call->idem, "%s", req->idempotency_key);
-    if (gw_route_find(gw, call, &st) != 0) {
-        gw_metrics_record(gw, call->method_name, st.code, 0);
+    gw_call_t *call = gw_call_new(gw, method, token, idem, &st);
+    if (!call) {
         send_reply(&peer, &st, NULL, 0);
-        goto done;
+        return;
     }
-    if (req->body.len > (size_t)gw->max_body) {
-        crm_status_set(&st, CODE(RESOURCE_EXHAUSTED), "body", "request body of %zu bytes exceeds the limit of %lld",
-                       req->body.len, (long long)gw->max_body);
-        gw_metrics_record(gw, call->method_name, st.code, 0);
-        send_reply(&peer, &st, NULL, 0);
-        goto done;
+    if ((int64_t)e.body.len > call->limit) {
+        crm_status_set(&st, CODE(RESOURCE_EXHAUSTED), "body", "request body of %zu bytes exceeds %s's limit of %lld",
+                       e.body.len, call->method_name, (long long)call->limit);
+        goto refuse;
     }
-    call->body = crm_memdup(req->body.data, req->body.len);
-    call->body_len = req->body.len;
-    call->finish = finish;
+    if (gw_budget_take(gw, peer.address, (int64_t)e.body.len) != 0) {
+        gw->refused_budget++;
+        crm_status_set(&st, CODE(RESOURCE_EXHAUSTED), NULL, "too many bytes in flight from this address; try again");
+        goto refuse;
+    }
     zmq_peer_t *p = crm_malloc(sizeof *p);
     *p = peer;
     p->peer = crm_memdup(peer.peer, peer.peer_len);
+    p->held = (int64_t)e.body.len;
+    p->raw = crm_memdup(e.body.len ? e.body.data : (const uint8_t *)"", e.body.len);
+    p->raw_len = e.body.len;
+    call->finish = finish;
     call->door = p;
-    crm__client__v1__client_request__free_unpacked(req, NULL);
-    gw_dispatch(call);
+    gw_call_admit(call, on_admitted);
     return;
-done:
+refuse:
+    gw_metrics_record(gw, call->method_name, st.code, 0);
+    send_reply(&peer, &st, NULL, 0);
     gw_call_free(call);
-    crm__client__v1__client_request__free_unpacked(req, NULL);
 }
 
 static void on_message(crm_zwatch_t *w, void *socket, void *arg)
@@ -146,9 +216,10 @@ static void on_message(crm_zwatch_t *w, void *socket, void *arg)
 int gw_zmq_door_start(gateway_t *gw, const char *endpoint)
 {
     door_socket = zmq_socket(gw->zctx, ZMQ_ROUTER);
-    /* a body a little over the limit gets a coded error from handle(); only
-     * a message far past it is cut off by libzmq, which drops the peer */
-    if (!door_socket || crm_zsock_setup(door_socket, 2 * gw->max_body + 65536) != 0 ||
+    /* a body a little over its method's limit gets a coded error from
+     * handle(); only a message past every limit is cut off by libzmq, which
+     * drops the peer */
+    if (!door_socket || crm_zsock_setup(door_socket, crm_limit_service("")) != 0 ||
         crm_curve_server(door_socket, 1) != 0 || zmq_bind(door_socket, endpoint) != 0) {
         crm_error("front door %s: %s", endpoint, zmq_strerror(errno));
         return -1;

@@ -3,6 +3,7 @@
 #include "identity.h"
 #include "crm_config.h"
 #include "crm_curve.h"
+#include "crm_limits.h"
 #include "crm_log.h"
 #include "crm_zloop.h"
 #include "crm_mem.h"
@@ -25,7 +26,7 @@ static void free_value(void *arg, uint64_t key, void *value) { free(value); }
 int main(int argc, char **argv)
 {
     const char *curve_dir, *data_dir, *rpc_ep, *pub_ep, *replay_ep, *admin_pw;
-    int64_t session_s, pw_ops, pw_mem_kib, max_msg, heartbeat_ms, lock_s;
+    int64_t session_s, pw_ops, pw_mem_kib, heartbeat_ms, lock_s;
     const crm_opt_t opts[] = {
         {"data-dir", "CRM_IDENTITY_DATA", CRM_OPT_STRING, &data_dir, "./data/identity", "LMDB folder"},
         {"rpc", "CRM_IDENTITY_RPC", CRM_OPT_STRING, &rpc_ep, "tcp://127.0.0.1:5601", "RPC endpoint (bind)"},
@@ -36,7 +37,6 @@ int main(int argc, char **argv)
         {"pwhash-ops", "CRM_PWHASH_OPS", CRM_OPT_INT, &pw_ops, "2", "argon2id passes (libsodium opslimit)"},
         {"pwhash-mem-kib", "CRM_PWHASH_MEM_KIB", CRM_OPT_INT, &pw_mem_kib, "65536", "argon2id memory (KiB)"},
         {"login-lock-seconds", "CRM_LOGIN_LOCK_SECONDS", CRM_OPT_INT, &lock_s, "30", "lock after 5 failed logins"},
-        {"max-message", "CRM_MAX_MESSAGE", CRM_OPT_INT, &max_msg, "17825792", "largest request (bytes)"},
         {"heartbeat-ms", "CRM_HEARTBEAT_MS", CRM_OPT_INT, &heartbeat_ms, "500", "event heartbeat interval"},
         {"curve-dir", "CRM_CURVE_DIR", CRM_OPT_STRING, &curve_dir, "", "CurveZMQ keys (crmctl keygen); empty: plain"},
     };
@@ -88,7 +88,7 @@ int main(int argc, char **argv)
         return 1;
     crm_publisher_t *pub = crm_publisher_new(loop, zctx, idn.store, idn.outbox, pub_ep, replay_ep,
                                              (int)heartbeat_ms);
-    crm_rpc_server_t *srv = crm_rpc_server_new(loop, zctx, "identity", rpc_ep, idn.store, max_msg);
+    crm_rpc_server_t *srv = crm_rpc_server_new(loop, zctx, "identity", rpc_ep, idn.store, crm_limit_service("crm.identity.v1."));
     if (!pub || !srv)
         return 1;
     crm_rpc_server_set_publisher(srv, pub);

@@ -5,6 +5,7 @@
 #include "crm_config.h"
 #include "crm_consumer.h"
 #include "crm_curve.h"
+#include "crm_limits.h"
 #include "crm_log.h"
 #include "crm_zloop.h"
 
@@ -27,7 +28,7 @@ int main(int argc, char **argv)
 {
     const char *curve_dir, *data_dir, *rpc_ep, *stream_ep, *id_events, *id_replay, *pl_events, *pl_replay, *act_events,
         *act_replay;
-    int64_t max_msg, heartbeat_ms, window_us;
+    int64_t heartbeat_ms, window_us;
     const crm_opt_t opts[] = {
         {"data-dir", "CRM_NOTIFICATIONS_DATA", CRM_OPT_STRING, &data_dir, "./data/notifications", "LMDB folder"},
         {"rpc", "CRM_NOTIFICATIONS_RPC", CRM_OPT_STRING, &rpc_ep, "tcp://127.0.0.1:5631", "RPC endpoint (bind)"},
@@ -38,7 +39,6 @@ int main(int argc, char **argv)
         {"pipeline-replay", "CRM_PIPELINE_REPLAY", CRM_OPT_STRING, &pl_replay, "tcp://127.0.0.1:5613", "pipeline's replay"},
         {"activities-events", "CRM_ACTIVITIES_EVENTS", CRM_OPT_STRING, &act_events, "tcp://127.0.0.1:5622", "activities' event PUB"},
         {"activities-replay", "CRM_ACTIVITIES_REPLAY", CRM_OPT_STRING, &act_replay, "tcp://127.0.0.1:5623", "activities' replay"},
-        {"max-message", "CRM_MAX_MESSAGE", CRM_OPT_INT, &max_msg, "1048576", "largest request (bytes)"},
         {"heartbeat-ms", "CRM_HEARTBEAT_MS", CRM_OPT_INT, &heartbeat_ms, "500", "stream heartbeat interval"},
         {"commit-window-us", "CRM_COMMIT_WINDOW_US", CRM_OPT_INT, &window_us, CRM_STR(CRM_CONSUMER_WINDOW_US),
          "events that come this soon after a commit wait and go in one transaction (0: at once)"},
@@ -51,8 +51,8 @@ int main(int argc, char **argv)
         crm_error("--commit-window-us must be 0 to %d", CRM_CONSUMER_WINDOW_MAX_US);
         return 2;
     }
-    if (sodium_init() < 0 || max_msg <= 0) {
-        crm_error("bad configuration (max message must be positive) or libsodium failure");
+    if (sodium_init() < 0) {
+        crm_error("libsodium failed to initialise");
         return 2;
     }
     notifications_t n = {0};
@@ -77,7 +77,7 @@ int main(int argc, char **argv)
     crm_consumer_t *activities = crm_consumer_new(loop, zctx, n.store, "activities", act_events, act_replay,
                                                   ntf_apply_activities_event, &n);
     ntf_stream_t *stream = ntf_stream_new(loop, zctx, &n, stream_ep, (int)heartbeat_ms);
-    crm_rpc_server_t *srv = crm_rpc_server_new(loop, zctx, "notifications", rpc_ep, n.store, max_msg);
+    crm_rpc_server_t *srv = crm_rpc_server_new(loop, zctx, "notifications", rpc_ep, n.store, crm_limit_service("crm.notifications.v1."));
     if (!identity || !pipeline || !activities || !stream || !srv)
         return 1;
     crm_rpc_server_set_stream(srv, &(crm_rpc_stream_t){"notifications", ntf_stream_flush, ntf_stream_head, stream});

@@ -5,6 +5,7 @@
 #include "crm_config.h"
 #include "crm_curve.h"
 #include "crm_consumer.h"
+#include "crm_limits.h"
 #include "crm_log.h"
 #include "crm_zloop.h"
 #include "crm_publisher.h"
@@ -45,7 +46,7 @@ static int bootstrap(MDB_txn *txn, void *arg) { return pl_stages_bootstrap(arg, 
 int main(int argc, char **argv)
 {
     const char *curve_dir, *data_dir, *rpc_ep, *pub_ep, *replay_ep, *id_events, *id_replay, *currency;
-    int64_t max_msg, heartbeat_ms, window_us;
+    int64_t heartbeat_ms, window_us;
     const crm_opt_t opts[] = {
         {"data-dir", "CRM_PIPELINE_DATA", CRM_OPT_STRING, &data_dir, "./data/pipeline", "LMDB folder"},
         {"rpc", "CRM_PIPELINE_RPC", CRM_OPT_STRING, &rpc_ep, "tcp://127.0.0.1:5611", "RPC endpoint (bind)"},
@@ -54,7 +55,6 @@ int main(int argc, char **argv)
         {"identity-events", "CRM_IDENTITY_EVENTS", CRM_OPT_STRING, &id_events, "tcp://127.0.0.1:5602", "identity's event PUB"},
         {"identity-replay", "CRM_IDENTITY_REPLAY", CRM_OPT_STRING, &id_replay, "tcp://127.0.0.1:5603", "identity's replay"},
         {"default-currency", "CRM_DEFAULT_CURRENCY", CRM_OPT_STRING, &currency, "EUR", "currency of leads that name none"},
-        {"max-message", "CRM_MAX_MESSAGE", CRM_OPT_INT, &max_msg, "17825792", "largest request (bytes)"},
         {"heartbeat-ms", "CRM_HEARTBEAT_MS", CRM_OPT_INT, &heartbeat_ms, "500", "event heartbeat interval"},
         {"commit-window-us", "CRM_COMMIT_WINDOW_US", CRM_OPT_INT, &window_us, CRM_STR(CRM_CONSUMER_WINDOW_US),
          "events that come this soon after a commit wait and go in one transaction (0: at once)"},
@@ -104,7 +104,7 @@ int main(int argc, char **argv)
     crm_consumer_t *identity = crm_consumer_new(loop, zctx, pl.store, "identity", id_events, id_replay,
                                                 pl_apply_identity_event, &pl);
     crm_publisher_t *pub = crm_publisher_new(loop, zctx, pl.store, pl.outbox, pub_ep, replay_ep, (int)heartbeat_ms);
-    crm_rpc_server_t *srv = crm_rpc_server_new(loop, zctx, "pipeline", rpc_ep, pl.store, max_msg);
+    crm_rpc_server_t *srv = crm_rpc_server_new(loop, zctx, "pipeline", rpc_ep, pl.store, crm_limit_service("crm.pipeline.v1."));
     if (!identity || !pub || !srv)
         return 1;
     crm_rpc_server_set_publisher(srv, pub);
