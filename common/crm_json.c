@@ -914,6 +914,32 @@ static bool is_blank(const char *s, size_t len)
     return true;
 }
 
+/* True if the text nests objects and arrays deeper than JSON_MAX_DEPTH: a
+ * scan before the parse, so that such a body is refused for what it is
+ * rather than built first. */
+static bool text_too_deep(const char *s, size_t len)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > JSON_MAX_DEPTH)
+                return true;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return false;
+}
+
 static json_t *parse_body(const char *json, size_t len, crm_status_t *st)
 {
     if (is_blank(json, len)) {
@@ -921,6 +947,10 @@ static json_t *parse_body(const char *json, size_t len, crm_status_t *st)
         if (!empty)
             crm_oom(0);
         return empty;
+    }
+    if (text_too_deep(json, len)) {
+        set_status(st, CODE_INVALID, NULL, "JSON nested deeper than %d levels", JSON_MAX_DEPTH);
+        return NULL;
     }
     json_error_t err;
     json_t *root = json_loadb(json, len, JSON_DECODE_ANY, &err);

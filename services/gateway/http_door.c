@@ -20,10 +20,11 @@
 
 #define CODE(x) CRM__RPC__V1__CODE__CODE_##x
 
-/* How much of a refused request's body is read (and thrown away) before the
+/* How much of a refused request's body is read and thrown away before the
  * answer goes, so that a client still sending sees the answer rather than a
- * reset; past it the answer goes at once and the connection closes. */
-#define DRAIN_MAX (1 << 20)
+ * reset (nginx's lingering close does the same): it costs bandwidth, never
+ * memory. Past it the answer goes at once and the connection closes. */
+#define DRAIN_MAX (16 << 20)
 /* Idle connections are closed after this long, or PRESSURE_TIMEOUT_S once
  * half of the connection limit is in use (nginx's reset_timedout spirit:
  * when connections are scarce, an idle one is the first to go). */
@@ -334,7 +335,11 @@ static int take_upload(http_req_t *r, const char *upload, size_t n)
     }
     r->held += (int64_t)n;
     if (r->len + n > r->cap) {
-        r->cap = (r->len + n) * 2;
+        /* the declared length (already within the limit) at once, so that
+         * a body never holds twice its size; else half as much again */
+        const char *clen = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+        size_t want = clen ? (size_t)strtoll(clen, NULL, 10) : 0;
+        r->cap = want >= r->len + n ? want : (r->len + n) + (r->len + n) / 2;
         r->body = crm_realloc(r->body, r->cap);
     }
     memcpy(r->body + r->len, upload, n);

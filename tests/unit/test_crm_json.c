@@ -11,7 +11,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "activities.pb-c.h"
 #include "crm_arena.h"
+#include "crm_limits.h"
 #include "crm_json.h"
 #include "crm_mem.h"
 #include "health.pb-c.h"
@@ -217,6 +219,45 @@ static void test_user_team_ids_round_trip(void **state)
     assert_int_equal(back->team_ids[1], 9007199254740993LL);
     assert_int_equal(back->team_ids[2], -4);
     protobuf_c_message_free_unpacked(&back->base, NULL);
+}
+
+/* A body of tiny elements unfolds into far more memory than it took to
+ * send: refused past 8 times its size, with a code, and nothing leaks. A
+ * body of the same size that is one large value decodes. */
+static void test_decode_budget(void **state)
+{
+    size_t n = 1 << 20;
+    char *bomb = malloc(n + 16);
+    size_t at = (size_t)sprintf(bomb, "{\"users\":[{}");
+    while (at + 8 < n) {
+        memcpy(bomb + at, ",{}", 3);
+        at += 3;
+    }
+    strcpy(bomb + at, "]}");
+    crm_status_t st;
+    ProtobufCMessage *m = crm_json_decode(&crm__identity__v1__list_users_reply__descriptor, bomb, strlen(bomb), 0,
+                                          NULL, &st);
+    assert_null(m);
+    assert_int_equal(st.code, CRM__RPC__V1__CODE__CODE_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(st.message, "unfolds"));
+    /* a few elements are fine */
+    const char *few = "{\"users\":[{},{\"id\":\"2\"}]}";
+    m = crm_json_decode(&crm__identity__v1__list_users_reply__descriptor, few, strlen(few), 0, NULL, &st);
+    assert_non_null(m);
+    assert_int_equal(((Crm__Identity__V1__ListUsersReply *)m)->n_users, 2);
+    protobuf_c_message_free_unpacked(m, NULL);
+    /* one attachment of 750 KiB as base64 in a 1 MiB body */
+    at = (size_t)sprintf(bomb, "{\"filename\":\"a.bin\",\"data\":\"");
+    while (at + 8 < n) {
+        memcpy(bomb + at, "QUJD", 4);
+        at += 4;
+    }
+    strcpy(bomb + at, "\"}");
+    m = crm_json_decode(&crm__activities__v1__attachment__descriptor, bomb, strlen(bomb), 0, NULL, &st);
+    assert_non_null(m);
+    assert_true(((Crm__Activities__V1__Attachment *)m)->data.len > 700000);
+    protobuf_c_message_free_unpacked(m, NULL);
+    free(bomb);
 }
 
 static void test_login_reply_nested(void **state)
@@ -861,6 +902,7 @@ int main(void)
         cmocka_unit_test(test_create_user_round_trip),
         cmocka_unit_test(test_user_team_ids_round_trip),
         cmocka_unit_test(test_login_reply_nested),
+        cmocka_unit_test(test_decode_budget),
         cmocka_unit_test(test_enum_by_name_and_number),
         cmocka_unit_test(test_enum_unknown_name),
         cmocka_unit_test(test_int64_string_and_number),
