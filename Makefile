@@ -17,7 +17,7 @@ LDFLAGS_asan   := -fsanitize=address,undefined
 LDFLAGS_fuzz   := -fsanitize=address,undefined
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -llmdb -lev
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -llmdb -lev -pthread
 WARN      := -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE
 CPPFLAGS  += -Icommon -I$(GEN) -Itests/fuzz -Itests/unit -MMD -MP
 ALL_CFLAGS = $(WARN) $(CFLAGS_$(VARIANT)) $(PKG_CFLAGS) $(CPPFLAGS) $(EXTRA_CFLAGS)

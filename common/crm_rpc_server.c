@@ -53,7 +53,19 @@ struct crm_call {
     int done;            /* status or reply final; nothing more to run */
     const uint8_t *raw;  /* the reply body when already packed (idempotent replay) */
     size_t raw_len;
+    crm_work_fn *defer_work; /* crm_call_defer: run this off the loop, then the call again */
+    void *defer_arg;
+    void *work_result;       /* on that second run: the work's argument */
 };
+
+/* A call waiting for its work on a worker thread: its frames, copied. */
+typedef struct {
+    crm_rpc_server_t *server;
+    uint8_t *peer, *data;
+    size_t peer_len, len;
+    crm_work_fn *work;
+    void *arg;
+} deferred_t;
 
 struct crm_rpc_server {
     struct ev_loop *loop;
@@ -75,6 +87,7 @@ struct crm_rpc_server {
     crm_arena_t *arena;
     int64_t now;
     int64_t started;
+    crm_workers_t *workers;
 };
 
 /* Sends what the last commit made: the outbox's events, the stream's entries. */
@@ -96,6 +109,7 @@ uint64_t crm_call_id(crm_call_t *c) { return c->req->id; }
 const char *crm_call_method(crm_call_t *c) { return c->req->method; }
 crm_store_t *crm_call_store(crm_call_t *c) { return c->server->store; }
 int64_t crm_call_now(crm_call_t *c) { return c->server->now; }
+const char *crm_call_client_address(crm_call_t *c) { return c->req->client_address ? c->req->client_address : ""; }
 
 void *crm_call_new(crm_call_t *c, const ProtobufCMessageDescriptor *desc)
 {
@@ -122,6 +136,19 @@ int crm_call_fail(crm_call_t *c, Crm__Rpc__V1__Code code, const char *field, con
     crm_utf8_clean(c->st.field);
     return -1;
 }
+
+int crm_call_defer(crm_call_t *c, crm_work_fn *work, void *arg)
+{
+    /* a batch run again after the map grew defers again: keep the newest */
+    free(c->defer_arg);
+    c->defer_work = work;
+    c->defer_arg = arg;
+    return -1;
+}
+
+void *crm_call_work_result(crm_call_t *c) { return c->work_result; }
+
+void crm_rpc_server_set_workers(crm_rpc_server_t *self, crm_workers_t *workers) { self->workers = workers; }
 
 int crm_call_fail_status(crm_call_t *c, const crm_status_t *st)
 {
@@ -194,10 +221,11 @@ static void hold(crm_rpc_server_t *self, crm_call_t *c, const void *data, size_t
 /* --- one batch ------------------------------------------------------------- */
 
 static void prepare_call(crm_rpc_server_t *self, crm_call_t *c, const void *peer, size_t peer_len,
-                         const void *data, size_t len, int may_hold)
+                         const void *data, size_t len, int may_hold, void *work_result)
 {
     memset(c, 0, sizeof *c);
     c->server = self;
+    c->work_result = work_result;
     c->peer = peer;
     c->peer_len = peer_len;
     c->req = (Crm__Rpc__V1__RpcRequest *)protobuf_c_message_unpack(&crm__rpc__v1__rpc_request__descriptor,
@@ -257,7 +285,13 @@ static int run_handler(crm_call_t *c)
     crm_status_clear(&c->st);
     c->map_full = 0;
     int rc = c->service->methods[c->method - c->service->desc->methods].fn(c, c->in, c->out);
-    if (rc != 0 && c->st.code == CRM__RPC__V1__CODE__CODE_OK)
+    if (rc != 0 && c->defer_work && !(c->flags & CRM_METHOD_WRITE)) {
+        c->defer_work = NULL; /* only writes may defer: their changes can be undone */
+        free(c->defer_arg);
+        c->defer_arg = NULL;
+        crm_call_fail(c, CRM__RPC__V1__CODE__CODE_INTERNAL, NULL, "a read method deferred");
+    }
+    if (rc != 0 && c->st.code == CRM__RPC__V1__CODE__CODE_OK && !c->defer_work)
         crm_call_fail(c, CRM__RPC__V1__CODE__CODE_INTERNAL, NULL, "handler failed without a reason");
     return rc;
 }
@@ -330,6 +364,9 @@ static int run_one_write(crm_call_t *c, MDB_txn *parent)
     /* a batch re-run after the map grew starts every call afresh */
     crm_status_clear(&c->st);
     c->map_full = 0;
+    free(c->defer_arg);
+    c->defer_arg = NULL;
+    c->defer_work = NULL;
     /* public methods (Login, SetPassword) are safe to repeat, and their
      * replies carry secrets that must not be kept in clear */
     if (c->req->idempotency_key[0] && !(c->flags & CRM_METHOD_PUBLIC)) {
@@ -456,16 +493,63 @@ static void send_reply(crm_rpc_server_t *self, crm_call_t *c)
 typedef struct {
     const void *peer, *data;
     size_t peer_len, len;
+    void *work_result;
 } raw_call_t;
+
+static void run_batch(crm_rpc_server_t *self, const raw_call_t *raw, int n, int may_hold);
+
+/* On a worker thread: the handler's work, on the handler's argument. */
+static void run_work(void *arg)
+{
+    deferred_t *d = arg;
+    d->work(d->arg);
+}
+
+static void on_work_done(void *arg, int cancelled)
+{
+    deferred_t *d = arg;
+    if (!cancelled) {
+        raw_call_t raw = {d->peer, d->data, d->peer_len, d->len, d->arg};
+        run_batch(d->server, &raw, 1, 0);
+    }
+    free(d->arg);
+    free(d->peer);
+    free(d->data);
+    free(d);
+}
+
+/* Hands a call that deferred to the workers; a full queue is answered at
+ * once, which is how a flood of password hashes is refused. */
+static void defer(crm_rpc_server_t *self, crm_call_t *c, const raw_call_t *raw)
+{
+    deferred_t *d = crm_malloc(sizeof *d);
+    *d = (deferred_t){self, crm_memdup(raw->peer, raw->peer_len), crm_memdup(raw->data, raw->len),
+                      raw->peer_len, raw->len, c->defer_work, c->defer_arg};
+    c->defer_arg = NULL;
+    if (!self->workers || crm_workers_submit(self->workers, run_work, on_work_done, d) != 0) {
+        free(d->arg);
+        free(d->peer);
+        free(d->data);
+        free(d);
+        crm_call_fail(c, CRM__RPC__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL, "the service is busy; try again shortly");
+        c->done = 1;
+        return;
+    }
+    c->done = 2; /* answered when the work is done */
+}
 
 static void run_batch(crm_rpc_server_t *self, const raw_call_t *raw, int n, int may_hold)
 {
     crm_call_t calls[BATCH_MAX];
     self->now = crm_time_now_us();
     for (int i = 0; i < n; i++)
-        prepare_call(self, &calls[i], raw[i].peer, raw[i].peer_len, raw[i].data, raw[i].len, may_hold);
+        prepare_call(self, &calls[i], raw[i].peer, raw[i].peer_len, raw[i].data, raw[i].len, may_hold,
+                     raw[i].work_result);
     run_reads(self, calls, n);
     run_writes(self, calls, n);
+    for (int i = 0; i < n; i++)
+        if (calls[i].defer_work)
+            defer(self, &calls[i], &raw[i]);
     for (int i = 0; i < n; i++)
         if (calls[i].done == 1)
             send_reply(self, &calls[i]);
@@ -491,6 +575,7 @@ static void on_request(crm_zwatch_t *w, void *socket, void *arg)
         raw[n].peer_len = crm_frame_size(f, 0);
         raw[n].data = crm_frame_data(f, 1);
         raw[n].len = crm_frame_size(f, 1);
+        raw[n].work_result = NULL;
         n++;
     }
     if (n)
@@ -526,7 +611,7 @@ static void release_held(crm_rpc_server_t *self)
         int n = 0;
         while (ready && n < BATCH_MAX) {
             list[n] = ready;
-            raw[n] = (raw_call_t){ready->peer, ready->data, ready->peer_len, ready->len};
+            raw[n] = (raw_call_t){ready->peer, ready->data, ready->peer_len, ready->len, NULL};
             ready = ready->next;
             n++;
         }

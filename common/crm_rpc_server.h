@@ -10,6 +10,7 @@
 #include "crm_publisher.h"
 #include "crm_status.h"
 #include "crm_store.h"
+#include "crm_workers.h"
 #include "rpc.pb-c.h"
 
 /* A service's RPC door: a ROUTER socket taking crm.rpc.v1.RpcRequest from
@@ -78,6 +79,10 @@ void crm_rpc_server_set_stream(crm_rpc_server_t *self, const crm_rpc_stream_t *s
  * each batch consumer commits, the publisher (if set) is flushed too. */
 void crm_rpc_server_hold_for(crm_rpc_server_t *self, crm_consumer_t *consumer);
 
+/* The threads crm_call_defer hands work to (the caller keeps them, and
+ * destroys them before the server). */
+void crm_rpc_server_set_workers(crm_rpc_server_t *self, crm_workers_t *workers);
+
 /* Calls held for read-your-writes right now (for tests and metrics). */
 size_t crm_rpc_server_held(const crm_rpc_server_t *self);
 
@@ -93,6 +98,8 @@ void *crm_call_ctx(crm_call_t *call);
 uint64_t crm_call_id(crm_call_t *call);
 const char *crm_call_method(crm_call_t *call);
 crm_store_t *crm_call_store(crm_call_t *call);
+/* The client's address as the gateway saw it; "" when unknown. Never NULL. */
+const char *crm_call_client_address(crm_call_t *call);
 /* Wall-clock time of the batch, Unix us: one value for the whole call. */
 int64_t crm_call_now(crm_call_t *call);
 
@@ -106,6 +113,17 @@ void *crm_call_unpack(crm_call_t *call, const ProtobufCMessageDescriptor *desc,
 /* Records the error the client gets; returns -1. */
 int crm_call_fail(crm_call_t *call, Crm__Rpc__V1__Code code, const char *field,
                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* In a write handler: the rest of the call needs work(arg) done off the
+ * loop first (a password hash). Returns -1, for the handler to return: what
+ * the call changed so far is undone and nothing is answered yet. Once
+ * work(arg) has run on the server's workers, the call runs again, in a
+ * later batch, and crm_call_work_result gives arg (malloc'd by the
+ * handler, freed by the server after that run). With the workers' queue
+ * full the client gets resource_exhausted at once. */
+int crm_call_defer(crm_call_t *call, crm_work_fn *work, void *arg);
+/* On that second run, the deferred work's arg; else NULL. */
+void *crm_call_work_result(crm_call_t *call);
 
 /* Records *st (e.g. from a crm_check_* validator) as the call's error;
  * returns -1. */

@@ -231,6 +231,7 @@ static void forward(gw_call_t *call, crm_rpc_client_t *client, const char *metho
     req.principal = principal;
     req.deadline = crm_time_now_us() + call->gw->deadline_us;
     req.idempotency_key = call->idem;
+    req.client_address = call->address;
     req.body.data = call->body;
     req.body.len = call->body_len;
     if (session) {

@@ -39,6 +39,7 @@ struct gw_call {
     int auth_tries;
     char idem[CRM_LIMIT_IDEMPOTENCY_KEY + 1];
     int64_t limit;          /* the method's largest request body (crm_limits) */
+    char address[64];       /* the client's IP address, "" if unknown (identity throttles by it) */
     uint8_t *body;          /* the method's request, packed; malloc'd */
     size_t body_len;
     void (*admitted)(gw_call_t *call, const crm_status_t *st); /* gw_call_admit's */

@@ -282,6 +282,7 @@ static void begin_twirp(http_req_t *r, const char *url)
         return;
     }
     r->call->door = r;
+    snprintf(r->call->address, sizeof r->call->address, "%s", r->address);
     r->admission = ADMIT_WAITING;
     gw_call_admit(r->call, on_admitted);
 }

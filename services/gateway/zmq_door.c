@@ -194,6 +194,7 @@ static void handle(gateway_t *gw, crm_frames_t *f)
     p->raw_len = e.body.len;
     call->finish = finish;
     call->door = p;
+    snprintf(call->address, sizeof call->address, "%s", p->address);
     gw_call_admit(call, on_admitted);
     return;
 refuse:

@@ -26,7 +26,7 @@ static void free_value(void *arg, uint64_t key, void *value) { free(value); }
 int main(int argc, char **argv)
 {
     const char *curve_dir, *data_dir, *rpc_ep, *pub_ep, *replay_ep, *admin_pw;
-    int64_t session_s, pw_ops, pw_mem_kib, heartbeat_ms, lock_s;
+    int64_t session_s, pw_ops, pw_mem_kib, heartbeat_ms, lock_s, pw_threads, pw_queue;
     const crm_opt_t opts[] = {
         {"data-dir", "CRM_IDENTITY_DATA", CRM_OPT_STRING, &data_dir, "./data/identity", "LMDB folder"},
         {"rpc", "CRM_IDENTITY_RPC", CRM_OPT_STRING, &rpc_ep, "tcp://127.0.0.1:5601", "RPC endpoint (bind)"},
@@ -36,6 +36,10 @@ int main(int argc, char **argv)
         {"session-seconds", "CRM_SESSION_SECONDS", CRM_OPT_INT, &session_s, "43200", "session lifetime (12 h)"},
         {"pwhash-ops", "CRM_PWHASH_OPS", CRM_OPT_INT, &pw_ops, "2", "argon2id passes (libsodium opslimit)"},
         {"pwhash-mem-kib", "CRM_PWHASH_MEM_KIB", CRM_OPT_INT, &pw_mem_kib, "65536", "argon2id memory (KiB)"},
+        {"pwhash-threads", "CRM_PWHASH_THREADS", CRM_OPT_INT, &pw_threads, "2",
+         "threads that hash passwords (each takes pwhash-mem-kib while it works)"},
+        {"pwhash-queue", "CRM_PWHASH_QUEUE", CRM_OPT_INT, &pw_queue, "16",
+         "password hashes waiting for a thread at most; past it Login answers resource_exhausted at once"},
         {"login-lock-seconds", "CRM_LOGIN_LOCK_SECONDS", CRM_OPT_INT, &lock_s, "30", "lock after 5 failed logins"},
         {"heartbeat-ms", "CRM_HEARTBEAT_MS", CRM_OPT_INT, &heartbeat_ms, "500", "event heartbeat interval"},
         {"curve-dir", "CRM_CURVE_DIR", CRM_OPT_STRING, &curve_dir, "", "CurveZMQ keys (crmctl keygen); empty: plain"},
@@ -49,6 +53,10 @@ int main(int argc, char **argv)
     }
     if (pw_ops < (int64_t)crypto_pwhash_OPSLIMIT_MIN || pw_mem_kib * 1024 < (int64_t)crypto_pwhash_MEMLIMIT_MIN) {
         crm_error("pwhash-ops or pwhash-mem-kib below libsodium's minimum");
+        return 2;
+    }
+    if (pw_threads < 1 || pw_threads > 64 || pw_queue < 0 || pw_queue > 100000) {
+        crm_error("--pwhash-threads must be 1 to 64, --pwhash-queue 0 to 100000");
         return 2;
     }
 
@@ -89,9 +97,11 @@ int main(int argc, char **argv)
     crm_publisher_t *pub = crm_publisher_new(loop, zctx, idn.store, idn.outbox, pub_ep, replay_ep,
                                              (int)heartbeat_ms);
     crm_rpc_server_t *srv = crm_rpc_server_new(loop, zctx, "identity", rpc_ep, idn.store, crm_limit_service("crm.identity.v1."));
-    if (!pub || !srv)
+    crm_workers_t *hashers = crm_workers_new(loop, (int)pw_threads, (int)pw_queue);
+    if (!pub || !srv || !hashers)
         return 1;
     crm_rpc_server_set_publisher(srv, pub);
+    crm_rpc_server_set_workers(srv, hashers);
     crm_rpc_server_add(srv, &crm__identity__v1__identity__descriptor, identity_methods, &idn);
     crm_rpc_server_add(srv, &crm__identity__v1__identity_internal__descriptor,
                        identity_internal_methods, &idn);
@@ -105,6 +115,8 @@ int main(int argc, char **argv)
     crm_info("serving on %s, events on %s (replay %s), data in %s", rpc_ep, pub_ep, replay_ep, data_dir);
     crm_loop_run(loop);
 
+    /* before the server: a hash that finished is answered through it */
+    crm_workers_destroy(&hashers);
     crm_rpc_server_destroy(&srv);
     crm_publisher_destroy(&pub);
     crm_curve_shutdown();

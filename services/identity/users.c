@@ -131,19 +131,60 @@ static int check_enums(crm_call_t *call, int sales, int hr)
     return 0;
 }
 
-static int hash_password(crm_call_t *call, const char *pw, char **out)
+/* --- password work, off the loop ------------------------------------------------- */
+
+/* What one call needs of argon2id: a password to check against a stored
+ * hash, a new password to hash, or both. It runs on identity's workers
+ * (crm_call_defer), so that no hash ever holds the loop or a write batch:
+ * the handler runs once to read what it needs and defer, and again with
+ * the outcome. */
+typedef struct {
+    char check_hash[crypto_pwhash_STRBYTES]; /* "": nothing to check */
+    char check[PASSWORD_MAX + 1];
+    char fresh[PASSWORD_MAX + 1];            /* "": nothing to hash */
+    unsigned long long ops;
+    size_t mem;
+    int checked;                             /* check matched check_hash */
+    int hash_failed;                         /* out of memory hashing fresh */
+    char fresh_hash[crypto_pwhash_STRBYTES];
+} pw_job_t;
+
+static void pw_work(void *arg)
 {
-    identity_t *idn = crm_call_ctx(call);
-    char *h = crm_arena_alloc(crm_call_arena(call), crypto_pwhash_STRBYTES);
-    if (crypto_pwhash_str(h, pw, strlen(pw), idn->pw_ops, idn->pw_mem) != 0)
-        return crm_call_fail(call, CODE(RESOURCE_EXHAUSTED), NULL, "no memory to hash the password");
-    *out = h;
-    return 0;
+    pw_job_t *j = arg;
+    if (j->check_hash[0])
+        j->checked = crypto_pwhash_str_verify(j->check_hash, j->check, strlen(j->check)) == 0;
+    if (j->fresh[0])
+        j->hash_failed = crypto_pwhash_str(j->fresh_hash, j->fresh, strlen(j->fresh), j->ops, j->mem) != 0;
+    /* the passwords are not needed on the loop */
+    sodium_memzero(j->check, sizeof j->check);
+    sodium_memzero(j->fresh, sizeof j->fresh);
 }
 
-static int verify_password(const char *hash, const char *pw)
+/* Defers call for a check of check against check_hash (NULL: none) and a
+ * hash of fresh (NULL: none). Returns -1, for the handler to return. */
+static int pw_defer(crm_call_t *call, const char *check_hash, const char *check, const char *fresh)
 {
-    return crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
+    identity_t *idn = crm_call_ctx(call);
+    pw_job_t *j = crm_calloc(1, sizeof *j);
+    j->ops = idn->pw_ops;
+    j->mem = idn->pw_mem;
+    if (check_hash) {
+        snprintf(j->check_hash, sizeof j->check_hash, "%s", check_hash);
+        snprintf(j->check, sizeof j->check, "%s", check);
+    }
+    if (fresh)
+        snprintf(j->fresh, sizeof j->fresh, "%s", fresh);
+    return crm_call_defer(call, pw_work, j);
+}
+
+/* The new hash of a finished job, in the call's arena. */
+static int pw_fresh_hash(crm_call_t *call, const pw_job_t *j, char **out)
+{
+    if (j->hash_failed)
+        return crm_call_fail(call, CODE(RESOURCE_EXHAUSTED), NULL, "no memory to hash the password");
+    *out = crm_arena_strdup(crm_call_arena(call), j->fresh_hash);
+    return 0;
 }
 
 /* A new random token (text for the client) and its hash (kept). */
@@ -176,10 +217,21 @@ typedef struct {
     int64_t locked_until; /* monotonic us */
 } throttle_t;
 
-static uint64_t login_key(const char *lower)
+/* Failed logins are counted per address and login together (five lock
+ * that pair), and per address alone (ADDRESS_MAX_FAILURES lock the
+ * address): a stranger who guesses a user's password from one address
+ * locks out only themselves, never the user at another. */
+#define ADDRESS_MAX_FAILURES 50
+
+static uint64_t throttle_key(const char *kind, const char *address, const char *lower)
 {
+    crypto_generichash_state st;
     uint8_t h[8];
-    crypto_generichash(h, sizeof h, (const uint8_t *)lower, strlen(lower), NULL, 0);
+    crypto_generichash_init(&st, NULL, 0, sizeof h);
+    crypto_generichash_update(&st, (const uint8_t *)kind, strlen(kind) + 1);
+    crypto_generichash_update(&st, (const uint8_t *)address, strlen(address) + 1);
+    crypto_generichash_update(&st, (const uint8_t *)lower, strlen(lower));
+    crypto_generichash_final(&st, h, sizeof h);
     uint64_t k;
     memcpy(&k, h, 8);
     return k ? k : 1;
@@ -200,7 +252,7 @@ static void throttle_prune_one(void *arg, uint64_t key, void *value)
         free(t);
 }
 
-static void throttle_failure(identity_t *idn, uint64_t key)
+static void throttle_failure(identity_t *idn, uint64_t key, int max_failures)
 {
     throttle_t *t = crm_map_get(idn->throttle, key);
     if (!t) {
@@ -214,13 +266,20 @@ static void throttle_failure(identity_t *idn, uint64_t key)
         t = crm_calloc(1, sizeof *t);
         crm_map_put(idn->throttle, key, t);
     }
-    if (++t->failures >= idn->login_max_failures) {
+    if (++t->failures >= max_failures) {
         t->locked_until = crm_time_mono_us() + idn->login_lock_us;
         t->failures = 0;
     }
 }
 
 /* --- Login / Logout / WhoAmI / Authenticate ------------------------------------ */
+
+/* The lock on key, if any: the seconds left, else 0. */
+static int64_t locked_for(identity_t *idn, uint64_t key, int64_t now_mono)
+{
+    throttle_t *t = crm_map_get(idn->throttle, key);
+    return t && t->locked_until > now_mono ? (t->locked_until - now_mono) / 1000000 + 1 : 0;
+}
 
 static int login(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
@@ -236,13 +295,15 @@ static int login(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage 
         return crm_call_fail(call, CODE(UNAUTHENTICATED), NULL, "invalid login or password");
     lower_login(lower, req->login, sizeof lower);
 
-    uint64_t tkey = login_key(lower);
-    throttle_t *t = crm_map_get(idn->throttle, tkey);
+    const char *address = crm_call_client_address(call);
+    uint64_t pair_key = throttle_key("pair", address, lower), address_key = throttle_key("address", address, "");
     int64_t now_mono = crm_time_mono_us();
-    if (t && t->locked_until > now_mono)
+    int64_t wait = locked_for(idn, pair_key, now_mono);
+    if (!wait)
+        wait = locked_for(idn, address_key, now_mono);
+    if (wait)
         return crm_call_fail(call, CODE(RESOURCE_EXHAUSTED), NULL,
-                             "too many failed logins; try again in %lld s",
-                             (long long)((t->locked_until - now_mono) / 1000000 + 1));
+                             "too many failed logins; try again in %lld s", (long long)wait);
 
     MDB_val k = {strlen(lower), lower}, d;
     int rc = mdb_get(crm_call_txn(call), idn->logins, &k, &d);
@@ -256,13 +317,18 @@ static int login(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage 
     }
     /* an unknown login costs the same hash as a known one */
     const char *hash = rec && rec->password_hash[0] ? rec->password_hash : idn->dummy_hash;
-    int ok = verify_password(hash, req->password) && rec && rec->password_hash[0];
+    const pw_job_t *j = crm_call_work_result(call);
+    if (!j)
+        return pw_defer(call, hash, req->password, NULL);
+    /* checked against the hash stored now: a password changed while the
+     * check ran does not let the old one in */
+    int ok = j->checked && rec && rec->password_hash[0] && !strcmp(j->check_hash, rec->password_hash);
     if (!ok || !rec->user->active) {
-        throttle_failure(idn, tkey);
+        throttle_failure(idn, pair_key, idn->login_max_failures);
+        throttle_failure(idn, address_key, ADDRESS_MAX_FAILURES);
         return crm_call_fail(call, CODE(UNAUTHENTICATED), NULL, "invalid login or password");
     }
-    if (t)
-        free(crm_map_remove(idn->throttle, tkey));
+    free(crm_map_remove(idn->throttle, pair_key));
 
     char *token = crm_arena_alloc(crm_call_arena(call), TOKEN_TEXT);
     uint8_t th[SESSION_HASH_LEN];
@@ -456,8 +522,13 @@ static int create_user(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
     u->created_at = u->updated_at = crm_call_now(call);
     user_rec_t *rec = crm_call_new(call, &crm__identity__v1__user_record__descriptor);
     rec->user = u;
-    if (req->password[0] && hash_password(call, req->password, &rec->password_hash) != 0)
-        return -1;
+    if (req->password[0]) {
+        const pw_job_t *j = crm_call_work_result(call);
+        if (!j)
+            return pw_defer(call, NULL, NULL, req->password);
+        if (pw_fresh_hash(call, j, &rec->password_hash) != 0)
+            return -1;
+    }
     uint8_t idkey[8];
     crm_key_put_u64(idkey, id);
     MDB_val v = {8, idkey};
@@ -617,7 +688,10 @@ static int set_password(crm_call_t *call, const ProtobufCMessage *in, ProtobufCM
     if (rec->password_hash[0])
         return crm_call_fail(call, CODE(PERMISSION_DENIED), "inviteToken",
                              "the invitation is unknown, used or expired");
-    if (hash_password(call, req->password, &rec->password_hash) != 0)
+    const pw_job_t *j = crm_call_work_result(call);
+    if (!j)
+        return pw_defer(call, NULL, NULL, req->password);
+    if (pw_fresh_hash(call, j, &rec->password_hash) != 0)
         return -1;
     MDB_val k = {sizeof h, h};
     /* single use: the invitation goes in the same transaction */
@@ -640,14 +714,19 @@ static int change_password(crm_call_t *call, const ProtobufCMessage *in, Protobu
     user_rec_t *rec;
     if (identity_user_get(call, target, &rec) != 0)
         return -1;
-    if (self) {
-        if (!req->old_password[0])
-            return crm_call_fail(call, CODE(INVALID_ARGUMENT), "oldPassword",
-                                 "oldPassword is required to change one's own password");
-        if (!rec->password_hash[0] || !verify_password(rec->password_hash, req->old_password))
-            return crm_call_fail(call, CODE(PERMISSION_DENIED), "oldPassword", "oldPassword is wrong");
-    }
-    if (hash_password(call, req->new_password, &rec->password_hash) != 0)
+    if (self && !req->old_password[0])
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "oldPassword",
+                             "oldPassword is required to change one's own password");
+    if (self && !rec->password_hash[0])
+        return crm_call_fail(call, CODE(PERMISSION_DENIED), "oldPassword", "oldPassword is wrong");
+    if (strlen(req->old_password) > PASSWORD_MAX)
+        return crm_call_fail(call, CODE(PERMISSION_DENIED), "oldPassword", "oldPassword is wrong");
+    const pw_job_t *j = crm_call_work_result(call);
+    if (!j)
+        return pw_defer(call, self ? rec->password_hash : NULL, req->old_password, req->new_password);
+    if (self && (!j->checked || strcmp(j->check_hash, rec->password_hash) != 0))
+        return crm_call_fail(call, CODE(PERMISSION_DENIED), "oldPassword", "oldPassword is wrong");
+    if (pw_fresh_hash(call, j, &rec->password_hash) != 0)
         return -1;
     if (identity_user_put(call, rec) != 0)
         return -1;
