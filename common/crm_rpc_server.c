@@ -2,6 +2,7 @@
 #include "crm_rpc_server.h"
 #include "crm_limits.h"
 #include "crm_log.h"
+#include "crm_map.h"
 #include "crm_mem.h"
 #include "crm_time.h"
 #include "crm_version.h"
@@ -65,6 +66,7 @@ typedef struct {
     size_t peer_len, len;
     crm_work_fn *work;
     void *arg;
+    uint64_t address_key; /* the client's address, for its share of the workers */
 } deferred_t;
 
 struct crm_rpc_server {
@@ -88,6 +90,8 @@ struct crm_rpc_server {
     int64_t now;
     int64_t started;
     crm_workers_t *workers;
+    int per_address;       /* deferred calls one client address may have at once */
+    crm_map_t *deferred_by_address; /* address key -> count, as a pointer-sized integer */
 };
 
 /* Sends what the last commit made: the outbox's events, the stream's entries. */
@@ -148,7 +152,36 @@ int crm_call_defer(crm_call_t *c, crm_work_fn *work, void *arg)
 
 void *crm_call_work_result(crm_call_t *c) { return c->work_result; }
 
-void crm_rpc_server_set_workers(crm_rpc_server_t *self, crm_workers_t *workers) { self->workers = workers; }
+void crm_rpc_server_set_workers(crm_rpc_server_t *self, crm_workers_t *workers, int per_address)
+{
+    self->workers = workers;
+    self->per_address = per_address;
+    if (!self->deferred_by_address)
+        self->deferred_by_address = crm_map_new();
+}
+
+static uint64_t address_key(const char *address)
+{
+    uint64_t key;
+    crypto_shorthash((unsigned char *)&key, (const unsigned char *)address, strlen(address),
+                     (const unsigned char *)"crm-rpc-address-");
+    return key ? key : 1;
+}
+
+/* Counts a client address's deferred calls up (delta 1, refused with -1
+ * past per_address) or down (delta -1). */
+static int address_share(crm_rpc_server_t *self, uint64_t key, int delta)
+{
+    uintptr_t n = (uintptr_t)crm_map_get(self->deferred_by_address, key);
+    if (delta > 0 && (int)n >= self->per_address)
+        return -1;
+    n = (uintptr_t)((intptr_t)n + delta);
+    if (n)
+        crm_map_put(self->deferred_by_address, key, (void *)n);
+    else
+        crm_map_remove(self->deferred_by_address, key);
+    return 0;
+}
 
 int crm_call_fail_status(crm_call_t *c, const crm_status_t *st)
 {
@@ -508,6 +541,7 @@ static void run_work(void *arg)
 static void on_work_done(void *arg, int cancelled)
 {
     deferred_t *d = arg;
+    address_share(d->server, d->address_key, -1);
     if (!cancelled) {
         raw_call_t raw = {d->peer, d->data, d->peer_len, d->len, d->arg};
         run_batch(d->server, &raw, 1, 0);
@@ -522,11 +556,21 @@ static void on_work_done(void *arg, int cancelled)
  * once, which is how a flood of password hashes is refused. */
 static void defer(crm_rpc_server_t *self, crm_call_t *c, const raw_call_t *raw)
 {
+    uint64_t key = address_key(crm_call_client_address(c));
+    if (!self->workers || address_share(self, key, 1) != 0) {
+        free(c->defer_arg);
+        c->defer_arg = NULL;
+        crm_call_fail(c, CRM__RPC__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL,
+                      "too many calls from this address at once; try again shortly");
+        c->done = 1;
+        return;
+    }
     deferred_t *d = crm_malloc(sizeof *d);
     *d = (deferred_t){self, crm_memdup(raw->peer, raw->peer_len), crm_memdup(raw->data, raw->len),
-                      raw->peer_len, raw->len, c->defer_work, c->defer_arg};
+                      raw->peer_len, raw->len, c->defer_work, c->defer_arg, key};
     c->defer_arg = NULL;
-    if (!self->workers || crm_workers_submit(self->workers, run_work, on_work_done, d) != 0) {
+    if (crm_workers_submit(self->workers, run_work, on_work_done, d) != 0) {
+        address_share(self, key, -1);
         free(d->arg);
         free(d->peer);
         free(d->data);
@@ -792,6 +836,7 @@ void crm_rpc_server_destroy(crm_rpc_server_t **self_p)
         free(h);
     }
     crm_arena_destroy(&self->arena);
+    crm_map_destroy(&self->deferred_by_address);
     free(self->service);
     free(self);
     *self_p = NULL;

@@ -80,8 +80,10 @@ void crm_rpc_server_set_stream(crm_rpc_server_t *self, const crm_rpc_stream_t *s
 void crm_rpc_server_hold_for(crm_rpc_server_t *self, crm_consumer_t *consumer);
 
 /* The threads crm_call_defer hands work to (the caller keeps them, and
- * destroys them before the server). */
-void crm_rpc_server_set_workers(crm_rpc_server_t *self, crm_workers_t *workers);
+ * destroys them before the server). One client address may have at most
+ * per_address calls deferred at once, so that a flood from one address
+ * leaves the workers' queue to everyone else. */
+void crm_rpc_server_set_workers(crm_rpc_server_t *self, crm_workers_t *workers, int per_address);
 
 /* Calls held for read-your-writes right now (for tests and metrics). */
 size_t crm_rpc_server_held(const crm_rpc_server_t *self);

@@ -109,8 +109,7 @@ int crm_workers_submit(crm_workers_t *self, crm_work_fn *work, crm_work_done_fn 
 {
     pthread_mutex_lock(&self->lock);
     /* a job waits only if every thread is taken, so the bound is on waiting */
-    int idle = self->n_threads - self->running - self->queued;
-    if (self->stopping || (idle <= 0 && self->queued >= self->queue_max)) {
+    if (self->stopping || self->running + self->queued >= self->n_threads + self->queue_max) {
         pthread_mutex_unlock(&self->lock);
         return -1;
     }

@@ -26,7 +26,7 @@ static void free_value(void *arg, uint64_t key, void *value) { free(value); }
 int main(int argc, char **argv)
 {
     const char *curve_dir, *data_dir, *rpc_ep, *pub_ep, *replay_ep, *admin_pw;
-    int64_t session_s, pw_ops, pw_mem_kib, heartbeat_ms, lock_s, pw_threads, pw_queue;
+    int64_t session_s, pw_ops, pw_mem_kib, heartbeat_ms, lock_s, pw_threads, pw_queue, pw_per_address;
     const crm_opt_t opts[] = {
         {"data-dir", "CRM_IDENTITY_DATA", CRM_OPT_STRING, &data_dir, "./data/identity", "LMDB folder"},
         {"rpc", "CRM_IDENTITY_RPC", CRM_OPT_STRING, &rpc_ep, "tcp://127.0.0.1:5601", "RPC endpoint (bind)"},
@@ -40,6 +40,8 @@ int main(int argc, char **argv)
          "threads that hash passwords (each takes pwhash-mem-kib while it works)"},
         {"pwhash-queue", "CRM_PWHASH_QUEUE", CRM_OPT_INT, &pw_queue, "16",
          "password hashes waiting for a thread at most; past it Login answers resource_exhausted at once"},
+        {"pwhash-per-address", "CRM_PWHASH_PER_ADDRESS", CRM_OPT_INT, &pw_per_address, "2",
+         "password hashes one client address may have waiting or running at once"},
         {"login-lock-seconds", "CRM_LOGIN_LOCK_SECONDS", CRM_OPT_INT, &lock_s, "30", "lock after 5 failed logins"},
         {"heartbeat-ms", "CRM_HEARTBEAT_MS", CRM_OPT_INT, &heartbeat_ms, "500", "event heartbeat interval"},
         {"curve-dir", "CRM_CURVE_DIR", CRM_OPT_STRING, &curve_dir, "", "CurveZMQ keys (crmctl keygen); empty: plain"},
@@ -55,8 +57,8 @@ int main(int argc, char **argv)
         crm_error("pwhash-ops or pwhash-mem-kib below libsodium's minimum");
         return 2;
     }
-    if (pw_threads < 1 || pw_threads > 64 || pw_queue < 0 || pw_queue > 100000) {
-        crm_error("--pwhash-threads must be 1 to 64, --pwhash-queue 0 to 100000");
+    if (pw_threads < 1 || pw_threads > 64 || pw_queue < 0 || pw_queue > 100000 || pw_per_address < 1) {
+        crm_error("--pwhash-threads must be 1 to 64, --pwhash-queue 0 to 100000, --pwhash-per-address 1 or more");
         return 2;
     }
 
@@ -101,7 +103,7 @@ int main(int argc, char **argv)
     if (!pub || !srv || !hashers)
         return 1;
     crm_rpc_server_set_publisher(srv, pub);
-    crm_rpc_server_set_workers(srv, hashers);
+    crm_rpc_server_set_workers(srv, hashers, (int)pw_per_address);
     crm_rpc_server_add(srv, &crm__identity__v1__identity__descriptor, identity_methods, &idn);
     crm_rpc_server_add(srv, &crm__identity__v1__identity_internal__descriptor,
                        identity_internal_methods, &idn);

@@ -36,7 +36,9 @@ static char *admin, *sales;
 static int setup(void **state)
 {
     /* ASan's quarantine would keep every freed block counted in the RSS */
-    static const char *const extra[] = {"CRM_HTTP_PER_ADDRESS=8",
+    /* hashes of a real cost (16 MiB, not the harness's 1 MiB), so that a
+     * flood of them would show on identity's loop if they ran there */
+    static const char *const extra[] = {"CRM_HTTP_PER_ADDRESS=8", "CRM_PWHASH_MEM_KIB=16384",
                                         "ASAN_OPTIONS=quarantine_size_mb=8:detect_leaks=1", NULL};
     env = sys_start_admin(extra, &admin);
     if (!env)
@@ -285,6 +287,137 @@ static void test_connections_per_address(void **state)
     assert_healthz();
 }
 
+/* A ZeroMQ client of the gateway whose connection comes from source (a
+ * loopback address other than 127.0.0.1: another client's address). */
+static crm_client_t *client_from(const char *source)
+{
+    char ep[128];
+    snprintf(ep, sizeof ep, "tcp://%s:0;%s", source, env->zmq + strlen("tcp://"));
+    crm_client_t *c = crm_client_new(ep);
+    assert_non_null(c);
+    return c;
+}
+
+static Crm__Rpc__V1__Code login_from(crm_client_t *c, const char *login, const char *password)
+{
+    Crm__Identity__V1__LoginRequest req = CRM__IDENTITY__V1__LOGIN_REQUEST__INIT;
+    req.login = (char *)login;
+    req.password = (char *)password;
+    crm_status_t st;
+    Crm__Identity__V1__LoginReply *r = crm_client_call_msg(c, "crm.identity.v1.Identity/Login", NULL, &req.base,
+                                                           &crm__identity__v1__login_reply__descriptor,
+                                                           SYS_TIMEOUT_MS, &st);
+    if (r)
+        crm__identity__v1__login_reply__free_unpacked(r, NULL);
+    return r ? CODE(OK) : st.code;
+}
+
+/* Five wrong passwords from one address lock that address out of that
+ * login; the user at another address still logs in. */
+static void test_failed_logins_lock_the_address_not_the_user(void **state)
+{
+    int64_t id = sys_create_user(env, admin, "victim", "victim-pass-1", CRM__COMMON__V1__SALES_ACCESS__SALES_ACCESS_OWN_LEADS, 0);
+    assert_true(id > 0);
+    crm_client_t *guesser = client_from("127.0.0.3"), *user = client_from("127.0.0.4");
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(login_from(guesser, "victim", "guess-pass-1"), CODE(UNAUTHENTICATED));
+    assert_int_equal(login_from(guesser, "victim", "victim-pass-1"), CODE(RESOURCE_EXHAUSTED));
+    assert_int_equal(login_from(user, "victim", "victim-pass-1"), CODE(OK));
+    assert_int_equal(login_from(user, "Victim", "victim-pass-1"), CODE(OK));
+    crm_client_destroy(&guesser);
+    crm_client_destroy(&user);
+}
+
+#define FLOODERS 8
+#define FLOOD_MS 3000
+
+typedef struct {
+    int index;
+    int sent, refused, denied, other;
+} flooder_t;
+
+static volatile int flooding;
+
+static void *flood(void *arg)
+{
+    flooder_t *f = arg;
+    crm_client_t *c = client_from("127.0.0.5");
+    while (flooding) {
+        char login[64];
+        snprintf(login, sizeof login, "nobody-%d-%d", f->index, f->sent);
+        Crm__Rpc__V1__Code code = login_from(c, login, "any-password-1");
+        f->sent++;
+        if (code == CODE(RESOURCE_EXHAUSTED))
+            f->refused++;
+        else if (code == CODE(UNAUTHENTICATED))
+            f->denied++;
+        else
+            f->other++;
+    }
+    crm_client_destroy(&c);
+    return NULL;
+}
+
+static int cmp_ms(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Logins with made-up names from eight clients at one address, as fast as
+ * they are answered: identity's loop stays free (a logged-in user's WhoAmI
+ * is served by it meanwhile) and an administrator at another address logs
+ * in. The figures are printed; the bounds are generous on purpose (speed
+ * is the benchmark's to judge). */
+static void test_login_flood(void **state)
+{
+    pthread_t t[FLOODERS];
+    flooder_t f[FLOODERS];
+    flooding = 1;
+    for (int i = 0; i < FLOODERS; i++) {
+        f[i] = (flooder_t){.index = i};
+        assert_int_equal(pthread_create(&t[i], NULL, flood, &f[i]), 0);
+    }
+    usleep(300 * 1000); /* the flood is on */
+    crm_client_t *admin_client = client_from("127.0.0.6");
+    int64_t t0 = sys_now_ms();
+    assert_int_equal(login_from(admin_client, "admin", SYS_ADMIN_PASSWORD), CODE(OK));
+    int64_t admin_ms = sys_now_ms() - t0;
+    static int64_t lat[100000];
+    int n = 0;
+    int64_t end = sys_now_ms() + FLOOD_MS;
+    while (sys_now_ms() < end && n < 100000) {
+        crm_status_t st;
+        uint8_t *out = NULL;
+        size_t out_len;
+        int64_t s0 = sys_now_ms();
+        assert_int_equal(crm_client_call(env->client, "crm.identity.v1.Identity/WhoAmI", sales, NULL, "", 0,
+                                         SYS_TIMEOUT_MS, &st, &out, &out_len), 0);
+        lat[n++] = sys_now_ms() - s0;
+        assert_int_equal(st.code, CODE(OK));
+        free(out);
+    }
+    flooding = 0;
+    int sent = 0, refused = 0, denied = 0, other = 0;
+    for (int i = 0; i < FLOODERS; i++) {
+        pthread_join(t[i], NULL);
+        sent += f[i].sent;
+        refused += f[i].refused;
+        denied += f[i].denied;
+        other += f[i].other;
+    }
+    qsort(lat, (size_t)n, sizeof lat[0], cmp_ms);
+    int64_t p99 = lat[(size_t)n * 99 / 100];
+    printf("  login flood: %d logins (%d refused at once, %d checked), admin Login %lld ms, "
+           "WhoAmI p99 %lld ms over %d calls\n", sent, refused, denied, (long long)admin_ms, (long long)p99, n);
+    assert_int_equal(other, 0);
+    assert_true(refused > 0);  /* the flood met its bound */
+    assert_true(denied > 0);
+    assert_true(admin_ms < 5000);
+    assert_true(p99 < 1000);
+    crm_client_destroy(&admin_client);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +426,8 @@ int main(void)
         cmocka_unit_test(test_oversized_calls_to_every_service),
         cmocka_unit_test(test_unknown_fields_dropped),
         cmocka_unit_test(test_connections_per_address),
+        cmocka_unit_test(test_failed_logins_lock_the_address_not_the_user),
+        cmocka_unit_test(test_login_flood),
     };
     return cmocka_run_group_tests_name("hostile", tests, setup, teardown);
 }

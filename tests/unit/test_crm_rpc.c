@@ -876,28 +876,36 @@ static void test_group_commit_survives_a_full_map(void **state)
     fixture_t *f = *state;
     start_pair(f, "inproc");
     size_t before = crm_store_map_size(f->store);
-    /* a record bigger than the whole map: the batch is retried after growth */
-    static char name[600 << 10];
+    /* one batch of records that together outgrow the whole map (each
+     * within CreateTeam's limit of the limits table): the batch is retried
+     * after growth */
+    enum { BIG = 12 };
+    static char name[60 << 10];
     memset(name, 'n', sizeof name - 1);
     name[sizeof name - 1] = '\0';
-    opts_t as_alice = {alice(), "big-1", 0, NULL, 0};
+    char keys[BIG][16];
+    opts_t as_alice[BIG];
+    result_t r[BIG + 1];
     Crm__Identity__V1__CreateTeamRequest ct;
     team_request(&ct, name);
-    result_t r[2];
-    send_msg(f->client, IDENTITY "CreateTeam", &ct.base, &as_alice, &r[0]);
+    for (int i = 0; i < BIG; i++) {
+        snprintf(keys[i], sizeof keys[i], "big-%d", i);
+        as_alice[i] = (opts_t){alice(), keys[i], 0, NULL, 0};
+        send_msg(f->client, IDENTITY "CreateTeam", &ct.base, &as_alice[i], &r[i]);
+    }
     Crm__Identity__V1__CreateTeamRequest small;
     team_request(&small, "small");
     opts_t plain = {alice(), NULL, 0, NULL, 0};
-    send_msg(f->client, IDENTITY "CreateTeam", &small.base, &plain, &r[1]);
-    wait_all(f, r, 2);
-    expect_status(&r[0], C_OK, NULL);
-    expect_status(&r[1], C_OK, NULL);
+    send_msg(f->client, IDENTITY "CreateTeam", &small.base, &plain, &r[BIG]);
+    wait_all(f, r, BIG + 1);
+    for (int i = 0; i <= BIG; i++)
+        expect_status(&r[i], C_OK, NULL);
     assert_true(crm_store_map_size(f->store) > before);
-    assert_true(f->svc.runs_create >= 3); /* the full attempt ran, then all again */
-    char stored[4][32];
-    assert_int_equal(stored_teams(f, f->store, f->teams, stored, 4), 2);
-    Crm__Identity__V1__Team *t = decode(&r[1], &crm__identity__v1__team__descriptor);
-    assert_true(t->id == 2); /* no id lost to the aborted attempt */
+    assert_true(f->svc.runs_create > BIG + 1); /* the full attempt ran, then all again */
+    char stored[BIG + 1][32];
+    assert_int_equal(stored_teams(f, f->store, f->teams, stored, BIG + 1), BIG + 1);
+    Crm__Identity__V1__Team *t = decode(&r[BIG], &crm__identity__v1__team__descriptor);
+    assert_true(t->id == BIG + 1); /* no id lost to the aborted attempt */
     crm__identity__v1__team__free_unpacked(t, NULL);
 }
 
