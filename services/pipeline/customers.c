@@ -86,6 +86,12 @@ int pl_update_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
     if (pl_get(call, pl->customers, r->id, &crm__pipeline__v1__customer__descriptor, "id", "customer",
                (void **)&old) != 0)
         return -1;
+    /* OpenERP's record rule for own-leads users: their own customers and
+     * nobody's, never another salesperson's (else they could make it theirs) */
+    if (crm_call_own_leads_only(call) && old->salesperson_id &&
+        old->salesperson_id != crm_call_principal(call)->user_id)
+        return crm_call_fail(call, CODE(PERMISSION_DENIED), "id",
+                             "with own-leads access you may change only your own and unassigned customers");
     customer_t *c = (customer_t *)out;
     *c = *old;
     const Google__Protobuf__FieldMask *m = r->update_mask;

@@ -307,6 +307,29 @@ static void test_access_matrix(void **state)
     json_t *mine = OK(own1, P("UpdateLead"), "{\"id\":\"%lld\",\"salespersonId\":\"%lld\"}", (long long)C, (long long)own1_id);
     json_decref(mine);
     ERR(CODE(NOT_FOUND), "id", own2, P("GetLead"), "{\"id\":\"%lld\"}", (long long)C); /* now own1's */
+    /* customers: own-leads change their own and nobody's, never another
+     * salesperson's, so they cannot take one over either */
+    json_t *cu2 = OK(admin, P("CreateCustomer"), "{\"name\":\"Of own2\",\"salespersonId\":\"%lld\"}", (long long)own2_id);
+    json_t *cu0 = OK(admin, P("CreateCustomer"), "{\"name\":\"Of nobody\"}");
+    int64_t CU2 = sys_jint(cu2, "id"), CU0 = sys_jint(cu0, "id");
+    json_decref(cu2);
+    json_decref(cu0);
+    ERR(CODE(PERMISSION_DENIED), "id", own1, P("UpdateCustomer"), "{\"id\":\"%lld\",\"salespersonId\":\"%lld\"}",
+        (long long)CU2, (long long)own1_id);
+    ERR(CODE(PERMISSION_DENIED), "id", own1, P("UpdateCustomer"), "{\"id\":\"%lld\",\"phone\":\"+1 555\"}",
+        (long long)CU2);
+    json_t *cu = OK(own1, P("GetCustomer"), "{\"id\":\"%lld\"}", (long long)CU2);
+    assert_int_equal(sys_jint(cu, "salespersonId"), own2_id);
+    assert_string_equal(sys_jstr(cu, "phone"), "");
+    json_decref(cu);
+    json_decref(OK(own2, P("UpdateCustomer"), "{\"id\":\"%lld\",\"phone\":\"+1 555\"}", (long long)CU2));
+    cu = OK(own1, P("UpdateCustomer"), "{\"id\":\"%lld\",\"salespersonId\":\"%lld\"}", (long long)CU0, (long long)own1_id);
+    assert_int_equal(sys_jint(cu, "salespersonId"), own1_id);
+    json_decref(cu);
+    ERR(CODE(PERMISSION_DENIED), "id", own2, P("UpdateCustomer"), "{\"id\":\"%lld\",\"name\":\"Mine now\"}",
+        (long long)CU0); /* now own1's */
+    json_decref(OK(all, P("UpdateCustomer"), "{\"id\":\"%lld\",\"city\":\"Ghent\"}", (long long)CU2));
+
     /* configuration and reports are the managers' */
     ERR(CODE(PERMISSION_DENIED), NULL, own1, P("PipelineReport"), "{}");
     ERR(CODE(PERMISSION_DENIED), NULL, own1, P("CreateStage"), "{\"name\":\"x\"}");
