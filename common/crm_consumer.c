@@ -50,6 +50,11 @@ struct crm_consumer {
     ev_timer gather;      /* live events wait for the window to end */
     int window_over;      /* the gather timer fired: read now */
     int input_left;       /* the last read stopped at its cap */
+    crm_consumer_stuck_t failing; /* the event that failed to apply (seq 0: none) */
+    int64_t retry_at;     /* monotonic us: no new try of it before */
+    uint64_t failures_total;
+    uint64_t skipped_to;  /* an operator skipped up to this; told on the kick */
+    ev_timer kick;
 };
 
 /* Every consumer of this process, for Event.after. */
@@ -185,6 +190,55 @@ static void request_replay(crm_consumer_t *self)
         self->replay_sent_at = 0; /* not connected yet: the retry timer asks again */
 }
 
+/* The cursor is now cursor: tell who waits for it. */
+static void moved_on(crm_consumer_t *self, uint64_t cursor)
+{
+    self->applied = cursor;
+    if (self->progress)
+        self->progress(self->progress_arg, self);
+    /* consumers waiting for this one go on at once, not at their retry */
+    for (int i = 0; i < MAX_CONSUMERS; i++)
+        if (consumers[i] && consumers[i] != self && consumers[i]->waiting) {
+            consumers[i]->waiting = 0;
+            consumers[i]->replay_sent_at = 0; /* now, not after the throttle */
+            request_replay(consumers[i]);
+        }
+}
+
+/* The delay before trying a failed event again: doubling from 100 ms to
+ * 30 s, so that a transient fault (a full disk) clears fast and a lasting
+ * one costs little. */
+static int64_t backoff_us(int failures)
+{
+    int64_t us = 100000;
+    for (int i = 1; i < failures && us < 30000000; i++)
+        us *= 2;
+    return us < 30000000 ? us : 30000000;
+}
+
+/* An event did not apply: remember which and why, log it the first time
+ * and when it is declared stuck, and wait before the next try. */
+static void note_failure(crm_consumer_t *self, const Crm__Events__V1__Event *ev, int rc)
+{
+    crm_consumer_stuck_t *f = &self->failing;
+    if (f->seq != ev->seq) {
+        memset(f, 0, sizeof *f);
+        f->seq = ev->seq;
+        f->since = crm_time_now_us();
+        crm_warn("%s event %llu (%s) failed to apply: %s; trying again", self->producer,
+                 (unsigned long long)ev->seq, ev->type, mdb_strerror(rc));
+    }
+    snprintf(f->type, sizeof f->type, "%s", ev->type);
+    snprintf(f->error, sizeof f->error, "%s", mdb_strerror(rc));
+    f->failures++;
+    self->failures_total++;
+    if (f->failures == CRM_CONSUMER_STUCK_AFTER)
+        crm_error("%s event %llu (%s) is stuck: %s, %d times; calls that need it fail until an operator "
+                  "retries or skips it (crmctl consumers)", self->producer, (unsigned long long)ev->seq, ev->type,
+                  f->error, f->failures);
+    self->retry_at = crm_time_mono_us() + backoff_us(f->failures);
+}
+
 /* Applies the events in order; returns 0 or an LMDB code. */
 static int apply_events(crm_consumer_t *self, Crm__Events__V1__Event **events, size_t n)
 {
@@ -195,11 +249,21 @@ static int apply_events(crm_consumer_t *self, Crm__Events__V1__Event **events, s
     if (!useful)
         return 0;
     /* the next event waits for a sibling: no transaction to open for nothing */
+    const Crm__Events__V1__Event *next = NULL;
     for (size_t i = 0; i < n; i++)
         if (events[i]->seq == self->applied + 1) {
+            next = events[i];
             if (must_wait(self, events[i])) {
                 self->waiting = 1;
                 return 0;
+            }
+            /* after a failure, one event a transaction: the one that fails
+             * is then known, and the others are not held back with it */
+            if (self->failing.seq) {
+                if (crm_time_mono_us() < self->retry_at)
+                    return 0;
+                events += i;
+                n = 1;
             }
             break;
         }
@@ -208,25 +272,22 @@ static int apply_events(crm_consumer_t *self, Crm__Events__V1__Event **events, s
     if (rc == CRM_CONSUMER_UNCHANGED)
         rc = 0;
     if (rc) {
-        crm_error("applying %s events after %llu: %s", self->producer,
-                  (unsigned long long)self->applied, mdb_strerror(rc));
+        if (next)
+            note_failure(self, n == 1 ? events[0] : next, rc);
+        if (n > 1)
+            self->retry_at = 0; /* isolate at once: the next try takes one event */
         return rc;
+    }
+    if (self->failing.seq && b.cursor >= self->failing.seq) {
+        crm_info("%s event %llu (%s) applied after %d failures", self->producer,
+                 (unsigned long long)self->failing.seq, self->failing.type, self->failing.failures);
+        memset(&self->failing, 0, sizeof self->failing);
     }
     self->waiting = b.waiting;
     if (b.wrote)
         self->committed_at = crm_time_mono_us();
-    if (b.cursor != self->applied) {
-        self->applied = b.cursor;
-        if (self->progress)
-            self->progress(self->progress_arg, self);
-        /* consumers waiting for this one go on at once, not at their retry */
-        for (int i = 0; i < MAX_CONSUMERS; i++)
-            if (consumers[i] && consumers[i] != self && consumers[i]->waiting) {
-                consumers[i]->waiting = 0;
-                consumers[i]->replay_sent_at = 0; /* now, not after the throttle */
-                request_replay(consumers[i]);
-            }
-    }
+    if (b.cursor != self->applied)
+        moved_on(self, b.cursor);
     return 0;
 }
 
@@ -329,6 +390,17 @@ static void on_replay(crm_zwatch_t *w, void *socket, void *arg)
     }
 }
 
+static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    crm_consumer_t *self = w->data;
+    if (self->skipped_to > self->applied) {
+        self->committed_at = crm_time_mono_us();
+        moved_on(self, self->skipped_to);
+    }
+    self->replay_sent_at = 0;
+    request_replay(self);
+}
+
 static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 {
     crm_consumer_t *self = w->data;
@@ -340,6 +412,8 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
             return;
         self->waiting_checked = now;
     }
+    if (self->failing.seq && crm_time_mono_us() < self->retry_at)
+        return; /* its time has not come */
     if (self->want_replay || self->replay_sent_at || self->known > self->applied)
         request_replay(self);
 }
@@ -385,6 +459,8 @@ crm_consumer_t *crm_consumer_new(struct ev_loop *loop, void *zctx, crm_store_t *
         goto fail_zmq;
     ev_timer_init(&self->gather, on_gather, 0, 0);
     self->gather.data = self;
+    ev_timer_init(&self->kick, on_kick, 0, 0);
+    self->kick.data = self;
     ev_timer_init(&self->retry, on_retry, 0.05, REPLAY_RETRY_S / 4);
     self->retry.data = self;
     ev_timer_start(loop, &self->retry);
@@ -416,6 +492,7 @@ void crm_consumer_destroy(crm_consumer_t **self_p)
             consumers[i] = NULL;
     ev_timer_stop(self->loop, &self->retry);
     ev_timer_stop(self->loop, &self->gather);
+    ev_timer_stop(self->loop, &self->kick);
     crm_zwatch_destroy(&self->sub_watch);
     crm_zwatch_destroy(&self->replay_watch);
     if (self->sub)
@@ -434,5 +511,53 @@ void crm_consumer_on_progress(crm_consumer_t *self, crm_consumer_progress_fn *fn
 }
 
 uint64_t crm_consumer_applied(const crm_consumer_t *self) { return self->applied; }
+
+int crm_consumer_stuck(const crm_consumer_t *self, crm_consumer_stuck_t *out)
+{
+    if (!self->failing.seq || self->failing.failures < CRM_CONSUMER_STUCK_AFTER)
+        return 0;
+    if (out)
+        *out = self->failing;
+    return 1;
+}
+
+uint64_t crm_consumer_failures(const crm_consumer_t *self) { return self->failures_total; }
+
+crm_consumer_t *crm_consumer_find(const char *producer)
+{
+    int k = slot_of(producer);
+    return k >= 0 ? consumers[k] : NULL;
+}
+
+void crm_consumer_retry(crm_consumer_t *self)
+{
+    self->retry_at = 0;
+    self->replay_sent_at = 0;
+    request_replay(self);
+}
+
+int crm_consumer_skip(crm_consumer_t *self, MDB_txn *txn, uint64_t seq)
+{
+    if (!self->failing.seq || self->failing.seq != seq || self->applied + 1 != seq)
+        return -1;
+    uint64_t cur;
+    int rc = crm_store_meta_get_u64(self->store, txn, self->cursor_key, &cur);
+    if (rc)
+        return rc;
+    if (cur >= seq)
+        return -1;
+    if ((rc = crm_store_meta_put_u64(self->store, txn, self->cursor_key, seq)) != 0)
+        return rc;
+    crm_warn("%s event %llu (%s) skipped by an operator after %d failures (%s): it will never be applied",
+             self->producer, (unsigned long long)seq, self->failing.type, self->failing.failures, self->failing.error);
+    memset(&self->failing, 0, sizeof self->failing);
+    self->retry_at = 0;
+    /* the rest (progress, the next events) after the caller's transaction,
+     * on the loop: a progress callback may run a batch of calls */
+    self->skipped_to = seq;
+    ev_timer_set(&self->kick, 0, 0);
+    ev_timer_start(self->loop, &self->kick);
+    return 0;
+}
 uint64_t crm_consumer_known(const crm_consumer_t *self) { return self->known; }
 const char *crm_consumer_producer(const crm_consumer_t *self) { return self->producer; }

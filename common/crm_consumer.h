@@ -67,6 +67,35 @@ void crm_consumer_set_after_wait(int64_t us);
 /* Returns -1 (and changes nothing) outside [0, CRM_CONSUMER_WINDOW_MAX_US]. */
 int crm_consumer_set_window(int64_t us);
 
+/* An event that keeps failing to apply is tried again after 100 ms, then
+ * twice as long each time up to 30 s; after CRM_CONSUMER_STUCK_AFTER
+ * failures it is stuck: logged as an error (once), shown by Health and
+ * crmctl, and calls that need it fail at once (crm_rpc_server) until it
+ * applies or an operator skips it. */
+#define CRM_CONSUMER_STUCK_AFTER 3
+typedef struct {
+    uint64_t seq;
+    char type[64];
+    char error[128];
+    int failures;
+    int64_t since; /* Unix us of its first failure */
+} crm_consumer_stuck_t;
+
+/* 1, with the event in *out (may be NULL), if this consumer is stuck; else 0. */
+int crm_consumer_stuck(const crm_consumer_t *self, crm_consumer_stuck_t *out);
+/* Failed attempts to apply events since start (a metric). */
+uint64_t crm_consumer_failures(const crm_consumer_t *self);
+/* This process's consumer of producer, or NULL. */
+crm_consumer_t *crm_consumer_find(const char *producer);
+/* An operator's decision: try the failing event again now. Can't fail. */
+void crm_consumer_retry(crm_consumer_t *self);
+/* An operator's decision: never apply event seq (the one failing): the
+ * cursor moves past it in txn (a write transaction on the consumer's
+ * store), and the consumer goes on with the next events on the loop
+ * afterwards. Returns 0, -1 if seq is not the failing event, or an LMDB
+ * code. */
+int crm_consumer_skip(crm_consumer_t *self, MDB_txn *txn, uint64_t seq);
+
 /* The last sequence applied and committed. */
 uint64_t crm_consumer_applied(const crm_consumer_t *self);
 /* The latest sequence the producer is known to have (from events and

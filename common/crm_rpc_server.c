@@ -8,6 +8,7 @@
 #include "crm_version.h"
 #include "crm_zloop.h"
 #include "health.pb-c.h"
+#include "ops.pb-c.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -89,6 +90,8 @@ struct crm_rpc_server {
     crm_arena_t *arena;
     int64_t now;
     int64_t started;
+    uint8_t idem_from[512];  /* where the next sweep goes on (a key; length 0: the start) */
+    size_t idem_from_len;
     crm_workers_t *workers;
     int per_address;       /* deferred calls one client address may have at once */
     crm_map_t *deferred_by_address; /* address key -> count, as a pointer-sized integer */
@@ -225,6 +228,37 @@ static int route(crm_rpc_server_t *self, crm_call_t *c)
 
 /* --- read-your-writes holds ------------------------------------------------ */
 
+/* Whether a consumer req waits for is stuck. */
+static int marks_stuck(crm_rpc_server_t *self, const Crm__Rpc__V1__RpcRequest *req)
+{
+    for (size_t i = 0; i < req->n_marks; i++)
+        for (int h = 0; h < self->n_holds; h++)
+            if (!strcmp(req->marks[i]->producer, crm_consumer_producer(self->holds[h])) &&
+                crm_consumer_applied(self->holds[h]) < req->marks[i]->seq && crm_consumer_stuck(self->holds[h], NULL))
+                return 1;
+    return 0;
+}
+
+/* A call that needs events a stuck consumer has not applied fails at once,
+ * saying why, rather than waiting out its deadline: returns 1 with the
+ * call's status set, else 0. */
+static int needs_stuck(crm_rpc_server_t *self, crm_call_t *c)
+{
+    const Crm__Rpc__V1__RpcRequest *req = c->req;
+    for (size_t i = 0; i < req->n_marks; i++)
+        for (int h = 0; h < self->n_holds; h++) {
+            crm_consumer_stuck_t st;
+            if (strcmp(req->marks[i]->producer, crm_consumer_producer(self->holds[h])) != 0 ||
+                crm_consumer_applied(self->holds[h]) >= req->marks[i]->seq || !crm_consumer_stuck(self->holds[h], &st))
+                continue;
+            crm_call_fail(c, CRM__RPC__V1__CODE__CODE_UNAVAILABLE, NULL,
+                          "%s cannot apply %s's event %llu (%s): %s; an operator must retry or skip it",
+                          self->service, req->marks[i]->producer, (unsigned long long)st.seq, st.type, st.error);
+            return 1;
+        }
+    return 0;
+}
+
 static int must_hold(crm_rpc_server_t *self, const Crm__Rpc__V1__RpcRequest *req)
 {
     for (size_t i = 0; i < req->n_marks; i++)
@@ -299,6 +333,10 @@ static void prepare_call(crm_rpc_server_t *self, crm_call_t *c, const void *peer
         c->done = 1;
         return;
     }
+    if (must_hold(self, c->req) && needs_stuck(self, c)) {
+        c->done = 1;
+        return;
+    }
     if (may_hold && must_hold(self, c->req)) {
         hold(self, c, data, len);
         return;
@@ -354,46 +392,90 @@ static void run_reads(crm_rpc_server_t *self, crm_call_t *calls, int n)
         crm_store_read_end(self->store, txn);
 }
 
-/* Idempotency record key: user id, method, NUL, client key. */
-static size_t idem_key(crm_call_t *c, uint8_t *out, size_t cap)
+/* An idempotency record is found by, and its reply sealed with, what only
+ * the client's key gives: its LMDB key is the user id and a hash of method
+ * and client key, its value [body hash 16][time 8][nonce][sealed reply]
+ * with the body hash keyed too. So the store (and every backup of it)
+ * holds neither the client's key nor a reply in clear: a reply may carry
+ * a secret (CreateUser's invitation token). */
+#define IDEM_KEY_LEN (8 + 16)
+#define IDEM_HEAD (IDEM_HASH + 8 + crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
+
+typedef struct {
+    uint8_t lookup[IDEM_KEY_LEN];
+    uint8_t seal[crypto_secretbox_KEYBYTES];
+    uint8_t body_hash[IDEM_HASH];
+} idem_t;
+
+static void idem_derive(crm_call_t *c, idem_t *id)
 {
     uint64_t uid = c->req->principal ? (uint64_t)c->req->principal->user_id : 0;
-    size_t ml = strlen(c->req->method), kl = strlen(c->req->idempotency_key);
-    if (8 + ml + 1 + kl > cap)
-        return 0;
-    crm_key_put_u64(out, uid);
-    memcpy(out + 8, c->req->method, ml + 1);
-    memcpy(out + 8 + ml + 1, c->req->idempotency_key, kl);
-    return 8 + ml + 1 + kl;
+    crypto_generichash_state st;
+    const char *m = c->req->method, *k = c->req->idempotency_key;
+    crm_key_put_u64(id->lookup, uid);
+    crypto_generichash_init(&st, NULL, 0, 16);
+    crypto_generichash_update(&st, (const uint8_t *)"crm idem lookup", 16);
+    crypto_generichash_update(&st, (const uint8_t *)m, strlen(m) + 1);
+    crypto_generichash_update(&st, (const uint8_t *)k, strlen(k));
+    crypto_generichash_final(&st, id->lookup + 8, 16);
+    crypto_generichash_init(&st, NULL, 0, sizeof id->seal);
+    crypto_generichash_update(&st, (const uint8_t *)"crm idem seal", 14);
+    crypto_generichash_update(&st, (const uint8_t *)m, strlen(m) + 1);
+    crypto_generichash_update(&st, (const uint8_t *)k, strlen(k));
+    crypto_generichash_final(&st, id->seal, sizeof id->seal);
+    crypto_generichash(id->body_hash, IDEM_HASH, c->req->body.data, c->req->body.len, id->seal, sizeof id->seal);
 }
 
 /* Returns 1 if the call was answered from a stored reply, 0 if it must run,
  * -1 on failure (status set). */
-static int idem_lookup(crm_call_t *c, MDB_txn *txn, const uint8_t *hash, uint8_t *key, size_t klen)
+static int idem_lookup(crm_call_t *c, MDB_txn *txn, const idem_t *id)
 {
-    MDB_val k = {klen, key}, d;
+    MDB_val k = {IDEM_KEY_LEN, (void *)id->lookup}, d;
     int rc = mdb_get(txn, c->server->idem, &k, &d);
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc)
         return crm_call_fail_db(c, rc);
-    if (d.mv_size < IDEM_HASH + 8)
+    if (d.mv_size < IDEM_HEAD)
         return crm_call_fail_db(c, MDB_CORRUPTED);
-    if (memcmp(d.mv_data, hash, IDEM_HASH) != 0)
+    const uint8_t *v = d.mv_data;
+    if (sodium_memcmp(v, id->body_hash, IDEM_HASH) != 0)
         return crm_call_fail(c, CRM__RPC__V1__CODE__CODE_INVALID_ARGUMENT, "idempotencyKey",
                              "idempotency key already used for a different request");
-    size_t blen = d.mv_size - IDEM_HASH - 8;
-    uint8_t *body = crm_arena_alloc(c->server->arena, blen);
-    memcpy(body, (uint8_t *)d.mv_data + IDEM_HASH + 8, blen);
+    size_t blen = d.mv_size - IDEM_HEAD;
+    uint8_t *body = crm_arena_alloc(c->server->arena, blen ? blen : 1);
+    const uint8_t *nonce = v + IDEM_HASH + 8;
+    if (crypto_secretbox_open_easy(body, nonce + crypto_secretbox_NONCEBYTES, blen + crypto_secretbox_MACBYTES,
+                                   nonce, id->seal) != 0)
+        return crm_call_fail_db(c, MDB_CORRUPTED);
     c->raw = body;
     c->raw_len = blen;
     return 1;
 }
 
+/* Stores the call's reply under id in txn. Returns 0 or an LMDB code. */
+static int idem_store(crm_call_t *c, MDB_txn *txn, const idem_t *id)
+{
+    size_t blen = protobuf_c_message_get_packed_size(c->out);
+    uint8_t *plain = crm_arena_alloc(c->server->arena, blen ? blen : 1);
+    protobuf_c_message_pack(c->out, plain);
+    MDB_val k = {IDEM_KEY_LEN, (void *)id->lookup}, d = {IDEM_HEAD + blen, NULL};
+    int rc = mdb_put(txn, c->server->idem, &k, &d, MDB_RESERVE);
+    if (rc)
+        return rc;
+    uint8_t *p = d.mv_data, *nonce = p + IDEM_HASH + 8;
+    memcpy(p, id->body_hash, IDEM_HASH);
+    crm_key_put_u64(p + IDEM_HASH, (uint64_t)c->server->now);
+    randombytes_buf(nonce, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(nonce + crypto_secretbox_NONCEBYTES, plain, blen, nonce, id->seal);
+    sodium_memzero(plain, blen);
+    return 0;
+}
+
 static int run_one_write(crm_call_t *c, MDB_txn *parent)
 {
-    uint8_t key[8 + 256 + 1 + IDEM_KEY_MAX], hash[IDEM_HASH];
-    size_t klen = 0;
+    idem_t id;
+    int keyed = 0;
     /* a batch re-run after the map grew starts every call afresh */
     crm_status_clear(&c->st);
     c->map_full = 0;
@@ -403,11 +485,9 @@ static int run_one_write(crm_call_t *c, MDB_txn *parent)
     /* public methods (Login, SetPassword) are safe to repeat, and their
      * replies carry secrets that must not be kept in clear */
     if (c->req->idempotency_key[0] && !(c->flags & CRM_METHOD_PUBLIC)) {
-        klen = idem_key(c, key, sizeof key);
-        crypto_generichash(hash, sizeof hash, c->req->body.data, c->req->body.len, NULL, 0);
-        if (klen == 0)
-            return crm_call_fail(c, CRM__RPC__V1__CODE__CODE_INVALID_ARGUMENT, "method", "method name too long");
-        int found = idem_lookup(c, parent, hash, key, klen);
+        keyed = 1;
+        idem_derive(c, &id);
+        int found = idem_lookup(c, parent, &id);
         if (found)
             return found < 0 ? -1 : 0;
     }
@@ -421,16 +501,8 @@ static int run_one_write(crm_call_t *c, MDB_txn *parent)
         c->txn = NULL;
         return -1;
     }
-    if (klen) {
-        size_t blen = protobuf_c_message_get_packed_size(c->out);
-        MDB_val k = {klen, key}, d = {IDEM_HASH + 8 + blen, NULL};
-        rc = mdb_put(child, c->server->idem, &k, &d, MDB_RESERVE);
-        if (rc == 0) {
-            uint8_t *p = d.mv_data;
-            memcpy(p, hash, IDEM_HASH);
-            crm_key_put_u64(p + IDEM_HASH, (uint64_t)c->server->now);
-            protobuf_c_message_pack(c->out, p + IDEM_HASH + 8);
-        }
+    if (keyed) {
+        rc = idem_store(c, child, &id);
         if (rc) {
             mdb_txn_abort(child);
             c->txn = NULL;
@@ -638,7 +710,7 @@ static void release_held(crm_rpc_server_t *self)
         held_t *h = *pp;
         Crm__Rpc__V1__RpcRequest *req = crm__rpc__v1__rpc_request__unpack(
             crm_arena_allocator(self->arena), h->len, h->data);
-        int still = req && must_hold(self, req) && h->deadline > now;
+        int still = req && must_hold(self, req) && h->deadline > now && !marks_stuck(self, req);
         if (still) {
             pp = &h->next;
             continue;
@@ -695,17 +767,25 @@ typedef struct {
     size_t deleted;
 } idem_sweep_t;
 
+#define IDEM_SCAN_MAX 50000 /* records one pass reads at most */
+
+/* One pass goes on where the last one stopped, so that a large table is
+ * swept in bounded passes rather than read from its start every time. */
 static int idem_sweep_txn(MDB_txn *txn, void *arg)
 {
     idem_sweep_t *sw = arg;
+    crm_rpc_server_t *self = sw->self;
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, sw->self->idem, &cur);
+    int rc = mdb_cursor_open(txn, self->idem, &cur);
     if (rc)
         return rc;
-    MDB_val k, d;
+    MDB_val k = {self->idem_from_len, self->idem_from}, d;
+    size_t scanned = 0;
     sw->deleted = 0;
-    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0 && sw->deleted < IDEM_SWEEP_MAX;
+    for (rc = mdb_cursor_get(cur, &k, &d, self->idem_from_len ? MDB_SET_RANGE : MDB_FIRST);
+         rc == 0 && sw->deleted < IDEM_SWEEP_MAX && scanned < IDEM_SCAN_MAX;
          rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        scanned++;
         if (d.mv_size < IDEM_HASH + 8 ||
             (int64_t)crm_key_get_u64((uint8_t *)d.mv_data + IDEM_HASH) >= sw->cutoff)
             continue;
@@ -715,8 +795,23 @@ static int idem_sweep_txn(MDB_txn *txn, void *arg)
             break;
         sw->deleted++;
     }
+    if (rc == 0) {
+        /* stopped at a bound: go on from the record after this one next time */
+        MDB_val nk, nd;
+        int more = mdb_cursor_get(cur, &nk, &nd, MDB_NEXT);
+        if (more == 0 && nk.mv_size <= sizeof self->idem_from) {
+            memcpy(self->idem_from, nk.mv_data, nk.mv_size);
+            self->idem_from_len = nk.mv_size;
+        } else {
+            self->idem_from_len = 0;
+        }
+        rc = more == MDB_NOTFOUND ? 0 : more;
+    } else if (rc == MDB_NOTFOUND) {
+        self->idem_from_len = 0; /* the end: the next pass starts over */
+        rc = 0;
+    }
     mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    return rc;
 }
 
 static void on_idem_sweep(struct ev_loop *loop, ev_timer *w, int revents)
@@ -727,8 +822,9 @@ static void on_idem_sweep(struct ev_loop *loop, ev_timer *w, int revents)
         crm_warn("expiring idempotency records: %s", mdb_strerror(rc));
     else if (sw.deleted)
         crm_info("expired %zu idempotency records", sw.deleted);
-    /* behind: come back soon instead of in ten minutes */
-    w->repeat = sw.deleted == IDEM_SWEEP_MAX ? 1.0 : IDEM_SWEEP_S;
+    /* behind, or in the middle of the table: come back soon instead of in
+     * ten minutes */
+    w->repeat = sw.deleted == IDEM_SWEEP_MAX || sw.self->idem_from_len ? 1.0 : IDEM_SWEEP_S;
     ev_timer_again(loop, w);
 }
 
@@ -757,6 +853,17 @@ static int health_check(crm_call_t *call, const ProtobufCMessage *in, ProtobufCM
         r->produced[0] = m;
         r->n_produced = 1;
     }
+    r->problems = crm_arena_alloc(self->arena, sizeof *r->problems * (size_t)(self->n_holds + 1));
+    for (int i = 0; i < self->n_holds; i++) {
+        crm_consumer_stuck_t st;
+        if (!crm_consumer_stuck(self->holds[i], &st))
+            continue;
+        r->status = "DEGRADED";
+        r->problems[r->n_problems++] =
+            crm_arena_printf(self->arena, "%s event %llu (%s) fails to apply: %s, %d times since %lld",
+                             crm_consumer_producer(self->holds[i]), (unsigned long long)st.seq, st.type, st.error,
+                             st.failures, (long long)st.since);
+    }
     if (self->n_holds) {
         r->applied = crm_arena_alloc(self->arena, sizeof *r->applied * (size_t)self->n_holds);
         for (int i = 0; i < self->n_holds; i++) {
@@ -771,6 +878,85 @@ static int health_check(crm_call_t *call, const ProtobufCMessage *in, ProtobufCM
 }
 
 static const crm_method_t health_methods[] = {{health_check, CRM_METHOD_PUBLIC}};
+
+/* --- operations (crmctl consumers) ----------------------------------------- */
+
+static Crm__Ops__V1__Consumer *describe(crm_call_t *call, crm_consumer_t *k)
+{
+    Crm__Ops__V1__Consumer *c = crm_call_new(call, &crm__ops__v1__consumer__descriptor);
+    c->producer = (char *)crm_consumer_producer(k);
+    c->applied = crm_consumer_applied(k);
+    c->known = crm_consumer_known(k);
+    c->failures = crm_consumer_failures(k);
+    crm_consumer_stuck_t st;
+    if (crm_consumer_stuck(k, &st)) {
+        Crm__Ops__V1__StuckEvent *e = crm_call_new(call, &crm__ops__v1__stuck_event__descriptor);
+        e->seq = st.seq;
+        e->type = crm_arena_strdup(call->server->arena, st.type);
+        e->error = crm_arena_strdup(call->server->arena, st.error);
+        e->failures = st.failures;
+        e->since = st.since;
+        c->stuck = e;
+    }
+    return c;
+}
+
+static int find_consumer(crm_call_t *call, const char *producer, crm_consumer_t **out)
+{
+    crm_rpc_server_t *self = call->server;
+    for (int h = 0; h < self->n_holds; h++)
+        if (!strcmp(crm_consumer_producer(self->holds[h]), producer)) {
+            *out = self->holds[h];
+            return 0;
+        }
+    return crm_call_fail(call, CRM__RPC__V1__CODE__CODE_NOT_FOUND, "producer", "%s has no consumer of \"%s\"",
+                         self->service, producer);
+}
+
+static int ops_list(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    crm_rpc_server_t *self = call->server;
+    Crm__Ops__V1__ListConsumersReply *r = (void *)out;
+    r->consumers = crm_arena_alloc(self->arena, sizeof *r->consumers * (size_t)(self->n_holds + 1));
+    for (int h = 0; h < self->n_holds; h++)
+        r->consumers[r->n_consumers++] = describe(call, self->holds[h]);
+    return 0;
+}
+
+static int ops_retry(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    const Crm__Ops__V1__RetryEventRequest *r = (const void *)in;
+    crm_consumer_t *k;
+    if (find_consumer(call, r->producer, &k) != 0)
+        return -1;
+    crm_consumer_retry(k);
+    *(Crm__Ops__V1__Consumer *)out = *describe(call, k);
+    return 0;
+}
+
+static int ops_skip(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    const Crm__Ops__V1__SkipEventRequest *r = (const void *)in;
+    crm_consumer_t *k;
+    if (find_consumer(call, r->producer, &k) != 0)
+        return -1;
+    int rc = crm_consumer_skip(k, crm_call_txn(call), r->seq);
+    if (rc == -1)
+        return crm_call_fail(call, CRM__RPC__V1__CODE__CODE_FAILED_PRECONDITION, "seq",
+                             "event %llu of %s is not the one failing to apply", (unsigned long long)r->seq, r->producer);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    *(Crm__Ops__V1__Consumer *)out = *describe(call, k);
+    return 0;
+}
+
+/* On the service's own socket only: the gateway routes the public API,
+ * which this is not part of. */
+static const crm_method_t ops_methods[] = {
+    {ops_list, CRM_METHOD_PUBLIC},
+    {ops_retry, CRM_METHOD_PUBLIC},
+    {ops_skip, CRM_METHOD_PUBLIC | CRM_METHOD_WRITE},
+};
 
 /* --- lifecycle ------------------------------------------------------------ */
 
@@ -812,6 +998,7 @@ crm_rpc_server_t *crm_rpc_server_new(struct ev_loop *loop, void *zctx, const cha
     if (!(self->watch = crm_zwatch_new(loop, self->socket, on_request, self)))
         goto fail;
     crm_rpc_server_add(self, &crm__health__v1__health__descriptor, health_methods, self);
+    crm_rpc_server_add(self, &crm__ops__v1__operations__descriptor, ops_methods, self);
     return self;
 fail:
     crm_rpc_server_destroy(&self);

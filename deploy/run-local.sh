@@ -71,11 +71,15 @@ if [ "$first_start" = 1 ]; then
     if [ -n "${CRM_ADMIN_PASSWORD:-}" ]; then
         echo "  administrator:  login admin, password from CRM_ADMIN_PASSWORD"
     else
-        pw=$(sed -n 's/.*password \([^ ]*\) (shown once).*/\1/p' "$data/logs/identity.out")
-        echo "  administrator:  login admin, password $pw  (shown this once: note it)"
+        echo "  administrator:  login admin, password $(cat "$data/identity/admin-password")"
+        echo "                  (kept in $data/identity/admin-password, readable by you only; change it, then delete the file)"
     fi
 else
-    echo "  administrator:  login admin, with the password set at the first start"
+    if [ -r "$data/identity/admin-password" ]; then
+        echo "  administrator:  login admin, password in $data/identity/admin-password"
+    else
+        echo "  administrator:  login admin, with the password set at the first start"
+    fi
 fi
 echo "  try:            CRM_ENDPOINT=tcp://127.0.0.1:$zmq_port $bin/crmctl login admin"
 echo "Ctrl-C stops everything."

@@ -12,4 +12,10 @@ int crmctl_backup(int argc, char **argv);
  * (2 for bad arguments). */
 int crmctl_tail(int argc, char **argv);
 
+/* crmctl consumers [--rpc ENDPOINT] SERVICE [retry PRODUCER | skip PRODUCER
+ * SEQ]: a service's event consumers, where each stands and the event it is
+ * stuck at, and an operator's decision about that event, straight on the
+ * service's RPC socket (consumers.c). Returns the exit status. */
+int crmctl_consumers(int argc, char **argv);
+
 #endif

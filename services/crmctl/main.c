@@ -6,6 +6,8 @@
  *   crmctl backup [--data DIR] DEST    hot copy of every store on this host
  *   crmctl tail [--user ID] [--doc MODEL/ID] [--stream EP]
  *                                      follow the live notification stream
+ *   crmctl consumers SERVICE [retry PRODUCER | skip PRODUCER SEQ]
+ *                                      a service's consumers and a stuck event
  * The token lives in ~/.config/crm/token (mode 0600); CRM_TOKEN overrides. */
 #include "crmctl.h"
 #include "crm_client.h"
@@ -233,6 +235,10 @@ static void usage(void)
           "                                 lead, customer or quotation; without filters every\n"
           "                                 user's entries; ENDPOINT CRM_NOTIFICATIONS_STREAM,\n"
           "                                 else tcp://127.0.0.1:5632\n"
+          "  consumers [--rpc EP] SERVICE [retry PRODUCER | skip PRODUCER SEQ]\n"
+          "                                 a service's event consumers (where each stands, the\n"
+          "                                 event it is stuck at) and an operator's decision\n"
+          "                                 about that event; EP CRM_<SERVICE>_RPC, else the default\n"
           "environment: CRM_ENDPOINT, CRM_ZMQ_PORT, CRM_TOKEN, CRM_PASSWORD, CRM_NOTIFICATIONS_STREAM,\n"
           "  CRM_CURVE_DIR (keys: the front door is then reached over CURVE; tail uses DIR/crmctl.key)\n",
           stderr);
@@ -256,6 +262,8 @@ int main(int argc, char **argv)
         return crmctl_backup(argc - a - 1, argv + a + 1);
     if (!strcmp(argv[a], "tail"))
         return crmctl_tail(argc - a - 1, argv + a + 1);
+    if (!strcmp(argv[a], "consumers"))
+        return crmctl_consumers(argc - a - 1, argv + a + 1);
     if (crm_curve_configure(NULL, NULL, getenv("CRM_CURVE_DIR"), NULL) != 0)
         return 1;
     crm_client_t *c = crm_client_new(ep);

@@ -37,9 +37,11 @@ typedef struct {
 extern const crm_method_t identity_methods[];
 extern const crm_method_t identity_internal_methods[];
 
-/* Creates the administrator on first start (no user yet). Prints the login
- * and password when generated. Returns 0 or an LMDB code. */
-int identity_bootstrap(identity_t *id, const char *admin_password);
+/* Creates the administrator on first start (no user yet), with
+ * admin_password or, if that is empty, a generated one written to
+ * password_file (mode 0600) before the administrator is committed.
+ * Returns 0, an LMDB code or an errno value. */
+int identity_bootstrap(identity_t *id, const char *admin_password, const char *password_file);
 
 /* Deletes expired sessions and invitations (a bounded number per call).
  * Returns 0 or an LMDB code. */

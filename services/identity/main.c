@@ -86,9 +86,11 @@ int main(int argc, char **argv)
         crm_error("no memory for argon2id");
         return 1;
     }
-    int rc = identity_bootstrap(&idn, admin_pw);
+    char password_file[4096];
+    snprintf(password_file, sizeof password_file, "%s/admin-password", data_dir);
+    int rc = identity_bootstrap(&idn, admin_pw, password_file);
     if (rc) {
-        crm_error("creating the administrator: %s", mdb_strerror(rc));
+        crm_error("creating the administrator: %s", rc > 0 ? strerror(rc) : mdb_strerror(rc));
         return 1;
     }
 

@@ -7,6 +7,9 @@
 #include "crm_validate.h"
 
 #include <ctype.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -739,9 +742,26 @@ static int change_password(crm_call_t *call, const ProtobufCMessage *in, Protobu
 typedef struct {
     identity_t *idn;
     const char *password;
+    const char *password_file;
     char generated[32];
     int created;
 } boot_t;
+
+/* text into path, readable by its owner only, on disk before the
+ * administrator it opens is committed. Returns 0 or an errno value. */
+static int write_secret(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno;
+    size_t n = strlen(text);
+    int rc = 0;
+    if (fchmod(fd, 0600) != 0 || write(fd, text, n) != (ssize_t)n || write(fd, "\n", 1) != 1 || fsync(fd) != 0)
+        rc = errno ? errno : EIO;
+    if (close(fd) != 0 && !rc)
+        rc = errno;
+    return rc;
+}
 
 static int bootstrap_txn(MDB_txn *txn, void *arg)
 {
@@ -760,10 +780,17 @@ static int bootstrap_txn(MDB_txn *txn, void *arg)
         return rc;
     const char *pw = b->password;
     if (!pw || !*pw) {
-        uint8_t raw[12];
-        randombytes_buf(raw, sizeof raw);
-        sodium_bin2base64(b->generated, sizeof b->generated, raw, sizeof raw,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        if (!b->generated[0]) {
+            uint8_t raw[12];
+            randombytes_buf(raw, sizeof raw);
+            sodium_bin2base64(b->generated, sizeof b->generated, raw, sizeof raw,
+                              sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+            /* not to a log: logs are kept, shipped and shown */
+            if ((rc = write_secret(b->password_file, b->generated)) != 0) {
+                crm_error("cannot write the administrator's password to %s: %s", b->password_file, strerror(rc));
+                return rc;
+            }
+        }
         pw = b->generated;
     }
     char hash[crypto_pwhash_STRBYTES];
@@ -798,15 +825,15 @@ static int bootstrap_txn(MDB_txn *txn, void *arg)
     return 0;
 }
 
-int identity_bootstrap(identity_t *idn, const char *admin_password)
+int identity_bootstrap(identity_t *idn, const char *admin_password, const char *password_file)
 {
-    boot_t b = {idn, admin_password, "", 0};
+    boot_t b = {idn, admin_password, password_file, "", 0};
     int rc = crm_store_write(idn->store, bootstrap_txn, &b);
     if (rc)
         return rc;
     if (b.created && b.generated[0]) {
-        printf("administrator created: login admin, password %s (shown once)\n", b.generated);
-        fflush(stdout);
+        crm_info("administrator created: login admin, password in %s (readable by its owner only)", password_file);
+        sodium_memzero(b.generated, sizeof b.generated);
     } else if (b.created) {
         crm_info("administrator created: login admin, password from CRM_ADMIN_PASSWORD");
     }

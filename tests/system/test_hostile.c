@@ -328,6 +328,68 @@ static void test_failed_logins_lock_the_address_not_the_user(void **state)
     crm_client_destroy(&user);
 }
 
+/* 1 if the file holds text anywhere. */
+static int file_holds(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t cap = 1 << 20, n = 0, len = strlen(text);
+    char *buf = crm_malloc(cap);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            cap *= 2;
+            buf = crm_realloc(buf, cap);
+        }
+    }
+    fclose(f);
+    int found = 0;
+    for (size_t i = 0; !found && i + len <= n; i++)
+        found = !memcmp(buf + i, text, len);
+    free(buf);
+    return found;
+}
+
+/* A keyed CreateUser's reply (with its invitation token) is kept for a
+ * retry, but neither it nor the client's key is in the store in clear,
+ * so a copy of the store gives no one the invitation. The generated
+ * administrator password is not in any log. */
+static void test_secrets_at_rest(void **state)
+{
+    const char *key = "invite-key-7f3a9c";
+    crm_status_t st;
+    uint8_t *out = NULL;
+    size_t out_len;
+    Crm__Identity__V1__CreateUserRequest req = CRM__IDENTITY__V1__CREATE_USER_REQUEST__INIT;
+    req.login = "invited2";
+    req.name = "Ivo";
+    size_t n = crm__identity__v1__create_user_request__get_packed_size(&req);
+    uint8_t body[256];
+    crm__identity__v1__create_user_request__pack(&req, body);
+    assert_int_equal(crm_client_call(env->client, "crm.identity.v1.Identity/CreateUser", admin, key, body, n,
+                                     SYS_TIMEOUT_MS, &st, &out, &out_len), 0);
+    assert_int_equal(st.code, CODE(OK));
+    Crm__Identity__V1__CreateUserReply *r = crm__identity__v1__create_user_reply__unpack(NULL, out_len, out);
+    free(out);
+    assert_non_null(r);
+    assert_true(strlen(r->invite_token) > 20);
+    /* the retry gets the same reply, token included */
+    assert_int_equal(crm_client_call(env->client, "crm.identity.v1.Identity/CreateUser", admin, key, body, n,
+                                     SYS_TIMEOUT_MS, &st, &out, &out_len), 0);
+    Crm__Identity__V1__CreateUserReply *again = crm__identity__v1__create_user_reply__unpack(NULL, out_len, out);
+    free(out);
+    assert_non_null(again);
+    assert_string_equal(again->invite_token, r->invite_token);
+    char path[512];
+    snprintf(path, sizeof path, "%s/identity/data.mdb", env->dir);
+    assert_false(file_holds(path, r->invite_token));
+    assert_false(file_holds(path, key));
+    assert_true(file_holds(path, "invited2")); /* the search itself works */
+    crm__identity__v1__create_user_reply__free_unpacked(r, NULL);
+    crm__identity__v1__create_user_reply__free_unpacked(again, NULL);
+}
+
 #define FLOODERS 8
 #define FLOOD_MS 3000
 
@@ -426,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_oversized_calls_to_every_service),
         cmocka_unit_test(test_unknown_fields_dropped),
         cmocka_unit_test(test_connections_per_address),
+        cmocka_unit_test(test_secrets_at_rest),
         cmocka_unit_test(test_failed_logins_lock_the_address_not_the_user),
         cmocka_unit_test(test_login_flood),
     };
