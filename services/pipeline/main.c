@@ -46,7 +46,7 @@ static int bootstrap(MDB_txn *txn, void *arg) { return pl_stages_bootstrap(arg, 
 int main(int argc, char **argv)
 {
     const char *curve_dir, *data_dir, *rpc_ep, *pub_ep, *replay_ep, *id_events, *id_replay, *currency;
-    int64_t heartbeat_ms, window_us;
+    int64_t heartbeat_ms, window_us, report_rows;
     const crm_opt_t opts[] = {
         {"data-dir", "CRM_PIPELINE_DATA", CRM_OPT_STRING, &data_dir, "./data/pipeline", "LMDB folder"},
         {"rpc", "CRM_PIPELINE_RPC", CRM_OPT_STRING, &rpc_ep, "tcp://127.0.0.1:5611", "RPC endpoint (bind)"},
@@ -55,6 +55,8 @@ int main(int argc, char **argv)
         {"identity-events", "CRM_IDENTITY_EVENTS", CRM_OPT_STRING, &id_events, "tcp://127.0.0.1:5602", "identity's event PUB"},
         {"identity-replay", "CRM_IDENTITY_REPLAY", CRM_OPT_STRING, &id_replay, "tcp://127.0.0.1:5603", "identity's replay"},
         {"default-currency", "CRM_DEFAULT_CURRENCY", CRM_OPT_STRING, &currency, "EUR", "currency of leads that name none"},
+        {"report-max-rows", "CRM_REPORT_MAX_ROWS", CRM_OPT_INT, &report_rows, "4096",
+         "groups one PipelineReport may have; past it the report is refused, never cut"},
         {"heartbeat-ms", "CRM_HEARTBEAT_MS", CRM_OPT_INT, &heartbeat_ms, "500", "event heartbeat interval"},
         {"commit-window-us", "CRM_COMMIT_WINDOW_US", CRM_OPT_INT, &window_us, CRM_STR(CRM_CONSUMER_WINDOW_US),
          "events that come this soon after a commit wait and go in one transaction (0: at once)"},
@@ -73,6 +75,11 @@ int main(int argc, char **argv)
         return 2;
     }
     memcpy(pl.default_currency, currency, 4);
+    if (report_rows < 1 || report_rows > 1000000) {
+        crm_error("--report-max-rows must be 1 to 1000000");
+        return 2;
+    }
+    pl.report_max_rows = (size_t)report_rows;
     const crm_store_dbi_t dbis[] = {
         {"leads", 0, &pl.leads},           {"customers", 0, &pl.customers},
         {"stages", 0, &pl.stages},         {"tags", 0, &pl.tags},

@@ -25,6 +25,7 @@ typedef struct {
     crm_store_t *store;
     crm_outbox_t *outbox;
     char default_currency[4];
+    size_t report_max_rows; /* groups one PipelineReport may have */
     MDB_dbi leads;       /* id → Lead */
     MDB_dbi customers;   /* id → Customer */
     MDB_dbi stages;      /* id → Stage */

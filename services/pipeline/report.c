@@ -2,6 +2,7 @@
  * team, status or expected-closing month. A report reads every lead in
  * range; the kanban is what must stay cheap, and it never does this. */
 #include "pipeline.h"
+#include "crm_map.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,6 @@
 #define CODE(x) CRM__RPC__V1__CODE__CODE_##x
 #define STATUS(x) CRM__PIPELINE__V1__LEAD_STATUS__LEAD_STATUS_##x
 #define GROUP(x) CRM__PIPELINE__V1__GROUP_BY__GROUP_BY_##x
-#define ROWS_MAX 4096
 
 typedef Crm__Pipeline__V1__ReportRow row_t;
 
@@ -59,6 +59,26 @@ static const char *label_of(crm_call_t *call, int group, const lead_t *l, char *
     }
 }
 
+static uint64_t key_hash(const char *key)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h;
+}
+
+/* The row of key, or NULL; two keys of one hash fall back to a scan. */
+static row_t *find_row(crm_map_t *index, row_t **rows, const char *key)
+{
+    row_t *row = crm_map_get(index, key_hash(key));
+    if (!row || !strcmp(row->key, key))
+        return row;
+    for (row_t **r = rows; *r; r++)
+        if (!strcmp((*r)->key, key))
+            return *r;
+    return NULL;
+}
+
 static int by_key(const void *a, const void *b)
 {
     const row_t *x = *(row_t *const *)a, *y = *(row_t *const *)b;
@@ -83,8 +103,9 @@ int pl_pipeline_report(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
     int rc = mdb_cursor_open(crm_call_txn(call), pl->leads, &cur);
     if (rc)
         return crm_call_fail_db(call, rc);
-    row_t **rows = crm_arena_alloc(crm_call_arena(call), sizeof *rows * ROWS_MAX);
+    row_t **rows = crm_arena_alloc(crm_call_arena(call), sizeof *rows * (pl->report_max_rows + 1)); /* NULL-ended */
     size_t n = 0;
+    crm_map_t *index = crm_map_new(); /* key hash -> row: one look-up a lead, not a scan of the rows */
     MDB_val k, d;
     for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
         lead_t *l = crm__pipeline__v1__lead__unpack(NULL, d.mv_size, d.mv_data);
@@ -98,26 +119,39 @@ int pl_pipeline_report(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
                        (!r->to[0] || strcmp(day, r->to) <= 0);
         if (in_range) {
             const char *label = label_of(call, r->group_by, l, key, sizeof key);
-            row_t *row = NULL;
-            for (size_t i = 0; i < n && !row; i++)
-                if (!strcmp(rows[i]->key, key))
-                    row = rows[i];
-            if (!row && n < ROWS_MAX) {
+            row_t *row = find_row(index, rows, key);
+            if (!row && n == pl->report_max_rows) {
+                /* never a silent cut: the caller narrows the report */
+                crm__pipeline__v1__lead__free_unpacked(l, NULL);
+                mdb_cursor_close(cur);
+                crm_map_destroy(&index);
+                return crm_call_fail(call, CODE(RESOURCE_EXHAUSTED), "groupBy",
+                                     "the report has more than %zu groups; narrow it by team or dates",
+                                     pl->report_max_rows);
+            }
+            if (!row) {
                 row = crm_call_new(call, &crm__pipeline__v1__report_row__descriptor);
                 row->key = crm_arena_strdup(crm_call_arena(call), key);
                 row->label = crm_arena_strdup(crm_call_arena(call), label);
                 rows[n++] = row;
+                crm_map_put(index, key_hash(key), row);
             }
-            if (row) {
-                row->count++;
-                row->expected_revenue += l->expected_revenue;
-                row->weighted_revenue += PL_WEIGHTED(l);
-                row->won_count += l->status == STATUS(WON);
-                row->lost_count += l->status == STATUS(LOST);
+            row->count++;
+            row->won_count += l->status == STATUS(WON);
+            row->lost_count += l->status == STATUS(LOST);
+            if (__builtin_add_overflow(row->expected_revenue, l->expected_revenue, &row->expected_revenue) ||
+                __builtin_add_overflow(row->weighted_revenue, PL_WEIGHTED(l), &row->weighted_revenue)) {
+                crm__pipeline__v1__lead__free_unpacked(l, NULL);
+                mdb_cursor_close(cur);
+                crm_map_destroy(&index);
+                return crm_call_fail(call, CODE(OUT_OF_RANGE), "groupBy",
+                                     "the revenue of group \"%s\" is past what a 64-bit sum holds; "
+                                     "narrow the report by team or dates", row->label);
             }
         }
         crm__pipeline__v1__lead__free_unpacked(l, NULL);
     }
+    crm_map_destroy(&index);
     mdb_cursor_close(cur);
     if (rc && rc != MDB_NOTFOUND)
         return crm_call_fail_db(call, rc);

@@ -38,7 +38,7 @@ static int setup(void **state)
     /* ASan's quarantine would keep every freed block counted in the RSS */
     /* hashes of a real cost (16 MiB, not the harness's 1 MiB), so that a
      * flood of them would show on identity's loop if they ran there */
-    static const char *const extra[] = {"CRM_HTTP_PER_ADDRESS=8", "CRM_PWHASH_MEM_KIB=16384",
+    static const char *const extra[] = {"CRM_HTTP_PER_ADDRESS=8", "CRM_PWHASH_MEM_KIB=16384", "CRM_REPORT_MAX_ROWS=3",
                                         "ASAN_OPTIONS=quarantine_size_mb=8:detect_leaks=1", NULL};
     env = sys_start_admin(extra, &admin);
     if (!env)
@@ -390,6 +390,28 @@ static void test_secrets_at_rest(void **state)
     crm__identity__v1__create_user_reply__free_unpacked(again, NULL);
 }
 
+/* A report of more groups than --report-max-rows is refused, never cut;
+ * narrowed, it is answered. */
+static void test_report_refused_not_cut(void **state)
+{
+    const char *stages[] = {"New", "Qualification", "Proposition", "Negotiation"};
+    json_t *team = OK(admin, "crm.identity.v1.Identity/CreateTeam", "{\"name\":\"Report team\"}");
+    int64_t t = sys_jint(team, "id");
+    json_decref(team);
+    for (int i = 0; i < 4; i++) {
+        json_t *l = OK(admin, "crm.pipeline.v1.Pipeline/CreateLead",
+                       "{\"type\":\"LEAD_TYPE_OPPORTUNITY\",\"name\":\"R%d\",\"teamId\":\"%lld\",\"stageId\":\"%lld\"}",
+                       i, (long long)(i < 2 ? t : 0), (long long)sys_stage_id(env, admin, stages[i]));
+        json_decref(l);
+    }
+    ERR(CODE(RESOURCE_EXHAUSTED), "groupBy", admin, "crm.pipeline.v1.Pipeline/PipelineReport",
+        "{\"groupBy\":\"GROUP_BY_STAGE\"}");
+    json_t *r = OK(admin, "crm.pipeline.v1.Pipeline/PipelineReport", "{\"groupBy\":\"GROUP_BY_STAGE\",\"teamId\":\"%lld\"}",
+                   (long long)t);
+    assert_int_equal(json_array_size(json_object_get(r, "rows")), 2);
+    json_decref(r);
+}
+
 #define FLOODERS 8
 #define FLOOD_MS 3000
 
@@ -489,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_unknown_fields_dropped),
         cmocka_unit_test(test_connections_per_address),
         cmocka_unit_test(test_secrets_at_rest),
+        cmocka_unit_test(test_report_refused_not_cut),
         cmocka_unit_test(test_failed_logins_lock_the_address_not_the_user),
         cmocka_unit_test(test_login_flood),
     };
