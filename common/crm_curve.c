@@ -18,8 +18,21 @@
 #define KEY 32     /* bytes of a binary key */
 #define Z85_KEY 40 /* characters of a Z85 key */
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
-#define DOMAIN_OPEN "open"
-#define DOMAIN_KNOWN "known"
+/* A server socket's role is its ZAP domain; each role admits the keys
+ * named here (by the NAME of NAME.pub), so that a key made for one purpose
+ * opens nothing else: the stream readers' key cannot call methods, the
+ * operator's cannot read events, and no service can call another's
+ * methods (services never call each other; decision 3). */
+static const struct {
+    crm_curve_role_t role;
+    const char *domain;
+    const char *const names[6]; /* NULL-ended; none at all: any key */
+} roles[] = {
+    {CRM_CURVE_OPEN, "open", {NULL}},
+    {CRM_CURVE_RPC, "rpc", {"gateway", "operator", NULL}},
+    {CRM_CURVE_EVENTS, "events", {"identity", "pipeline", "activities", "notifications", "gateway", NULL}},
+    {CRM_CURVE_STREAM, "stream", {"gateway", "crmctl", NULL}},
+};
 
 typedef struct {
     int has_own;
@@ -86,11 +99,25 @@ static int load_known(keys_t *k)
     return rc;
 }
 
-static int is_known(const void *key, size_t len)
+/* Whether the client key (len bytes) may connect to a socket of the role
+ * whose ZAP domain is domain (dlen bytes). */
+static int admitted(const void *domain, size_t dlen, const void *key, size_t len)
 {
-    for (size_t i = 0; len == KEY && i < curve.keys.n_known; i++)
-        if (!memcmp(curve.keys.known[i].key, key, KEY))
-            return 1;
+    size_t r = 0;
+    while (r < sizeof roles / sizeof roles[0] &&
+           (strlen(roles[r].domain) != dlen || memcmp(roles[r].domain, domain, dlen) != 0))
+        r++;
+    if (r == sizeof roles / sizeof roles[0])
+        return 0;
+    if (!roles[r].names[0])
+        return 1;
+    for (size_t i = 0; len == KEY && i < curve.keys.n_known; i++) {
+        if (memcmp(curve.keys.known[i].key, key, KEY) != 0)
+            continue;
+        for (const char *const *n = roles[r].names; *n; n++)
+            if (!strcmp(*n, curve.keys.known[i].name))
+                return 1;
+    }
     return 0;
 }
 
@@ -104,14 +131,13 @@ static void on_zap(crm_zwatch_t *w, void *socket, void *arg)
             return;
         const char *status = "400", *text = "malformed request";
         if (f.count >= 7) {
-            int open = crm_frame_size(&f, 2) == strlen(DOMAIN_OPEN) &&
-                       !memcmp(crm_frame_data(&f, 2), DOMAIN_OPEN, strlen(DOMAIN_OPEN));
             int is_curve = crm_frame_size(&f, 5) == 5 && !memcmp(crm_frame_data(&f, 5), "CURVE", 5);
-            if (is_curve && (open || is_known(crm_frame_data(&f, 6), crm_frame_size(&f, 6)))) {
+            if (is_curve && admitted(crm_frame_data(&f, 2), crm_frame_size(&f, 2), crm_frame_data(&f, 6),
+                                     crm_frame_size(&f, 6))) {
                 status = "200";
                 text = "OK";
             } else {
-                text = "unknown key";
+                text = "key not admitted here";
                 char addr[64] = "";
                 size_t n = crm_frame_size(&f, 3) < sizeof addr - 1 ? crm_frame_size(&f, 3) : sizeof addr - 1;
                 memcpy(addr, crm_frame_data(&f, 3), n);
@@ -119,7 +145,9 @@ static void on_zap(crm_zwatch_t *w, void *socket, void *arg)
                 static int64_t last_warned;
                 int64_t now = crm_time_mono_us();
                 if (!last_warned || now - last_warned > 10000000) {
-                    crm_warn("curve: refused a peer at %s: its key is not one of %s/*.pub", addr, curve.keys.dir);
+                    crm_warn("curve: refused a peer at %s on a %.*s socket: its key is not one of %s/*.pub, "
+                             "or not one this socket's role admits", addr, (int)crm_frame_size(&f, 2),
+                             (const char *)crm_frame_data(&f, 2), curve.keys.dir);
                     last_warned = now;
                 }
             }
@@ -186,12 +214,19 @@ int crm_curve_configure(void *zctx, struct ev_loop *loop, const char *dir, const
 
 int crm_curve_enabled(void) { return curve.enabled; }
 
-int crm_curve_server(void *socket, int open)
+int crm_curve_server(void *socket, crm_curve_role_t role)
 {
     if (!curve.enabled)
         return 0;
     int one = 1;
-    const char *domain = open ? DOMAIN_OPEN : DOMAIN_KNOWN;
+    const char *domain = NULL;
+    for (size_t r = 0; r < sizeof roles / sizeof roles[0]; r++)
+        if (roles[r].role == role)
+            domain = roles[r].domain;
+    if (!domain) {
+        crm_error("curve: no such socket role %d", (int)role);
+        return -1;
+    }
     if (!curve.keys.has_own) {
         crm_error("curve: a server needs its own secret key");
         return -1;

@@ -11,9 +11,9 @@
  * <name>.key holds a service's secret key, <name>.pub each service's public
  * key, both as 40 characters of Z85. A host needs its own .key and every
  * .pub. When configured, each bound socket of a service is a CURVE server
- * whose clients must present one of the .pub keys (a ZAP handler on the
- * service's loop checks), except a door opened with `open` (the gateway's
- * front door), which encrypts but lets any client key in: clients there
+ * whose clients must present one of the .pub keys that its role admits (a
+ * ZAP handler on the service's loop checks), except the gateway's front
+ * door, which encrypts but lets any client key in: clients there
  * authenticate with their session token. Each connecting socket is a CURVE
  * client with the process's key (or a fresh one when it has none) and the
  * public key of the service it connects to.
@@ -32,9 +32,18 @@ int crm_curve_configure(void *zctx, struct ev_loop *loop, const char *dir, const
 /* 1 if configured. */
 int crm_curve_enabled(void);
 
-/* Makes socket, before it binds, a CURVE server. open: any client key may
- * connect; otherwise only the known ones. Returns 0 or -1 (logged). */
-int crm_curve_server(void *socket, int open);
+/* Who may connect to a server socket: its role admits the keys of those
+ * who need it, by their name (NAME.pub), and no others. */
+typedef enum {
+    CRM_CURVE_OPEN,   /* any key: the gateway's front door (clients prove themselves with a session) */
+    CRM_CURVE_RPC,    /* a service's methods: gateway, operator (crmctl consumers) */
+    CRM_CURVE_EVENTS, /* a producer's events and replay: the services (gateway included) */
+    CRM_CURVE_STREAM, /* notifications' live stream: gateway, crmctl (the stream readers' key, crmctl tail) */
+} crm_curve_role_t;
+
+/* Makes socket, before it binds, a CURVE server for role. Returns 0 or -1
+ * (logged). */
+int crm_curve_server(void *socket, crm_curve_role_t role);
 
 /* Makes socket, before it connects, a CURVE client of the service named
  * server (whose dir/server.pub must exist). Returns 0 or -1 (logged). */

@@ -199,7 +199,7 @@ static void *bound_socket(void *zctx, int type, const char *endpoint)
     void *s = zmq_socket(zctx, type);
     if (!s)
         return NULL;
-    if (crm_zsock_setup(s, 1 << 20) != 0 || crm_curve_server(s, 0) != 0 || zmq_bind(s, endpoint) != 0) {
+    if (crm_zsock_setup(s, 1 << 20) != 0 || crm_curve_server(s, CRM_CURVE_EVENTS) != 0 || zmq_bind(s, endpoint) != 0) {
         crm_error("bind %s: %s", endpoint, zmq_strerror(errno));
         zmq_close(s);
         return NULL;

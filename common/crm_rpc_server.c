@@ -991,7 +991,7 @@ crm_rpc_server_t *crm_rpc_server_new(struct ev_loop *loop, void *zctx, const cha
     }
     self->socket = zmq_socket(zctx, ZMQ_ROUTER);
     if (!self->socket || crm_zsock_setup(self->socket, max_msg) != 0 ||
-        crm_curve_server(self->socket, 0) != 0 || zmq_bind(self->socket, endpoint) != 0) {
+        crm_curve_server(self->socket, CRM_CURVE_RPC) != 0 || zmq_bind(self->socket, endpoint) != 0) {
         crm_error("bind %s: %s", endpoint, zmq_strerror(errno));
         goto fail;
     }

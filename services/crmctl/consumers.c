@@ -130,7 +130,7 @@ int crmctl_consumers(int argc, char **argv)
         if (!rpc || !*rpc)
             rpc = services[i].def;
     }
-    if (crm_curve_configure(NULL, NULL, getenv("CRM_CURVE_DIR"), "crmctl") != 0)
+    if (crm_curve_configure(NULL, NULL, getenv("CRM_CURVE_DIR"), "operator") != 0)
         return 1;
     int rc;
     if (a == argc) {

@@ -202,7 +202,10 @@ static int call_json(crm_client_t *c, const char *name, const char *json, const 
 static int keygen(int argc, char **argv)
 {
     /* crmctl's own key lets `crmctl tail` into the notification stream */
-    static const char *const services[] = {"identity", "pipeline", "activities", "notifications", "gateway", "crmctl"};
+    /* crmctl's key reads the live stream (crmctl tail); the operator's calls
+     * a service's operations (crmctl consumers): each opens only that */
+    static const char *const services[] = {"identity", "pipeline", "activities", "notifications",
+                                           "gateway", "crmctl", "operator"};
     if (argc < 1) {
         fputs("usage: crmctl keygen DIR [NAME...]\n", stderr);
         return 2;
@@ -226,7 +229,8 @@ static void usage(void)
           "  health [SERVICE]               health of the gateway or of a service\n"
           "  keygen DIR [NAME...]           CurveZMQ key pairs (NAME.key, NAME.pub) in DIR, by\n"
           "                                 default for identity pipeline activities notifications\n"
-          "                                 gateway crmctl (crmctl's is what tail connects with)\n"
+          "                                 gateway crmctl operator (crmctl's is what tail reads\n"
+          "                                 the stream with, operator's what consumers calls with)\n"
           "  backup [--data DIR] DEST       consistent hot copy of every store under DIR\n"
           "                                 (CRM_DATA_DIR, else ./data) into the new folder DEST\n"
           "  tail [--user ID] [--doc MODEL/ID] [--stream ENDPOINT]\n"

@@ -221,7 +221,7 @@ int gw_zmq_door_start(gateway_t *gw, const char *endpoint)
      * handle(); only a message past every limit is cut off by libzmq, which
      * drops the peer */
     if (!door_socket || crm_zsock_setup(door_socket, crm_limit_service("")) != 0 ||
-        crm_curve_server(door_socket, 1) != 0 || zmq_bind(door_socket, endpoint) != 0) {
+        crm_curve_server(door_socket, CRM_CURVE_OPEN) != 0 || zmq_bind(door_socket, endpoint) != 0) {
         crm_error("front door %s: %s", endpoint, zmq_strerror(errno));
         return -1;
     }

@@ -148,7 +148,7 @@ ntf_stream_t *ntf_stream_new(struct ev_loop *loop, void *zctx, notifications_t *
     /* bursts of 20 followers an event outrun libzmq's default 1,000 messages */
     int hwm = 200000;
     if (!self->pub || crm_zsock_setup(self->pub, 1 << 20) != 0 ||
-        zmq_setsockopt(self->pub, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 || crm_curve_server(self->pub, 0) != 0 ||
+        zmq_setsockopt(self->pub, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 || crm_curve_server(self->pub, CRM_CURVE_STREAM) != 0 ||
         zmq_bind(self->pub, endpoint) != 0) {
         crm_error("bind %s: %s", endpoint, zmq_strerror(errno));
         goto fail;

@@ -18,11 +18,13 @@
  * the right keys, a stranger's key, a wrong server key, or none. A refused
  * client never gets its echo back. */
 
+/* The process holds the gateway's key; its sockets have each role: server
+ * (a service's methods), open (the front door), events and stream. */
 typedef struct {
     struct ev_loop *loop;
-    void *zctx, *server, *open_server;
-    crm_zwatch_t *watch, *open_watch;
-    char dir[64], endpoint[64], open_endpoint[64];
+    void *zctx, *server, *open_server, *events_server, *stream_server;
+    crm_zwatch_t *watch, *open_watch, *events_watch, *stream_watch;
+    char dir[64], endpoint[64], open_endpoint[64], events_endpoint[64], stream_endpoint[64];
 } fixture_t;
 
 static void echo(crm_zwatch_t *w, void *socket, void *arg)
@@ -40,12 +42,12 @@ static void echo(crm_zwatch_t *w, void *socket, void *arg)
     }
 }
 
-static void *bound(fixture_t *f, int open, char *endpoint, size_t size)
+static void *bound(fixture_t *f, crm_curve_role_t role, char *endpoint, size_t size)
 {
     void *s = zmq_socket(f->zctx, ZMQ_ROUTER);
     assert_non_null(s);
     assert_int_equal(crm_zsock_setup(s, 0), 0);
-    assert_int_equal(crm_curve_server(s, open), 0);
+    assert_int_equal(crm_curve_server(s, role), 0);
     assert_int_equal(zmq_bind(s, "tcp://127.0.0.1:*"), 0);
     size_t len = size;
     assert_int_equal(zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, endpoint, &len), 0);
@@ -56,16 +58,21 @@ static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/crm-test-curve-%d", (int)getpid());
-    if (crm_curve_keygen(f->dir, "server") != 0 || crm_curve_keygen(f->dir, "peer") != 0)
+    if (crm_curve_keygen(f->dir, "gateway") != 0 || crm_curve_keygen(f->dir, "operator") != 0 ||
+        crm_curve_keygen(f->dir, "crmctl") != 0 || crm_curve_keygen(f->dir, "pipeline") != 0)
         return -1;
     f->loop = ev_loop_new(EVFLAG_AUTO);
     f->zctx = zmq_ctx_new();
-    if (crm_curve_configure(f->zctx, f->loop, f->dir, "server") != 0)
+    if (crm_curve_configure(f->zctx, f->loop, f->dir, "gateway") != 0)
         return -1;
-    f->server = bound(f, 0, f->endpoint, sizeof f->endpoint);
-    f->open_server = bound(f, 1, f->open_endpoint, sizeof f->open_endpoint);
+    f->server = bound(f, CRM_CURVE_RPC, f->endpoint, sizeof f->endpoint);
+    f->open_server = bound(f, CRM_CURVE_OPEN, f->open_endpoint, sizeof f->open_endpoint);
+    f->events_server = bound(f, CRM_CURVE_EVENTS, f->events_endpoint, sizeof f->events_endpoint);
+    f->stream_server = bound(f, CRM_CURVE_STREAM, f->stream_endpoint, sizeof f->stream_endpoint);
     f->watch = crm_zwatch_new(f->loop, f->server, echo, NULL);
     f->open_watch = crm_zwatch_new(f->loop, f->open_server, echo, NULL);
+    f->events_watch = crm_zwatch_new(f->loop, f->events_server, echo, NULL);
+    f->stream_watch = crm_zwatch_new(f->loop, f->stream_server, echo, NULL);
     *state = f;
     return 0;
 }
@@ -75,8 +82,12 @@ static int teardown(void **state)
     fixture_t *f = *state;
     crm_zwatch_destroy(&f->watch);
     crm_zwatch_destroy(&f->open_watch);
+    crm_zwatch_destroy(&f->events_watch);
+    crm_zwatch_destroy(&f->stream_watch);
     zmq_close(f->server);
     zmq_close(f->open_server);
+    zmq_close(f->events_server);
+    zmq_close(f->stream_server);
     crm_curve_shutdown();
     zmq_ctx_term(f->zctx);
     ev_loop_destroy(f->loop);
@@ -131,7 +142,7 @@ static void test_known_client_is_served(void **state)
 {
     fixture_t *f = *state;
     void *c = zmq_socket(f->zctx, ZMQ_DEALER);
-    assert_int_equal(crm_curve_client(c, "server"), 0); /* the process's own key: known */
+    assert_int_equal(crm_curve_client(c, "gateway"), 0); /* the process's own key: known */
     assert_true(round_trip(f, c, f->endpoint));
 }
 
@@ -139,9 +150,9 @@ static void test_known_peer_key_is_served(void **state)
 {
     fixture_t *f = *state;
     char server[41], pub[41], sec[41];
-    read_z85(f, "server.pub", server);
-    read_z85(f, "peer.pub", pub);
-    read_z85(f, "peer.key", sec);
+    read_z85(f, "gateway.pub", server);
+    read_z85(f, "operator.pub", pub);
+    read_z85(f, "operator.key", sec);
     assert_true(round_trip(f, client_with_keys(f, server, pub, sec), f->endpoint));
 }
 
@@ -149,7 +160,7 @@ static void test_stranger_is_refused(void **state)
 {
     fixture_t *f = *state;
     char server[41], pub[41], sec[41];
-    read_z85(f, "server.pub", server);
+    read_z85(f, "gateway.pub", server);
     assert_int_equal(zmq_curve_keypair(pub, sec), 0);
     assert_false(round_trip(f, client_with_keys(f, server, pub, sec), f->endpoint));
     /* the same stranger is let in at an open door (the gateway's front door) */
@@ -160,12 +171,12 @@ static void test_wrong_server_key_gets_nothing(void **state)
 {
     fixture_t *f = *state;
     char not_server[41], pub[41], sec[41], junk[41];
-    read_z85(f, "peer.pub", not_server);
-    read_z85(f, "peer.pub", pub);
-    read_z85(f, "peer.key", sec);
+    read_z85(f, "operator.pub", not_server);
+    read_z85(f, "operator.pub", pub);
+    read_z85(f, "operator.key", sec);
     assert_false(round_trip(f, client_with_keys(f, not_server, pub, sec), f->endpoint));
     assert_int_equal(zmq_curve_keypair(junk, sec), 0);
-    read_z85(f, "peer.key", sec);
+    read_z85(f, "operator.key", sec);
     assert_false(round_trip(f, client_with_keys(f, junk, pub, sec), f->open_endpoint));
 }
 
@@ -174,6 +185,41 @@ static void test_plain_client_gets_nothing(void **state)
     fixture_t *f = *state;
     assert_false(round_trip(f, zmq_socket(f->zctx, ZMQ_DEALER), f->endpoint));
     assert_false(round_trip(f, zmq_socket(f->zctx, ZMQ_DEALER), f->open_endpoint));
+}
+
+/* A key opens what its role needs and nothing else. */
+static int admitted(fixture_t *f, const char *name, const char *endpoint)
+{
+    char server[41], pub[41], sec[41], file[64];
+    read_z85(f, "gateway.pub", server);
+    snprintf(file, sizeof file, "%s.pub", name);
+    read_z85(f, file, pub);
+    snprintf(file, sizeof file, "%s.key", name);
+    read_z85(f, file, sec);
+    return round_trip(f, client_with_keys(f, server, pub, sec), endpoint);
+}
+
+static void test_roles(void **state)
+{
+    fixture_t *f = *state;
+    /* the stream readers' key (crmctl tail) reads the stream, calls nothing */
+    assert_true(admitted(f, "crmctl", f->stream_endpoint));
+    assert_false(admitted(f, "crmctl", f->endpoint));
+    assert_false(admitted(f, "crmctl", f->events_endpoint));
+    /* the operator calls methods (crmctl consumers), reads nothing */
+    assert_true(admitted(f, "operator", f->endpoint));
+    assert_false(admitted(f, "operator", f->events_endpoint));
+    assert_false(admitted(f, "operator", f->stream_endpoint));
+    /* a service reads events and never calls another service's methods */
+    assert_true(admitted(f, "pipeline", f->events_endpoint));
+    assert_false(admitted(f, "pipeline", f->endpoint));
+    assert_false(admitted(f, "pipeline", f->stream_endpoint));
+    /* the gateway does all three */
+    assert_true(admitted(f, "gateway", f->endpoint));
+    assert_true(admitted(f, "gateway", f->events_endpoint));
+    assert_true(admitted(f, "gateway", f->stream_endpoint));
+    /* anyone reaches the front door */
+    assert_true(admitted(f, "crmctl", f->open_endpoint));
 }
 
 static void test_bad_configuration_is_refused(void **state)
@@ -189,14 +235,14 @@ static void test_bad_configuration_is_refused(void **state)
     fclose(fp);
     assert_int_equal(crm_curve_configure(NULL, NULL, f->dir, "broken"), -1);
     unlink(path);
-    assert_int_equal(crm_curve_configure(NULL, NULL, "/nonexistent/keys", "server"), -1);
+    assert_int_equal(crm_curve_configure(NULL, NULL, "/nonexistent/keys", "gateway"), -1);
     void *orphan = zmq_socket(f->zctx, ZMQ_DEALER);
     int failed = crm_curve_client(orphan, "nobody");
     zmq_close(orphan);
     assert_int_equal(failed, -1);
     /* and the configuration in place still works */
     void *c = zmq_socket(f->zctx, ZMQ_DEALER);
-    assert_int_equal(crm_curve_client(c, "server"), 0);
+    assert_int_equal(crm_curve_client(c, "gateway"), 0);
     assert_true(round_trip(f, c, f->endpoint));
 }
 
@@ -205,10 +251,10 @@ static void test_keygen_modes(void **state)
     fixture_t *f = *state;
     char path[128];
     struct stat st;
-    snprintf(path, sizeof path, "%s/server.key", f->dir);
+    snprintf(path, sizeof path, "%s/gateway.key", f->dir);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
-    snprintf(path, sizeof path, "%s/server.pub", f->dir);
+    snprintf(path, sizeof path, "%s/gateway.pub", f->dir);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0644);
     assert_int_equal(crm_curve_keygen(f->dir, "../escape"), -1);
@@ -223,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_stranger_is_refused),
         cmocka_unit_test(test_wrong_server_key_gets_nothing),
         cmocka_unit_test(test_plain_client_gets_nothing),
+        cmocka_unit_test(test_roles),
         cmocka_unit_test(test_bad_configuration_is_refused),
         cmocka_unit_test(test_keygen_modes),
     };
