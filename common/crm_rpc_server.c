@@ -192,13 +192,33 @@ int crm_call_fail_status(crm_call_t *c, const crm_status_t *st)
     return -1;
 }
 
+/* A full disk is the operator's to mend and the client's to retry: a coded
+ * answer that says so, with nothing written (the transaction is undone
+ * whole); anything else from storage is internal. */
+static int fail_storage(crm_call_t *c, int rc)
+{
+    if (rc == ENOSPC || rc == EDQUOT || (rc == EIO && crm_store_disk_full(c->server->store))) {
+        static int64_t last_logged;
+        int64_t now = crm_time_mono_us();
+        if (now - last_logged > 10000000) {
+            crm_log(CRM_LOG_ERROR, c->req->id, "%s: the disk of %s's store is full: writes are refused until "
+                    "there is room", c->req->method, c->server->service);
+            last_logged = now;
+        }
+        return crm_call_fail(c, CRM__RPC__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL,
+                             "the service's disk is full: nothing was written; try again later");
+    }
+    crm_log(CRM_LOG_ERROR, c->req->id, "%s: storage: %s", c->req->method, mdb_strerror(rc));
+    return crm_call_fail(c, CRM__RPC__V1__CODE__CODE_INTERNAL, NULL, "storage error");
+}
+
 int crm_call_fail_db(crm_call_t *c, int rc)
 {
-    if (rc == MDB_MAP_FULL)
+    if (rc == MDB_MAP_FULL) {
         c->map_full = 1;
-    else
-        crm_log(CRM_LOG_ERROR, c->req->id, "%s: storage: %s", c->req->method, mdb_strerror(rc));
-    return crm_call_fail(c, CRM__RPC__V1__CODE__CODE_INTERNAL, NULL, "storage error");
+        return crm_call_fail(c, CRM__RPC__V1__CODE__CODE_INTERNAL, NULL, "storage error");
+    }
+    return fail_storage(c, rc);
 }
 
 /* --- routing -------------------------------------------------------------- */
@@ -551,8 +571,7 @@ static void run_writes(crm_rpc_server_t *self, crm_call_t *calls, int n)
             continue;
         if (rc) {
             /* nothing of the batch was committed: no call may report success */
-            crm_log(CRM_LOG_ERROR, c->req->id, "commit failed: %s", mdb_strerror(rc));
-            crm_call_fail(c, CRM__RPC__V1__CODE__CODE_INTERNAL, NULL, "storage error");
+            fail_storage(c, rc);
         }
         c->done = 1;
     }

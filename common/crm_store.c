@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 
 #define STORE_DEFAULT_MAP ((size_t)64 << 20)
@@ -115,6 +116,15 @@ void crm_store_close(crm_store_t **self_p)
     mdb_env_close(self->env);
     free(self);
     *self_p = NULL;
+}
+
+int crm_store_disk_full(crm_store_t *self)
+{
+    const char *path;
+    struct statvfs fs;
+    if (mdb_env_get_path(self->env, &path) != 0 || statvfs(path, &fs) != 0)
+        return 0;
+    return (uint64_t)fs.f_bavail * fs.f_frsize < (1u << 20);
 }
 
 MDB_env *crm_store_env(crm_store_t *self) { return self->env; }

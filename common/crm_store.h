@@ -35,6 +35,11 @@ MDB_dbi crm_store_meta(crm_store_t *self);
 /* The current map size in bytes. */
 size_t crm_store_map_size(crm_store_t *self);
 
+/* 1 if the filesystem under the store has less than 1 MiB left (a commit
+ * that failed with EIO then failed for room: LMDB reports a short write as
+ * EIO); 0 otherwise, or if it cannot tell. */
+int crm_store_disk_full(crm_store_t *self);
+
 /* Runs fn(txn, arg) in a write transaction and commits durably. fn returns
  * an LMDB code: 0 commits, MDB_MAP_FULL makes the store double its map and
  * run fn again in a fresh transaction (so fn must only change state through
