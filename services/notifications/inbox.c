@@ -3,6 +3,8 @@
  * user alone. */
 #include "notifications.h"
 #include "crm_log.h"
+#include "crm_time.h"
+#include "crm_log.h"
 #include "crm_request.h"
 
 #include <stdio.h>
@@ -139,6 +141,79 @@ int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *c)
 }
 
 /* --- reading the inbox ---------------------------------------------------------- */
+
+int ntf_sweep_read(notifications_t *n, MDB_txn *txn, int64_t cutoff, size_t max, size_t *deleted)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, n->inbox, &cur);
+    if (rc)
+        return rc;
+    uint8_t from[8];
+    crm_key_put_u64(from, n->sweep_from);
+    MDB_val k = {sizeof from, from}, d;
+    size_t seen = 0;
+    uint64_t last = n->sweep_from;
+    *deleted = 0;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0 && seen < max;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT), seen++) {
+        entry_t *e = crm__notifications__v1__inbox_entry__unpack(NULL, d.mv_size, d.mv_data);
+        if (!e || !e->notification) {
+            if (e)
+                crm__notifications__v1__inbox_entry__free_unpacked(e, NULL);
+            continue; /* unreadable: not ours to judge here */
+        }
+        const notification_t *m = e->notification;
+        int newer = m->at >= cutoff, drop = !newer && m->read;
+        int64_t user = m->user_id, id = m->id;
+        last = (uint64_t)id;
+        crm__notifications__v1__inbox_entry__free_unpacked(e, NULL);
+        if (newer) {
+            rc = MDB_NOTFOUND; /* the rest is newer still: next pass from the start */
+            break;
+        }
+        if (!drop)
+            continue;
+        uint8_t ukey[NTF_USER_KEY];
+        ntf_user_key(ukey, user, id);
+        MDB_val uk = {sizeof ukey, ukey};
+        if ((rc = mdb_cursor_del(cur, 0)) != 0 ||
+            ((rc = mdb_del(txn, n->by_user, &uk, NULL)) != 0 && rc != MDB_NOTFOUND))
+            break;
+        rc = 0;
+        ++*deleted;
+    }
+    if (rc == 0) /* stopped at max: on from the entry after this one */
+        n->sweep_from = last + 1;
+    else if (rc == MDB_NOTFOUND)
+        n->sweep_from = 0;
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+typedef struct {
+    notifications_t *n;
+    int64_t cutoff;
+    size_t deleted;
+} sweep_t;
+
+static int sweep_txn(MDB_txn *txn, void *arg)
+{
+    sweep_t *sw = arg;
+    return ntf_sweep_read(sw->n, txn, sw->cutoff, 10000, &sw->deleted);
+}
+
+void ntf_retention_pass(notifications_t *n)
+{
+    sweep_t sw = {n, crm_time_now_us() - n->keep_read_us, 0};
+    uint64_t from = n->sweep_from;
+    int rc = crm_store_write(n->store, sweep_txn, &sw);
+    if (rc) {
+        n->sweep_from = from; /* not committed: the same pass again */
+        crm_warn("inbox retention: %s", mdb_strerror(rc));
+    } else if (sw.deleted) {
+        crm_info("inbox retention: %zu read entries past their time deleted", sw.deleted);
+    }
+}
 
 static int require_user(crm_call_t *call)
 {

@@ -24,11 +24,13 @@ const crm_method_t notifications_methods[] = {
     {ntf_update_preferences, CRM_METHOD_WRITE},
 };
 
+static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents) { ntf_retention_pass(w->data); }
+
 int main(int argc, char **argv)
 {
     const char *curve_dir, *data_dir, *rpc_ep, *stream_ep, *id_events, *id_replay, *pl_events, *pl_replay, *act_events,
         *act_replay;
-    int64_t heartbeat_ms, window_us;
+    int64_t heartbeat_ms, window_us, keep_read_s;
     const crm_opt_t opts[] = {
         {"data-dir", "CRM_NOTIFICATIONS_DATA", CRM_OPT_STRING, &data_dir, "./data/notifications", "LMDB folder"},
         {"rpc", "CRM_NOTIFICATIONS_RPC", CRM_OPT_STRING, &rpc_ep, "tcp://127.0.0.1:5631", "RPC endpoint (bind)"},
@@ -42,6 +44,8 @@ int main(int argc, char **argv)
         {"heartbeat-ms", "CRM_HEARTBEAT_MS", CRM_OPT_INT, &heartbeat_ms, "500", "stream heartbeat interval"},
         {"commit-window-us", "CRM_COMMIT_WINDOW_US", CRM_OPT_INT, &window_us, CRM_STR(CRM_CONSUMER_WINDOW_US),
          "events that come this soon after a commit wait and go in one transaction (0: at once)"},
+        {"inbox-keep-read-seconds", "CRM_INBOX_KEEP_READ_SECONDS", CRM_OPT_INT, &keep_read_s, "7776000",
+         "read inbox entries older than this are deleted (90 days; 0: kept for ever); unread ones stay"},
         {"curve-dir", "CRM_CURVE_DIR", CRM_OPT_STRING, &curve_dir, "", "CurveZMQ keys (crmctl keygen); empty: plain"},
     };
     crm_log_init("notifications");
@@ -56,6 +60,11 @@ int main(int argc, char **argv)
         return 2;
     }
     notifications_t n = {0};
+    if (keep_read_s < 0) {
+        crm_error("--inbox-keep-read-seconds must be 0 or more");
+        return 2;
+    }
+    n.keep_read_us = keep_read_s * 1000000;
     const crm_store_dbi_t dbis[] = {
         {"docs", 0, &n.docs},           {"users", 0, &n.users},   {"state", 0, &n.state},
         {"followers", 0, &n.followers}, {"inbox", 0, &n.inbox},   {"by_user", 0, &n.by_user},
@@ -86,6 +95,14 @@ int main(int argc, char **argv)
     crm_rpc_server_hold_for(srv, activities);
     crm_rpc_server_add(srv, &crm__notifications__v1__notifications__descriptor, notifications_methods, &n);
 
+    ev_timer sweep;
+    if (n.keep_read_us) {
+        /* often enough that a short retention (tests) is kept to, else a minute */
+        double every = (double)n.keep_read_us / 1e6 / 10;
+        ev_timer_init(&sweep, on_sweep, every < 60 ? every : 60, every < 60 ? every : 60);
+        sweep.data = &n;
+        ev_timer_start(loop, &sweep);
+    }
     crm_info("serving on %s, live stream on %s, data in %s", rpc_ep, stream_ep, data_dir);
     crm_loop_run(loop);
 

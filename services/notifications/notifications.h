@@ -41,7 +41,18 @@ typedef struct {
     MDB_dbi followers; /* model, id, user → FollowerRecord */
     MDB_dbi inbox;     /* entry id → InboxEntry */
     MDB_dbi by_user;   /* user, entry id → read flag (1 byte) */
+    int64_t keep_read_us;  /* read entries older than this go (0: kept for ever) */
+    uint64_t sweep_from;   /* the entry id the next retention pass starts at */
 } notifications_t;
+
+/* Deletes read entries older than cutoff (Unix us), reading at most max
+ * entries from where the last pass stopped; *deleted gets how many went.
+ * Entries are numbered in time order, so a pass stops at the first entry
+ * newer than cutoff and the next starts over. Unread entries are kept.
+ * Returns an LMDB code. */
+int ntf_sweep_read(notifications_t *n, MDB_txn *txn, int64_t cutoff, size_t max, size_t *deleted);
+/* One retention pass in a write transaction of its own (logged). */
+void ntf_retention_pass(notifications_t *n);
 
 extern const crm_method_t notifications_methods[];
 

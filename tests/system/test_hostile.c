@@ -39,6 +39,7 @@ static int setup(void **state)
     /* hashes of a real cost (16 MiB, not the harness's 1 MiB), so that a
      * flood of them would show on identity's loop if they ran there */
     static const char *const extra[] = {"CRM_HTTP_PER_ADDRESS=8", "CRM_PWHASH_MEM_KIB=16384", "CRM_REPORT_MAX_ROWS=3",
+                                        "CRM_INBOX_KEEP_READ_SECONDS=3",
                                         "ASAN_OPTIONS=quarantine_size_mb=8:detect_leaks=1", NULL};
     env = sys_start_admin(extra, &admin);
     if (!env)
@@ -412,6 +413,44 @@ static void test_report_refused_not_cut(void **state)
     json_decref(r);
 }
 
+/* Read inbox entries past their retention go; unread ones stay, and the
+ * unread count is untouched. */
+static void test_inbox_retention(void **state)
+{
+    json_t *me = OK(sales, "crm.identity.v1.Identity/WhoAmI", "{}");
+    int64_t sales_id = sys_jint(me, "id");
+    json_decref(me);
+    int64_t lead = sys_new_opportunity(env, admin, "Kept or not", sales_id);
+    json_decref(OK(admin, "crm.pipeline.v1.Pipeline/UpdateLead", "{\"id\":\"%lld\",\"stageId\":\"%lld\"}",
+                   (long long)lead, (long long)sys_stage_id(env, admin, "Qualification")));
+    int64_t before = sys_wait_unread(env, sales, 2, SYS_TIMEOUT_MS);
+    assert_true(before >= 2);
+    json_t *inbox = OK(sales, "crm.notifications.v1.Notifications/ListInbox", "{}");
+    json_t *items = json_object_get(inbox, "notifications");
+    size_t total = json_array_size(items);
+    int64_t oldest = sys_jint(json_array_get(items, total - 1), "id");
+    json_decref(inbox);
+    json_decref(OK(sales, "crm.notifications.v1.Notifications/MarkRead", "{\"ids\":[\"%lld\"]}", (long long)oldest));
+    int64_t until = sys_now_ms() + SYS_TIMEOUT_MS;
+    size_t now = total;
+    while (now == total && sys_now_ms() < until) {
+        usleep(200 * 1000);
+        inbox = OK(sales, "crm.notifications.v1.Notifications/ListInbox", "{}");
+        now = json_array_size(json_object_get(inbox, "notifications"));
+        json_decref(inbox);
+    }
+    assert_int_equal(now, total - 1);
+    assert_int_equal(sys_unread(env, sales), before - 1);
+    inbox = OK(sales, "crm.notifications.v1.Notifications/ListInbox", "{}");
+    json_t *it;
+    size_t i;
+    json_array_foreach(json_object_get(inbox, "notifications"), i, it) {
+        assert_true(sys_jint(it, "id") != oldest);
+        assert_false(json_is_true(json_object_get(it, "read")));
+    }
+    json_decref(inbox);
+}
+
 #define FLOODERS 8
 #define FLOOD_MS 3000
 
@@ -512,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_connections_per_address),
         cmocka_unit_test(test_secrets_at_rest),
         cmocka_unit_test(test_report_refused_not_cut),
+        cmocka_unit_test(test_inbox_retention),
         cmocka_unit_test(test_failed_logins_lock_the_address_not_the_user),
         cmocka_unit_test(test_login_flood),
     };
