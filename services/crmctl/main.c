@@ -201,18 +201,26 @@ static int call_json(crm_client_t *c, const char *name, const char *json, const 
 
 static int keygen(int argc, char **argv)
 {
-    /* crmctl's own key lets `crmctl tail` into the notification stream */
     /* crmctl's key reads the live stream (crmctl tail); the operator's calls
      * a service's operations (crmctl consumers): each opens only that */
     static const char *const services[] = {"identity", "pipeline", "activities", "notifications",
                                            "gateway", "crmctl", "operator"};
+    /* --keep: names that have a key already keep it, so a deployment can
+     * run this at every start and make keys only the first time */
+    int keep = argc > 0 && !strcmp(argv[0], "--keep");
+    argc -= keep;
+    argv += keep;
     if (argc < 1) {
-        fputs("usage: crmctl keygen DIR [NAME...]\n", stderr);
+        fputs("usage: crmctl keygen [--keep] DIR [NAME...]\n", stderr);
         return 2;
     }
     int n = argc > 1 ? argc - 1 : (int)(sizeof services / sizeof services[0]);
     for (int i = 0; i < n; i++) {
         const char *name = argc > 1 ? argv[i + 1] : services[i];
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.key", argv[0], name);
+        if (keep && access(path, F_OK) == 0)
+            continue;
         if (crm_curve_keygen(argv[0], name) != 0)
             return 1;
         printf("%s/%s.key, %s/%s.pub\n", argv[0], name, argv[0], name);
@@ -227,7 +235,8 @@ static void usage(void)
           "  call Service/Method ['JSON'] [--idempotency-key K]\n"
           "                                 call a method, e.g. call Identity/WhoAmI\n"
           "  health [SERVICE]               health of the gateway or of a service\n"
-          "  keygen DIR [NAME...]           CurveZMQ key pairs (NAME.key, NAME.pub) in DIR, by\n"
+          "  keygen [--keep] DIR [NAME...]  CurveZMQ key pairs (NAME.key, NAME.pub) in DIR (--keep:\n"
+          "                                 not for names that have one), by\n"
           "                                 default for identity pipeline activities notifications\n"
           "                                 gateway crmctl operator (crmctl's is what tail reads\n"
           "                                 the stream with, operator's what consumers calls with)\n"

@@ -25,7 +25,8 @@
 #               then one more move
 #   9. restore  keys from crmctl keygen; down (volumes kept); the four stores put back
 #               from the copies
-#  10. curve    up again with deploy/docker-compose.curve.yml: the old sessions hold, the
+#  10. curve    up again with deploy/docker-compose.curve.yml (keys of the operator's own
+#               instead of those identity made): the old sessions hold, the
 #               opportunity, its chatter and the inbox are as backed up, calls, events
 #               and the live stream flow over CURVE, the move made again is tracked and
 #               notified once (inbox, SSE, crmctl tail with crmctl.key)
@@ -559,6 +560,19 @@ token=$(json token <<<"$login")
 for s in identity pipeline activities notifications; do
     h=$(crmctl health "$s" 2>&1) && ok "crmctl health $s: $(json status <<<"$h")" || bad "crmctl health $s: $h"
 done
+# CurveZMQ is on from the first start, with keys identity made in the volume: the
+# operator's key calls a service's operations, a plain client gets nothing
+for s in identity pipeline activities notifications gateway; do
+    v=$(docker exec "$(cid "$s")" printenv CRM_CURVE_DIR 2>&1)
+    [ "$v" = /etc/crm/curve ] || bad "$s: CRM_CURVE_DIR=$v, not /etc/crm/curve by default"
+done
+ok "every program runs with CRM_CURVE_DIR=/etc/crm/curve by default"
+out=$(docker exec "$(cid gateway)" crmctl consumers pipeline 2>&1) &&
+    ok "crmctl consumers pipeline with operator.key, over CURVE: $(head -c 120 <<<"$out")" ||
+    bad "crmctl consumers pipeline with operator.key: $out"
+out=$(docker exec -e CRM_CURVE_DIR= "$(cid gateway)" crmctl consumers pipeline 2>&1) &&
+    bad "a plain client was served by pipeline's RPC socket: $out" ||
+    ok "a plain client is refused by pipeline's RPC socket: $(head -c 100 <<<"$out")"
 # the follower: a second user, who logs in over HTTP too
 follower_pw="follower-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
 out=$(twirp "$token" crm.identity.v1.Identity/CreateUser \

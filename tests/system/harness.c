@@ -804,3 +804,13 @@ void sys_sse_close(sys_sse_t **c)
     free(*c);
     *c = NULL;
 }
+
+int sys_sh(const char *fmt, ...)
+{
+    char cmd[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd) == 0 ? 0 : -1;
+}

@@ -149,6 +149,9 @@ void sys_sse_close(sys_sse_t **c);
  * "crmctl", "recorder". */
 void sys_program(char *out, size_t cap, const char *name);
 
+/* Runs the printf-formatted shell command; 0 if it exited 0, else -1. */
+int sys_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Milliseconds since an arbitrary start. */
 int64_t sys_now_ms(void);
 

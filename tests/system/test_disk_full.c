@@ -28,16 +28,6 @@ static sys_env_t *env;
 static char *admin, mount_point[512];
 static int skipped;
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
 
 static int setup(void **state)
 {
@@ -50,7 +40,7 @@ static int setup(void **state)
         return -1;
     snprintf(mount_point, sizeof mount_point, "%s/pipeline", env->dir);
     mkdir(mount_point, 0755);
-    if (sh("mount -t tmpfs -o size=3m crm-full %s", mount_point) != 0) {
+    if (sys_sh("mount -t tmpfs -o size=3m crm-full %s", mount_point) != 0) {
         skipped = 1; /* no mount here (a container without the capability) */
         fprintf(stderr, "skipped: cannot mount a tmpfs\n");
         return 0;
@@ -69,7 +59,7 @@ static int teardown(void **state)
         return 0;
     free(admin);
     /* lazily: pipeline still has its files open until sys_stop ends it */
-    sh("umount -l %s", mount_point);
+    sys_sh("umount -l %s", mount_point);
     return sys_stop(env) == 0 ? 0 : -1;
 }
 
@@ -106,7 +96,7 @@ static void test_disk_full(void **state)
     }
     printf("  %d leads acknowledged, then: %s (%s)\n", n, crm_code_name(st.code), st.message);
     if (st.code != CODE(RESOURCE_EXHAUSTED))
-        sh("grep -v DEBUG %s/pipeline.log | tail -5 >&2", env->dir);
+        sys_sh("grep -v DEBUG %s/pipeline.log | tail -5 >&2", env->dir);
     assert_true(n > 0 && n < MAX_LEADS);
     assert_int_equal(st.code, CODE(RESOURCE_EXHAUSTED));
     assert_non_null(strstr(st.message, "disk is full"));
@@ -116,7 +106,7 @@ static void test_disk_full(void **state)
     assert_int_equal(st.code, CODE(RESOURCE_EXHAUSTED));
 
     /* room again: writes are taken, no restart */
-    assert_int_equal(sh("mount -o remount,size=64m %s", mount_point), 0);
+    assert_int_equal(sys_sh("mount -o remount,size=64m %s", mount_point), 0);
     int64_t after = 0;
     for (int i = 0; i < 50 && !after; i++) {
         after = create_lead(notes, 10000 + i, &st);

@@ -44,16 +44,6 @@ static char prefix[32];        /* namespace and interface names of this run */
 static char keys[64] = "";     /* CurveZMQ keys of this run */
 static int skipped;
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 static void host_ns(char *out, size_t size, int h) { snprintf(out, size, "%s-%s", prefix, host_names[h]); }
 
@@ -62,9 +52,9 @@ static void remove_network(void)
     char ns[64];
     for (int h = 0; h < HOSTS; h++) {
         host_ns(ns, sizeof ns, h);
-        sh("ip netns del %s 2>/dev/null", ns);
+        sys_sh("ip netns del %s 2>/dev/null", ns);
     }
-    sh("ip netns del %s-switch 2>/dev/null", prefix);
+    sys_sh("ip netns del %s-switch 2>/dev/null", prefix);
 }
 
 /* A switch namespace with a bridge, and per host a namespace with eth0 on
@@ -72,21 +62,21 @@ static void remove_network(void)
 static int make_network(void)
 {
     char ns[64];
-    if (sh("ip netns add %s-switch", prefix) != 0 || sh("ip -n %s-switch link add br0 type bridge", prefix) != 0 ||
-        sh("ip -n %s-switch link set br0 up", prefix) != 0)
+    if (sys_sh("ip netns add %s-switch", prefix) != 0 || sys_sh("ip -n %s-switch link add br0 type bridge", prefix) != 0 ||
+        sys_sh("ip -n %s-switch link set br0 up", prefix) != 0)
         return -1;
     for (int h = 0; h < HOSTS; h++) {
         host_ns(ns, sizeof ns, h);
         /* interface names are at most 15 characters: "v<pid>h<h>" and its peer "...s" */
-        if (sh("ip netns add %s", ns) != 0 || sh("ip link add v%dh%d type veth peer name v%dh%ds", (int)getpid() % 100000, h,
+        if (sys_sh("ip netns add %s", ns) != 0 || sys_sh("ip link add v%dh%d type veth peer name v%dh%ds", (int)getpid() % 100000, h,
                                                  (int)getpid() % 100000, h) != 0 ||
-            sh("ip link set v%dh%d netns %s", (int)getpid() % 100000, h, ns) != 0 ||
-            sh("ip link set v%dh%ds netns %s-switch", (int)getpid() % 100000, h, prefix) != 0 ||
-            sh("ip -n %s link set v%dh%d name eth0", ns, (int)getpid() % 100000, h) != 0 ||
-            sh("ip -n %s addr add " SUBNET "%d/24 dev eth0", ns, h + 1) != 0 ||
-            sh("ip -n %s link set eth0 up", ns) != 0 || sh("ip -n %s link set lo up", ns) != 0 ||
-            sh("ip -n %s-switch link set v%dh%ds master br0", prefix, (int)getpid() % 100000, h) != 0 ||
-            sh("ip -n %s-switch link set v%dh%ds up", prefix, (int)getpid() % 100000, h) != 0)
+            sys_sh("ip link set v%dh%d netns %s", (int)getpid() % 100000, h, ns) != 0 ||
+            sys_sh("ip link set v%dh%ds netns %s-switch", (int)getpid() % 100000, h, prefix) != 0 ||
+            sys_sh("ip -n %s link set v%dh%d name eth0", ns, (int)getpid() % 100000, h) != 0 ||
+            sys_sh("ip -n %s addr add " SUBNET "%d/24 dev eth0", ns, h + 1) != 0 ||
+            sys_sh("ip -n %s link set eth0 up", ns) != 0 || sys_sh("ip -n %s link set lo up", ns) != 0 ||
+            sys_sh("ip -n %s-switch link set v%dh%ds master br0", prefix, (int)getpid() % 100000, h) != 0 ||
+            sys_sh("ip -n %s-switch link set v%dh%ds up", prefix, (int)getpid() % 100000, h) != 0)
             return -1;
     }
     return 0;
@@ -95,7 +85,7 @@ static int make_network(void)
 /* Cuts (up = 0) or restores one host's link at the switch. */
 static void set_link(int h, int up)
 {
-    assert_int_equal(sh("ip -n %s-switch link set v%dh%ds %s", prefix, (int)getpid() % 100000, h, up ? "up" : "down"), 0);
+    assert_int_equal(sys_sh("ip -n %s-switch link set v%dh%ds %s", prefix, (int)getpid() % 100000, h, up ? "up" : "down"), 0);
 }
 
 static int enter_client_host(void)
@@ -115,12 +105,12 @@ static int enter_client_host(void)
 static int start_hosts(void)
 {
     snprintf(prefix, sizeof prefix, "crm%d", (int)getpid());
-    if (geteuid() != 0 || system("ip netns list >/dev/null 2>&1") != 0 || sh("ip netns add %s-probe 2>/dev/null", prefix) != 0) {
+    if (geteuid() != 0 || system("ip netns list >/dev/null 2>&1") != 0 || sys_sh("ip netns add %s-probe 2>/dev/null", prefix) != 0) {
         fprintf(stderr, "test_multihost: skipped: network namespaces cannot be made here (needs root and iproute2)\n");
         skipped = 1;
         return 0;
     }
-    sh("ip netns del %s-probe", prefix);
+    sys_sh("ip netns del %s-probe", prefix);
     snprintf(keys, sizeof keys, "/tmp/crm-keys-XXXXXX");
     if (!mkdtemp(keys))
         return -1;
@@ -180,7 +170,7 @@ static int setup(void **state)
     crm_curve_shutdown();
     remove_network();
     if (*keys)
-        sh("rm -rf %s", keys);
+        sys_sh("rm -rf %s", keys);
     return -1;
 }
 
@@ -192,7 +182,7 @@ static int teardown(void **state)
         bad = sys_stop(env);
         crm_curve_shutdown();
         remove_network();
-        sh("rm -rf %s", keys);
+        sys_sh("rm -rf %s", keys);
     }
     return bad ? -1 : 0;
 }
