@@ -217,10 +217,10 @@ static void on_message(crm_zwatch_t *w, void *socket, void *arg)
 int gw_zmq_door_start(gateway_t *gw, const char *endpoint)
 {
     door_socket = zmq_socket(gw->zctx, ZMQ_ROUTER);
-    /* a body a little over its method's limit gets a coded error from
-     * handle(); only a message past every limit is cut off by libzmq, which
-     * drops the peer */
-    if (!door_socket || crm_zsock_setup(door_socket, crm_limit_service("")) != 0 ||
+    /* a body over its method's limit, up to twice the largest one, gets a
+     * coded error from handle(); only a message past that is cut off by
+     * libzmq, which drops the peer */
+    if (!door_socket || crm_zsock_setup(door_socket, 2 * crm_limit_service("")) != 0 ||
         crm_curve_server(door_socket, CRM_CURVE_OPEN) != 0 || zmq_bind(door_socket, endpoint) != 0) {
         crm_error("front door %s: %s", endpoint, zmq_strerror(errno));
         return -1;

@@ -40,6 +40,7 @@
 #   CRM_LOG_LEVEL        the services' log level          (warn)
 #   CRM_RATE_PER_SESSION the gateway's per-session limit  (1000000000: never trips)
 #   CRM_PWHASH_PER_ADDRESS identity's hashes per client address (1000: never trips)
+#   CRM_HTTP_PER_ADDRESS the gateway's HTTP connections per address (100000: likewise)
 set -euo pipefail
 
 B=${1:-build/release}
@@ -102,6 +103,9 @@ export CRM_RATE_PER_SESSION=${CRM_RATE_PER_SESSION:-1000000000}
 # every client comes from 127.0.0.1: identity's share of its hashing threads
 # per client address is lifted likewise (we measure capacity, not fairness)
 export CRM_PWHASH_PER_ADDRESS=${CRM_PWHASH_PER_ADDRESS:-1000}
+# and so are the gateway's connections per address (bench_notifications holds
+# 1,000 SSE streams from here)
+export CRM_HTTP_PER_ADDRESS=${CRM_HTTP_PER_ADDRESS:-100000}
 # the cheap pair has no pipeline nor activities: point its gateway at a port
 # nobody listens on rather than at a developer's running service (the
 # services themselves are given their endpoints as flags, which win)
