@@ -451,6 +451,95 @@ static void test_inbox_retention(void **state)
     json_decref(inbox);
 }
 
+/* Replies wait in the gateway until their reader takes them, and count
+ * against the reader's address: a client that asks for large attachments
+ * and reads none of them is refused past its budget (64 MiB), not given the
+ * gateway's memory; once it reads, it is served again. */
+#define ATTACHMENT (9 << 20)
+#define READERS PER_ADDRESS /* the connections one address may hold here */
+
+static int http_send_only(const char *path, const void *body, size_t len)
+{
+    int fd = connect_http();
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "POST %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/protobuf\r\nContent-Length: %zu\r\n\r\n", path, sales, len);
+    assert_int_equal(write(fd, head, (size_t)n), n);
+    assert_int_equal(write(fd, body, len), (ssize_t)len);
+    return fd;
+}
+
+/* The status of the answer on fd, read whole. */
+static int http_read_status(int fd)
+{
+    char buf[65536];
+    int status = -1;
+    ssize_t r, total = 0;
+    while ((r = read(fd, buf, sizeof buf - 1)) > 0) {
+        if (total == 0) {
+            buf[r] = '\0';
+            sscanf(buf, "HTTP/1.%*d %d", &status);
+        }
+        total += r;
+    }
+    close(fd);
+    return status;
+}
+
+static void test_slow_readers(void **state)
+{
+    json_t *me = OK(sales, "crm.identity.v1.Identity/WhoAmI", "{}");
+    int64_t sales_id = sys_jint(me, "id");
+    json_decref(me);
+    int64_t lead = sys_new_opportunity(env, sales, "Big files", sales_id);
+    Crm__Activities__V1__Attachment at = CRM__ACTIVITIES__V1__ATTACHMENT__INIT, *ats[1] = {&at};
+    at.filename = "big.bin";
+    at.content_type = "application/octet-stream";
+    at.data.len = ATTACHMENT;
+    at.data.data = crm_malloc(ATTACHMENT);
+    memset(at.data.data, 'b', ATTACHMENT);
+    Crm__Common__V1__DocRef doc = CRM__COMMON__V1__DOC_REF__INIT;
+    doc.model = "lead";
+    doc.id = lead;
+    Crm__Activities__V1__PostMessageRequest pm = CRM__ACTIVITIES__V1__POST_MESSAGE_REQUEST__INIT;
+    pm.doc = &doc;
+    pm.kind = CRM__ACTIVITIES__V1__MESSAGE_KIND__MESSAGE_KIND_NOTE;
+    pm.body = "the file";
+    pm.attachments = ats;
+    pm.n_attachments = 1;
+    crm_status_t st;
+    Crm__Activities__V1__Message *m = sys_call(env, "crm.activities.v1.Activities/PostMessage", sales, &pm.base,
+                                               &crm__activities__v1__message__descriptor, &st);
+    free(at.data.data);
+    assert_non_null(m);
+    assert_int_equal(m->n_attachments, 1);
+    Crm__Activities__V1__GetAttachmentRequest get = CRM__ACTIVITIES__V1__GET_ATTACHMENT_REQUEST__INIT;
+    get.id = m->attachments[0]->id;
+    crm__activities__v1__message__free_unpacked(m, NULL);
+    uint8_t body[32];
+    size_t len = crm__activities__v1__get_attachment_request__pack(&get, body);
+    const char *path = "/twirp/crm.activities.v1.Activities/GetAttachment";
+
+    int fds[READERS];
+    for (int i = 0; i < READERS; i++)
+        fds[i] = http_send_only(path, body, len);
+    usleep(2000 * 1000); /* every answer is made and waits for its reader */
+    int served = 0, refused = 0;
+    for (int i = 0; i < READERS; i++) {
+        int status = http_read_status(fds[i]);
+        served += status == 200;
+        refused += status == 429;
+    }
+    printf("  %d unread replies of %d MiB from one address: %d served, %d refused\n", READERS, ATTACHMENT >> 20,
+           served, refused);
+    assert_int_equal(served + refused, READERS);
+    assert_true(served >= 1 && refused >= 1);
+    assert_true((long)served * ATTACHMENT <= 64L * MIB);
+    /* read and gone: the budget is back */
+    assert_int_equal(http_read_status(http_send_only(path, body, len)), 200);
+}
+
 #define FLOODERS 8
 #define FLOOD_MS 3000
 
@@ -552,6 +641,7 @@ int main(void)
         cmocka_unit_test(test_secrets_at_rest),
         cmocka_unit_test(test_report_refused_not_cut),
         cmocka_unit_test(test_inbox_retention),
+        cmocka_unit_test(test_slow_readers),
         cmocka_unit_test(test_failed_logins_lock_the_address_not_the_user),
         cmocka_unit_test(test_login_flood),
     };
