@@ -11,6 +11,7 @@
 
 #define REPLAY_BATCH 1000
 #define REPLAY_RETRY_S 1.0
+#define REPORT_US 10000000 /* a caught-up consumer asks this often, so its producer knows its cursor */
 #define MAX_EVENT_BYTES (8 << 20)
 #define MAX_CONSUMERS 16
 /* An event waits for another consumer while that one moves on, and for this
@@ -54,6 +55,8 @@ struct crm_consumer {
     int64_t retry_at;     /* monotonic us: no new try of it before */
     uint64_t failures_total;
     uint64_t skipped_to;  /* an operator skipped up to this; told on the kick */
+    int64_t reported_at;  /* monotonic us of the last replay request */
+    uint64_t pruned_from; /* the producer pruned events this consumer still needs: its first kept */
     ev_timer kick;
 };
 
@@ -180,14 +183,21 @@ static void request_replay(crm_consumer_t *self)
     Crm__Events__V1__ReplayRequest req = CRM__EVENTS__V1__REPLAY_REQUEST__INIT;
     req.from_seq = self->applied + 1;
     req.max_events = REPLAY_BATCH;
-    uint8_t buf[32];
-    size_t len = crm__events__v1__replay_request__pack(&req, buf);
+    req.consumer = (char *)crm_log_service();
+    /* two varints and a service name of crm_log_init's 32 bytes at most */
+    uint8_t buf[96];
+    size_t len = crm__events__v1__replay_request__get_packed_size(&req);
+    if (len > sizeof buf)
+        return;
+    len = crm__events__v1__replay_request__pack(&req, buf);
     const void *data[1] = {buf};
     size_t size[1] = {len};
-    if (crm_zsend(self->replay, data, size, 1) == 0)
+    if (crm_zsend(self->replay, data, size, 1) == 0) {
         self->replay_sent_at = now;
-    else
+        self->reported_at = now;
+    } else {
         self->replay_sent_at = 0; /* not connected yet: the retry timer asks again */
+    }
 }
 
 /* The cursor is now cursor: tell who waits for it. */
@@ -237,6 +247,29 @@ static void note_failure(crm_consumer_t *self, const Crm__Events__V1__Event *ev,
                   "retries or skips it (crmctl consumers)", self->producer, (unsigned long long)ev->seq, ev->type,
                   f->error, f->failures);
     self->retry_at = crm_time_mono_us() + backoff_us(f->failures);
+}
+
+/* The producer no longer has the events after our cursor: replay cannot
+ * bring them, and nothing after them may be applied without them. Stuck
+ * for good, with the way out in the log (README, "Stuck events"). */
+static void pruned(crm_consumer_t *self, uint64_t first_kept)
+{
+    crm_consumer_stuck_t *f = &self->failing;
+    if (f->seq == self->applied + 1 && self->pruned_from == first_kept) {
+        self->retry_at = crm_time_mono_us() + backoff_us(++f->failures);
+        return;
+    }
+    memset(f, 0, sizeof *f);
+    f->seq = self->applied + 1;
+    f->since = crm_time_now_us();
+    f->failures = CRM_CONSUMER_STUCK_AFTER;
+    snprintf(f->type, sizeof f->type, "(pruned)");
+    snprintf(f->error, sizeof f->error, "%s pruned events %llu to %llu before they were applied here",
+             self->producer, (unsigned long long)self->applied + 1, (unsigned long long)first_kept - 1);
+    self->pruned_from = first_kept;
+    self->retry_at = crm_time_mono_us() + backoff_us(f->failures);
+    crm_error("%s; restore this service's store from a backup newer than that, or keep events longer "
+              "(--outbox-keep-seconds on %s)", f->error, self->producer);
 }
 
 /* Applies the events in order; returns 0 or an LMDB code. */
@@ -383,6 +416,11 @@ static void on_replay(crm_zwatch_t *w, void *socket, void *arg)
         self->replay_sent_at = 0;
         self->want_replay = 0;
         note_known(self, r->last_seq);
+        if (r->first_seq > self->applied + 1) {
+            pruned(self, r->first_seq);
+            crm__events__v1__replay_reply__free_unpacked(r, NULL);
+            continue;
+        }
         int rc = apply_events(self, r->events, r->n_events);
         crm__events__v1__replay_reply__free_unpacked(r, NULL);
         if (rc == 0 && self->known > self->applied && !self->waiting)
@@ -414,7 +452,9 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
     }
     if (self->failing.seq && crm_time_mono_us() < self->retry_at)
         return; /* its time has not come */
-    if (self->want_replay || self->replay_sent_at || self->known > self->applied)
+    /* caught up, it still says where it is now and then, for pruning */
+    if (self->want_replay || self->replay_sent_at || self->known > self->applied ||
+        crm_time_mono_us() - self->reported_at > REPORT_US)
         request_replay(self);
 }
 

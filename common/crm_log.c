@@ -8,6 +8,8 @@
 #include <time.h>
 
 static char log_service[32] = "crm";
+
+const char *crm_log_service(void) { return log_service; }
 static crm_log_level_t log_threshold = CRM_LOG_INFO;
 static const char *const level_names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
 

@@ -11,6 +11,9 @@ typedef enum { CRM_LOG_DEBUG, CRM_LOG_INFO, CRM_LOG_WARN, CRM_LOG_ERROR } crm_lo
 /* Names the program in every line and reads CRM_LOG_LEVEL. Can't fail. */
 void crm_log_init(const char *service);
 
+/* The name given to crm_log_init ("crm" before). Never NULL. */
+const char *crm_log_service(void);
+
 /* Writes one line if level passes the threshold. request_id 0 = none. */
 void crm_log(crm_log_level_t level, uint64_t request_id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

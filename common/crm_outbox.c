@@ -130,3 +130,50 @@ int crm_outbox_read(crm_outbox_t *self, MDB_txn *txn, uint64_t from_seq, size_t 
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
+
+int crm_outbox_first(crm_outbox_t *self, MDB_txn *txn, uint64_t *seq)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, self->dbi, &cur);
+    if (rc)
+        return rc;
+    MDB_val k, d;
+    rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+    *seq = rc == 0 && k.mv_size == 8 ? crm_key_get_u64(k.mv_data) : 0;
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int crm_outbox_prune(crm_outbox_t *self, MDB_txn *txn, uint64_t upto_seq, int64_t before_at, size_t max,
+                     size_t *deleted)
+{
+    uint64_t last;
+    int rc = crm_outbox_last(self, txn, &last);
+    if (rc)
+        return rc;
+    if (upto_seq >= last)
+        upto_seq = last - (last > 0); /* the newest stays */
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, self->dbi, &cur)) != 0)
+        return rc;
+    MDB_val k, d;
+    *deleted = 0;
+    /* LMDB's MDB_NEXT after a delete gives the record that followed the
+     * deleted one */
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0 && *deleted < max;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (k.mv_size != 8 || crm_key_get_u64(k.mv_data) > upto_seq)
+            break;
+        Crm__Events__V1__Event *ev = crm__events__v1__event__unpack(NULL, d.mv_size, d.mv_data);
+        int64_t at = ev ? ev->at : 0;
+        if (ev)
+            crm__events__v1__event__free_unpacked(ev, NULL);
+        if (at >= before_at)
+            break; /* newer ones follow: sequences go with time */
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+        ++*deleted;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}

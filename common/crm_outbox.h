@@ -35,6 +35,15 @@ void crm_outbox_set_after(crm_outbox_t *self, crm_outbox_after_fn *fn, void *arg
 int crm_outbox_append(crm_outbox_t *self, MDB_txn *txn, const char *type, int64_t actor_id,
                       const ProtobufCMessage *payload, uint64_t *seq);
 
+/* The oldest sequence still kept (0: none). LMDB code. */
+int crm_outbox_first(crm_outbox_t *self, MDB_txn *txn, uint64_t *seq);
+
+/* Deletes, oldest first, the events up to upto_seq written before
+ * before_at (Unix us), at most max of them, and never the newest one (the
+ * next sequence is taken from it). *deleted gets how many. LMDB code. */
+int crm_outbox_prune(crm_outbox_t *self, MDB_txn *txn, uint64_t upto_seq, int64_t before_at, size_t max,
+                     size_t *deleted);
+
 /* The last sequence written and visible to txn (0: none). LMDB code. */
 int crm_outbox_last(crm_outbox_t *self, MDB_txn *txn, uint64_t *seq);
 

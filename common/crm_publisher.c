@@ -2,14 +2,18 @@
 #include "crm_publisher.h"
 #include "crm_log.h"
 #include "crm_mem.h"
+#include "crm_time.h"
 #include "crm_zloop.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #define REPLAY_MAX_EVENTS 1000
 #define REPLAY_MAX_BYTES (4u << 20)
 #define PUBLISH_BATCH 4096
+#define MAX_CONSUMERS 16
+#define PRUNE_MAX 10000 /* events one pass deletes at most: short write transactions */
 
 struct crm_publisher {
     struct ev_loop *loop;
@@ -19,6 +23,14 @@ struct crm_publisher {
     crm_zwatch_t *replay_watch;
     ev_timer heartbeat;
     uint64_t head;
+    /* what each consumer said it had applied (from its replay requests) */
+    struct {
+        char name[32];
+        uint64_t applied;
+    } consumers[MAX_CONSUMERS];
+    int n_consumers;
+    int64_t keep_us;
+    ev_timer prune;
 };
 
 static void send_heartbeat(crm_publisher_t *self)
@@ -137,6 +149,23 @@ static int replay_one(void *arg, uint64_t seq, const void *data, size_t len)
     return 0;
 }
 
+/* A consumer said it has applied up to applied. */
+static void note_consumer(crm_publisher_t *self, const char *name, uint64_t applied)
+{
+    int i = 0;
+    while (i < self->n_consumers && strcmp(self->consumers[i].name, name) != 0)
+        i++;
+    if (i == self->n_consumers) {
+        if (i == MAX_CONSUMERS || strlen(name) >= sizeof self->consumers[i].name)
+            return; /* unknown to pruning, which then keeps what it has not heard of */
+        snprintf(self->consumers[i].name, sizeof self->consumers[i].name, "%s", name);
+        self->n_consumers++;
+        self->consumers[i].applied = applied;
+    }
+    /* a consumer restored from an older backup asks from further back */
+    self->consumers[i].applied = applied;
+}
+
 static void answer_replay(crm_publisher_t *self, crm_frames_t *f)
 {
     /* [peer id][ReplayRequest] from a DEALER */
@@ -149,6 +178,8 @@ static void answer_replay(crm_publisher_t *self, crm_frames_t *f)
     size_t max = req->max_events && req->max_events < REPLAY_MAX_EVENTS ? req->max_events
                                                                           : REPLAY_MAX_EVENTS;
     uint64_t from = req->from_seq ? req->from_seq : 1;
+    if (req->consumer[0])
+        note_consumer(self, req->consumer, from - 1);
     crm__events__v1__replay_request__free_unpacked(req, NULL);
 
     MDB_txn *txn;
@@ -157,12 +188,15 @@ static void answer_replay(crm_publisher_t *self, crm_frames_t *f)
         crm_warn("replay: %s", mdb_strerror(rc));
         return;
     }
-    uint64_t last = 0;
+    uint64_t last = 0, first = 0;
     buf_t b = {0};
     rc = crm_outbox_last(self->outbox, txn, &last);
+    if (rc == 0)
+        rc = crm_outbox_first(self->outbox, txn, &first);
     Crm__Events__V1__ReplayReply head = CRM__EVENTS__V1__REPLAY_REPLY__INIT;
     head.producer = (char *)crm_outbox_producer(self->outbox);
     head.last_seq = last;
+    head.first_seq = first;
     uint8_t hbuf[128];
     size_t hlen = crm__events__v1__replay_reply__get_packed_size(&head);
     if (rc == 0 && hlen <= sizeof hbuf) {
@@ -192,6 +226,96 @@ static void on_replay(crm_zwatch_t *w, void *socket, void *arg)
         answer_replay(self, &f);
         crm_frames_close(&f);
     }
+}
+
+/* --- pruning ------------------------------------------------------------------ */
+
+typedef struct {
+    crm_publisher_t *self;
+    int64_t before_at;
+    size_t deleted;
+} prune_t;
+
+static int prune_txn(MDB_txn *txn, void *arg)
+{
+    prune_t *p = arg;
+    crm_publisher_t *self = p->self;
+    MDB_dbi meta = crm_store_meta(self->store);
+    /* the cursors heard before a restart count too: a consumer that was down
+     * meanwhile has its events kept */
+    Crm__Events__V1__ConsumerCursors *kept = NULL;
+    int rc = crm_db_get_msg(txn, meta, "consumers", 9, &crm__events__v1__consumer_cursors__descriptor, NULL,
+                            (void **)&kept);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    for (size_t i = 0; kept && i < kept->n_cursors; i++) {
+        int known = 0;
+        for (int j = 0; j < self->n_consumers; j++)
+            known |= !strcmp(self->consumers[j].name, kept->cursors[i]->producer);
+        if (!known)
+            note_consumer(self, kept->cursors[i]->producer, kept->cursors[i]->seq);
+    }
+    if (kept)
+        crm__events__v1__consumer_cursors__free_unpacked(kept, NULL);
+    p->deleted = 0;
+    if (self->n_consumers == 0)
+        return 0; /* no consumer heard of yet: nothing is known to be applied */
+    Crm__Events__V1__Cursor cur[MAX_CONSUMERS], *ptrs[MAX_CONSUMERS];
+    Crm__Events__V1__ConsumerCursors all = CRM__EVENTS__V1__CONSUMER_CURSORS__INIT;
+    uint64_t upto = UINT64_MAX;
+    for (int j = 0; j < self->n_consumers; j++) {
+        crm__events__v1__cursor__init(&cur[j]);
+        cur[j].producer = self->consumers[j].name;
+        cur[j].seq = self->consumers[j].applied;
+        ptrs[j] = &cur[j];
+        if (self->consumers[j].applied < upto)
+            upto = self->consumers[j].applied;
+    }
+    all.cursors = ptrs;
+    all.n_cursors = (size_t)self->n_consumers;
+    if ((rc = crm_db_put_msg(txn, meta, "consumers", 9, &all.base)) != 0)
+        return rc;
+    return crm_outbox_prune(self->outbox, txn, upto, p->before_at, PRUNE_MAX, &p->deleted);
+}
+
+long crm_publisher_prune(crm_publisher_t *self)
+{
+    prune_t p = {self, crm_time_now_us() - self->keep_us, 0};
+    int rc = crm_store_write(self->store, prune_txn, &p);
+    if (rc) {
+        crm_warn("pruning %s's outbox: %s", crm_outbox_producer(self->outbox), mdb_strerror(rc));
+        return -1;
+    }
+    if (p.deleted)
+        crm_info("pruned %zu events of %s's outbox that every consumer has applied", p.deleted,
+                 crm_outbox_producer(self->outbox));
+    return (long)p.deleted;
+}
+
+/* A tenth of the retention, between a second and a minute. */
+static double prune_every(int64_t keep_us)
+{
+    double s = (double)keep_us / 1e6 / 10;
+    return s < 1 ? 1 : s > 60 ? 60 : s;
+}
+
+static void on_prune(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    crm_publisher_t *self = w->data;
+    /* a full pass: more may be due at once */
+    w->repeat = crm_publisher_prune(self) == PRUNE_MAX ? 1.0 : prune_every(self->keep_us);
+    ev_timer_again(loop, w);
+}
+
+void crm_publisher_set_retention(crm_publisher_t *self, int64_t keep_us)
+{
+    self->keep_us = keep_us;
+    ev_timer_stop(self->loop, &self->prune);
+    if (keep_us <= 0)
+        return;
+    ev_timer_init(&self->prune, on_prune, prune_every(keep_us), prune_every(keep_us));
+    self->prune.data = self;
+    ev_timer_start(self->loop, &self->prune);
 }
 
 static void *bound_socket(void *zctx, int type, const char *endpoint)
@@ -230,6 +354,7 @@ crm_publisher_t *crm_publisher_new(struct ev_loop *loop, void *zctx, crm_store_t
     crm_store_read_end(store, txn);
     if (rc)
         goto fail;
+    ev_init(&self->prune, on_prune);
     double every = (heartbeat_ms > 0 ? heartbeat_ms : 1000) / 1000.0;
     ev_timer_init(&self->heartbeat, on_heartbeat, every, every);
     self->heartbeat.data = self;
@@ -246,6 +371,7 @@ void crm_publisher_destroy(crm_publisher_t **self_p)
     if (!self)
         return;
     ev_timer_stop(self->loop, &self->heartbeat);
+    ev_timer_stop(self->loop, &self->prune);
     crm_zwatch_destroy(&self->replay_watch);
     if (self->pub)
         zmq_close(self->pub);

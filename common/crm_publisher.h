@@ -24,6 +24,20 @@ void crm_publisher_destroy(crm_publisher_t **self_p);
  * now is published by a later flush or replayed on request. */
 void crm_publisher_flush(crm_publisher_t *self);
 
+/* Outbox pruning: every pass (a minute, or a tenth of keep_us if less)
+ * deletes the events that every consumer this producer has heard of has
+ * applied and that are older than keep_us, a bounded number at a time, and
+ * never the newest. Consumers say how far they are in their replay requests
+ * (ReplayRequest.consumer), which they send now and then even when caught
+ * up; the cursors are kept in the store's meta ("consumers"), so a restart
+ * waits for them too. A consumer that comes back from before the oldest
+ * event kept is told so (ReplayReply.first_seq) and stops with that error.
+ * keep_us 0: never prune (the default). */
+void crm_publisher_set_retention(crm_publisher_t *self, int64_t keep_us);
+/* One pruning pass now (tests; the timer runs it otherwise). Returns how
+ * many events went, or -1 on a storage error (logged). */
+long crm_publisher_prune(crm_publisher_t *self);
+
 /* The last sequence committed and published. */
 uint64_t crm_publisher_head(const crm_publisher_t *self);
 const char *crm_publisher_producer(const crm_publisher_t *self);

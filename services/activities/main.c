@@ -32,7 +32,7 @@ const crm_method_t activities_methods[] = {
 int main(int argc, char **argv)
 {
     const char *curve_dir, *data_dir, *rpc_ep, *pub_ep, *replay_ep, *id_events, *id_replay, *pl_events, *pl_replay;
-    int64_t max_attachment, heartbeat_ms, window_us;
+    int64_t max_attachment, heartbeat_ms, outbox_keep_s, window_us;
     const crm_opt_t opts[] = {
         {"data-dir", "CRM_ACTIVITIES_DATA", CRM_OPT_STRING, &data_dir, "./data/activities", "LMDB folder"},
         {"rpc", "CRM_ACTIVITIES_RPC", CRM_OPT_STRING, &rpc_ep, "tcp://127.0.0.1:5621", "RPC endpoint (bind)"},
@@ -44,6 +44,8 @@ int main(int argc, char **argv)
         {"pipeline-replay", "CRM_PIPELINE_REPLAY", CRM_OPT_STRING, &pl_replay, "tcp://127.0.0.1:5613", "pipeline's replay"},
         {"max-attachment", "CRM_MAX_ATTACHMENT", CRM_OPT_INT, &max_attachment, CRM_STR(CRM_LIMIT_ATTACHMENT), "largest attachment (bytes)"},
         {"heartbeat-ms", "CRM_HEARTBEAT_MS", CRM_OPT_INT, &heartbeat_ms, "500", "event heartbeat interval"},
+        {"outbox-keep-seconds", "CRM_OUTBOX_KEEP_SECONDS", CRM_OPT_INT, &outbox_keep_s, "604800",
+         "events every consumer has applied are pruned after this (7 days; 0: kept for ever)"},
         {"commit-window-us", "CRM_COMMIT_WINDOW_US", CRM_OPT_INT, &window_us, CRM_STR(CRM_CONSUMER_WINDOW_US),
          "events that come this soon after a commit wait and go in one transaction (0: at once)"},
         {"curve-dir", "CRM_CURVE_DIR", CRM_OPT_STRING, &curve_dir, "", "CurveZMQ keys (crmctl keygen); empty: plain"},
@@ -92,6 +94,7 @@ int main(int argc, char **argv)
     if (!identity || !pipeline || !pub || !srv)
         return 1;
     crm_rpc_server_set_publisher(srv, pub);
+    crm_publisher_set_retention(pub, outbox_keep_s > 0 ? outbox_keep_s * 1000000 : 0);
     crm_rpc_server_hold_for(srv, identity);
     crm_rpc_server_hold_for(srv, pipeline);
     crm_rpc_server_add(srv, &crm__activities__v1__activities__descriptor, activities_methods, &a);

@@ -26,7 +26,7 @@ static void free_value(void *arg, uint64_t key, void *value) { free(value); }
 int main(int argc, char **argv)
 {
     const char *curve_dir, *data_dir, *rpc_ep, *pub_ep, *replay_ep, *admin_pw;
-    int64_t session_s, pw_ops, pw_mem_kib, heartbeat_ms, lock_s, pw_threads, pw_queue, pw_per_address;
+    int64_t session_s, pw_ops, pw_mem_kib, heartbeat_ms, outbox_keep_s, lock_s, pw_threads, pw_queue, pw_per_address;
     const crm_opt_t opts[] = {
         {"data-dir", "CRM_IDENTITY_DATA", CRM_OPT_STRING, &data_dir, "./data/identity", "LMDB folder"},
         {"rpc", "CRM_IDENTITY_RPC", CRM_OPT_STRING, &rpc_ep, "tcp://127.0.0.1:5601", "RPC endpoint (bind)"},
@@ -44,6 +44,8 @@ int main(int argc, char **argv)
          "password hashes one client address may have waiting or running at once"},
         {"login-lock-seconds", "CRM_LOGIN_LOCK_SECONDS", CRM_OPT_INT, &lock_s, "30", "lock after 5 failed logins"},
         {"heartbeat-ms", "CRM_HEARTBEAT_MS", CRM_OPT_INT, &heartbeat_ms, "500", "event heartbeat interval"},
+        {"outbox-keep-seconds", "CRM_OUTBOX_KEEP_SECONDS", CRM_OPT_INT, &outbox_keep_s, "604800",
+         "events every consumer has applied are pruned after this (7 days; 0: kept for ever)"},
         {"curve-dir", "CRM_CURVE_DIR", CRM_OPT_STRING, &curve_dir, "", "CurveZMQ keys (crmctl keygen); empty: plain"},
     };
     crm_log_init("identity");
@@ -105,6 +107,7 @@ int main(int argc, char **argv)
     if (!pub || !srv || !hashers)
         return 1;
     crm_rpc_server_set_publisher(srv, pub);
+    crm_publisher_set_retention(pub, outbox_keep_s > 0 ? outbox_keep_s * 1000000 : 0);
     crm_rpc_server_set_workers(srv, hashers, (int)pw_per_address);
     crm_rpc_server_add(srv, &crm__identity__v1__identity__descriptor, identity_methods, &idn);
     crm_rpc_server_add(srv, &crm__identity__v1__identity_internal__descriptor,

@@ -46,7 +46,7 @@ static int bootstrap(MDB_txn *txn, void *arg) { return pl_stages_bootstrap(arg, 
 int main(int argc, char **argv)
 {
     const char *curve_dir, *data_dir, *rpc_ep, *pub_ep, *replay_ep, *id_events, *id_replay, *currency;
-    int64_t heartbeat_ms, window_us, report_rows;
+    int64_t heartbeat_ms, outbox_keep_s, window_us, report_rows;
     const crm_opt_t opts[] = {
         {"data-dir", "CRM_PIPELINE_DATA", CRM_OPT_STRING, &data_dir, "./data/pipeline", "LMDB folder"},
         {"rpc", "CRM_PIPELINE_RPC", CRM_OPT_STRING, &rpc_ep, "tcp://127.0.0.1:5611", "RPC endpoint (bind)"},
@@ -58,6 +58,8 @@ int main(int argc, char **argv)
         {"report-max-rows", "CRM_REPORT_MAX_ROWS", CRM_OPT_INT, &report_rows, "4096",
          "groups one PipelineReport may have; past it the report is refused, never cut"},
         {"heartbeat-ms", "CRM_HEARTBEAT_MS", CRM_OPT_INT, &heartbeat_ms, "500", "event heartbeat interval"},
+        {"outbox-keep-seconds", "CRM_OUTBOX_KEEP_SECONDS", CRM_OPT_INT, &outbox_keep_s, "604800",
+         "events every consumer has applied are pruned after this (7 days; 0: kept for ever)"},
         {"commit-window-us", "CRM_COMMIT_WINDOW_US", CRM_OPT_INT, &window_us, CRM_STR(CRM_CONSUMER_WINDOW_US),
          "events that come this soon after a commit wait and go in one transaction (0: at once)"},
         {"curve-dir", "CRM_CURVE_DIR", CRM_OPT_STRING, &curve_dir, "", "CurveZMQ keys (crmctl keygen); empty: plain"},
@@ -115,6 +117,7 @@ int main(int argc, char **argv)
     if (!identity || !pub || !srv)
         return 1;
     crm_rpc_server_set_publisher(srv, pub);
+    crm_publisher_set_retention(pub, outbox_keep_s > 0 ? outbox_keep_s * 1000000 : 0);
     crm_rpc_server_hold_for(srv, identity);
     crm_rpc_server_add(srv, &crm__pipeline__v1__pipeline__descriptor, pipeline_methods, &pl);
     crm_publisher_flush(pub);

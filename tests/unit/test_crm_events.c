@@ -685,6 +685,63 @@ static size_t identity_after(void *arg, Crm__Events__V1__Cursor *out, size_t max
     return 1;
 }
 
+/* The outbox is pruned below what every consumer heard of has applied, the
+ * newest event kept; that consumer goes on; one that comes back from before
+ * the oldest event kept is stuck with an error that says so. */
+static int is_stuck(void *arg) { return crm_consumer_stuck(arg, NULL); }
+
+static void test_outbox_pruned_behind_its_consumers(void **state)
+{
+    fixture_t *f = *state;
+    start_publisher(f);
+    start_consumer(f);
+    produce(f, 20);
+    wait_applied(f, 20, 5.0);
+    /* nothing is pruned that no consumer has said it applied */
+    crm_publisher_set_retention(f->publisher, 1);
+    assert_int_equal(crm_publisher_prune(f->publisher), 0);
+    /* a consumer says where it is when it (re)starts, and now and then */
+    crm_consumer_destroy(&f->consumer);
+    start_consumer(f);
+    run_for(f, 0.3);
+    assert_int_equal(crm_publisher_prune(f->publisher), 19);
+    MDB_txn *txn;
+    uint64_t first, last;
+    assert_int_equal(crm_store_read_begin(f->pstore, &txn), 0);
+    assert_int_equal(crm_outbox_first(f->outbox, txn, &first), 0);
+    assert_int_equal(crm_outbox_last(f->outbox, txn, &last), 0);
+    crm_store_read_end(f->pstore, txn);
+    assert_true(first == 20 && last == 20); /* the newest stays: the next sequence comes from it */
+    produce(f, 5);
+    wait_applied(f, 25, 5.0);
+    check_seen(f, 25);
+
+    /* a consumer from before the pruning (a store restored from an old
+     * backup, a new service) cannot catch up by replay: it says so */
+    char path[128];
+    const char *err;
+    snprintf(path, sizeof path, "%s/late", f->dir);
+    applier_t late_applier = {0};
+    crm_store_dbi_t cd[] = {{"seen", 0, &late_applier.seen}};
+    f->cstore2 = crm_store_open(path, cd, 1, 1, 0, &err);
+    assert_non_null(f->cstore2);
+    f->consumer2 = crm_consumer_new(f->loop, f->zctx, f->cstore2, PRODUCER, f->pub_ep, f->replay_ep, apply_event,
+                                    &late_applier);
+    assert_non_null(f->consumer2);
+    assert_true(loop_until(f->loop, is_stuck, f->consumer2, 5.0));
+    crm_consumer_stuck_t st;
+    assert_true(crm_consumer_stuck(f->consumer2, &st));
+    assert_true(st.seq == 1);
+    assert_string_equal(st.type, "(pruned)");
+    assert_non_null(strstr(st.error, "pruned events 1 to 19"));
+    assert_true(crm_consumer_applied(f->consumer2) == 0);
+    assert_int_equal(late_applier.calls, 0); /* nothing applied out of order */
+    /* and it holds further pruning back, at what it said it has */
+    produce(f, 5);
+    run_for(f, 0.2);
+    assert_int_equal(crm_publisher_prune(f->publisher), 0);
+}
+
 static void test_event_waits_for_what_its_producer_had_applied(void **state)
 {
     fixture_t *f = *state;
@@ -778,6 +835,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replay_answers_from_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_full_in_apply_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_and_stragglers_skipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_pruned_behind_its_consumers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_waits_for_what_its_producer_had_applied, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unchanged_events_not_committed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_within_the_window_go_in_one_commit, setup, teardown),
