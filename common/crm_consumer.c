@@ -57,6 +57,7 @@ struct crm_consumer {
     uint64_t skipped_to;  /* an operator skipped up to this; told on the kick */
     int64_t reported_at;  /* monotonic us of the last replay request */
     uint64_t pruned_from; /* the producer pruned events this consumer still needs: its first kept */
+    uint64_t isolate_until; /* a batch up to this failed: one event a transaction until past it */
     ev_timer kick;
 };
 
@@ -249,6 +250,12 @@ static void note_failure(crm_consumer_t *self, const Crm__Events__V1__Event *ev,
     self->retry_at = crm_time_mono_us() + backoff_us(f->failures);
 }
 
+/* A failed event waits out its backoff: nothing is applied, nor asked for. */
+static int backing_off(const crm_consumer_t *self)
+{
+    return self->failing.seq && crm_time_mono_us() < self->retry_at;
+}
+
 /* The producer no longer has the events after our cursor: replay cannot
  * bring them, and nothing after them may be applied without them. Stuck
  * for good, with the way out in the log (README, "Stuck events"). */
@@ -282,19 +289,18 @@ static int apply_events(crm_consumer_t *self, Crm__Events__V1__Event **events, s
     if (!useful)
         return 0;
     /* the next event waits for a sibling: no transaction to open for nothing */
-    const Crm__Events__V1__Event *next = NULL;
     for (size_t i = 0; i < n; i++)
         if (events[i]->seq == self->applied + 1) {
-            next = events[i];
             if (must_wait(self, events[i])) {
                 self->waiting = 1;
                 return 0;
             }
-            /* after a failure, one event a transaction: the one that fails
-             * is then known, and the others are not held back with it */
-            if (self->failing.seq) {
-                if (crm_time_mono_us() < self->retry_at)
-                    return 0;
+            /* after a batch failed, one event a transaction up to its end:
+             * the one that fails is then known, and the others are not held
+             * back with it */
+            if (backing_off(self))
+                return 0;
+            if (self->failing.seq || self->isolate_until > self->applied) {
                 events += i;
                 n = 1;
             }
@@ -305,10 +311,10 @@ static int apply_events(crm_consumer_t *self, Crm__Events__V1__Event **events, s
     if (rc == CRM_CONSUMER_UNCHANGED)
         rc = 0;
     if (rc) {
-        if (next)
-            note_failure(self, n == 1 ? events[0] : next, rc);
-        if (n > 1)
-            self->retry_at = 0; /* isolate at once: the next try takes one event */
+        if (n == 1)
+            note_failure(self, events[0], rc);
+        else if (events[n - 1]->seq > self->applied)
+            self->isolate_until = events[n - 1]->seq; /* which of them, the next tries tell */
         return rc;
     }
     if (self->failing.seq && b.cursor >= self->failing.seq) {
@@ -394,8 +400,9 @@ static void on_sub(crm_zwatch_t *w, void *socket, void *arg)
         apply_events(self, events, n_events);
     for (size_t i = 0; i < n_pubs; i++)
         crm__events__v1__publication__free_unpacked(pubs[i], NULL);
-    /* one that waits for another consumer is woken by it, or asks on the timer */
-    if ((gap || self->known > self->applied) && !self->waiting)
+    /* one that waits for another consumer is woken by it, or asks on the
+     * timer; so does one that backs off from a failed event */
+    if ((gap || self->known > self->applied) && !self->waiting && !backing_off(self))
         request_replay(self);
 }
 
@@ -423,7 +430,7 @@ static void on_replay(crm_zwatch_t *w, void *socket, void *arg)
         }
         int rc = apply_events(self, r->events, r->n_events);
         crm__events__v1__replay_reply__free_unpacked(r, NULL);
-        if (rc == 0 && self->known > self->applied && !self->waiting)
+        if (rc == 0 && self->known > self->applied && !self->waiting && !backing_off(self))
             request_replay(self);
     }
 }
@@ -431,9 +438,26 @@ static void on_replay(crm_zwatch_t *w, void *socket, void *arg)
 static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
 {
     crm_consumer_t *self = w->data;
-    if (self->skipped_to > self->applied) {
+    uint64_t seq = self->skipped_to, stored = 0;
+    self->skipped_to = 0;
+    MDB_txn *txn;
+    int rc = crm_store_read_begin(self->store, &txn);
+    if (rc == 0) {
+        rc = crm_store_meta_get_u64(self->store, txn, self->cursor_key, &stored);
+        crm_store_read_end(self->store, txn);
+    }
+    if (seq && rc == 0 && stored >= seq && self->failing.seq == seq) {
+        crm_warn("%s event %llu (%s) skipped by an operator after %d failures (%s): it will never be applied",
+                 self->producer, (unsigned long long)seq, self->failing.type, self->failing.failures,
+                 self->failing.error);
+        memset(&self->failing, 0, sizeof self->failing);
+        self->retry_at = 0;
         self->committed_at = crm_time_mono_us();
-        moved_on(self, self->skipped_to);
+        if (stored > self->applied)
+            moved_on(self, stored);
+    } else if (seq && self->failing.seq == seq) {
+        crm_warn("%s event %llu: the skip was not committed; it stays stuck", self->producer,
+                 (unsigned long long)seq);
     }
     self->replay_sent_at = 0;
     request_replay(self);
@@ -450,7 +474,7 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
             return;
         self->waiting_checked = now;
     }
-    if (self->failing.seq && crm_time_mono_us() < self->retry_at)
+    if (backing_off(self))
         return; /* its time has not come */
     /* caught up, it still says where it is now and then, for pruning */
     if (self->want_replay || self->replay_sent_at || self->known > self->applied ||
@@ -588,12 +612,9 @@ int crm_consumer_skip(crm_consumer_t *self, MDB_txn *txn, uint64_t seq)
         return -1;
     if ((rc = crm_store_meta_put_u64(self->store, txn, self->cursor_key, seq)) != 0)
         return rc;
-    crm_warn("%s event %llu (%s) skipped by an operator after %d failures (%s): it will never be applied",
-             self->producer, (unsigned long long)seq, self->failing.type, self->failing.failures, self->failing.error);
-    memset(&self->failing, 0, sizeof self->failing);
-    self->retry_at = 0;
-    /* the rest (progress, the next events) after the caller's transaction,
-     * on the loop: a progress callback may run a batch of calls */
+    /* the rest once the caller's transaction is committed, if it is: the
+     * kick looks at the stored cursor (a progress callback may also run a
+     * batch of calls, which must not happen inside this one) */
     self->skipped_to = seq;
     ev_timer_set(&self->kick, 0, 0);
     ev_timer_start(self->loop, &self->kick);

@@ -11,6 +11,7 @@
 #include "ops.pb-c.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,6 +60,16 @@ struct crm_call {
     void *defer_arg;
     void *work_result;       /* on that second run: the work's argument */
 };
+
+/* A deferred call's argument may hold secrets (passwords to hash): wiped
+ * before it is freed. */
+static void free_arg(void *p)
+{
+    if (p) {
+        sodium_memzero(p, malloc_usable_size(p));
+        free(p);
+    }
+}
 
 /* A call waiting for its work on a worker thread: its frames, copied. */
 typedef struct {
@@ -147,7 +158,7 @@ int crm_call_fail(crm_call_t *c, Crm__Rpc__V1__Code code, const char *field, con
 int crm_call_defer(crm_call_t *c, crm_work_fn *work, void *arg)
 {
     /* a batch run again after the map grew defers again: keep the newest */
-    free(c->defer_arg);
+    free_arg(c->defer_arg);
     c->defer_work = work;
     c->defer_arg = arg;
     return -1;
@@ -378,7 +389,7 @@ static int run_handler(crm_call_t *c)
     int rc = c->service->methods[c->method - c->service->desc->methods].fn(c, c->in, c->out);
     if (rc != 0 && c->defer_work && !(c->flags & CRM_METHOD_WRITE)) {
         c->defer_work = NULL; /* only writes may defer: their changes can be undone */
-        free(c->defer_arg);
+        free_arg(c->defer_arg);
         c->defer_arg = NULL;
         crm_call_fail(c, CRM__RPC__V1__CODE__CODE_INTERNAL, NULL, "a read method deferred");
     }
@@ -499,7 +510,7 @@ static int run_one_write(crm_call_t *c, MDB_txn *parent)
     /* a batch re-run after the map grew starts every call afresh */
     crm_status_clear(&c->st);
     c->map_full = 0;
-    free(c->defer_arg);
+    free_arg(c->defer_arg);
     c->defer_arg = NULL;
     c->defer_work = NULL;
     /* public methods (Login, SetPassword) are safe to repeat, and their
@@ -637,7 +648,7 @@ static void on_work_done(void *arg, int cancelled)
         raw_call_t raw = {d->peer, d->data, d->peer_len, d->len, d->arg};
         run_batch(d->server, &raw, 1, 0);
     }
-    free(d->arg);
+    free_arg(d->arg);
     free(d->peer);
     free(d->data);
     free(d);
@@ -649,7 +660,7 @@ static void defer(crm_rpc_server_t *self, crm_call_t *c, const raw_call_t *raw)
 {
     uint64_t key = address_key(crm_call_client_address(c));
     if (!self->workers || address_share(self, key, 1) != 0) {
-        free(c->defer_arg);
+        free_arg(c->defer_arg);
         c->defer_arg = NULL;
         crm_call_fail(c, CRM__RPC__V1__CODE__CODE_RESOURCE_EXHAUSTED, NULL,
                       "too many calls from this address at once; try again shortly");
@@ -662,7 +673,7 @@ static void defer(crm_rpc_server_t *self, crm_call_t *c, const raw_call_t *raw)
     c->defer_arg = NULL;
     if (crm_workers_submit(self->workers, run_work, on_work_done, d) != 0) {
         address_share(self, key, -1);
-        free(d->arg);
+        free_arg(d->arg);
         free(d->peer);
         free(d->data);
         free(d);
@@ -815,9 +826,10 @@ static int idem_sweep_txn(MDB_txn *txn, void *arg)
         sw->deleted++;
     }
     if (rc == 0) {
-        /* stopped at a bound: go on from the record after this one next time */
+        /* stopped at a bound: the loop's last MDB_NEXT is on the first record
+         * not yet looked at, which the next pass starts from */
         MDB_val nk, nd;
-        int more = mdb_cursor_get(cur, &nk, &nd, MDB_NEXT);
+        int more = mdb_cursor_get(cur, &nk, &nd, MDB_GET_CURRENT);
         if (more == 0 && nk.mv_size <= sizeof self->idem_from) {
             memcpy(self->idem_from, nk.mv_data, nk.mv_size);
             self->idem_from_len = nk.mv_size;

@@ -41,6 +41,30 @@ int gw_budget_take(gateway_t *gw, const char *address, int64_t bytes)
     return 0;
 }
 
+void gw_budget_force(gateway_t *gw, const char *address, int64_t bytes)
+{
+    if (bytes <= 0)
+        return;
+    if (!gw->held)
+        gw->held = crm_map_new();
+    uint64_t key = address_key(address);
+    held_t *h = crm_map_get(gw->held, key);
+    if (!h) {
+        h = crm_calloc(1, sizeof *h);
+        crm_map_put(gw->held, key, h);
+    }
+    h->bytes += bytes;
+    gw->held_total += bytes;
+}
+
+int gw_budget_over(gateway_t *gw, const char *address)
+{
+    if (gw->held_total >= gw->max_held)
+        return 1;
+    held_t *h = gw->held ? crm_map_get(gw->held, address_key(address)) : NULL;
+    return h && h->bytes >= gw->max_held_per_address;
+}
+
 void gw_budget_give(gateway_t *gw, const char *address, int64_t bytes)
 {
     if (bytes <= 0 || !gw->held)

@@ -151,6 +151,10 @@ char *gw_metrics_render(gateway_t *gw, size_t *len);
  * the address or the gateway past its budget (nothing taken then). Give
  * back exactly what was taken. */
 int gw_budget_take(gateway_t *gw, const char *address, int64_t bytes);
+/* Takes bytes whatever the budget (a reply that must be delivered). */
+void gw_budget_force(gateway_t *gw, const char *address, int64_t bytes);
+/* 1 if the address, or the gateway, is at or past its budget. */
+int gw_budget_over(gateway_t *gw, const char *address);
 void gw_budget_give(gateway_t *gw, const char *address, int64_t bytes);
 void gw_budget_free_all(gateway_t *gw);
 

@@ -23,7 +23,8 @@
 /* How much of a refused request's body is read and thrown away before the
  * answer goes, so that a client still sending sees the answer rather than a
  * reset (nginx's lingering close does the same): it costs bandwidth, never
- * memory. Past it the answer goes at once and the connection closes. */
+ * memory. A body declared longer is answered at once; one that turns out
+ * longer (chunked) has its connection closed. */
 #define DRAIN_MAX (16 << 20)
 /* Idle connections are closed after this long, or PRESSURE_TIMEOUT_S once
  * half of the connection limit is in use (nginx's reset_timedout spirit:
@@ -31,6 +32,8 @@
 #define IDLE_TIMEOUT_S 30
 #define PRESSURE_TIMEOUT_S 5
 #define CONNECTIONS_MAX 4096
+/* Replies this small are always delivered (see on_finish). */
+#define REPLY_ALWAYS (1 << 20)
 
 typedef enum { ADMIT_NONE, ADMIT_WAITING, ADMIT_OK } admit_t;
 
@@ -190,12 +193,22 @@ static void on_finish(gw_call_t *call, const crm_status_t *st, const uint8_t *bo
     }
     /* a reply waits in memory until its reader takes it: it counts against
      * the reader's address like a body does (a slow reader of large
-     * attachments must not hold the gateway's memory) */
+     * attachments must not hold the gateway's memory). Only a large reply
+     * is ever refused, and only a read's is large: a write answers with
+     * the record it wrote, well under REPLY_ALWAYS, so a committed write is
+     * never answered "try again" (its retry would write twice); small
+     * replies are counted all the same, and an address over its budget is
+     * refused before its next call is read (begin_twirp). */
     release(r);
     if (r->status == 200 && gw_budget_take(r->gw, r->address, (int64_t)r->data_len) != 0) {
-        r->gw->refused_budget++;
-        answer_code(r, CODE(RESOURCE_EXHAUSTED), NULL,
-                    "too many bytes in flight to this address; read the answers you have, then try again");
+        if (r->data_len <= REPLY_ALWAYS) {
+            gw_budget_force(r->gw, r->address, (int64_t)r->data_len);
+            r->held = (int64_t)r->data_len;
+        } else {
+            r->gw->refused_budget++;
+            answer_code(r, CODE(RESOURCE_EXHAUSTED), NULL,
+                        "too many bytes in flight to this address; read the answers you have, then try again");
+        }
     } else if (r->status == 200) {
         r->held = (int64_t)r->data_len;
     }
@@ -269,6 +282,14 @@ static void begin_twirp(http_req_t *r, const char *url)
         refuse(r, &st);
         return;
     }
+    if (gw_budget_over(gw, r->address)) {
+        gw->refused_budget++;
+        crm_status_set(&st, CODE(RESOURCE_EXHAUSTED), NULL,
+                       "too many bytes in flight to this address; read the answers you have, then try again");
+        gw_metrics_record(gw, r->call->method_name, st.code, 0);
+        refuse(r, &st);
+        return;
+    }
     r->method = r->call->method;
     r->limit = r->json ? crm_limit_json(crm_limit_request(r->call->method_name)) : r->call->limit;
     if (r->limit > gw->max_body)
@@ -307,8 +328,8 @@ static void send_twirp(http_req_t *r)
 }
 
 /* Body bytes: kept if the request is admitted and within its limits,
- * thrown away (up to DRAIN_MAX) if it is refused. Returns 1 if the answer
- * must go at once. */
+ * thrown away (up to DRAIN_MAX) if it is refused. Returns 1 once more than
+ * DRAIN_MAX was thrown away: the connection is then closed. */
 static int take_upload(http_req_t *r, const char *upload, size_t n)
 {
     crm_status_t st;
@@ -433,9 +454,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             suspend(r);
             return MHD_YES;
         }
-        int now = take_upload(r, upload, *upload_size);
+        int past = take_upload(r, upload, *upload_size);
         *upload_size = 0;
-        return now ? queue(r) : MHD_YES;
+        /* drained as far as it is worth: libmicrohttpd answers nothing in
+         * the middle of a body, so the connection closes */
+        return past ? MHD_NO : MHD_YES;
     }
     if (r->answered)
         return queue(r);

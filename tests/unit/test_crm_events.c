@@ -35,6 +35,7 @@ typedef struct {
     MDB_dbi seen;        /* key: seq (big-endian) */
     int calls;           /* apply calls, committed or not */
     uint64_t fail_seq;   /* fail this seq the first time it is applied */
+    int fail_always;     /* and every time after */
     int failed;
     int order_errors, dup_errors, content_errors;
     size_t value_size;   /* bytes recorded per event (default 1) */
@@ -209,7 +210,7 @@ static int apply_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev
         crm__identity__v1__team__free_unpacked(t, NULL);
     if (ev->seq <= a->unchanged_upto)
         return CRM_CONSUMER_UNCHANGED;
-    if (ev->seq == a->fail_seq && !a->failed) {
+    if (ev->seq == a->fail_seq && (!a->failed || a->fail_always)) {
         a->failed++;
         return MDB_NOTFOUND;
     }
@@ -742,6 +743,28 @@ static void test_outbox_pruned_behind_its_consumers(void **state)
     assert_int_equal(crm_publisher_prune(f->publisher), 0);
 }
 
+/* An event that never applies, late in a replay batch: the events before it
+ * are applied (each once more at most, not once per event before them), it
+ * is the one found stuck, and nothing after it is applied. */
+static void test_bad_event_in_a_batch_is_found(void **state)
+{
+    fixture_t *f = *state;
+    f->applier.fail_seq = 50;
+    f->applier.fail_always = 1;
+    start_publisher_hb(f, NO_HEARTBEAT);
+    produce(f, 60);
+    start_consumer(f);
+    assert_true(loop_until(f->loop, is_stuck, f->consumer, 10.0));
+    crm_consumer_stuck_t st;
+    assert_true(crm_consumer_stuck(f->consumer, &st));
+    assert_true(st.seq == 50);
+    assert_true(crm_consumer_applied(f->consumer) == 49);
+    check_seen(f, 49);
+    /* the batch of 60 once, then 1..50 one a transaction, then retries of 50 */
+    printf("  apply calls until event 50 was found stuck: %d\n", f->applier.calls);
+    assert_true(f->applier.calls < 200);
+}
+
 static void test_event_waits_for_what_its_producer_had_applied(void **state)
 {
     fixture_t *f = *state;
@@ -836,6 +859,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_map_full_in_apply_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_and_stragglers_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_pruned_behind_its_consumers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_event_in_a_batch_is_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_waits_for_what_its_producer_had_applied, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unchanged_events_not_committed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_within_the_window_go_in_one_commit, setup, teardown),
