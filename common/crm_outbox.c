@@ -40,14 +40,16 @@ void crm_outbox_destroy(crm_outbox_t **self_p)
 const char *crm_outbox_producer(const crm_outbox_t *self) { return self->producer; }
 MDB_dbi crm_outbox_dbi(const crm_outbox_t *self) { return self->dbi; }
 
-int crm_outbox_last(crm_outbox_t *self, MDB_txn *txn, uint64_t *seq)
+/* The sequence at one end of the outbox (op: MDB_FIRST or MDB_LAST); 0 if
+ * it is empty. */
+static int edge(crm_outbox_t *self, MDB_txn *txn, MDB_cursor_op op, uint64_t *seq)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, self->dbi, &cur);
     if (rc)
         return rc;
     MDB_val k, d;
-    rc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
+    rc = mdb_cursor_get(cur, &k, &d, op);
     mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND) {
         *seq = 0;
@@ -60,6 +62,8 @@ int crm_outbox_last(crm_outbox_t *self, MDB_txn *txn, uint64_t *seq)
     *seq = crm_key_get_u64(k.mv_data);
     return 0;
 }
+
+int crm_outbox_last(crm_outbox_t *self, MDB_txn *txn, uint64_t *seq) { return edge(self, txn, MDB_LAST, seq); }
 
 int crm_outbox_append(crm_outbox_t *self, MDB_txn *txn, const char *type, int64_t actor_id,
                       const ProtobufCMessage *payload, uint64_t *seq_out)
@@ -131,18 +135,7 @@ int crm_outbox_read(crm_outbox_t *self, MDB_txn *txn, uint64_t from_seq, size_t 
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-int crm_outbox_first(crm_outbox_t *self, MDB_txn *txn, uint64_t *seq)
-{
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, self->dbi, &cur);
-    if (rc)
-        return rc;
-    MDB_val k, d;
-    rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
-    *seq = rc == 0 && k.mv_size == 8 ? crm_key_get_u64(k.mv_data) : 0;
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
+int crm_outbox_first(crm_outbox_t *self, MDB_txn *txn, uint64_t *seq) { return edge(self, txn, MDB_FIRST, seq); }
 
 int crm_outbox_prune(crm_outbox_t *self, MDB_txn *txn, uint64_t upto_seq, int64_t before_at, size_t max,
                      size_t *deleted)
