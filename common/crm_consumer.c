@@ -587,12 +587,6 @@ int crm_consumer_stuck(const crm_consumer_t *self, crm_consumer_stuck_t *out)
 
 uint64_t crm_consumer_failures(const crm_consumer_t *self) { return self->failures_total; }
 
-crm_consumer_t *crm_consumer_find(const char *producer)
-{
-    int k = slot_of(producer);
-    return k >= 0 ? consumers[k] : NULL;
-}
-
 void crm_consumer_retry(crm_consumer_t *self)
 {
     self->retry_at = 0;

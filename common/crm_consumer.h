@@ -85,8 +85,6 @@ typedef struct {
 int crm_consumer_stuck(const crm_consumer_t *self, crm_consumer_stuck_t *out);
 /* Failed attempts to apply events since start (a metric). */
 uint64_t crm_consumer_failures(const crm_consumer_t *self);
-/* This process's consumer of producer, or NULL. */
-crm_consumer_t *crm_consumer_find(const char *producer);
 /* An operator's decision: try the failing event again now. Can't fail. */
 void crm_consumer_retry(crm_consumer_t *self);
 /* An operator's decision: never apply event seq (the one failing): the

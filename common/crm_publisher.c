@@ -29,6 +29,9 @@ struct crm_publisher {
         uint64_t applied;
     } consumers[MAX_CONSUMERS];
     int n_consumers;
+    int consumers_loaded; /* those of a previous run read from meta */
+    int consumers_dirty;  /* a cursor moved since they were last stored */
+    int consumers_lost;   /* one could not be kept track of: no pruning */
     int64_t keep_us;
     ev_timer prune;
 };
@@ -152,17 +155,26 @@ static int replay_one(void *arg, uint64_t seq, const void *data, size_t len)
 /* A consumer said it has applied up to applied. */
 static void note_consumer(crm_publisher_t *self, const char *name, uint64_t applied)
 {
-    int i = 0;
+    int i = 0, fresh = 0;
     while (i < self->n_consumers && strcmp(self->consumers[i].name, name) != 0)
         i++;
     if (i == self->n_consumers) {
-        if (i == MAX_CONSUMERS || strlen(name) >= sizeof self->consumers[i].name)
-            return; /* unknown to pruning, which then keeps what it has not heard of */
+        fresh = 1;
+        if (i == MAX_CONSUMERS || strlen(name) >= sizeof self->consumers[i].name) {
+            /* a consumer pruning cannot wait for: then it prunes nothing */
+            if (!self->consumers_lost)
+                crm_warn("%s's outbox: cannot keep track of consumer \"%.64s\": it is not pruned",
+                         crm_outbox_producer(self->outbox), name);
+            self->consumers_lost = 1;
+            return;
+        }
         snprintf(self->consumers[i].name, sizeof self->consumers[i].name, "%s", name);
         self->n_consumers++;
-        self->consumers[i].applied = applied;
     }
-    /* a consumer restored from an older backup asks from further back */
+    /* lower as well as higher: a consumer restored from an older backup
+     * asks from further back */
+    if (fresh || self->consumers[i].applied != applied)
+        self->consumers_dirty = 1;
     self->consumers[i].applied = applied;
 }
 
@@ -236,45 +248,64 @@ typedef struct {
     size_t deleted;
 } prune_t;
 
-static int prune_txn(MDB_txn *txn, void *arg)
+/* The cursors stored by a previous run, once: a consumer that is down
+ * now has its events kept all the same. */
+static int load_consumers(crm_publisher_t *self, MDB_txn *txn)
 {
-    prune_t *p = arg;
-    crm_publisher_t *self = p->self;
-    MDB_dbi meta = crm_store_meta(self->store);
-    /* the cursors heard before a restart count too: a consumer that was down
-     * meanwhile has its events kept */
     Crm__Events__V1__ConsumerCursors *kept = NULL;
-    int rc = crm_db_get_msg(txn, meta, "consumers", 9, &crm__events__v1__consumer_cursors__descriptor, NULL,
-                            (void **)&kept);
+    int rc = crm_db_get_msg(txn, crm_store_meta(self->store), "consumers", 9,
+                            &crm__events__v1__consumer_cursors__descriptor, NULL, (void **)&kept);
     if (rc && rc != MDB_NOTFOUND)
         return rc;
     for (size_t i = 0; kept && i < kept->n_cursors; i++) {
         int known = 0;
         for (int j = 0; j < self->n_consumers; j++)
             known |= !strcmp(self->consumers[j].name, kept->cursors[i]->producer);
-        if (!known)
+        if (!known) /* one heard of in this run already says more */
             note_consumer(self, kept->cursors[i]->producer, kept->cursors[i]->seq);
     }
     if (kept)
         crm__events__v1__consumer_cursors__free_unpacked(kept, NULL);
-    p->deleted = 0;
-    if (self->n_consumers == 0)
-        return 0; /* no consumer heard of yet: nothing is known to be applied */
+    self->consumers_loaded = 1;
+    return 0;
+}
+
+/* Stores the cursors heard of, when one has moved. */
+static int store_consumers(crm_publisher_t *self, MDB_txn *txn)
+{
+    if (!self->consumers_dirty)
+        return 0;
     Crm__Events__V1__Cursor cur[MAX_CONSUMERS], *ptrs[MAX_CONSUMERS];
     Crm__Events__V1__ConsumerCursors all = CRM__EVENTS__V1__CONSUMER_CURSORS__INIT;
-    uint64_t upto = UINT64_MAX;
     for (int j = 0; j < self->n_consumers; j++) {
         crm__events__v1__cursor__init(&cur[j]);
         cur[j].producer = self->consumers[j].name;
         cur[j].seq = self->consumers[j].applied;
         ptrs[j] = &cur[j];
-        if (self->consumers[j].applied < upto)
-            upto = self->consumers[j].applied;
     }
     all.cursors = ptrs;
     all.n_cursors = (size_t)self->n_consumers;
-    if ((rc = crm_db_put_msg(txn, meta, "consumers", 9, &all.base)) != 0)
+    return crm_db_put_msg(txn, crm_store_meta(self->store), "consumers", 9, &all.base);
+}
+
+static int prune_txn(MDB_txn *txn, void *arg)
+{
+    prune_t *p = arg;
+    crm_publisher_t *self = p->self;
+    int rc;
+    p->deleted = 0;
+    if (!self->consumers_loaded && (rc = load_consumers(self, txn)) != 0)
         return rc;
+    if ((rc = store_consumers(self, txn)) != 0)
+        return rc;
+    /* no consumer heard of yet, or one lost track of: nothing is known to
+     * be applied by all */
+    if (self->n_consumers == 0 || self->consumers_lost)
+        return 0;
+    uint64_t upto = UINT64_MAX;
+    for (int j = 0; j < self->n_consumers; j++)
+        if (self->consumers[j].applied < upto)
+            upto = self->consumers[j].applied;
     return crm_outbox_prune(self->outbox, txn, upto, p->before_at, PRUNE_MAX, &p->deleted);
 }
 
@@ -282,6 +313,8 @@ long crm_publisher_prune(crm_publisher_t *self)
 {
     prune_t p = {self, crm_time_now_us() - self->keep_us, 0};
     int rc = crm_store_write(self->store, prune_txn, &p);
+    if (rc == 0)
+        self->consumers_dirty = 0;
     if (rc) {
         crm_warn("pruning %s's outbox: %s", crm_outbox_producer(self->outbox), mdb_strerror(rc));
         return -1;

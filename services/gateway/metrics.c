@@ -108,8 +108,13 @@ char *gw_metrics_render(gateway_t *gw, size_t *len)
             "# HELP crm_gateway_sse_dropped_total Streams ended by the gateway: a client too slow, a session gone.\n"
             "# TYPE crm_gateway_sse_dropped_total counter\ncrm_gateway_sse_dropped_total %lld\n"
             "# HELP crm_gateway_sse_entries_total Notifications handed to stream clients.\n"
-            "# TYPE crm_gateway_sse_entries_total counter\ncrm_gateway_sse_entries_total %lld\n",
-        (long long)gw->sse_clients, (long long)gw->sse_dropped, (long long)gw->sse_entries);
+            "# TYPE crm_gateway_sse_entries_total counter\ncrm_gateway_sse_entries_total %lld\n"
+            "# HELP crm_gateway_bytes_in_flight Request bodies and unread replies held.\n"
+            "# TYPE crm_gateway_bytes_in_flight gauge\ncrm_gateway_bytes_in_flight %lld\n"
+            "# HELP crm_gateway_budget_refused_total Requests and replies refused for bytes in flight.\n"
+            "# TYPE crm_gateway_budget_refused_total counter\ncrm_gateway_budget_refused_total %lld\n",
+        (long long)gw->sse_clients, (long long)gw->sse_dropped, (long long)gw->sse_entries,
+        (long long)gw->held_total, (long long)gw->refused_budget);
     *len = t.len;
     return t.data;
 }

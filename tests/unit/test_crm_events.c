@@ -743,6 +743,44 @@ static void test_outbox_pruned_behind_its_consumers(void **state)
     assert_int_equal(crm_publisher_prune(f->publisher), 0);
 }
 
+/* Cursors stored by a previous run hold pruning back after a restart, for
+ * a consumer that has not come back yet. */
+static int store_away(MDB_txn *txn, void *arg)
+{
+    crm_store_t *store = arg;
+    Crm__Events__V1__Cursor away = CRM__EVENTS__V1__CURSOR__INIT, *ptrs[1] = {&away};
+    away.producer = "away";
+    away.seq = 5;
+    Crm__Events__V1__ConsumerCursors all = CRM__EVENTS__V1__CONSUMER_CURSORS__INIT;
+    all.cursors = ptrs;
+    all.n_cursors = 1;
+    return crm_db_put_msg(txn, crm_store_meta(store), "consumers", 9, &all.base);
+}
+
+static void test_pruning_waits_for_consumers_of_a_previous_run(void **state)
+{
+    fixture_t *f = *state;
+    start_publisher(f);
+    produce(f, 20);
+    start_consumer(f);
+    wait_applied(f, 20, 5.0);
+    run_for(f, 0.2); /* its replay request said 20 */
+    /* a consumer that said 5 before this producer restarted */
+    assert_int_equal(crm_store_write(f->pstore, store_away, f->pstore), 0);
+    crm_publisher_destroy(&f->publisher);
+    start_publisher(f);
+    crm_publisher_set_retention(f->publisher, 1);
+    /* the new run has heard only of what it read back: "away" at 5 */
+    assert_int_equal(crm_publisher_prune(f->publisher), 5);
+    assert_int_equal(crm_publisher_prune(f->publisher), 0);
+    MDB_txn *txn;
+    uint64_t first;
+    assert_int_equal(crm_store_read_begin(f->pstore, &txn), 0);
+    assert_int_equal(crm_outbox_first(f->outbox, txn, &first), 0);
+    crm_store_read_end(f->pstore, txn);
+    assert_true(first == 6);
+}
+
 /* An event that never applies, late in a replay batch: the events before it
  * are applied (each once more at most, not once per event before them), it
  * is the one found stuck, and nothing after it is applied. */
@@ -860,6 +898,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duplicates_and_stragglers_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_pruned_behind_its_consumers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_event_in_a_batch_is_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pruning_waits_for_consumers_of_a_previous_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_waits_for_what_its_producer_had_applied, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unchanged_events_not_committed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_within_the_window_go_in_one_commit, setup, teardown),
