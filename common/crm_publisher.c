@@ -3,6 +3,7 @@
 #include "crm_log.h"
 #include "crm_mem.h"
 #include "crm_time.h"
+#include "crm_wire.h"
 #include "crm_zloop.h"
 
 #include <errno.h>
@@ -72,14 +73,9 @@ static int publish_one(void *arg, uint64_t seq, const void *data, size_t len)
     p.producer = (char *)crm_outbox_producer(self->outbox);
     p.last_seq = seq;
     size_t head = crm__events__v1__publication__get_packed_size(&p);
-    uint8_t *buf = crm_malloc(head + 1 + 10 + len);
+    uint8_t *buf = crm_malloc(head + CRM_WIRE_HEAD_MAX + len);
     size_t n = crm__events__v1__publication__pack(&p, buf);
-    buf[n++] = (3 << 3) | 2;
-    for (uint64_t v = len; ; v >>= 7) {
-        buf[n++] = (uint8_t)(v & 0x7f) | (v >= 0x80 ? 0x80 : 0);
-        if (v < 0x80)
-            break;
-    }
+    n += crm_wire_put_bytes_head(buf + n, 3, len);
     memcpy(buf + n, data, len);
     n += len;
     const void *frames[1] = {buf};
@@ -147,15 +143,8 @@ static void buf_put(buf_t *b, const void *data, size_t len)
 static int replay_one(void *arg, uint64_t seq, const void *data, size_t len)
 {
     buf_t *b = arg;
-    uint8_t hdr[11];
-    size_t n = 0;
-    hdr[n++] = (3 << 3) | 2;
-    size_t v = len;
-    do {
-        hdr[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-        v >>= 7;
-    } while (v);
-    buf_put(b, hdr, n);
+    uint8_t hdr[CRM_WIRE_HEAD_MAX];
+    buf_put(b, hdr, crm_wire_put_bytes_head(hdr, 3, len));
     buf_put(b, data, len);
     return 0;
 }
