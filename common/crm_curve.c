@@ -22,7 +22,7 @@
  * named here (by the NAME of NAME.pub), so that a key made for one purpose
  * opens nothing else: the stream readers' key cannot call methods, the
  * operator's cannot read events, and no service can call another's
- * methods (services never call each other; decision 3). */
+ * methods (services never call each other; see ARCHITECTURE.md, CURVE roles). */
 static const struct {
     crm_curve_role_t role;
     const char *domain;

@@ -1,5 +1,5 @@
 /* What pipeline knows of identity's users and teams, fed by its events
- * (decision 3: no synchronous calls between services). */
+ * (no synchronous calls between services; see ARCHITECTURE.md, Read models). */
 #include "pipeline.h"
 #include "identity.pb-c.h"
 
