@@ -132,22 +132,14 @@ const char *pl_user_name(crm_call_t *call, int64_t id)
 
 /* --- paging ------------------------------------------------------------------------ */
 
-char *pl_page_token(crm_call_t *call, int64_t id)
-{
-    char *token = crm_arena_alloc(crm_call_arena(call), 24);
-    crm_page_token_make(token, (uint64_t)id);
-    return token;
-}
-
 int pl_list_page(crm_call_t *call, MDB_dbi dbi, const ProtobufCMessageDescriptor *desc, int32_t page_size,
                  const char *page_token, pl_keep_fn *keep, const void *filter, void ***items, size_t *n,
                  char **next_token)
 {
-    crm_status_t st;
     uint32_t size;
     uint64_t after;
-    if (crm_page_size(&st, page_size, 50, 500, &size) != 0 || crm_page_token_read(&st, page_token, &after) != 0)
-        return crm_call_fail_status(call, &st);
+    if (crm_call_page(call, page_size, page_token, 50, 500, &size, &after) != 0)
+        return -1;
     MDB_cursor *cur;
     int rc = mdb_cursor_open(crm_call_txn(call), dbi, &cur);
     if (rc)
@@ -181,6 +173,6 @@ int pl_list_page(crm_call_t *call, MDB_dbi dbi, const ProtobufCMessageDescriptor
     if (rc && rc != MDB_NOTFOUND)
         return crm_call_fail_db(call, rc);
     if (resume)
-        *next_token = pl_page_token(call, resume);
+        *next_token = crm_call_page_token(call, (uint64_t)resume);
     return 0;
 }
