@@ -162,8 +162,6 @@ int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     Crm__Activities__V1__ListCalendarReply *reply = (void *)out;
     activities_t *a = crm_call_ctx(call);
     MDB_txn *txn = crm_call_txn(call);
-    uint32_t size;
-    uint64_t after;
     if (crm_call_require_sales(call) != 0)
         return -1;
     int64_t self = crm_call_principal(call)->user_id, user = r->user_id ? r->user_id : self;
@@ -174,6 +172,8 @@ int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "from", "from must be Unix microseconds between 2000 and 2100");
     if (r->to <= r->from || r->to - r->from > RANGE_MAX_US)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "to", "to must be after from, at most 366 days later");
+    uint32_t size;
+    uint64_t after;
     if (crm_call_page(call, r->page_size, r->page_token, 200, 1000, &size, &after) != 0)
         return -1;
 

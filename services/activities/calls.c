@@ -241,8 +241,6 @@ int act_list_calls(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
     Crm__Activities__V1__ListCallsReply *reply = (void *)out;
     activities_t *a = crm_call_ctx(call);
     MDB_txn *txn = crm_call_txn(call);
-    uint32_t size;
-    uint64_t after;
     if (crm_call_require_sales(call) != 0)
         return -1;
     if (r->status < 0 || r->status > STATUS(CANCELLED))
@@ -253,6 +251,8 @@ int act_list_calls(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
     int has_doc = r->doc && (*r->doc->model || r->doc->id);
     if (has_doc && act_check_doc(call, "doc", r->doc) != 0)
         return -1;
+    uint32_t size;
+    uint64_t after;
     if (crm_call_page(call, r->page_size, r->page_token, 50, 500, &size, &after) != 0)
         return -1;
 

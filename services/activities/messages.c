@@ -223,10 +223,10 @@ int act_list_messages(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     Crm__Activities__V1__ListMessagesReply *reply = (void *)out;
     activities_t *a = crm_call_ctx(call);
     MDB_txn *txn = crm_call_txn(call);
-    uint32_t size;
-    uint64_t after;
     if (act_check_doc(call, "doc", r->doc) != 0)
         return -1;
+    uint32_t size;
+    uint64_t after;
     if (crm_call_page(call, r->page_size, r->page_token, 30, 200, &size, &after) != 0)
         return -1;
     int model = crm_doc_model(r->doc->model);

@@ -238,10 +238,10 @@ int ntf_list_inbox(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
     const Crm__Notifications__V1__ListInboxRequest *r = (const void *)in;
     Crm__Notifications__V1__ListInboxReply *reply = (void *)out;
     notifications_t *n = crm_call_ctx(call);
-    uint32_t size;
-    uint64_t after;
     if (require_user(call) != 0)
         return -1;
+    uint32_t size;
+    uint64_t after;
     if (crm_call_page(call, r->page_size, r->page_token, 50, 500, &size, &after) != 0)
         return -1;
     if (r->after_id < 0)

@@ -593,10 +593,10 @@ int pl_list_leads(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage
     pipeline_t *pl = crm_call_ctx(call);
     const Crm__Pipeline__V1__ListLeadsRequest *r = (const void *)in;
     Crm__Pipeline__V1__ListLeadsReply *reply = (void *)out;
-    uint32_t size;
-    uint64_t after;
     if (crm_call_require_sales(call) != 0)
         return -1;
+    uint32_t size;
+    uint64_t after;
     if (crm_call_page(call, r->page_size, r->page_token, 50, 500, &size, &after) != 0)
         return -1;
     if (r->type < 0 || r->type > LTYPE(OPPORTUNITY))
