@@ -1070,7 +1070,9 @@ static void out_string(out_t *o, const char *s)
 {
     size_t len = strlen(s);
     for (size_t i = 0; i < len;) {
-        size_t seq = crm_utf8_sequence_len(s + i, len - i);
+        /* ASCII, most of any text, without a call: every string of every
+         * reply passes here */
+        size_t seq = (unsigned char)s[i] < 0x80 ? 1 : crm_utf8_sequence_len(s + i, len - i);
         if (!seq) {
             char *clean = utf8_scrub(s, len);
             out_quoted_utf8(o, clean, strlen(clean));
