@@ -90,8 +90,10 @@ void gw_session_forget_user(gateway_t *gw, int64_t user_id)
     gw->revocations++;
     forget_t f = {user_id};
     crm_map_each(gw->sessions, forget_one, &f);
-    /* an open stream was authenticated once: it must hear of this too */
-    gw_stream_recheck(user_id);
+    /* whoever authenticated once and goes on (an open stream) must hear of
+     * this too */
+    if (gw->hooks.revoked)
+        gw->hooks.revoked(gw->hooks.revoked_arg, user_id);
 }
 
 void gw_session_forget_all(gateway_t *gw) { gw_session_forget_user(gw, -1); }
@@ -132,8 +134,10 @@ void gw_session_free_all(gateway_t *gw)
 
 /* --- identity's events ---------------------------------------------------------- */
 
-static void *events_socket;
-static crm_zwatch_t *events_watch;
+struct gw_identity_events {
+    void *socket;
+    crm_zwatch_t *watch;
+};
 
 static void apply_event(gateway_t *gw, const Crm__Events__V1__Event *ev)
 {
@@ -189,23 +193,33 @@ static void on_identity_event(crm_zwatch_t *w, void *socket, void *arg)
     }
 }
 
-int gw_identity_listen(gateway_t *gw, const char *endpoint)
+gw_identity_events_t *gw_identity_events_new(gateway_t *gw, const char *endpoint)
 {
-    events_socket = zmq_socket(gw->zctx, ZMQ_SUB);
-    if (!events_socket || crm_zsock_setup(events_socket, 8 << 20) != 0 ||
-        zmq_setsockopt(events_socket, ZMQ_SUBSCRIBE, "", 0) != 0 ||
-        crm_curve_client(events_socket, "identity") != 0 || zmq_connect(events_socket, endpoint) != 0) {
+    gw_identity_events_t *self = crm_calloc(1, sizeof *self);
+    self->socket = zmq_socket(gw->zctx, ZMQ_SUB);
+    if (!self->socket || crm_zsock_setup(self->socket, 8 << 20) != 0 ||
+        zmq_setsockopt(self->socket, ZMQ_SUBSCRIBE, "", 0) != 0 ||
+        crm_curve_client(self->socket, "identity") != 0 || zmq_connect(self->socket, endpoint) != 0) {
         crm_error("identity events %s: %s", endpoint, zmq_strerror(errno));
-        return -1;
+        goto fail;
     }
-    events_watch = crm_zwatch_new(gw->loop, events_socket, on_identity_event, gw);
-    return events_watch ? 0 : -1;
+    self->watch = crm_zwatch_new(gw->loop, self->socket, on_identity_event, gw);
+    if (!self->watch)
+        goto fail;
+    return self;
+fail:
+    gw_identity_events_destroy(&self);
+    return NULL;
 }
 
-void gw_identity_stop(void)
+void gw_identity_events_destroy(gw_identity_events_t **self_p)
 {
-    crm_zwatch_destroy(&events_watch);
-    if (events_socket)
-        zmq_close(events_socket);
-    events_socket = NULL;
+    gw_identity_events_t *self = *self_p;
+    if (!self)
+        return;
+    crm_zwatch_destroy(&self->watch);
+    if (self->socket)
+        zmq_close(self->socket);
+    free(self);
+    *self_p = NULL;
 }
