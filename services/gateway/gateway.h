@@ -79,7 +79,6 @@ typedef struct {
 typedef struct gw_http_door gw_http_door_t;
 typedef struct gw_zmq_door gw_zmq_door_t;
 typedef struct gw_stream gw_stream_t;
-typedef struct gw_identity_events gw_identity_events_t;
 
 /* How a module tells one above it that something happened, so that no two
  * files call each other: main.c sets them when it wires the objects. */
@@ -132,7 +131,8 @@ struct gateway {
     int64_t backfills_total;      /* ListInbox calls the stream made */
     gw_hooks_t hooks;
     /* the objects main.c wires; each module reaches only what it is given */
-    gw_identity_events_t *identity_events;
+    void *identity_socket;        /* identity's events (session.c) */
+    struct crm_zwatch *identity_watch;
     gw_stream_t *stream;
     gw_zmq_door_t *zmq;
     gw_http_door_t *http;
@@ -205,10 +205,10 @@ void gw_session_note_marks(gw_session_t *s, Crm__Rpc__V1__SeqMark **marks, size_
 void gw_session_sweep(gateway_t *gw);
 void gw_session_free_all(gateway_t *gw);
 
-/* The identity event listener (session.c): drops cached principals on
- * revocations and user changes. Returns the listener, or NULL (logged). */
-gw_identity_events_t *gw_identity_events_new(gateway_t *gw, const char *events_endpoint);
-void gw_identity_events_destroy(gw_identity_events_t **self_p);
+/* The identity event listener (session.c), in gw: drops cached principals
+ * on revocations and user changes. Returns 0 or -1 (logged). */
+int gw_identity_listen(gateway_t *gw, const char *events_endpoint);
+void gw_identity_stop(gateway_t *gw);
 
 /* The ZeroMQ door (zmq_door.c): binds endpoint. Returns the door, or NULL
  * (logged). */

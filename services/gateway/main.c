@@ -151,8 +151,9 @@ int main(int argc, char **argv)
     /* the objects, each given what it reaches; the hooks carry news the
      * other way (a revocation to the streams, a resumed stream to the HTTP
      * door), so that no two modules call each other */
-    gw.identity_events = gw_identity_events_new(&gw, identity_events);
-    gw.stream = gw.identity_events ? gw_stream_new(&gw, notifications_stream) : NULL;
+    if (gw_identity_listen(&gw, identity_events) != 0)
+        return 1;
+    gw.stream = gw_stream_new(&gw, notifications_stream);
     gw.zmq = gw.stream ? gw_zmq_door_new(&gw, zmq_ep) : NULL;
     gw.http = gw.zmq ? gw_http_door_new(&gw, gw.stream, http_addr, (int)http_port) : NULL;
     if (!gw.http)
@@ -179,7 +180,7 @@ int main(int argc, char **argv)
     gw_http_door_destroy(&gw.http);
     gw_stream_destroy(&gw.stream);
     gw_zmq_door_destroy(&gw.zmq);
-    gw_identity_events_destroy(&gw.identity_events);
+    gw_identity_stop(&gw);
     gw_session_free_all(&gw);
     gw_budget_free_all(&gw);
     crm_curve_shutdown();

@@ -134,10 +134,6 @@ void gw_session_free_all(gateway_t *gw)
 
 /* --- identity's events ---------------------------------------------------------- */
 
-struct gw_identity_events {
-    void *socket;
-    crm_zwatch_t *watch;
-};
 
 static void apply_event(gateway_t *gw, const Crm__Events__V1__Event *ev)
 {
@@ -193,33 +189,23 @@ static void on_identity_event(crm_zwatch_t *w, void *socket, void *arg)
     }
 }
 
-gw_identity_events_t *gw_identity_events_new(gateway_t *gw, const char *endpoint)
+int gw_identity_listen(gateway_t *gw, const char *endpoint)
 {
-    gw_identity_events_t *self = crm_calloc(1, sizeof *self);
-    self->socket = zmq_socket(gw->zctx, ZMQ_SUB);
-    if (!self->socket || crm_zsock_setup(self->socket, 8 << 20) != 0 ||
-        zmq_setsockopt(self->socket, ZMQ_SUBSCRIBE, "", 0) != 0 ||
-        crm_curve_client(self->socket, "identity") != 0 || zmq_connect(self->socket, endpoint) != 0) {
+    gw->identity_socket = zmq_socket(gw->zctx, ZMQ_SUB);
+    if (!gw->identity_socket || crm_zsock_setup(gw->identity_socket, 8 << 20) != 0 ||
+        zmq_setsockopt(gw->identity_socket, ZMQ_SUBSCRIBE, "", 0) != 0 ||
+        crm_curve_client(gw->identity_socket, "identity") != 0 || zmq_connect(gw->identity_socket, endpoint) != 0) {
         crm_error("identity events %s: %s", endpoint, zmq_strerror(errno));
-        goto fail;
+        return -1;
     }
-    self->watch = crm_zwatch_new(gw->loop, self->socket, on_identity_event, gw);
-    if (!self->watch)
-        goto fail;
-    return self;
-fail:
-    gw_identity_events_destroy(&self);
-    return NULL;
+    gw->identity_watch = crm_zwatch_new(gw->loop, gw->identity_socket, on_identity_event, gw);
+    return gw->identity_watch ? 0 : -1;
 }
 
-void gw_identity_events_destroy(gw_identity_events_t **self_p)
+void gw_identity_stop(gateway_t *gw)
 {
-    gw_identity_events_t *self = *self_p;
-    if (!self)
-        return;
-    crm_zwatch_destroy(&self->watch);
-    if (self->socket)
-        zmq_close(self->socket);
-    free(self);
-    *self_p = NULL;
+    crm_zwatch_destroy(&gw->identity_watch);
+    if (gw->identity_socket)
+        zmq_close(gw->identity_socket);
+    gw->identity_socket = NULL;
 }
