@@ -21,6 +21,15 @@ void gw_call_free(gw_call_t *call)
     free(call);
 }
 
+uint64_t gw_call_session_key(const gw_call_t *call)
+{
+    if (!call->token[0])
+        return 0;
+    uint64_t key;
+    memcpy(&key, call->token_hash, sizeof key);
+    return key ? key : 1;
+}
+
 int gw_route_find(gateway_t *gw, gw_call_t *call, crm_status_t *st)
 {
     const char *name = call->method_name, *slash = strchr(name, '/');
@@ -196,17 +205,18 @@ too_big:
 
 /* --- the path of a call --------------------------------------------------------- */
 
-static void finish(gw_call_t *call, const crm_status_t *st, const uint8_t *body, size_t len)
+/* The one way out of dispatch: counted, then handed to the door. */
+static void complete(gw_call_t *call, const crm_status_t *st, const uint8_t *body, size_t len)
 {
     gw_metrics_record(call->gw, call->method_name, st->code, crm_time_mono_us() - call->started);
-    call->finish(call, st, body, len);
+    call->done(call, st, body, len);
 }
 
 static void fail(gw_call_t *call, Crm__Rpc__V1__Code code, const char *field, const char *msg)
 {
     crm_status_t st;
     crm_status_set(&st, code, field, "%s", msg);
-    finish(call, &st, NULL, 0);
+    complete(call, &st, NULL, 0);
 }
 
 /* --- forwarding -------------------------------------------------------------- */
@@ -219,7 +229,7 @@ static void on_service_reply(void *arg, const crm_status_t *st, const Crm__Rpc__
         if (s)
             gw_session_note_marks(s, reply->marks, reply->n_marks);
     }
-    finish(call, st, reply ? reply->body.data : NULL, reply ? reply->body.len : 0);
+    complete(call, st, reply ? reply->body.data : NULL, reply ? reply->body.len : 0);
 }
 
 static void forward(gw_call_t *call, crm_rpc_client_t *client, const char *method,
@@ -246,7 +256,7 @@ static void forward(gw_call_t *call, crm_rpc_client_t *client, const char *metho
     }
     crm_status_t st;
     if (crm_rpc_client_call(client, &req, on_service_reply, call, &st) != 0)
-        finish(call, &st, NULL, 0);
+        complete(call, &st, NULL, 0);
 }
 
 /* --- health -------------------------------------------------------------------- */
@@ -283,7 +293,7 @@ static void answer_health(gw_call_t *call)
     size_t len = crm__health__v1__check_reply__pack(&r, buf);
     crm_status_t st;
     crm_status_clear(&st);
-    finish(call, &st, buf, len);
+    complete(call, &st, buf, len);
 }
 
 /* A token bucket per session: rate calls a second, bursts of one second's
@@ -331,13 +341,13 @@ static void admit_done(gw_call_t *call, const crm_status_t *st)
 }
 
 /* Authentication failed: an admission ends with the error, a call in
- * dispatch is finished with it. */
+ * dispatch is completed with it. */
 static void auth_failed(gw_call_t *call, const crm_status_t *st)
 {
     if (call->admitted)
         admit_done(call, st);
     else
-        finish(call, st, NULL, 0);
+        complete(call, st, NULL, 0);
 }
 
 void gw_call_admit(gw_call_t *call, void (*admitted)(gw_call_t *call, const crm_status_t *st))

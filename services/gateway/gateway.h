@@ -27,7 +27,7 @@ typedef struct {
     crm_rpc_client_t *client;
 } gw_route_t;
 
-/* A call in flight. Filled by a door, then owned by dispatch until finish. */
+/* A call in flight. Filled by a door, then owned by dispatch until done. */
 struct gw_call {
     gateway_t *gw;
     const gw_route_t *route;
@@ -48,7 +48,7 @@ struct gw_call {
     int64_t session_expires_at; /* Unix us, with user_id: when the caller's session ends */
     /* Called exactly once with the outcome; body is the method's reply when
      * st->code is OK. The door frees the call in it (gw_call_free). */
-    void (*finish)(gw_call_t *call, const crm_status_t *st, const uint8_t *body, size_t len);
+    void (*done)(gw_call_t *call, const crm_status_t *st, const uint8_t *body, size_t len);
     void *door;             /* the door's own state */
 };
 
@@ -75,6 +75,23 @@ typedef struct {
     double tokens;                      /* rate limit: calls left in the bucket */
     int64_t tokens_at;                  /* monotonic us of the last refill */
 } gw_session_t;
+
+typedef struct gw_http_door gw_http_door_t;
+typedef struct gw_zmq_door gw_zmq_door_t;
+typedef struct gw_stream gw_stream_t;
+
+/* How a module tells one above it that something happened, so that no two
+ * files call each other: main.c sets them when it wires the objects. */
+typedef struct {
+    /* session.c dropped the cached principals of user_id (-1: of every
+     * user): whoever authenticated once with them (a stream) asks again */
+    void (*revoked)(void *arg, int64_t user_id);
+    void *revoked_arg;
+    /* a suspended HTTP connection was resumed outside libmicrohttpd's run
+     * (stream.c): it must run on the next loop turn to notice */
+    void (*wake_http)(void *arg);
+    void *wake_http_arg;
+} gw_hooks_t;
 
 struct gateway {
     struct ev_loop *loop;
@@ -105,6 +122,20 @@ struct gateway {
     int64_t max_held_per_address;
     int64_t http_per_address;     /* HTTP connections one address may open */
     int64_t refused_budget;       /* requests refused for bytes in flight */
+    crm_map_t *held_by_session;   /* bytes in flight by session (gw_call_session_key) */
+    int64_t max_held_per_session;
+    int64_t backfills_max;        /* ListInbox calls of the stream in flight at most */
+    int64_t backfills_in_flight;
+    int64_t backfills_peak;       /* the most in flight at once since the start */
+    int64_t backfills_queued;     /* clients waiting for a backfill slot */
+    int64_t backfills_total;      /* ListInbox calls the stream made */
+    gw_hooks_t hooks;
+    /* the objects main.c wires; each module reaches only what it is given */
+    void *identity_socket;        /* identity's events (session.c) */
+    struct crm_zwatch *identity_watch;
+    gw_stream_t *stream;
+    gw_zmq_door_t *zmq;
+    gw_http_door_t *http;
 };
 
 /* Looks up "pkg.Service/Method" among the routes. Returns 0 and fills
@@ -114,7 +145,7 @@ int gw_route_find(gateway_t *gw, gw_call_t *call, crm_status_t *st);
 /* The one way a call is made, by either door and by the stream: the method
  * must have a route, token and key fit the limits table, and call->limit
  * becomes the method's largest body (crm_limits, and no more than
- * --max-body). Returns the call (the door sets finish and door), or NULL
+ * --max-body). Returns the call (the door sets done and door), or NULL
  * with *st, the refusal counted in the metrics. */
 gw_call_t *gw_call_new(gateway_t *gw, const char *method, const char *token, const char *idem,
                        crm_status_t *st);
@@ -123,7 +154,7 @@ gw_call_t *gw_call_new(gateway_t *gw, const char *method, const char *token, con
  * read or decoded (only Login, SetPassword and Health are taken without a
  * session): public methods and cached sessions at once, else identity is
  * asked. admitted(call, st) is called exactly once, maybe before this
- * returns; on an error the call is not finished: the door answers st and
+ * returns; on an error the call is not done: the door answers st and
  * frees it. */
 void gw_call_admit(gw_call_t *call, void (*admitted)(gw_call_t *call, const crm_status_t *st));
 
@@ -134,88 +165,64 @@ void gw_call_admit(gw_call_t *call, void (*admitted)(gw_call_t *call, const crm_
  * -1 with *st (resource_exhausted naming "body", or the codec's error). */
 int gw_call_set_body(gw_call_t *call, const void *data, size_t len, int json, crm_status_t *st);
 
-/* Runs the call to completion; call->finish is always called, maybe before
+/* Runs the call to completion; call->done is always called, maybe before
  * this returns. */
 void gw_dispatch(gw_call_t *call);
 
 /* Frees a call's body and the call. */
 void gw_call_free(gw_call_t *call);
+/* The key of the call's session in the byte budget: 0 for a call without
+ * a token. Can't fail. */
+uint64_t gw_call_session_key(const gw_call_t *call);
 
 /* Records one finished call. */
 void gw_metrics_record(gateway_t *gw, const char *method, Crm__Rpc__V1__Code code, int64_t micros);
 /* Prometheus text; malloc'd, caller frees. */
 char *gw_metrics_render(gateway_t *gw, size_t *len);
 
-/* Bytes in flight (budget.c). Takes bytes for address (a text naming the
- * source, "" where none is known): returns 0, or -1 when that would take
- * the address or the gateway past its budget (nothing taken then). Give
- * back exactly what was taken. */
-int gw_budget_take(gateway_t *gw, const char *address, int64_t bytes);
+/* Bytes in flight (budget.c), counted for the source address (a text, ""
+ * where none is known), the session (gw_call_session_key; 0: none) and
+ * the gateway. Takes bytes: returns 0, or -1 when that would take any of
+ * them past its budget (nothing taken then). Give back exactly what was
+ * taken, for the same address and session. */
+int gw_budget_take(gateway_t *gw, const char *address, uint64_t session, int64_t bytes);
 /* Takes bytes whatever the budget (a reply that must be delivered). */
-void gw_budget_force(gateway_t *gw, const char *address, int64_t bytes);
-/* 1 if the address, or the gateway, is at or past its budget. */
-int gw_budget_over(gateway_t *gw, const char *address);
-void gw_budget_give(gateway_t *gw, const char *address, int64_t bytes);
+void gw_budget_force(gateway_t *gw, const char *address, uint64_t session, int64_t bytes);
+/* 1 if the address, the session or the gateway is at or past its budget. */
+int gw_budget_over(gateway_t *gw, const char *address, uint64_t session);
+void gw_budget_give(gateway_t *gw, const char *address, uint64_t session, int64_t bytes);
 void gw_budget_free_all(gateway_t *gw);
 
 /* Sessions (session.c). */
 void gw_token_hash(const char *token, uint8_t hash[32]);
 gw_session_t *gw_session_find(gateway_t *gw, const uint8_t hash[32]);
 gw_session_t *gw_session_add(gateway_t *gw, const uint8_t hash[32]);
+/* Drops the cached principals of user_id (-1: everyone's) and calls the
+ * revoked hook. */
 void gw_session_forget_user(gateway_t *gw, int64_t user_id);
 void gw_session_forget_all(gateway_t *gw);
 void gw_session_note_marks(gw_session_t *s, Crm__Rpc__V1__SeqMark **marks, size_t n);
 void gw_session_sweep(gateway_t *gw);
 void gw_session_free_all(gateway_t *gw);
 
-/* The identity event listener (session.c): drops cached principals on
- * revocations and user changes. Returns 0 or -1. */
+/* The identity event listener (session.c), in gw: drops cached principals
+ * on revocations and user changes. Returns 0 or -1 (logged). */
 int gw_identity_listen(gateway_t *gw, const char *events_endpoint);
-void gw_identity_stop(void);
+void gw_identity_stop(gateway_t *gw);
 
-/* Doors. */
-int gw_zmq_door_start(gateway_t *gw, const char *endpoint);
-void gw_zmq_door_stop(void);
-int gw_http_door_start(gateway_t *gw, const char *address, int port);
-void gw_http_door_stop(void);
+/* The ZeroMQ door (zmq_door.c): binds endpoint. Returns the door, or NULL
+ * (logged). */
+gw_zmq_door_t *gw_zmq_door_new(gateway_t *gw, const char *endpoint);
+void gw_zmq_door_destroy(gw_zmq_door_t **self_p);
+
+/* The HTTP door (http_door.c), serving GET /v1/stream from stream. Returns
+ * the door, or NULL (logged). */
+gw_http_door_t *gw_http_door_new(gateway_t *gw, gw_stream_t *stream, const char *address, int port);
+/* Lets resumed connections take their answers, then stops the daemon. */
+void gw_http_door_destroy(gw_http_door_t **self_p);
 /* Has libmicrohttpd run on the next loop turn: after MHD_resume_connection,
- * which it only notices when it runs. Can't fail. */
-void gw_http_door_wake(void);
+ * which it only notices when it runs. Can't fail. (The wake_http hook.) */
+void gw_http_door_wake(void *door);
 
-/* GET /v1/stream, the caller's notifications as Server-Sent Events
- * (stream.c). One SUB socket on the notifications service's live stream
- * feeds every client; what it misses, and what came before a reconnect
- * (Last-Event-ID), is fetched with ListInbox as the client's user. */
-struct MHD_Connection;
-struct MHD_Response;
-typedef struct gw_stream_client gw_stream_client_t;
-
-/* How a stream request is decided, exactly once, maybe before
- * gw_stream_begin returns. On success (st OK) client is registered and the
- * door owns it until it hands it to gw_stream_response (answering 200 with
- * it) or gw_stream_abandon; on error client is NULL and the door answers
- * st. */
-typedef void (gw_stream_ready_fn)(void *door, gw_stream_client_t *client, const crm_status_t *st);
-
-/* Connects the SUB socket (subscribed at once, so that it is live before any
- * client comes) and starts the keepalive. Returns 0 or -1 (logged). */
-int gw_stream_listen(gateway_t *gw, const char *endpoint);
-/* Starts the stream request on conn: checks its headers, authenticates the
- * token, registers the client, and calls ready. */
-void gw_stream_begin(gateway_t *gw, struct MHD_Connection *conn, gw_stream_ready_fn *ready, void *door);
-/* The 200 response of a decided stream; it owns client from now on (freed
- * with the response). NULL if libmicrohttpd can't make one (client freed). */
-struct MHD_Response *gw_stream_response(gw_stream_client_t *client);
-/* Forgets a decided stream whose connection ended before its response. */
-void gw_stream_abandon(gw_stream_client_t *client);
-/* At shutdown, before the RPC clients and the HTTP door stop: no new calls,
- * undecided requests answered, every stream ended and resumed (libmicrohttpd
- * must not stop with suspended connections). */
-void gw_stream_close_all(void);
-/* A session of user (-1: any user) may have been revoked: each of their
- * streams asks again through dispatch and ends if it is refused. */
-void gw_stream_recheck(int64_t user_id);
-/* After the HTTP door stopped: closes the socket, frees what is left. */
-void gw_stream_stop(void);
 
 #endif

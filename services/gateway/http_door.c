@@ -5,6 +5,7 @@
  * libev loop, and a connection waiting for a service is suspended, not
  * parked on a thread. */
 #include "gateway.h"
+#include "stream.h"
 #include "crm_json.h"
 #include "crm_log.h"
 #include "crm_mem.h"
@@ -32,15 +33,25 @@
 #define IDLE_TIMEOUT_S 30
 #define PRESSURE_TIMEOUT_S 5
 #define CONNECTIONS_MAX 4096
-/* Replies this small are always delivered (see on_finish). */
+/* Replies this small are always delivered (see on_call_done). */
 #define REPLY_ALWAYS (1 << 20)
 
 typedef enum { ADMIT_NONE, ADMIT_WAITING, ADMIT_OK } admit_t;
 
+struct gw_http_door {
+    gateway_t *gw;
+    gw_stream_t *stream;
+    struct MHD_Daemon *daemon;
+    ev_io io;
+    ev_timer timer;
+};
+
 typedef struct {
     gateway_t *gw;
+    gw_http_door_t *door;
     struct MHD_Connection *conn;
     char address[64]; /* the client's IP address, for its budget */
+    uint64_t session; /* the call's session, for its budget (gw_call_session_key) */
     gw_call_t *call;  /* a Twirp call, from its headers until it is dispatched */
     admit_t admission;
     char *body;
@@ -60,37 +71,31 @@ typedef struct {
     gw_stream_client_t *stream; /* a decided stream, until its response is made */
 } http_req_t;
 
-static struct MHD_Daemon *daemon_;
-static struct ev_loop *loop_;
-static ev_io io_;
-static ev_timer timer_;
-
-static void reschedule(void)
+static void reschedule(gw_http_door_t *self)
 {
     MHD_UNSIGNED_LONG_LONG ms;
-    ev_timer_stop(loop_, &timer_);
-    if (MHD_get_timeout(daemon_, &ms) == MHD_YES) {
-        ev_timer_set(&timer_, (double)ms / 1000.0, 0);
-        ev_timer_start(loop_, &timer_);
+    ev_timer_stop(self->gw->loop, &self->timer);
+    if (MHD_get_timeout(self->daemon, &ms) == MHD_YES) {
+        ev_timer_set(&self->timer, (double)ms / 1000.0, 0);
+        ev_timer_start(self->gw->loop, &self->timer);
     }
 }
 
-static void run_mhd(void)
+static void run_mhd(gw_http_door_t *self)
 {
-    MHD_run(daemon_);
-    reschedule();
+    MHD_run(self->daemon);
+    reschedule(self);
 }
 
-static void on_io(struct ev_loop *loop, ev_io *w, int revents) { run_mhd(); }
-static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) { run_mhd(); }
+static void on_io(struct ev_loop *loop, ev_io *w, int revents) { run_mhd(w->data); }
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) { run_mhd(w->data); }
 
-void gw_http_door_wake(void)
+void gw_http_door_wake(void *door)
 {
-    if (!daemon_)
-        return;
-    ev_timer_stop(loop_, &timer_);
-    ev_timer_set(&timer_, 0, 0);
-    ev_timer_start(loop_, &timer_);
+    gw_http_door_t *self = door;
+    ev_timer_stop(self->gw->loop, &self->timer);
+    ev_timer_set(&self->timer, 0, 0);
+    ev_timer_start(self->gw->loop, &self->timer);
 }
 
 /* --- answers ------------------------------------------------------------------ */
@@ -142,14 +147,14 @@ static void resume(http_req_t *r)
         r->suspended = 0;
         MHD_resume_connection(r->conn);
         /* let MHD pick the connection up on the next loop turn */
-        gw_http_door_wake();
+        gw_http_door_wake(r->door);
     }
 }
 
 /* Gives back what r holds of its address's budget. */
 static void release(http_req_t *r)
 {
-    gw_budget_give(r->gw, r->address, r->held);
+    gw_budget_give(r->gw, r->address, r->session, r->held);
     r->held = 0;
 }
 
@@ -172,7 +177,7 @@ static void refuse(http_req_t *r, const crm_status_t *st)
     }
 }
 
-static void on_finish(gw_call_t *call, const crm_status_t *st, const uint8_t *body, size_t len)
+static void on_call_done(gw_call_t *call, const crm_status_t *st, const uint8_t *body, size_t len)
 {
     http_req_t *r = call->door;
     if (st->code != CODE(OK)) {
@@ -200,14 +205,14 @@ static void on_finish(gw_call_t *call, const crm_status_t *st, const uint8_t *bo
      * replies are counted all the same, and an address over its budget is
      * refused before its next call is read (begin_twirp). */
     release(r);
-    if (r->status == 200 && gw_budget_take(r->gw, r->address, (int64_t)r->data_len) != 0) {
+    if (r->status == 200 && gw_budget_take(r->gw, r->address, r->session, (int64_t)r->data_len) != 0) {
         if (r->data_len <= REPLY_ALWAYS) {
-            gw_budget_force(r->gw, r->address, (int64_t)r->data_len);
+            gw_budget_force(r->gw, r->address, r->session, (int64_t)r->data_len);
             r->held = (int64_t)r->data_len;
         } else {
             r->gw->refused_budget++;
             answer_code(r, CODE(RESOURCE_EXHAUSTED), NULL,
-                        "too many bytes in flight to this address; read the answers you have, then try again");
+                        "too many bytes in flight to this address or session; read the answers you have, then try again");
         }
     } else if (r->status == 200) {
         r->held = (int64_t)r->data_len;
@@ -282,10 +287,11 @@ static void begin_twirp(http_req_t *r, const char *url)
         refuse(r, &st);
         return;
     }
-    if (gw_budget_over(gw, r->address)) {
+    r->session = gw_call_session_key(r->call);
+    if (gw_budget_over(gw, r->address, r->session)) {
         gw->refused_budget++;
         crm_status_set(&st, CODE(RESOURCE_EXHAUSTED), NULL,
-                       "too many bytes in flight to this address; read the answers you have, then try again");
+                       "too many bytes in flight to this address or session; read the answers you have, then try again");
         gw_metrics_record(gw, r->call->method_name, st.code, 0);
         refuse(r, &st);
         return;
@@ -321,7 +327,7 @@ static void send_twirp(http_req_t *r)
         return;
     }
     drop_body(r);
-    call->finish = on_finish;
+    call->done = on_call_done;
     call->door = r;
     r->waiting = 1;
     gw_dispatch(call);
@@ -346,9 +352,10 @@ static int take_upload(http_req_t *r, const char *upload, size_t n)
         r->drained += n;
         return 0;
     }
-    if (gw_budget_take(r->gw, r->address, (int64_t)n) != 0) {
+    if (gw_budget_take(r->gw, r->address, r->session, (int64_t)n) != 0) {
         r->gw->refused_budget++;
-        crm_status_set(&st, CODE(RESOURCE_EXHAUSTED), NULL, "too many bytes in flight from this address; try again");
+        crm_status_set(&st, CODE(RESOURCE_EXHAUSTED), NULL,
+                       "too many bytes in flight from this address or session; try again");
         gw_metrics_record(r->gw, r->call->method_name, st.code, 0);
         release(r);
         refuse(r, &st);
@@ -374,7 +381,7 @@ static void start_get(http_req_t *r, const char *url)
     if (!strcmp(url, "/v1/stream")) {
         r->json = 1;
         r->waiting = 1;
-        gw_stream_begin(r->gw, r->conn, on_stream_ready, r);
+        gw_stream_begin(r->door->stream, r->conn, on_stream_ready, r);
     } else if (!strcmp(url, "/healthz")) {
         answer(r, 200, "text/plain", crm_strdup("ok\n"), 3);
     } else if (!strcmp(url, "/metrics")) {
@@ -428,11 +435,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
-    gateway_t *gw = cls;
+    gw_http_door_t *self = cls;
     http_req_t *r = *con_cls;
     if (!r) {
         r = crm_calloc(1, sizeof *r);
-        r->gw = gw;
+        r->gw = self->gw;
+        r->door = self;
         r->conn = conn;
         client_address(conn, r->address, sizeof r->address);
         *con_cls = r;
@@ -484,7 +492,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
     if (toe != MHD_CONNECTION_NOTIFY_STARTED)
         return;
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    gw_http_door_t *self = cls;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
     if (info && info->num_connections > CONNECTIONS_MAX / 2)
         MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)PRESSURE_TIMEOUT_S);
 }
@@ -510,57 +519,65 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-int gw_http_door_start(gateway_t *gw, const char *address, int port)
+gw_http_door_t *gw_http_door_new(gateway_t *gw, gw_stream_t *stream, const char *address, int port)
 {
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, address, &sa.sin_addr) != 1) {
         crm_error("http address %s is not an IPv4 address", address);
-        return -1;
+        return NULL;
     }
-    loop_ = gw->loop;
-    daemon_ = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO,
-                               (uint16_t)port, NULL, NULL, on_request, gw,
-                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                               MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
-                               /* streams stay open: room for them on top of the calls */
-                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)(CONNECTIONS_MAX + gw->sse_max_clients),
-                               MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)gw->http_per_address,
-                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
-                               /* each connection's memory (headers, read and write
-                                * buffers) ends up touched whole: 16 KiB instead of the
-                                * default 32 is about 9 MB less for 1,000 open streams
-                                * and still takes request headers of some 15 KiB
-                                * (bodies go to our own buffer as they come) */
-                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
-                               MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-                               MHD_OPTION_END);
-    if (!daemon_) {
+    gw_http_door_t *self = crm_calloc(1, sizeof *self);
+    self->gw = gw;
+    self->stream = stream;
+    self->daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO,
+                                    (uint16_t)port, NULL, NULL, on_request, self,
+                                    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                                    MHD_OPTION_NOTIFY_CONNECTION, on_connection, self,
+                                    /* streams stay open: room for them on top of the calls */
+                                    MHD_OPTION_CONNECTION_LIMIT, (unsigned)(CONNECTIONS_MAX + gw->sse_max_clients),
+                                    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)gw->http_per_address,
+                                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
+                                    /* each connection's memory (headers, read and write
+                                     * buffers) ends up touched whole: 16 KiB instead of the
+                                     * default 32 is about 9 MB less for 1,000 open streams
+                                     * and still takes request headers of some 15 KiB
+                                     * (bodies go to our own buffer as they come) */
+                                    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+                                    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+                                    MHD_OPTION_END);
+    if (!self->daemon) {
         crm_error("http %s:%d: cannot start (port in use?)", address, port);
-        return -1;
+        free(self);
+        return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_EPOLL_FD);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
     if (!info) {
         crm_error("http: no epoll fd");
-        return -1;
+        MHD_stop_daemon(self->daemon);
+        free(self);
+        return NULL;
     }
-    ev_io_init(&io_, on_io, info->epoll_fd, EV_READ);
-    ev_init(&timer_, on_timer);
-    ev_io_start(loop_, &io_);
-    reschedule();
-    return 0;
+    ev_io_init(&self->io, on_io, info->epoll_fd, EV_READ);
+    ev_init(&self->timer, on_timer);
+    self->io.data = self->timer.data = self;
+    ev_io_start(gw->loop, &self->io);
+    reschedule(self);
+    return self;
 }
 
-void gw_http_door_stop(void)
+void gw_http_door_destroy(gw_http_door_t **self_p)
 {
-    if (!daemon_)
+    gw_http_door_t *self = *self_p;
+    if (!self)
         return;
-    ev_io_stop(loop_, &io_);
-    ev_timer_stop(loop_, &timer_);
+    ev_io_stop(self->gw->loop, &self->io);
+    ev_timer_stop(self->gw->loop, &self->timer);
     /* let resumed connections take their answers before the daemon goes */
-    MHD_run(daemon_);
-    MHD_stop_daemon(daemon_);
-    daemon_ = NULL;
+    MHD_run(self->daemon);
+    MHD_stop_daemon(self->daemon);
+    free(self);
+    *self_p = NULL;
 }

@@ -2,6 +2,7 @@
  * Wiring, top to bottom: flags, routes to services, identity's events, the
  * notification stream, doors, loop. No store of its own. */
 #include "gateway.h"
+#include "stream.h"
 #include "crm_config.h"
 #include "crm_curve.h"
 #include "crm_limits.h"
@@ -47,8 +48,8 @@ int main(int argc, char **argv)
 {
     const char *curve_dir, *zmq_ep, *http_addr, *identity_rpc, *identity_events, *pipeline_rpc, *activities_rpc,
         *notifications_rpc, *notifications_stream;
-    int64_t http_port, deadline_ms, max_body, cache_ms, rate, sse_buffer, sse_max_clients, per_address, held,
-        held_per_address;
+    int64_t http_port, deadline_ms, max_body, cache_ms, rate, sse_buffer, sse_max_clients, sse_backfills, per_address,
+        held, held_per_address, held_per_session;
     const crm_opt_t opts[] = {
         {"zmq", "CRM_GATEWAY_ZMQ", CRM_OPT_STRING, &zmq_ep, "tcp://127.0.0.1:5555", "ZeroMQ front door (bind)"},
         {"http-address", "CRM_HTTP_ADDRESS", CRM_OPT_STRING, &http_addr, "127.0.0.1", "HTTP listen address"},
@@ -61,6 +62,8 @@ int main(int argc, char **argv)
         {"notifications-stream", "CRM_NOTIFICATIONS_STREAM", CRM_OPT_STRING, &notifications_stream, "tcp://127.0.0.1:5632", "notifications' live stream (for GET /v1/stream)"},
         {"sse-buffer", "CRM_SSE_BUFFER", CRM_OPT_INT, &sse_buffer, "262144", "bytes of notifications held for one stream client; a client further behind catches up from the inbox, or is dropped if it stops reading"},
         {"sse-max-clients", "CRM_SSE_MAX_CLIENTS", CRM_OPT_INT, &sse_max_clients, "10000", "streams open at once (GET /v1/stream)"},
+        {"sse-backfills", "CRM_SSE_BACKFILLS", CRM_OPT_INT, &sse_backfills, "16",
+         "ListInbox calls streams make at once to catch up after a gap (the others wait their turn)"},
         {"deadline-ms", "CRM_DEADLINE_MS", CRM_OPT_INT, &deadline_ms, "5000", "deadline of each call"},
         {"max-body", "CRM_MAX_BODY", CRM_OPT_INT, &max_body, "16777216",
          "no method takes a body larger than this, whatever the limits table allows (bytes)"},
@@ -70,6 +73,8 @@ int main(int argc, char **argv)
          "bytes of request bodies and unread replies the gateway holds at most"},
         {"max-in-flight-per-address", "CRM_MAX_IN_FLIGHT_PER_ADDRESS", CRM_OPT_INT, &held_per_address, "67108864",
          "bytes of request bodies and unread replies held for one IP address at most"},
+        {"max-in-flight-per-session", "CRM_MAX_IN_FLIGHT_PER_SESSION", CRM_OPT_INT, &held_per_session, "67108864",
+         "bytes of request bodies and unread replies held for one session (a token's calls from any address) at most"},
         {"rate-per-session", "CRM_RATE_PER_SESSION", CRM_OPT_INT, &rate, "2000", "calls a second per session (0: no limit)"},
         {"curve-dir", "CRM_CURVE_DIR", CRM_OPT_STRING, &curve_dir, "", "CurveZMQ keys (crmctl keygen); empty: plain"},
         {"session-cache-ms", "CRM_SESSION_CACHE_MS", CRM_OPT_INT, &cache_ms, "10000", "how long a principal is trusted without asking identity"},
@@ -81,13 +86,18 @@ int main(int argc, char **argv)
         crm_error("bad configuration (http port, max body or deadline) or libsodium failure");
         return 2;
     }
-    if (per_address <= 0 || held_per_address < crm_limit_json(crm_limit_service("")) || held < held_per_address) {
-        crm_error("bad configuration: --http-per-address must be positive, --max-in-flight-per-address at least "
-                  "the largest body (%lld), --max-in-flight at least that", (long long)crm_limit_json(crm_limit_service("")));
+    int64_t largest = crm_limit_json(crm_limit_service(""));
+    if (per_address <= 0 || held_per_address < largest || held_per_session < largest || held < held_per_address ||
+        held < held_per_session) {
+        crm_error("bad configuration: --http-per-address must be positive, --max-in-flight-per-address and "
+                  "--max-in-flight-per-session at least the largest body (%lld), --max-in-flight at least both",
+                  (long long)largest);
         return 2;
     }
-    if (sse_buffer < 1024 || sse_max_clients < 0 || sse_max_clients > 1000000) {
-        crm_error("bad configuration: --sse-buffer must be at least 1024, --sse-max-clients 0 to 1000000");
+    if (sse_buffer < 1024 || sse_max_clients < 0 || sse_max_clients > 1000000 || sse_backfills < 1 ||
+        sse_backfills > 10000) {
+        crm_error("bad configuration: --sse-buffer must be at least 1024, --sse-max-clients 0 to 1000000, "
+                  "--sse-backfills 1 to 10000");
         return 2;
     }
     raise_fd_limit();
@@ -104,6 +114,8 @@ int main(int argc, char **argv)
     gw.http_per_address = per_address;
     gw.max_held = held;
     gw.max_held_per_address = held_per_address;
+    gw.max_held_per_session = held_per_session;
+    gw.backfills_max = sse_backfills;
     gw.rate = (double)rate;
     gw.started = crm_time_mono_us();
     gw.sse_buffer = sse_buffer;
@@ -136,9 +148,20 @@ int main(int argc, char **argv)
         add_route(&gw, crm_services[i].service, backend, client);
     }
 
-    if (gw_identity_listen(&gw, identity_events) != 0 || gw_stream_listen(&gw, notifications_stream) != 0 ||
-        gw_zmq_door_start(&gw, zmq_ep) != 0 || gw_http_door_start(&gw, http_addr, (int)http_port) != 0)
+    /* the objects, each given what it reaches; the hooks carry news the
+     * other way (a revocation to the streams, a resumed stream to the HTTP
+     * door), so that no two modules call each other */
+    if (gw_identity_listen(&gw, identity_events) != 0)
         return 1;
+    gw.stream = gw_stream_new(&gw, notifications_stream);
+    gw.zmq = gw.stream ? gw_zmq_door_new(&gw, zmq_ep) : NULL;
+    gw.http = gw.zmq ? gw_http_door_new(&gw, gw.stream, http_addr, (int)http_port) : NULL;
+    if (!gw.http)
+        return 1;
+    gw.hooks.revoked = gw_stream_recheck;
+    gw.hooks.revoked_arg = gw.stream;
+    gw.hooks.wake_http = gw_http_door_wake;
+    gw.hooks.wake_http_arg = gw.http;
 
     ev_timer sweep;
     ev_timer_init(&sweep, on_sweep, 60, 60);
@@ -150,13 +173,14 @@ int main(int argc, char **argv)
     /* answer the calls still out first: suspended HTTP requests must be
      * resumed before libmicrohttpd stops; streams end before their calls
      * are answered, so that no answer starts another call */
-    gw_stream_close_all();
+    gw_stream_close_all(gw.stream);
     for (int i = 0; i < gw.n_clients; i++)
         crm_rpc_client_destroy(&gw.clients[i]);
-    gw_http_door_stop();
-    gw_stream_stop();
-    gw_zmq_door_stop();
-    gw_identity_stop();
+    gw.hooks = (gw_hooks_t){0};
+    gw_http_door_destroy(&gw.http);
+    gw_stream_destroy(&gw.stream);
+    gw_zmq_door_destroy(&gw.zmq);
+    gw_identity_stop(&gw);
     gw_session_free_all(&gw);
     gw_budget_free_all(&gw);
     crm_curve_shutdown();

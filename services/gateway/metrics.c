@@ -115,6 +115,16 @@ char *gw_metrics_render(gateway_t *gw, size_t *len)
             "# TYPE crm_gateway_budget_refused_total counter\ncrm_gateway_budget_refused_total %lld\n",
         (long long)gw->sse_clients, (long long)gw->sse_dropped, (long long)gw->sse_entries,
         (long long)gw->held_total, (long long)gw->refused_budget);
+    put(&t, "# HELP crm_gateway_backfills_in_flight ListInbox calls of streams catching up, now.\n"
+            "# TYPE crm_gateway_backfills_in_flight gauge\ncrm_gateway_backfills_in_flight %lld\n"
+            "# HELP crm_gateway_backfills_peak The most ListInbox calls of streams in flight at once.\n"
+            "# TYPE crm_gateway_backfills_peak gauge\ncrm_gateway_backfills_peak %lld\n"
+            "# HELP crm_gateway_backfills_queued Streams waiting for their turn to catch up.\n"
+            "# TYPE crm_gateway_backfills_queued gauge\ncrm_gateway_backfills_queued %lld\n"
+            "# HELP crm_gateway_backfills_total ListInbox calls of streams catching up.\n"
+            "# TYPE crm_gateway_backfills_total counter\ncrm_gateway_backfills_total %lld\n",
+        (long long)gw->backfills_in_flight, (long long)gw->backfills_peak, (long long)gw->backfills_queued,
+        (long long)gw->backfills_total);
     *len = t.len;
     return t.data;
 }

@@ -90,8 +90,10 @@ void gw_session_forget_user(gateway_t *gw, int64_t user_id)
     gw->revocations++;
     forget_t f = {user_id};
     crm_map_each(gw->sessions, forget_one, &f);
-    /* an open stream was authenticated once: it must hear of this too */
-    gw_stream_recheck(user_id);
+    /* whoever authenticated once and goes on (an open stream) must hear of
+     * this too */
+    if (gw->hooks.revoked)
+        gw->hooks.revoked(gw->hooks.revoked_arg, user_id);
 }
 
 void gw_session_forget_all(gateway_t *gw) { gw_session_forget_user(gw, -1); }
@@ -132,8 +134,6 @@ void gw_session_free_all(gateway_t *gw)
 
 /* --- identity's events ---------------------------------------------------------- */
 
-static void *events_socket;
-static crm_zwatch_t *events_watch;
 
 static void apply_event(gateway_t *gw, const Crm__Events__V1__Event *ev)
 {
@@ -191,21 +191,21 @@ static void on_identity_event(crm_zwatch_t *w, void *socket, void *arg)
 
 int gw_identity_listen(gateway_t *gw, const char *endpoint)
 {
-    events_socket = zmq_socket(gw->zctx, ZMQ_SUB);
-    if (!events_socket || crm_zsock_setup(events_socket, 8 << 20) != 0 ||
-        zmq_setsockopt(events_socket, ZMQ_SUBSCRIBE, "", 0) != 0 ||
-        crm_curve_client(events_socket, "identity") != 0 || zmq_connect(events_socket, endpoint) != 0) {
+    gw->identity_socket = zmq_socket(gw->zctx, ZMQ_SUB);
+    if (!gw->identity_socket || crm_zsock_setup(gw->identity_socket, 8 << 20) != 0 ||
+        zmq_setsockopt(gw->identity_socket, ZMQ_SUBSCRIBE, "", 0) != 0 ||
+        crm_curve_client(gw->identity_socket, "identity") != 0 || zmq_connect(gw->identity_socket, endpoint) != 0) {
         crm_error("identity events %s: %s", endpoint, zmq_strerror(errno));
         return -1;
     }
-    events_watch = crm_zwatch_new(gw->loop, events_socket, on_identity_event, gw);
-    return events_watch ? 0 : -1;
+    gw->identity_watch = crm_zwatch_new(gw->loop, gw->identity_socket, on_identity_event, gw);
+    return gw->identity_watch ? 0 : -1;
 }
 
-void gw_identity_stop(void)
+void gw_identity_stop(gateway_t *gw)
 {
-    crm_zwatch_destroy(&events_watch);
-    if (events_socket)
-        zmq_close(events_socket);
-    events_socket = NULL;
+    crm_zwatch_destroy(&gw->identity_watch);
+    if (gw->identity_socket)
+        zmq_close(gw->identity_socket);
+    gw->identity_socket = NULL;
 }

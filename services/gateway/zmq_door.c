@@ -15,7 +15,14 @@
 
 #define CODE(x) CRM__RPC__V1__CODE__CODE_##x
 
+struct gw_zmq_door {
+    gateway_t *gw;
+    void *socket;
+    crm_zwatch_t *watch;
+};
+
 typedef struct {
+    gw_zmq_door_t *door;
     uint8_t *peer;
     size_t peer_len;
     int req_envelope; /* REQ client: an empty delimiter frame goes back too */
@@ -24,10 +31,8 @@ typedef struct {
     size_t raw_len;
     int64_t held;     /* bytes taken from the budget for this call */
     char address[64]; /* the peer's IP address, "" for ipc */
+    uint64_t session; /* the call's session, for the budget */
 } zmq_peer_t;
-
-static void *door_socket;
-static crm_zwatch_t *door_watch;
 
 static void send_reply(const zmq_peer_t *p, const crm_status_t *st, const uint8_t *body, size_t len)
 {
@@ -49,20 +54,21 @@ static void send_reply(const zmq_peer_t *p, const crm_status_t *st, const uint8_
         data[1] = buf;
         size[1] = n;
     }
-    if (crm_zsend(door_socket, data, size, p->req_envelope ? 3 : 2) != 0)
+    if (crm_zsend(p->door->socket, data, size, p->req_envelope ? 3 : 2) != 0)
         crm_debug("client reply dropped: %s", zmq_strerror(errno));
     free(buf);
 }
 
 static void peer_free(gateway_t *gw, zmq_peer_t *p)
 {
-    gw_budget_give(gw, p->address, p->held);
+    gw_budget_give(gw, p->address, p->session, p->held);
     free(p->raw);
     free(p->peer);
     free(p);
 }
 
-static void finish(gw_call_t *call, const crm_status_t *st, const uint8_t *body, size_t len)
+/* The call's done: the reply goes, and the call and its peer are freed. */
+static void reply_and_free(gw_call_t *call, const crm_status_t *st, const uint8_t *body, size_t len)
 {
     zmq_peer_t *p = call->door;
     send_reply(p, st, body, len);
@@ -83,7 +89,7 @@ static void on_admitted(gw_call_t *call, const crm_status_t *st)
     zmq_peer_t *p = call->door;
     crm_status_t bad;
     if (st->code != CODE(OK)) {
-        finish(call, st, NULL, 0);
+        reply_and_free(call, st, NULL, 0);
         return;
     }
     int rc = gw_call_set_body(call, p->raw, p->raw_len, 0, &bad);
@@ -91,7 +97,7 @@ static void on_admitted(gw_call_t *call, const crm_status_t *st)
     p->raw = NULL;
     if (rc != 0) {
         gw_metrics_record(call->gw, call->method_name, bad.code, 0);
-        finish(call, &bad, NULL, 0);
+        reply_and_free(call, &bad, NULL, 0);
         return;
     }
     gw_dispatch(call);
@@ -137,9 +143,10 @@ static int field_text(const crm_wire_field_t *f, char *out, size_t cap)
     return 0;
 }
 
-static void handle(gateway_t *gw, crm_frames_t *f)
+static void handle(gw_zmq_door_t *door, crm_frames_t *f)
 {
-    zmq_peer_t peer = {0};
+    gateway_t *gw = door->gw;
+    zmq_peer_t peer = {.door = door};
     int body_frame;
     if (f->count == 3 && crm_frame_size(f, 1) == 0) {
         peer.req_envelope = 1;
@@ -181,9 +188,11 @@ static void handle(gateway_t *gw, crm_frames_t *f)
                        e.body.len, call->method_name, (long long)call->limit);
         goto refuse;
     }
-    if (gw_budget_take(gw, peer.address, (int64_t)e.body.len) != 0) {
+    peer.session = gw_call_session_key(call);
+    if (gw_budget_take(gw, peer.address, peer.session, (int64_t)e.body.len) != 0) {
         gw->refused_budget++;
-        crm_status_set(&st, CODE(RESOURCE_EXHAUSTED), NULL, "too many bytes in flight from this address; try again");
+        crm_status_set(&st, CODE(RESOURCE_EXHAUSTED), NULL,
+                       "too many bytes in flight from this address or session; try again");
         goto refuse;
     }
     zmq_peer_t *p = crm_malloc(sizeof *p);
@@ -192,7 +201,7 @@ static void handle(gateway_t *gw, crm_frames_t *f)
     p->held = (int64_t)e.body.len;
     p->raw = crm_memdup(e.body.len ? e.body.data : (const uint8_t *)"", e.body.len);
     p->raw_len = e.body.len;
-    call->finish = finish;
+    call->done = reply_and_free;
     call->door = p;
     snprintf(call->address, sizeof call->address, "%s", p->address);
     gw_call_admit(call, on_admitted);
@@ -214,25 +223,36 @@ static void on_message(crm_zwatch_t *w, void *socket, void *arg)
     }
 }
 
-int gw_zmq_door_start(gateway_t *gw, const char *endpoint)
+gw_zmq_door_t *gw_zmq_door_new(gateway_t *gw, const char *endpoint)
 {
-    door_socket = zmq_socket(gw->zctx, ZMQ_ROUTER);
+    gw_zmq_door_t *self = crm_calloc(1, sizeof *self);
+    self->gw = gw;
+    self->socket = zmq_socket(gw->zctx, ZMQ_ROUTER);
     /* a body over its method's limit, up to twice the largest one, gets a
      * coded error from handle(); only a message past that is cut off by
      * libzmq, which drops the peer */
-    if (!door_socket || crm_zsock_setup(door_socket, 2 * crm_limit_service("")) != 0 ||
-        crm_curve_server(door_socket, CRM_CURVE_OPEN) != 0 || zmq_bind(door_socket, endpoint) != 0) {
+    if (!self->socket || crm_zsock_setup(self->socket, 2 * crm_limit_service("")) != 0 ||
+        crm_curve_server(self->socket, CRM_CURVE_OPEN) != 0 || zmq_bind(self->socket, endpoint) != 0) {
         crm_error("front door %s: %s", endpoint, zmq_strerror(errno));
-        return -1;
+        goto fail;
     }
-    door_watch = crm_zwatch_new(gw->loop, door_socket, on_message, gw);
-    return door_watch ? 0 : -1;
+    self->watch = crm_zwatch_new(gw->loop, self->socket, on_message, self);
+    if (!self->watch)
+        goto fail;
+    return self;
+fail:
+    gw_zmq_door_destroy(&self);
+    return NULL;
 }
 
-void gw_zmq_door_stop(void)
+void gw_zmq_door_destroy(gw_zmq_door_t **self_p)
 {
-    crm_zwatch_destroy(&door_watch);
-    if (door_socket)
-        zmq_close(door_socket);
-    door_socket = NULL;
+    gw_zmq_door_t *self = *self_p;
+    if (!self)
+        return;
+    crm_zwatch_destroy(&self->watch);
+    if (self->socket)
+        zmq_close(self->socket);
+    free(self);
+    *self_p = NULL;
 }

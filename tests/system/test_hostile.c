@@ -1,6 +1,7 @@
 /* Hostile clients at both doors: body bombs before and after
  * authentication, oversized calls to every service, too many connections
- * from one address, fields this version does not know. Every request is
+ * from one address, one session's unread replies from many addresses,
+ * fields this version does not know. Every request is
  * refused with a coded error, the gateway's memory stays bounded, and
  * everyone else keeps being served. */
 #include <setjmp.h>
@@ -33,6 +34,17 @@
 static sys_env_t *env;
 static char *admin, *sales;
 
+/* Starts the system with extra settings, the administrator and sales
+ * logged in. */
+static int start_system(const char *const *extra)
+{
+    env = sys_start_admin(extra, &admin);
+    if (!env)
+        return -1;
+    sales = sys_new_sales_user(env, admin, "hostile.sales", "Sam", "SALES_ACCESS_OWN_LEADS", NULL);
+    return 0;
+}
+
 static int setup(void **state)
 {
     /* ASan's quarantine would keep every freed block counted in the RSS */
@@ -41,11 +53,7 @@ static int setup(void **state)
     static const char *const extra[] = {"CRM_HTTP_PER_ADDRESS=8", "CRM_PWHASH_MEM_KIB=16384", "CRM_REPORT_MAX_ROWS=3",
                                         "CRM_INBOX_KEEP_READ_SECONDS=3",
                                         "ASAN_OPTIONS=quarantine_size_mb=8:detect_leaks=1", NULL};
-    env = sys_start_admin(extra, &admin);
-    if (!env)
-        return -1;
-    sales = sys_new_sales_user(env, admin, "hostile.sales", "Sam", "SALES_ACCESS_OWN_LEADS", NULL);
-    return 0;
+    return start_system(extra);
 }
 
 static int teardown(void **state)
@@ -256,17 +264,25 @@ static void test_unknown_fields_accepted(void **state)
     free(out);
 }
 
-static int connect_http(void)
+/* A connection to the HTTP door from source (an address to bind, NULL:
+ * any). */
+static int connect_http_from(const char *source)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
+    assert_true(fd >= 0);
+    if (source) {
+        assert_int_equal(inet_pton(AF_INET, source, &sa.sin_addr), 1);
+        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    }
     sa.sin_port = htons((uint16_t)env->http_port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_true(fd >= 0);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     return fd;
 }
+
+static int connect_http(void) { return connect_http_from(NULL); }
 
 /* One address holds at most PER_ADDRESS connections: the next is closed at
  * once; when they go, the address is served again. */
@@ -459,9 +475,47 @@ static void test_inbox_retention(void **state)
 #define ATTACHMENT (9 << 20)
 #define READERS PER_ADDRESS /* the connections one address may hold here */
 
-static int http_send_only(const char *path, const void *body, size_t len)
+/* Posts an attachment of size bytes on a new lead of sales' named
+ * lead_name; body gets the GetAttachment request of it (packed), its length
+ * returned. */
+static size_t big_attachment(const char *lead_name, size_t size, uint8_t body[32])
 {
-    int fd = connect_http();
+    json_t *me = OK(sales, "crm.identity.v1.Identity/WhoAmI", "{}");
+    int64_t sales_id = sys_jint(me, "id");
+    json_decref(me);
+    int64_t lead = sys_new_opportunity(env, sales, lead_name, sales_id);
+    Crm__Activities__V1__Attachment at = CRM__ACTIVITIES__V1__ATTACHMENT__INIT, *ats[1] = {&at};
+    at.filename = "big.bin";
+    at.content_type = "application/octet-stream";
+    at.data.len = size;
+    at.data.data = crm_malloc(size);
+    memset(at.data.data, 'b', size);
+    Crm__Common__V1__DocRef doc = CRM__COMMON__V1__DOC_REF__INIT;
+    doc.model = "lead";
+    doc.id = lead;
+    Crm__Activities__V1__PostMessageRequest pm = CRM__ACTIVITIES__V1__POST_MESSAGE_REQUEST__INIT;
+    pm.doc = &doc;
+    pm.kind = CRM__ACTIVITIES__V1__MESSAGE_KIND__MESSAGE_KIND_NOTE;
+    pm.body = "the file";
+    pm.attachments = ats;
+    pm.n_attachments = 1;
+    crm_status_t st;
+    Crm__Activities__V1__Message *m = sys_call(env, "crm.activities.v1.Activities/PostMessage", sales, &pm.base,
+                                               &crm__activities__v1__message__descriptor, &st);
+    free(at.data.data);
+    assert_non_null(m);
+    assert_int_equal(m->n_attachments, 1);
+    Crm__Activities__V1__GetAttachmentRequest get = CRM__ACTIVITIES__V1__GET_ATTACHMENT_REQUEST__INIT;
+    get.id = m->attachments[0]->id;
+    crm__activities__v1__message__free_unpacked(m, NULL);
+    return crm__activities__v1__get_attachment_request__pack(&get, body);
+}
+
+/* Sends a POST as sales from source (an address to bind, NULL: any) and
+ * reads nothing: the connection. */
+static int http_send_only_from(const char *source, const char *path, const void *body, size_t len)
+{
+    int fd = connect_http_from(source);
     char head[512];
     int n = snprintf(head, sizeof head,
                      "POST %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer %s\r\n"
@@ -469,6 +523,11 @@ static int http_send_only(const char *path, const void *body, size_t len)
     assert_int_equal(write(fd, head, (size_t)n), n);
     assert_int_equal(write(fd, body, len), (ssize_t)len);
     return fd;
+}
+
+static int http_send_only(const char *path, const void *body, size_t len)
+{
+    return http_send_only_from(NULL, path, body, len);
 }
 
 /* The status of the answer on fd, read whole. */
@@ -488,50 +547,84 @@ static int http_read_status(int fd)
     return status;
 }
 
+/* A figure of the gateway's /metrics, asked from an address of its own:
+ * the readers may hold every connection theirs may have. */
+static long long gateway_metric(const char *name)
+{
+    int fd = connect_http_from("127.0.0.9");
+    static const char get[] = "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    assert_int_equal(write(fd, get, sizeof get - 1), (ssize_t)(sizeof get - 1));
+    static char text[1 << 20];
+    size_t len = 0;
+    ssize_t r;
+    while (len < sizeof text - 1 && (r = read(fd, text + len, sizeof text - 1 - len)) > 0)
+        len += (size_t)r;
+    close(fd);
+    text[len] = '\0';
+    char key[128];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *line = strstr(text, key);
+    if (!line)
+        fail_msg("no %s in /metrics: %.200s", name, text);
+    return atoll(line + strlen(key));
+}
+
+/* Waits (30 s at most) until n answers of size bytes to unread requests
+ * are made: held for their readers, or refused since refused_before. A
+ * fixed sleep would let a slow machine serve a reader's answer only after
+ * the reader before it freed the budget. */
+static void wait_answers_made(int n, size_t size, long long refused_before)
+{
+    for (int64_t until = sys_now_ms() + 30000; sys_now_ms() < until; usleep(100 * 1000)) {
+        long long held = gateway_metric("crm_gateway_bytes_in_flight") / (long long)size;
+        if (held + gateway_metric("crm_gateway_budget_refused_total") - refused_before >= n)
+            return;
+    }
+}
+
+/* Once the n answers on fds are made (wait_answers_made), reads them all:
+ * *served gets how many were 200, *refused how many 429. */
+static void read_unread_answers(const int *fds, int n, size_t size, long long refused_before, int *served,
+                                int *refused)
+{
+    wait_answers_made(n, size, refused_before);
+    *served = *refused = 0;
+    for (int i = 0; i < n; i++) {
+        int status = http_read_status(fds[i]);
+        *served += status == 200;
+        *refused += status == 429;
+        if (status != 200 && status != 429)
+            printf("  reader %d: status %d\n", i, status);
+    }
+}
+
+#define GET_ATTACHMENT "/twirp/crm.activities.v1.Activities/GetAttachment"
+
+/* Sends n GetAttachment requests (body, of an attachment of size bytes) as
+ * sales, reads none until every answer is made, then reads them all
+ * (read_unread_answers). They come from addresses addresses in turn
+ * (127.0.0.20, .21, ...), or 0: the default. */
+static void unread_big_replies(const uint8_t *body, size_t len, size_t size, int n, int addresses, int *served,
+                               int *refused)
+{
+    long long refused_before = gateway_metric("crm_gateway_budget_refused_total");
+    int fds[64];
+    assert_true(n <= 64);
+    for (int i = 0; i < n; i++) {
+        char source[32];
+        snprintf(source, sizeof source, "127.0.0.%d", 20 + (addresses ? i % addresses : 0));
+        fds[i] = http_send_only_from(addresses ? source : NULL, GET_ATTACHMENT, body, len);
+    }
+    read_unread_answers(fds, n, size, refused_before, served, refused);
+}
+
 static void test_slow_readers(void **state)
 {
-    json_t *me = OK(sales, "crm.identity.v1.Identity/WhoAmI", "{}");
-    int64_t sales_id = sys_jint(me, "id");
-    json_decref(me);
-    int64_t lead = sys_new_opportunity(env, sales, "Big files", sales_id);
-    Crm__Activities__V1__Attachment at = CRM__ACTIVITIES__V1__ATTACHMENT__INIT, *ats[1] = {&at};
-    at.filename = "big.bin";
-    at.content_type = "application/octet-stream";
-    at.data.len = ATTACHMENT;
-    at.data.data = crm_malloc(ATTACHMENT);
-    memset(at.data.data, 'b', ATTACHMENT);
-    Crm__Common__V1__DocRef doc = CRM__COMMON__V1__DOC_REF__INIT;
-    doc.model = "lead";
-    doc.id = lead;
-    Crm__Activities__V1__PostMessageRequest pm = CRM__ACTIVITIES__V1__POST_MESSAGE_REQUEST__INIT;
-    pm.doc = &doc;
-    pm.kind = CRM__ACTIVITIES__V1__MESSAGE_KIND__MESSAGE_KIND_NOTE;
-    pm.body = "the file";
-    pm.attachments = ats;
-    pm.n_attachments = 1;
-    crm_status_t st;
-    Crm__Activities__V1__Message *m = sys_call(env, "crm.activities.v1.Activities/PostMessage", sales, &pm.base,
-                                               &crm__activities__v1__message__descriptor, &st);
-    free(at.data.data);
-    assert_non_null(m);
-    assert_int_equal(m->n_attachments, 1);
-    Crm__Activities__V1__GetAttachmentRequest get = CRM__ACTIVITIES__V1__GET_ATTACHMENT_REQUEST__INIT;
-    get.id = m->attachments[0]->id;
-    crm__activities__v1__message__free_unpacked(m, NULL);
     uint8_t body[32];
-    size_t len = crm__activities__v1__get_attachment_request__pack(&get, body);
-    const char *path = "/twirp/crm.activities.v1.Activities/GetAttachment";
-
-    int fds[READERS];
-    for (int i = 0; i < READERS; i++)
-        fds[i] = http_send_only(path, body, len);
-    usleep(2000 * 1000); /* every answer is made and waits for its reader */
-    int served = 0, refused = 0;
-    for (int i = 0; i < READERS; i++) {
-        int status = http_read_status(fds[i]);
-        served += status == 200;
-        refused += status == 429;
-    }
+    size_t len = big_attachment("Big files", ATTACHMENT, body);
+    const char *path = GET_ATTACHMENT;
+    int served, refused;
+    unread_big_replies(body, len, ATTACHMENT, READERS, 0, &served, &refused);
     printf("  %d unread replies of %d MiB from one address: %d served, %d refused\n", READERS, ATTACHMENT >> 20,
            served, refused);
     assert_int_equal(served + refused, READERS);
@@ -546,6 +639,41 @@ static void test_slow_readers(void **state)
     assert_true(atol(line + strlen("\ncrm_gateway_budget_refused_total ")) >= refused);
     assert_non_null(strstr(metrics, "\ncrm_gateway_bytes_in_flight 0\n"));
     free(metrics);
+}
+
+/* One session's unread replies count against it from whatever address it
+ * reads: spread over two addresses, each well under its own budget, a
+ * session that reads none of its large answers is still refused past its
+ * budget (--max-in-flight-per-session), so it cannot take the gateway's
+ * whole budget by using more addresses. A system of its own, whose
+ * sessions may hold 16 MiB (the least the gateway takes: the largest JSON
+ * body), so that a few answers show it. */
+#define SESSION_BUDGET (16 * MIB)
+#define SESSION_ATTACHMENT (6 * MIB)
+#define SESSION_ADDRESSES 2
+#define SESSION_READERS (SESSION_ADDRESSES * 2) /* 12 MiB an address, 24 MiB the session */
+
+static int setup_session_budget(void **state)
+{
+    static const char *const extra[] = {"CRM_MAX_IN_FLIGHT_PER_SESSION=16777216", "CRM_DEADLINE_MS=30000",
+                                        "ASAN_OPTIONS=quarantine_size_mb=8:detect_leaks=1", NULL};
+    return start_system(extra);
+}
+
+static void test_session_budget(void **state)
+{
+    uint8_t body[32];
+    size_t len = big_attachment("Big files for a session", SESSION_ATTACHMENT, body);
+    int served, refused;
+    unread_big_replies(body, len, SESSION_ATTACHMENT, SESSION_READERS, SESSION_ADDRESSES, &served, &refused);
+    printf("  %d unread replies of %d MiB for one session from %d addresses: %d served, %d refused\n",
+           SESSION_READERS, SESSION_ATTACHMENT >> 20, SESSION_ADDRESSES, served, refused);
+    assert_int_equal(served + refused, SESSION_READERS);
+    assert_true(served >= 1 && refused >= 1);
+    assert_true((long)served * SESSION_ATTACHMENT <= SESSION_BUDGET);
+    /* read and gone: the session is served again, and holds nothing */
+    assert_int_equal(http_read_status(http_send_only_from("127.0.0.20", GET_ATTACHMENT, body, len)), 200);
+    assert_int_equal(gateway_metric("crm_gateway_bytes_in_flight"), 0);
 }
 
 #define FLOODERS 8
@@ -653,5 +781,10 @@ int main(void)
         cmocka_unit_test(test_failed_logins_lock_the_address_not_the_user),
         cmocka_unit_test(test_login_flood),
     };
-    return cmocka_run_group_tests_name("hostile", tests, setup, teardown);
+    const struct CMUnitTest session_tests[] = {
+        cmocka_unit_test(test_session_budget),
+    };
+    int failed = cmocka_run_group_tests_name("hostile", tests, setup, teardown);
+    return failed + cmocka_run_group_tests_name("hostile_session_budget", session_tests, setup_session_budget,
+                                                teardown);
 }
