@@ -44,7 +44,7 @@ BENCH_BIN  := $(patsubst tests/bench/%.c,$(B)/tests/bench/%,$(BENCH_SRC))
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   := $(patsubst tests/fuzz/%.c,build/fuzz/tests/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all deps run test unit system fuzz fuzz-smoke bench clean programs tests test-deploy
+.PHONY: all deps run test unit system fuzz fuzz-smoke bench soak coverage clean programs tests test-deploy
 .SECONDARY:
 
 all: deps
@@ -89,6 +89,13 @@ test-deploy:
 bench: deps
 	@$(MAKE) --no-print-directory VARIANT=release programs $(patsubst build/asan/%,build/release/%,$(BENCH_BIN))
 	@tests/bench/run.sh build/release
+
+# The release programs for SOAK_SECONDS (600) under mixed traffic, kill -9
+# of a random service every few seconds and hostile clients; not part of
+# make test (tests/soak/soak.c).
+soak: deps
+	@$(MAKE) --no-print-directory VARIANT=release programs build/release/tests/soak/crm-soak
+	@build/release/tests/soak/crm-soak --seconds $${SOAK_SECONDS:-600}
 
 clean:
 	rm -rf build
@@ -139,6 +146,10 @@ $(B)/tests/system/event-recorder: $(B)/tests/system/event_recorder.o $(LIB)
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(B)/tests/system/test_%: $(B)/tests/system/test_%.o $(SYS_LIB) $(LIB)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
+
+$(B)/tests/soak/crm-soak: $(B)/tests/soak/soak.o $(SYS_LIB) $(LIB)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
 
