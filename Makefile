@@ -1,5 +1,6 @@
 # CRM — one plain Makefile. Variants: build/release (make, make run),
-# build/asan (make test: ASan+UBSan), build/fuzz (clang + libFuzzer).
+# build/asan (make test: ASan+UBSan), build/fuzz (clang + libFuzzer),
+# build/coverage (make coverage: gcc --coverage, gcovr).
 
 VARIANT   ?= release
 B         := build/$(VARIANT)
@@ -13,7 +14,9 @@ DEBS      := build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c
 CFLAGS_release := -O2 -g
 CFLAGS_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 CFLAGS_fuzz    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,fuzzer-no-link
+CFLAGS_coverage := -O0 -g --coverage -fprofile-update=atomic
 LDFLAGS_asan   := -fsanitize=address,undefined
+LDFLAGS_coverage := --coverage
 LDFLAGS_fuzz   := -fsanitize=address,undefined
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -96,6 +99,16 @@ bench: deps
 soak: deps
 	@$(MAKE) --no-print-directory VARIANT=release programs build/release/tests/soak/crm-soak
 	@build/release/tests/soak/crm-soak --seconds $${SOAK_SECONDS:-600}
+
+# Unit and system tests of a --coverage build, then line and branch
+# coverage per module of common/ and services/ (tests/coverage/run.sh).
+# gcovr is needed only here: installed like deps does, not in DEBS.
+coverage: deps
+	@command -v gcovr >/dev/null || { SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  echo "installing: gcovr"; $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends gcovr >/dev/null; }
+	@$(MAKE) --no-print-directory VARIANT=coverage tests
+	@tests/coverage/run.sh build/coverage
 
 clean:
 	rm -rf build

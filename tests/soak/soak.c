@@ -55,13 +55,16 @@
 
 static sys_env_t *env;
 static atomic_int running = 1;      /* traffic goes on */
+static atomic_int hostile_off;
+static atomic_int streams_on = 1;   /* the SSE readers read on (until the reckoning) */      /* SOAK_NO_HOSTILE: the hostile clients stay home */
 static int64_t retry_until_ms;      /* a write is abandoned past this */
 static int run_id;
 
 /* --- figures ------------------------------------------------------------------------------- */
 
 static atomic_long served, retries, relogins, rpc_unexpected, abandoned, stale_reads, logins;
-static atomic_long unexpected_by_code[MAX_CODES];
+static atomic_long unexpected_by_code[MAX_CODES], retried_by_code[MAX_CODES];
+static char first_retry[400];
 static pthread_mutex_t note_lock = PTHREAD_MUTEX_INITIALIZER;
 static char first_unexpected[400];
 
@@ -212,6 +215,7 @@ static int relogin(user_t *u)
             return -1;
         }
         atomic_fetch_add(&retries, 1);
+        atomic_fetch_add(&retried_by_code[st.code], 1);
         sleep_ms(150 + rand() % 200);
     }
     return -1;
@@ -251,6 +255,13 @@ static json_t *rpc(user_t *u, const char *method, const char *idem, const char *
         if (!go_on)
             break;
         atomic_fetch_add(&retries, 1);
+        atomic_fetch_add(&retried_by_code[st.code], 1);
+        if (getenv("SOAK_DEBUG")) {
+            pthread_mutex_lock(&note_lock);
+            if (!first_retry[0])
+                snprintf(first_retry, sizeof first_retry, "%s: %s %s", method, crm_code_name(st.code), st.message);
+            pthread_mutex_unlock(&note_lock);
+        }
         sleep_ms(100 + rand() % 200);
     }
     if (idem)
@@ -398,12 +409,12 @@ static void *sse_main(void *arg)
     user_t *u = arg;
     crm_client_t *client = crm_client_new(env->zmq);
     char *token = NULL;
-    while (atomic_load(&running) && !token) {
+    while (atomic_load(&streams_on) && !token) {
         crm_status_t st;
         if (!(token = login_token(client, u->login, u->password, &st)))
             sleep_ms(300);
     }
-    while (atomic_load(&running) && token) {
+    while (atomic_load(&streams_on) && token) {
         int status;
         sys_sse_t *s = sys_sse_open(env, token, u->sse_last, &status);
         if (!s) {
@@ -422,7 +433,7 @@ static void *sse_main(void *arg)
                     u->sse_twice++;
                 else
                     u->sse_entries++, u->sse_last = id;
-            } else if (!atomic_load(&running)) {
+            } else if (!atomic_load(&streams_on)) {
                 break;
             }
         }
@@ -541,6 +552,8 @@ static void connection_flood(const char *src, int n)
 
 static void *http_hostile_main(void *arg)
 {
+    if (atomic_load(&hostile_off))
+        return NULL;
     char junk[64];
     for (int round = 0; atomic_load(&running); round++) {
         /* a body over every limit before authentication */
@@ -587,6 +600,8 @@ static void zmq_try(crm_client_t *c, const char *what, const char *method, const
 
 static void *zmq_hostile_main(void *arg)
 {
+    if (atomic_load(&hostile_off))
+        return NULL;
     crm_client_t *c = zmq_client_from("127.0.0.5"), *flood = zmq_client_from("127.0.0.6");
     char junk[128];
     for (int round = 0; atomic_load(&running); round++) {
@@ -621,6 +636,8 @@ static void *zmq_hostile_main(void *arg)
  * filling, held open for 8 s without reading, then looked at. */
 static void *slow_reader_main(void *arg)
 {
+    if (atomic_load(&hostile_off))
+        return NULL;
     user_t *u = &users[0];
     crm_client_t *client = crm_client_new(env->zmq);
     char *token = NULL;
@@ -908,6 +925,11 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
+    /* crm_json counts jansson's allocations in one process-wide budget (the
+     * services decode on one thread); this program parses on many threads,
+     * so jansson allocates plainly here and each decode keeps its own
+     * per-call limit */
+    json_set_alloc_funcs(malloc, free);
     srand(seed);
     run_id = (int)(seed % 100000);
     signal(SIGPIPE, SIG_IGN);
@@ -996,23 +1018,25 @@ int main(int argc, char **argv)
         pthread_create(&users[i].thread, NULL, worker_main, &users[i]);
         pthread_create(&users[i].sse_thread, NULL, sse_main, &users[i]);
     }
+    if (getenv("SOAK_NO_HOSTILE"))
+        atomic_store(&hostile_off, 1);
     pthread_create(&hostile[0], NULL, http_hostile_main, NULL);
     pthread_create(&hostile[1], NULL, zmq_hostile_main, NULL);
     pthread_create(&hostile[2], NULL, slow_reader_main, NULL);
 
     /* the operator's restart policy, and the one who kills */
     int kills = 0, survived = 0;
-    int64_t next_kill = start + kill_ms / 2 + rand() % kill_ms, next_report = start + 60000;
+    int64_t next_kill = start + kill_ms / 2 + rand() % kill_ms, next_report = start + (getenv("SOAK_DEBUG") ? 10000 : 60000);
     while (sys_now_ms() < end) {
         sample_peaks();
         sleep_ms(200);
         int64_t now = sys_now_ms();
         if (now >= next_report) {
-            fprintf(stderr, "soak: %llds: %ld served, %d kills, %ld retries\n", (long long)(now - start) / 1000,
-                    atomic_load(&served), kills, atomic_load(&retries));
-            next_report += 60000;
+            fprintf(stderr, "soak: %llds: %ld served, %d kills, %ld retries%s%s\n", (long long)(now - start) / 1000,
+                    atomic_load(&served), kills, atomic_load(&retries), first_retry[0] ? "; first: " : "", first_retry);
+            next_report += getenv("SOAK_DEBUG") ? 10000 : 60000;
         }
-        if (now < next_kill)
+        if (now < next_kill || getenv("SOAK_NO_KILLS"))
             continue;
         int which = rand() % SERVICES;
         sample_peaks();
@@ -1047,6 +1071,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < 3; i++)
         pthread_join(hostile[i], NULL);
     wait_quiet();
+    sleep_ms(2000); /* the streams' last entries */
+    atomic_store(&streams_on, 0);
     for (int i = 0; i < n_users; i++)
         pthread_join(users[i].sse_thread, NULL);
     /* what the streams missed at their last cut is not a failure of theirs;
@@ -1085,6 +1111,9 @@ int main(int argc, char **argv)
     printf("requests served:                 %ld (%.0f/s; %ld retries of a failed or timed-out call, %ld logins)\n",
            atomic_load(&served), atomic_load(&served) * 1000.0 / (double)traffic_ms, atomic_load(&retries),
            atomic_load(&logins));
+    for (int c = 0; c < MAX_CODES; c++)
+        if (atomic_load(&retried_by_code[c]))
+            printf("    retried after %-38s %ld\n", crm_code_name((Crm__Rpc__V1__Code)c), atomic_load(&retried_by_code[c]));
     printf("acknowledged writes:             %ld (%ld opportunities; %ld writes abandoned after %d s of retries)\n",
            writes, leads, atomic_load(&abandoned), GRACE_MS / 1000);
     printf("hostile requests refused:        %ld (accepted: %ld; unanswered while the gateway was down: %ld)\n", refused,
