@@ -171,8 +171,11 @@ typedef struct {
     lead_t *leads;
     size_t n_leads, cap_leads;
     /* the SSE reader */
-    long sse_entries, sse_twice, sse_opens, sse_refused;
+    long sse_entries, sse_twice, sse_refused;
+    atomic_long sse_opens;
     int64_t sse_last;
+    int64_t *sse_ids;   /* every entry id the stream gave, in order */
+    size_t n_sse_ids, cap_sse_ids;
 } user_t;
 
 static user_t users[MAX_USERS];
@@ -431,8 +434,14 @@ static void *sse_main(void *arg)
             if (got == 1) {
                 if (id <= u->sse_last)
                     u->sse_twice++;
-                else
+                else {
                     u->sse_entries++, u->sse_last = id;
+                    if (u->n_sse_ids == u->cap_sse_ids) {
+                        u->cap_sse_ids = u->cap_sse_ids ? 2 * u->cap_sse_ids : 4096;
+                        u->sse_ids = crm_realloc(u->sse_ids, u->cap_sse_ids * sizeof *u->sse_ids);
+                    }
+                    u->sse_ids[u->n_sse_ids++] = id;
+                }
             } else if (!atomic_load(&streams_on)) {
                 break;
             }
@@ -677,6 +686,10 @@ typedef struct {
     int kills, restarts;
 } proc_stat_t;
 static proc_stat_t procs[SERVICES];
+/* When each kill happened (Unix us) and of what, to read missed stream
+ * entries against. */
+static int64_t kill_at[4096];
+static int kill_what[4096], n_kill_log;
 
 static long proc_kib(pid_t pid, const char *field)
 {
@@ -783,7 +796,8 @@ static void wait_quiet(void)
     }
 }
 
-static int64_t inbox_total;
+static int64_t inbox_total, sse_missed;
+static int sse_missed_shown;
 
 static void reckon(const char *admin)
 {
@@ -829,6 +843,31 @@ static void reckon(const char *admin)
             json_object_set_new(per_doc, doc, json_integer(sys_jint(per_doc, doc) + 1));
         }
         inbox_total += inbox ? (int64_t)json_array_size(inbox) : 0;
+        /* what the partner's stream did not give of their inbox */
+        json_array_foreach(inbox, i, v) {
+            int64_t nid = sys_jint(v, "id");
+            int seen = 0;
+            size_t lo = 0, hi = partner->n_sse_ids;
+            while (lo < hi && !seen) { /* ids arrive increasing */
+                size_t mid = (lo + hi) / 2;
+                if (partner->sse_ids[mid] == nid)
+                    seen = 1;
+                else if (partner->sse_ids[mid] < nid)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            if (!seen && sse_missed_shown++ < 10) {
+                int64_t at = sys_jint(v, "at"), near = INT64_MAX;
+                int what = -1;
+                for (int k = 0; k < n_kill_log; k++)
+                    if (llabs(kill_at[k] - at) < llabs(near)) near = kill_at[k] - at, what = kill_what[k];
+                fprintf(stderr, "soak: %s's stream missed entry %lld (%s, at %lld; nearest kill: %s %+.1f s)\n",
+                        partner->login, (long long)nid, sys_jstr(v, "subtype"), (long long)at,
+                        what >= 0 ? service_names[what] : "none", what >= 0 ? near / 1e6 : 0.0);
+            }
+            sse_missed += !seen;
+        }
         for (size_t k = 0; k < us->n_leads; k++) {
             lead_t *l = &us->leads[k];
             char id[32];
@@ -1014,10 +1053,16 @@ int main(int argc, char **argv)
     int64_t start = sys_now_ms(), end = start + (int64_t)seconds * 1000;
     retry_until_ms = INT64_MAX;
     pthread_t hostile[3];
-    for (int i = 0; i < n_users; i++) {
-        pthread_create(&users[i].thread, NULL, worker_main, &users[i]);
+    /* the streams first: one opened without Last-Event-ID gives what comes after it */
+    for (int i = 0; i < n_users; i++)
         pthread_create(&users[i].sse_thread, NULL, sse_main, &users[i]);
-    }
+    for (int i = 0, waited = 0; i < n_users && waited < 10000; waited += 10)
+        if (atomic_load(&users[i].sse_opens))
+            i++;
+        else
+            sleep_ms(10);
+    for (int i = 0; i < n_users; i++)
+        pthread_create(&users[i].thread, NULL, worker_main, &users[i]);
     if (getenv("SOAK_NO_HOSTILE"))
         atomic_store(&hostile_off, 1);
     pthread_create(&hostile[0], NULL, http_hostile_main, NULL);
@@ -1040,6 +1085,10 @@ int main(int argc, char **argv)
             continue;
         int which = rand() % SERVICES;
         sample_peaks();
+        if (n_kill_log < 4096) {
+            kill_at[n_kill_log] = (int64_t)time(NULL) * 1000000;
+            kill_what[n_kill_log++] = which;
+        }
         sys_kill(env, (sys_proc_t)which, SIGKILL);
         kills++;
         procs[which].kills++;
@@ -1127,8 +1176,8 @@ int main(int argc, char **argv)
     printf("acknowledged writes lost:        %ld%s%s\n", lost, lost ? "  first: " : "", lost ? first_lost : "");
     printf("events applied twice:            %ld%s%s\n", twice, twice ? "  first: " : "", twice ? first_twice : "");
     printf("events missing:                  %ld%s%s\n", missing, missing ? "  first: " : "", missing ? first_missing : "");
-    printf("SSE entries received:            %ld of %lld in the inboxes (%ld streams opened; seen twice: %ld)\n", sse,
-           (long long)inbox_total, sse_opens, sse_twice);
+    printf("SSE entries received:            %ld of %lld in the inboxes (%ld streams opened; seen twice: %ld; "
+           "never seen: %lld)\n", sse, (long long)inbox_total, sse_opens, sse_twice, (long long)sse_missed);
     printf("read-your-writes misses:         %ld\n", atomic_load(&stale_reads));
     printf("unexpected errors:               %ld%s%s\n", atomic_load(&rpc_unexpected),
            first_unexpected[0] ? "  first: " : "", first_unexpected);
@@ -1150,6 +1199,7 @@ int main(int argc, char **argv)
         crm_client_destroy(&users[i].client);
         free(users[i].token);
         free(users[i].leads);
+        free(users[i].sse_ids);
     }
     free(admin);
     free(hostile_token);

@@ -26,7 +26,8 @@
 #include "identity.pb-c.h"
 #include "rpc.pb-c.h"
 
-/* Storage faults under the RPC server: a batch whose durable commit fails.
+/* Storage faults under the RPC server: a batch whose durable commit fails,
+ * a stored reply damaged on disk; and a body over its method's limit.
  *
  * The fault is a real one, made without a hook in the server or the store:
  * the process's file size limit (RLIMIT_FSIZE, SIGXFSZ ignored) is set to
@@ -419,11 +420,104 @@ static void test_retry_after_failed_commit_stores_once(void **state)
     assert_int_equal(team_counter(f), 6);
 }
 
+/* Damages every stored idempotency record: cut to a few bytes (cut), or
+ * one byte of its sealed reply flipped. */
+typedef struct {
+    int cut;
+    int damaged;
+} damage_t;
+
+static int damage_txn(MDB_txn *txn, void *arg)
+{
+    damage_t *dm = arg;
+    MDB_dbi idem;
+    MDB_cursor *cur;
+    int rc = mdb_dbi_open(txn, "idempotency", 0, &idem);
+    if (rc || (rc = mdb_cursor_open(txn, idem, &cur)))
+        return rc;
+    MDB_val k, d;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        uint8_t copy[4096];
+        size_t n = d.mv_size < sizeof copy ? d.mv_size : sizeof copy;
+        memcpy(copy, d.mv_data, n);
+        copy[n - 1] ^= 0x55;
+        MDB_val nd = {dm->cut ? 4 : n, copy};
+        if ((rc = mdb_cursor_put(cur, &k, &nd, MDB_CURRENT)) != 0)
+            break;
+        dm->damaged++;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* A stored reply damaged on disk (cut short, or its sealed bytes changed):
+ * the retry of its key gets a coded error, never the damaged bytes as a
+ * reply nor a second run of the write; other calls go on. */
+static void test_damaged_idempotency_record(void **state)
+{
+    fixture_t *f = *state;
+    wait_connected(f);
+    for (int cut = 0; cut < 2; cut++) {
+        Crm__Identity__V1__CreateTeamRequest req = CRM__IDENTITY__V1__CREATE_TEAM_REQUEST__INIT;
+        req.name = cut ? "cut" : "flipped";
+        const char *key = cut ? "key-cut" : "key-flipped";
+        result_t first, retry;
+        assert_int_equal(send_call(f, IDENTITY "CreateTeam", &req.base, key, &first), 0);
+        wait_all(f, &first, 1);
+        assert_int_equal(first.st.code, C_OK);
+        damage_t dm = {cut, 0};
+        assert_int_equal(crm_store_write(f->store, damage_txn, &dm), 0);
+        assert_true(dm.damaged >= 1);
+        int runs = f->svc.runs, teams = count_records(f, f->svc.teams);
+        assert_int_equal(send_call(f, IDENTITY "CreateTeam", &req.base, key, &retry), 0);
+        wait_all(f, &retry, 1);
+        if (retry.st.code != C_INTERNAL)
+            fail_msg("retry over a damaged record: got %s (%s)", crm_code_name(retry.st.code), retry.st.message);
+        assert_int_equal(retry.body_len, 0);
+        assert_int_equal(f->svc.runs, runs);
+        assert_int_equal(count_records(f, f->svc.teams), teams);
+    }
+    result_t other;
+    Crm__Identity__V1__CreateTeamRequest req = CRM__IDENTITY__V1__CREATE_TEAM_REQUEST__INIT;
+    req.name = "other";
+    assert_int_equal(send_call(f, IDENTITY "CreateTeam", &req.base, "key-other", &other), 0);
+    wait_all(f, &other, 1);
+    assert_int_equal(other.st.code, C_OK);
+}
+
+/* A body over its method's limit that reached the service by another way
+ * than the gateway (which refuses it first): refused, naming the body. */
+static void test_body_over_method_limit(void **state)
+{
+    fixture_t *f = *state;
+    wait_connected(f);
+    static uint8_t body[80 << 10]; /* CreateTeam's limit is 64 KiB */
+    memset(body, 0, sizeof body);
+    Crm__Rpc__V1__Principal alice = CRM__RPC__V1__PRINCIPAL__INIT;
+    alice.user_id = 7;
+    alice.login = "alice";
+    Crm__Rpc__V1__RpcRequest req = CRM__RPC__V1__RPC_REQUEST__INIT;
+    req.method = IDENTITY "CreateTeam";
+    req.principal = &alice;
+    req.deadline = crm_time_now_us() + 5000000;
+    req.body.data = body;
+    req.body.len = sizeof body;
+    result_t r = {0};
+    crm_status_t st;
+    assert_int_equal(crm_rpc_client_call(f->client, &req, on_done, &r, &st), 0);
+    wait_all(f, &r, 1);
+    assert_int_equal(r.st.code, CRM__RPC__V1__CODE__CODE_RESOURCE_EXHAUSTED);
+    assert_string_equal(r.st.field, "body");
+    assert_int_equal(f->svc.runs, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_batch_commit_fails_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_after_failed_commit_stores_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_idempotency_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_body_over_method_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
