@@ -159,6 +159,7 @@ typedef struct {
     int unsure;         /* a write on it was abandoned: its last state is unknown */
     int comments, calls, won;
     int64_t comment_ids[1];
+    int64_t note_id;    /* "Log a note": in the chatter, told to nobody */
 } lead_t;
 
 typedef struct {
@@ -341,6 +342,18 @@ static void cycle(user_t *u, int n)
     l->comment_ids[0] = sys_jint(r, "id");
     l->comments = 1;
     json_decref(r);
+    /* 7: "Log a note" */
+    if (n % 2 == 0) {
+        r = rpc(u, AC "PostMessage", KEY("note"),
+                "{\"doc\":" DOC ",\"kind\":\"MESSAGE_KIND_NOTE\",\"body\":\"Soak %d u%d lead %d: met at the fair\"}",
+                (long long)l->id, run_id, u->index, n);
+        if (!r) {
+            l->unsure = 1;
+            return;
+        }
+        l->note_id = sys_jint(r, "id");
+        json_decref(r);
+    }
     /* 9: calls logged and scheduled */
     if (n % 3 == 0) {
         r = rpc(u, AC "LogCall", KEY("logcall"), "{\"doc\":" DOC ",\"summary\":\"Soak call %d/%d\",\"durationMinutes\":5}",
@@ -891,7 +904,7 @@ static void reckon(const char *admin)
             }
             json_t *bodies = json_object(), *m;
             size_t j;
-            int tracking = 0, found_comment = 0;
+            int tracking = 0, found_comment = 0, found_note = 0;
             json_array_foreach(msgs, j, m) {
                 const char *kind = sys_jstr(m, "kind");
                 char key[1024];
@@ -903,10 +916,15 @@ static void reckon(const char *admin)
                     tracking++;
                 if (l->comments && sys_jint(m, "id") == l->comment_ids[0])
                     found_comment = 1;
+                if (l->note_id && sys_jint(m, "id") == l->note_id)
+                    found_note = 1;
             }
             if (l->comments && !found_comment)
                 note(&lost, first_lost, "lead %lld: acknowledged message %lld not in its chatter", (long long)l->id,
                      (long long)l->comment_ids[0]);
+            if (l->note_id && !found_note)
+                note(&lost, first_lost, "lead %lld: acknowledged note %lld not in its chatter", (long long)l->id,
+                     (long long)l->note_id);
             /* created, each stage move, won: one tracking message each at least */
             if (tracking < 1 + l->updates + l->won)
                 note(&missing, first_missing, "lead %lld: %d tracking messages for %d tracked changes", (long long)l->id,
@@ -1138,7 +1156,7 @@ int main(int argc, char **argv)
         leads += (long)users[i].n_leads;
         for (size_t k = 0; k < users[i].n_leads; k++) {
             lead_t *l = &users[i].leads[k];
-            writes += 1 + l->updates + l->comments + l->calls + l->won;
+            writes += 1 + l->updates + l->comments + l->calls + l->won + (l->note_id != 0);
             unsure += l->unsure;
         }
         sse += users[i].sse_entries;

@@ -189,7 +189,7 @@ static void on_done(void *arg, const crm_status_t *st, const Crm__Rpc__V1__RpcRe
     r->done++;
     r->st = *st;
     r->body_len = 0;
-    if (reply && reply->body.len <= sizeof r->body) {
+    if (reply && reply->body.len && reply->body.len <= sizeof r->body) {
         r->body_len = reply->body.len;
         memcpy(r->body, reply->body.data, reply->body.len);
     }
