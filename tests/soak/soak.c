@@ -72,7 +72,7 @@ static char first_unexpected[400];
 typedef struct {
     char name[48];
     long count;
-    int refused; /* 1: a refusal, 0: accepted (a hole), -1: no answer (a kill) */
+    int refused; /* 1: a refusal, 0: accepted (a hole), -1: no answer (a kill), 2: a slow reader still held */
 } outcome_t;
 static outcome_t outcomes[64];
 static int n_outcomes;
@@ -682,7 +682,7 @@ static void *slow_reader_main(void *arg)
         int got;
         while ((got = sys_sse_next(s, 200, &id, NULL)) == 1 && sys_now_ms() < until) {
         }
-        outcome(got < 0 ? "slow SSE reader: dropped" : "slow SSE reader: still open", got < 0 ? 1 : -1);
+        outcome(got < 0 ? "slow SSE reader: dropped" : "slow SSE reader: still held", got < 0 ? 1 : 2);
         sys_sse_close(&s);
     }
     free(token);
@@ -949,6 +949,19 @@ static void reckon(const char *admin)
 
 /* --- wiring ------------------------------------------------------------------------------------ */
 
+/* The first three figures of /proc/loadavg (the machine is shared). */
+static void loadavg(char *out, size_t cap)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    float a = 0, b = 0, c = 0;
+    if (!f || fscanf(f, "%f %f %f", &a, &b, &c) != 3)
+        snprintf(out, cap, "unknown");
+    else
+        snprintf(out, cap, "%.2f %.2f %.2f", a, b, c);
+    if (f)
+        fclose(f);
+}
+
 static void usage(void)
 {
     fprintf(stderr, "crm-soak [--seconds N] [--users N] [--kill-every-ms N] [--seed N]\n"
@@ -994,8 +1007,10 @@ int main(int argc, char **argv)
     char started_at[64];
     time_t t0 = time(NULL);
     strftime(started_at, sizeof started_at, "%Y-%m-%d %H:%M:%S UTC", gmtime(&t0));
-    printf("soak: %d s, %d salespeople, a service killed -9 every %d ms on average, seed %u, started %s\n", seconds,
-           n_users, kill_ms, seed, started_at);
+    char load_start[64];
+    loadavg(load_start, sizeof load_start);
+    printf("soak: %d s, %d salespeople, a service killed -9 every %d ms on average, seed %u, started %s, load %s\n",
+           seconds, n_users, kill_ms, seed, started_at, load_start);
     fflush(stdout);
 
     static const char *const extra[] = {"CRM_LOG_LEVEL=warn", NULL};
@@ -1163,9 +1178,11 @@ int main(int argc, char **argv)
         sse_twice += users[i].sse_twice;
         sse_opens += users[i].sse_opens;
     }
-    long refused = 0, accepted = 0, unanswered = 0;
+    long refused = 0, accepted = 0, unanswered = 0, held = 0;
     for (int i = 0; i < n_outcomes; i++) {
-        if (outcomes[i].refused > 0)
+        if (outcomes[i].refused == 2)
+            held += outcomes[i].count;
+        else if (outcomes[i].refused > 0)
             refused += outcomes[i].count;
         else if (outcomes[i].refused == 0)
             accepted += outcomes[i].count;
@@ -1173,8 +1190,10 @@ int main(int argc, char **argv)
             unanswered += outcomes[i].count;
     }
 
-    printf("\n== soak figures (%lld s of traffic, %d salespeople, started %s)\n", (long long)traffic_ms / 1000, n_users,
-           started_at);
+    char load_end[64];
+    loadavg(load_end, sizeof load_end);
+    printf("\n== soak figures (%lld s of traffic, %d salespeople, started %s; load average %s at the start, %s at the end)\n",
+           (long long)traffic_ms / 1000, n_users, started_at, load_start, load_end);
     printf("requests served:                 %ld (%.0f/s; %ld retries of a failed or timed-out call, %ld logins)\n",
            atomic_load(&served), atomic_load(&served) * 1000.0 / (double)traffic_ms, atomic_load(&retries),
            atomic_load(&logins));
@@ -1183,8 +1202,8 @@ int main(int argc, char **argv)
             printf("    retried after %-38s %ld\n", crm_code_name((Crm__Rpc__V1__Code)c), atomic_load(&retried_by_code[c]));
     printf("acknowledged writes:             %ld (%ld opportunities; %ld writes abandoned after %d s of retries)\n",
            writes, leads, atomic_load(&abandoned), GRACE_MS / 1000);
-    printf("hostile requests refused:        %ld (accepted: %ld; unanswered while the gateway was down: %ld)\n", refused,
-           accepted, unanswered);
+    printf("hostile requests refused:        %ld (accepted: %ld; unanswered while the gateway was down: %ld; "
+           "slow readers still held after 8 s: %ld)\n", refused, accepted, unanswered, held);
     for (int i = 0; i < n_outcomes; i++)
         printf("    %-52s %ld\n", outcomes[i].name, outcomes[i].count);
     printf("kills survived:                  %d of %d (", survived, kills);
