@@ -1,5 +1,6 @@
 # CRM — one plain Makefile. Variants: build/release (make, make run),
-# build/asan (make test: ASan+UBSan), build/fuzz (clang + libFuzzer).
+# build/asan (make test: ASan+UBSan), build/fuzz (clang + libFuzzer),
+# build/coverage (make coverage: gcc --coverage, gcovr).
 
 VARIANT   ?= release
 B         := build/$(VARIANT)
@@ -13,7 +14,9 @@ DEBS      := build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c
 CFLAGS_release := -O2 -g
 CFLAGS_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 CFLAGS_fuzz    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,fuzzer-no-link
+CFLAGS_coverage := -O0 -g --coverage -fprofile-update=atomic
 LDFLAGS_asan   := -fsanitize=address,undefined
+LDFLAGS_coverage := --coverage
 LDFLAGS_fuzz   := -fsanitize=address,undefined
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -44,7 +47,7 @@ BENCH_BIN  := $(patsubst tests/bench/%.c,$(B)/tests/bench/%,$(BENCH_SRC))
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   := $(patsubst tests/fuzz/%.c,build/fuzz/tests/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all deps run test unit system fuzz fuzz-smoke bench clean programs tests test-deploy
+.PHONY: all deps run test unit system fuzz fuzz-smoke bench soak coverage clean programs tests test-deploy
 .SECONDARY:
 
 all: deps
@@ -89,6 +92,23 @@ test-deploy:
 bench: deps
 	@$(MAKE) --no-print-directory VARIANT=release programs $(patsubst build/asan/%,build/release/%,$(BENCH_BIN))
 	@tests/bench/run.sh build/release
+
+# The release programs for SOAK_SECONDS (600) under mixed traffic, kill -9
+# of a random service every few seconds and hostile clients; not part of
+# make test (tests/soak/soak.c).
+soak: deps
+	@$(MAKE) --no-print-directory VARIANT=release programs build/release/tests/soak/crm-soak
+	@build/release/tests/soak/crm-soak --seconds $${SOAK_SECONDS:-600}
+
+# Unit and system tests of a --coverage build, then line and branch
+# coverage per module of common/ and services/ (tests/coverage/run.sh).
+# gcovr is needed only here: installed like deps does, not in DEBS.
+coverage: deps
+	@command -v gcovr >/dev/null || { SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  echo "installing: gcovr"; $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends gcovr >/dev/null; }
+	@$(MAKE) --no-print-directory VARIANT=coverage tests
+	@tests/coverage/run.sh build/coverage
 
 clean:
 	rm -rf build
@@ -139,6 +159,10 @@ $(B)/tests/system/event-recorder: $(B)/tests/system/event_recorder.o $(LIB)
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(B)/tests/system/test_%: $(B)/tests/system/test_%.o $(SYS_LIB) $(LIB)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
+
+$(B)/tests/soak/crm-soak: $(B)/tests/soak/soak.o $(SYS_LIB) $(LIB)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
 
