@@ -272,6 +272,12 @@ static int connect_http_from(const char *source)
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
     assert_true(fd >= 0);
+    /* a fixed receive buffer, so that a client that reads nothing holds its
+     * replies in the gateway on every machine: left to itself Linux grows
+     * it up to tcp_rmem's maximum (32 MiB on some), where a whole 9 MiB
+     * reply can sit, sent as far as the gateway can tell */
+    int rcvbuf = 64 << 10;
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
     if (source) {
         assert_int_equal(inet_pton(AF_INET, source, &sa.sin_addr), 1);
         assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
