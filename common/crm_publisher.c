@@ -108,6 +108,16 @@ void crm_publisher_flush(crm_publisher_t *self)
     crm_store_read_end(self->store, txn);
 }
 
+int crm_publisher_heard(const crm_publisher_t *self, const char *consumer, uint64_t *applied)
+{
+    for (int i = 0; i < self->n_consumers; i++)
+        if (!strcmp(self->consumers[i].name, consumer)) {
+            *applied = self->consumers[i].applied;
+            return 1;
+        }
+    return 0;
+}
+
 uint64_t crm_publisher_head(const crm_publisher_t *self) { return self->head; }
 const char *crm_publisher_producer(const crm_publisher_t *self)
 {

@@ -42,6 +42,10 @@ void crm_publisher_set_forget(crm_publisher_t *self, int64_t forget_us);
  * many events went, or -1 on a storage error (logged). */
 long crm_publisher_prune(crm_publisher_t *self);
 
+/* 1 with *applied set if consumer has said where it is (this run, or a
+ * previous one once pruning has read their cursors back), else 0. */
+int crm_publisher_heard(const crm_publisher_t *self, const char *consumer, uint64_t *applied);
+
 /* The last sequence committed and published. */
 uint64_t crm_publisher_head(const crm_publisher_t *self);
 const char *crm_publisher_producer(const crm_publisher_t *self);

@@ -18,6 +18,7 @@
 #include "crm_outbox.h"
 #include "crm_publisher.h"
 #include "crm_store.h"
+#include "crm_log.h"
 #include "crm_time.h"
 #include "crm_zloop.h"
 #include "events.pb-c.h"
@@ -762,6 +763,12 @@ static int store_away(MDB_txn *txn, void *arg)
     return crm_db_put_msg(txn, crm_store_meta(store), "consumers", 9, &all.base);
 }
 
+static int heard_at_20(void *publisher)
+{
+    uint64_t applied;
+    return crm_publisher_heard(publisher, crm_log_service(), &applied) && applied == 20;
+}
+
 static uint64_t pruned_after_restart(fixture_t *f, int64_t heard_at, int64_t forget_us)
 {
     start_publisher(f);
@@ -776,7 +783,7 @@ static uint64_t pruned_after_restart(fixture_t *f, int64_t heard_at, int64_t for
     /* the live consumer says where it is to the new run */
     crm_consumer_destroy(&f->consumer);
     start_consumer(f);
-    run_for(f, 0.3);
+    assert_true(loop_until(f->loop, heard_at_20, f->publisher, 5.0));
     if (forget_us)
         crm_publisher_set_forget(f->publisher, forget_us);
     crm_publisher_set_retention(f->publisher, 1);
