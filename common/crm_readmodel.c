@@ -37,52 +37,53 @@ static int put_changed(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, 
     return crm_db_put_msg(txn, dbi, key, klen, m);
 }
 
+/* Keeps what a pipeline event says of its document; a payload that names
+ * none can never be applied: it is skipped rather than stall the consumer. */
 static int put_doc(const crm_readmodel_t *rm, MDB_txn *txn, crm_arena_t *arena, int model, int64_t id,
-                   const crm_docinfo_t *d)
+                   crm_docinfo_t *d)
 {
+    if (id <= 0)
+        return CRM_CONSUMER_UNCHANGED;
     uint8_t key[CRM_DOC_KEY];
     crm_doc_key(key, model, id);
     return put_changed(txn, rm->docs, key, sizeof key, &d->base, arena);
 }
 
-static int apply_lead(const crm_readmodel_t *rm, MDB_txn *txn, crm_arena_t *arena, const Crm__Events__V1__Event *ev)
-{
-    Crm__Pipeline__V1__LeadEvent *e =
-        crm__pipeline__v1__lead_event__unpack(crm_arena_allocator(arena), ev->payload.len, ev->payload.data);
-    if (!e || !e->lead || e->lead->id <= 0)
-        return CRM_CONSUMER_UNCHANGED; /* a malformed payload can never be applied: skip it rather than stall */
-    crm_docinfo_t d = CRM__COMMON__V1__DOC_INFO__INIT;
-    d.salesperson_id = e->lead->salesperson_id;
-    d.team_id = e->lead->team_id;
-    d.name = e->lead->name;
-    return put_doc(rm, txn, arena, CRM_DOC_LEAD, e->lead->id, &d);
-}
-
-static int apply_customer(const crm_readmodel_t *rm, MDB_txn *txn, crm_arena_t *arena,
+static int apply_document(const crm_readmodel_t *rm, MDB_txn *txn, crm_arena_t *arena,
                           const Crm__Events__V1__Event *ev)
 {
-    Crm__Pipeline__V1__CustomerEvent *e =
-        crm__pipeline__v1__customer_event__unpack(crm_arena_allocator(arena), ev->payload.len, ev->payload.data);
-    if (!e || !e->customer || e->customer->id <= 0)
-        return CRM_CONSUMER_UNCHANGED;
+    ProtobufCAllocator *alloc = crm_arena_allocator(arena);
+    const ProtobufCBinaryData *p = &ev->payload;
     crm_docinfo_t d = CRM__COMMON__V1__DOC_INFO__INIT;
-    d.salesperson_id = e->customer->salesperson_id;
-    d.team_id = e->customer->team_id;
-    d.name = e->customer->name;
-    return put_doc(rm, txn, arena, CRM_DOC_CUSTOMER, e->customer->id, &d);
-}
-
-static int apply_quotation(const crm_readmodel_t *rm, MDB_txn *txn, crm_arena_t *arena,
-                           const Crm__Events__V1__Event *ev)
-{
-    Crm__Pipeline__V1__QuotationEvent *e =
-        crm__pipeline__v1__quotation_event__unpack(crm_arena_allocator(arena), ev->payload.len, ev->payload.data);
-    if (!e || !e->quotation || e->quotation->id <= 0)
-        return CRM_CONSUMER_UNCHANGED;
-    crm_docinfo_t d = CRM__COMMON__V1__DOC_INFO__INIT;
-    d.opportunity_id = e->quotation->opportunity_id;
-    d.name = e->quotation->name;
-    return put_doc(rm, txn, arena, CRM_DOC_QUOTATION, e->quotation->id, &d);
+    if (!strncmp(ev->type, "lead.", 5)) {
+        Crm__Pipeline__V1__LeadEvent *e = crm__pipeline__v1__lead_event__unpack(alloc, p->len, p->data);
+        const Crm__Pipeline__V1__Lead *l = e ? e->lead : NULL;
+        if (!l)
+            return CRM_CONSUMER_UNCHANGED;
+        d.salesperson_id = l->salesperson_id;
+        d.team_id = l->team_id;
+        d.name = l->name;
+        return put_doc(rm, txn, arena, CRM_DOC_LEAD, l->id, &d);
+    }
+    if (!strncmp(ev->type, "customer.", 9)) {
+        Crm__Pipeline__V1__CustomerEvent *e = crm__pipeline__v1__customer_event__unpack(alloc, p->len, p->data);
+        const Crm__Pipeline__V1__Customer *c = e ? e->customer : NULL;
+        if (c) {
+            d.salesperson_id = c->salesperson_id;
+            d.team_id = c->team_id;
+            d.name = c->name;
+        }
+        return c ? put_doc(rm, txn, arena, CRM_DOC_CUSTOMER, c->id, &d) : CRM_CONSUMER_UNCHANGED;
+    }
+    if (!strncmp(ev->type, "quotation.", 10)) {
+        Crm__Pipeline__V1__QuotationEvent *e = crm__pipeline__v1__quotation_event__unpack(alloc, p->len, p->data);
+        if (!e || !e->quotation)
+            return CRM_CONSUMER_UNCHANGED;
+        d.opportunity_id = e->quotation->opportunity_id;
+        d.name = e->quotation->name;
+        return put_doc(rm, txn, arena, CRM_DOC_QUOTATION, e->quotation->id, &d);
+    }
+    return CRM_CONSUMER_UNCHANGED; /* stages, tags, ...: nothing kept here */
 }
 
 static int apply_user(const crm_readmodel_t *rm, MDB_txn *txn, crm_arena_t *arena, const Crm__Events__V1__Event *ev)
@@ -110,14 +111,8 @@ int crm_readmodel_apply(const crm_readmodel_t *rm, MDB_txn *txn, crm_arena_t *ar
     if (!strcmp(ev->type, "user.created") || !strcmp(ev->type, "user.updated"))
         return apply_user(rm, txn, arena, ev);
     if (!rm->keeps_docs)
-        return CRM_CONSUMER_UNCHANGED;
-    if (!strncmp(ev->type, "lead.", 5))
-        return apply_lead(rm, txn, arena, ev);
-    if (!strncmp(ev->type, "customer.", 9))
-        return apply_customer(rm, txn, arena, ev);
-    if (!strncmp(ev->type, "quotation.", 10))
-        return apply_quotation(rm, txn, arena, ev);
-    return CRM_CONSUMER_UNCHANGED; /* stages, tags, teams, sessions, ...: nothing kept here */
+        return CRM_CONSUMER_UNCHANGED; /* teams, sessions, ...; pipeline's documents are its own */
+    return apply_document(rm, txn, arena, ev);
 }
 
 /* --- reading ---------------------------------------------------------------- */

@@ -104,41 +104,34 @@ static Crm__Events__V1__Event *user_event(fixture_t *f, const char *type, int64_
     return event(f, type, &e.base);
 }
 
-static Crm__Events__V1__Event *lead_event(fixture_t *f, const char *type, int64_t id, int64_t salesperson,
-                                          int64_t revenue)
+/* A pipeline event of type about document id (a lead, a customer or a
+ * quotation, by type), of salesperson, made from opportunity (quotations). */
+static Crm__Events__V1__Event *doc_event(fixture_t *f, const char *type, int64_t id, int64_t salesperson,
+                                         int64_t opportunity, int64_t revenue)
 {
     Crm__Pipeline__V1__Lead l = CRM__PIPELINE__V1__LEAD__INIT;
-    l.id = id;
-    l.name = "Big deal";
-    l.salesperson_id = salesperson;
-    l.team_id = 4;
-    l.expected_revenue = revenue;
-    Crm__Pipeline__V1__LeadEvent e = CRM__PIPELINE__V1__LEAD_EVENT__INIT;
-    e.lead = &l;
-    return event(f, type, &e.base);
-}
-
-static Crm__Events__V1__Event *quotation_event(fixture_t *f, int64_t id, int64_t opportunity)
-{
-    Crm__Pipeline__V1__Quotation q = CRM__PIPELINE__V1__QUOTATION__INIT;
-    q.id = id;
-    q.name = "SO001";
-    q.opportunity_id = opportunity;
-    Crm__Pipeline__V1__QuotationEvent e = CRM__PIPELINE__V1__QUOTATION_EVENT__INIT;
-    e.quotation = &q;
-    return event(f, "quotation.created", &e.base);
-}
-
-static Crm__Events__V1__Event *customer_event(fixture_t *f, int64_t id, int64_t salesperson)
-{
     Crm__Pipeline__V1__Customer c = CRM__PIPELINE__V1__CUSTOMER__INIT;
-    c.id = id;
-    c.name = "Agrolait";
-    c.salesperson_id = salesperson;
-    Crm__Pipeline__V1__CustomerEvent e = CRM__PIPELINE__V1__CUSTOMER_EVENT__INIT;
-    e.customer = &c;
-    return event(f, "customer.created", &e.base);
+    Crm__Pipeline__V1__Quotation q = CRM__PIPELINE__V1__QUOTATION__INIT;
+    l.id = c.id = q.id = id;
+    l.salesperson_id = c.salesperson_id = salesperson;
+    l.team_id = 4;
+    l.name = c.name = q.name = "Big deal";
+    l.expected_revenue = revenue;
+    q.opportunity_id = opportunity;
+    Crm__Pipeline__V1__LeadEvent le = CRM__PIPELINE__V1__LEAD_EVENT__INIT;
+    Crm__Pipeline__V1__CustomerEvent ce = CRM__PIPELINE__V1__CUSTOMER_EVENT__INIT;
+    Crm__Pipeline__V1__QuotationEvent qe = CRM__PIPELINE__V1__QUOTATION_EVENT__INIT;
+    le.lead = &l;
+    ce.customer = &c;
+    qe.quotation = &q;
+    const ProtobufCMessage *payload = !strncmp(type, "lead.", 5)       ? &le.base
+                                      : !strncmp(type, "customer.", 9) ? &ce.base
+                                                                       : &qe.base;
+    return event(f, type, payload);
 }
+#define lead_event(f, type, id, salesperson, revenue) doc_event(f, type, id, salesperson, 0, revenue)
+#define quotation_event(f, id, opportunity) doc_event(f, "quotation.created", id, 0, opportunity, 0)
+#define customer_event(f, id, salesperson) doc_event(f, "customer.created", id, salesperson, 0, 0)
 
 typedef struct {
     fixture_t *f;
@@ -176,18 +169,23 @@ static int doc_rc(fixture_t *f, int model, int64_t id, crm_docinfo_t **d)
     return rc;
 }
 
-/* 1 if a user of level and id reads (model, id); -1 if the document is unknown. */
-static int reads(fixture_t *f, int level, int64_t user_id, int model, int64_t id)
+/* The owner of (model, id): 0, or MDB_NOTFOUND if the document is unknown. */
+static int owner(fixture_t *f, int model, int64_t id, crm_doc_owner_t *o)
 {
     MDB_txn *txn;
     assert_int_equal(crm_store_read_begin(f->store, &txn), 0);
-    crm_doc_owner_t o;
-    int rc = crm_readmodel_owner(&f->rm, txn, f->arena, model, id, &o);
+    int rc = crm_readmodel_owner(&f->rm, txn, f->arena, model, id, o);
     crm_store_read_end(f->store, txn);
-    if (rc == MDB_NOTFOUND)
-        return -1;
-    assert_int_equal(rc, 0);
-    return crm_level_reads(level, user_id, &o);
+    if (rc != MDB_NOTFOUND)
+        assert_int_equal(rc, 0);
+    return rc;
+}
+
+/* 1 if a user of level and id reads (model, id); -1 if the document is unknown. */
+static int reads(fixture_t *f, int level, int64_t user_id, int model, int64_t id)
+{
+    crm_doc_owner_t o;
+    return owner(f, model, id, &o) ? -1 : crm_level_reads(level, user_id, &o);
 }
 
 /* --- applier ------------------------------------------------------------------- */
@@ -438,16 +436,12 @@ static void reopen_upgraded(fixture_t *f)
     assert_int_equal(upgrade_pending(f), 1);
 }
 
-/* The user's level and whether they read (model, id), as the access rule decides. */
+/* Whether the user, as kept, reads (model, id), as the access rule decides. */
 static int user_reads(fixture_t *f, int64_t user_id, int model, int64_t id)
 {
-    MDB_txn *txn;
-    assert_int_equal(crm_store_read_begin(f->store, &txn), 0);
     crm_doc_owner_t o;
-    assert_int_equal(crm_readmodel_owner(&f->rm, txn, f->arena, model, id, &o), 0);
-    int r = crm_readmodel_user_reads(crm_readmodel_user(&f->rm, txn, f->arena, user_id), &o);
-    crm_store_read_end(f->store, txn);
-    return r;
+    assert_int_equal(owner(f, model, id, &o), 0);
+    return crm_readmodel_user_reads(user(f, user_id), &o);
 }
 
 /* activities: the same layout, so the upgrade checks and bumps the version */
