@@ -19,7 +19,10 @@ void crm_doc_key(uint8_t out[CRM_DOC_KEY], int model, int64_t id)
 /* --- applying events ------------------------------------------------------ */
 
 /* Stores m under key unless the same bytes are there already (protobuf-c
- * packs a message's fields in one order, so equal records pack equal). */
+ * packs a message's fields in one order, so equal records pack equal). A
+ * record there that does not decode is a damaged store, not replaced
+ * unseen: MDB_CORRUPTED stops the consumer on this event, for an operator
+ * to see (Health, crmctl consumers). */
 static int put_changed(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const ProtobufCMessage *m,
                        crm_arena_t *arena)
 {
@@ -27,12 +30,14 @@ static int put_changed(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, 
     int rc = mdb_get(txn, dbi, &k, &d);
     if (rc && rc != MDB_NOTFOUND)
         return rc;
-    size_t len = protobuf_c_message_get_packed_size(m);
-    if (rc == 0 && d.mv_size == len) {
+    if (rc == 0) {
+        size_t len = protobuf_c_message_get_packed_size(m);
         uint8_t *buf = crm_arena_alloc(arena, len ? len : 1);
         protobuf_c_message_pack(m, buf);
-        if (!memcmp(buf, d.mv_data, len))
+        if (d.mv_size == len && !memcmp(buf, d.mv_data, len))
             return CRM_CONSUMER_UNCHANGED;
+        if (!protobuf_c_message_unpack(m->descriptor, crm_arena_allocator(arena), d.mv_size, d.mv_data))
+            return MDB_CORRUPTED;
     }
     return crm_db_put_msg(txn, dbi, key, klen, m);
 }

@@ -100,7 +100,6 @@ int act_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Eve
 /* Applies one identity event to the users read model. */
 int act_apply_identity_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
 
-
 /* Handlers. */
 int act_post_message(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int act_list_messages(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);

@@ -74,8 +74,8 @@ int main(int argc, char **argv)
     };
     const char *err;
     a.store = crm_store_open(data_dir, dbis, sizeof dbis / sizeof dbis[0], ACTIVITIES_SCHEMA, 0, &err);
-    if (!a.store || crm_readmodel_upgrade(&a.readmodel, a.store,
-                                                 &(crm_readmodel_layout_t){.since = ACTIVITIES_SCHEMA_READMODEL}) != 0)
+    if (!a.store ||
+        crm_readmodel_upgrade(&a.readmodel, a.store, &(crm_readmodel_layout_t){.since = ACTIVITIES_SCHEMA_READMODEL}) != 0)
         return 1;
     a.outbox = crm_outbox_new("activities", a.outbox_dbi);
     /* its events tell what it had applied of others' (identity's, ...) */

@@ -421,6 +421,19 @@ static void put_old_doc(fixture_t *f, int model, int64_t id, wire_t w)
     assert_int_equal(crm_store_write(f->store, raw_put_txn, &p), 0);
 }
 
+/* A record that does not decode is not replaced unseen: the event stops
+ * there (the consumer reports it stuck) until an operator mends it. */
+static void test_damaged_record_stops_the_event(void **state)
+{
+    fixture_t *f = *state;
+    open_at(f, 2);
+    wire_t junk = {.n = 3, .b = {0xff, 0xff, 0xff}};
+    put_old_doc(f, CRM_DOC_LEAD, 12, junk);
+    assert_int_equal(apply(f, lead_event(f, "lead.updated", 12, 7, 0)), MDB_CORRUPTED);
+    crm_docinfo_t *d;
+    assert_int_equal(doc_rc(f, CRM_DOC_LEAD, 12, &d), MDB_CORRUPTED);
+}
+
 static uint64_t upgrade_pending(fixture_t *f)
 {
     uint64_t from = 99;
@@ -664,6 +677,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_admin_kept_as_is_admin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unchanged_for_an_event_that_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quotation_seen_as_its_opportunity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_record_stops_the_event, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_keeps_activities_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_moves_notifications_stream_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_rewrites_pipeline_users, setup, teardown),
