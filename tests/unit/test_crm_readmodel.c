@@ -45,20 +45,16 @@ static void open_at(fixture_t *f, uint32_t version)
         fail_msg("open: %s", err);
 }
 
+static fixture_t fixture; /* one test at a time */
+
 static int setup(void **state)
 {
-    fixture_t *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    snprintf(f->root, sizeof f->root, "/tmp/crm-test-readmodel-XXXXXX");
-    if (!mkdtemp(f->root)) {
-        free(f);
-        return -1;
-    }
-    f->rm.keeps_docs = 1;
-    f->arena = crm_arena_new();
-    *state = f;
-    return 0;
+    memset(&fixture, 0, sizeof fixture);
+    snprintf(fixture.root, sizeof fixture.root, "/tmp/crm-test-readmodel-XXXXXX");
+    fixture.rm.keeps_docs = 1;
+    fixture.arena = crm_arena_new();
+    *state = &fixture;
+    return mkdtemp(fixture.root) ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -66,9 +62,7 @@ static int teardown(void **state)
     fixture_t *f = *state;
     crm_store_close(&f->store);
     crm_arena_destroy(&f->arena);
-    nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
+    return nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* --- events ------------------------------------------------------------------ */
@@ -133,22 +127,12 @@ static Crm__Events__V1__Event *doc_event(fixture_t *f, const char *type, int64_t
 #define quotation_event(f, id, opportunity) doc_event(f, "quotation.created", id, 0, opportunity, 0)
 #define customer_event(f, id, salesperson) doc_event(f, "customer.created", id, salesperson, 0, 0)
 
-typedef struct {
-    fixture_t *f;
-    const Crm__Events__V1__Event *ev;
-} apply_t;
-
-static int apply_txn(MDB_txn *txn, void *arg)
-{
-    apply_t *a = arg;
-    return crm_readmodel_apply(&a->f->rm, txn, a->f->arena, a->ev);
-}
+static int apply_txn(MDB_txn *txn, void *ev) { return crm_readmodel_apply(&fixture.rm, txn, fixture.arena, ev); }
 
 /* Applies ev as a consumer does: committed on 0, rolled back otherwise. */
 static int apply(fixture_t *f, const Crm__Events__V1__Event *ev)
 {
-    apply_t a = {f, ev};
-    return crm_store_write(f->store, apply_txn, &a);
+    return crm_store_write(f->store, apply_txn, (void *)ev);
 }
 
 static crm_userinfo_t *user(fixture_t *f, int64_t id)
@@ -441,6 +425,26 @@ static uint64_t upgrade_pending(fixture_t *f)
     return from;
 }
 
+/* Upgrades the store as a program of schema 2 does on start. */
+static void upgrade(fixture_t *f, const crm_readmodel_layout_t *layout)
+{
+    assert_int_equal(crm_readmodel_upgrade(&f->rm, f->store, layout), 0);
+    assert_int_equal(upgrade_pending(f), 0);
+}
+
+/* The user as kept, checked field by field. */
+static crm_userinfo_t *user_is(fixture_t *f, int64_t id, const char *name, int active, int level, int is_admin)
+{
+    crm_userinfo_t *u = user(f, id);
+    if (!u)
+        fail_msg("user %lld is gone", (long long)id);
+    assert_string_equal(u->name, name);
+    assert_int_equal(u->active, active);
+    assert_int_equal(u->sales_access, level);
+    assert_int_equal(u->is_admin, is_admin);
+    return u;
+}
+
 /* Reopens the store as the next program: schema 2. */
 static void reopen_upgraded(fixture_t *f)
 {
@@ -474,19 +478,11 @@ static void test_upgrade_keeps_activities_records(void **state)
 
     reopen_upgraded(f);
     crm_readmodel_layout_t layout = {.since = 2};
-    assert_int_equal(crm_readmodel_upgrade(&f->rm, f->store, &layout), 0);
-    assert_int_equal(upgrade_pending(f), 0);
+    upgrade(f, &layout);
 
-    crm_userinfo_t *u = user(f, 4);
-    assert_non_null(u);
-    assert_string_equal(u->name, "Root");
-    assert_true(u->active);
-    assert_true(u->is_admin);
-    assert_int_equal(u->sales_access, ACCESS(NONE));
-    u = user(f, 3);
-    assert_string_equal(u->name, "Ann");
-    assert_int_equal(u->sales_access, ACCESS(OWN_LEADS));
-    assert_false(u->is_admin);
+    user_is(f, 4, "Root", 1, ACCESS(NONE), 1);
+    user_is(f, 3, "Ann", 1, ACCESS(OWN_LEADS), 0);
+    user_is(f, 6, "Gone", 0, ACCESS(MANAGER), 0);
     crm_docinfo_t *d;
     assert_int_equal(doc_rc(f, CRM_DOC_LEAD, 10, &d), 0);
     assert_int_equal(d->salesperson_id, 3);
@@ -550,9 +546,7 @@ static void test_upgrade_moves_notifications_stream_counts(void **state)
     put_old_doc(f, CRM_DOC_QUOTATION, 20, old_doc(0, 0, 10, "SO020", 7));
 
     reopen_upgraded(f);
-    crm_readmodel_layout_t layout = {.since = 2, .has_doc_streams = 1, .doc_streams = f->doc_streams};
-    assert_int_equal(crm_readmodel_upgrade(&f->rm, f->store, &layout), 0);
-    assert_int_equal(upgrade_pending(f), 0);
+    upgrade(f, &(crm_readmodel_layout_t){.since = 2, .has_doc_streams = 1, .doc_streams = f->doc_streams});
 
     assert_int_equal(doc_stream(f, CRM_DOC_LEAD, 10), 300);
     assert_int_equal(doc_stream(f, CRM_DOC_LEAD, 11), 0);
@@ -588,16 +582,9 @@ static void test_upgrade_rewrites_pipeline_users(void **state)
     assert_non_null(misread);
     assert_true(misread->is_admin);
     assert_int_equal(misread->n_team_ids, 0);
-    crm_readmodel_layout_t layout = {.since = 2, .users_schema1 = 1};
-    assert_int_equal(crm_readmodel_upgrade(&f->rm, f->store, &layout), 0);
-    assert_int_equal(upgrade_pending(f), 0);
+    upgrade(f, &(crm_readmodel_layout_t){.since = 2, .users_schema1 = 1});
 
-    crm_userinfo_t *u = user(f, 3);
-    assert_non_null(u);
-    assert_string_equal(u->name, "Ann");
-    assert_true(u->active);
-    assert_int_equal(u->sales_access, ACCESS(OWN_LEADS));
-    assert_false(u->is_admin);
+    crm_userinfo_t *u = user_is(f, 3, "Ann", 1, ACCESS(OWN_LEADS), 0);
     assert_int_equal(u->n_team_ids, 2);
     assert_int_equal(u->team_ids[0], 1);
     assert_int_equal(u->team_ids[1], 300);
@@ -660,8 +647,7 @@ static void test_upgrade_resumes_where_it_stopped(void **state)
     crm_store_close(&f->store);
     open_at(f, 2);
     assert_int_equal(upgrade_pending(f), 1);
-    assert_int_equal(crm_readmodel_upgrade(&f->rm, f->store, &layout), 0);
-    assert_int_equal(upgrade_pending(f), 0);
+    upgrade(f, &layout);
     for (int64_t id = 1; id <= USERS; id++) {
         u = user(f, id);
         if (!u || u->n_team_ids != 1 || u->team_ids[0] != 7 || u->sales_access != ACCESS(ALL_LEADS))
@@ -673,15 +659,16 @@ static void test_upgrade_resumes_where_it_stopped(void **state)
 
 int main(void)
 {
+#define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_admin_kept_as_is_admin, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unchanged_for_an_event_that_changes_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_quotation_seen_as_its_opportunity, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_damaged_record_stops_the_event, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_upgrade_keeps_activities_records, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_upgrade_moves_notifications_stream_counts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_upgrade_rewrites_pipeline_users, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_upgrade_resumes_where_it_stopped, setup, teardown),
+        TEST(test_admin_kept_as_is_admin),
+        TEST(test_unchanged_for_an_event_that_changes_nothing),
+        TEST(test_quotation_seen_as_its_opportunity),
+        TEST(test_damaged_record_stops_the_event),
+        TEST(test_upgrade_keeps_activities_records),
+        TEST(test_upgrade_moves_notifications_stream_counts),
+        TEST(test_upgrade_rewrites_pipeline_users),
+        TEST(test_upgrade_resumes_where_it_stopped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
