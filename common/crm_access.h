@@ -5,7 +5,7 @@
 #include "crm_rpc_server.h"
 #include "rpc.pb-c.h"
 
-/* The sales access rules of decision 8, one copy for every service that
+/* The sales access rules (see ARCHITECTURE.md, Access rules), one copy for every service that
  * keeps sales documents: Own Leads Only sees leads assigned to them or to
  * nobody, All Leads sees every lead, Manager also configures and reports;
  * an administrator counts as a manager, as OpenERP's admin does. */

@@ -8,7 +8,7 @@
 #include "events.pb-c.h"
 
 /* Applies one producer's events to a local read model exactly once
- * (decision 4). The cursor (last applied sequence) lives in the consumer's
+ * (see ARCHITECTURE.md, Consumers and exactly-once). The cursor (last applied sequence) lives in the consumer's
  * own store, in meta under "cursor.<producer>", and moves in the same
  * transaction that applies the events, so a crash on either side never
  * applies an event twice or skips one. Live events come from the producer's

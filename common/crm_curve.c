@@ -22,7 +22,7 @@
  * named here (by the NAME of NAME.pub), so that a key made for one purpose
  * opens nothing else: the stream readers' key cannot call methods, the
  * operator's cannot read events, and no service can call another's
- * methods (services never call each other; decision 3). */
+ * methods (services never call each other; see ARCHITECTURE.md, CURVE roles). */
 static const struct {
     crm_curve_role_t role;
     const char *domain;
@@ -99,9 +99,18 @@ static int load_known(keys_t *k)
     return rc;
 }
 
-/* Whether the client key (len bytes) may connect to a socket of the role
- * whose ZAP domain is domain (dlen bytes). */
-static int admitted(const void *domain, size_t dlen, const void *key, size_t len)
+/* The name of the known key (len bytes), or "" when it is none of dir's. */
+static const char *key_name(const void *key, size_t len)
+{
+    for (size_t i = 0; len == KEY && i < curve.keys.n_known; i++)
+        if (!memcmp(curve.keys.known[i].key, key, KEY))
+            return curve.keys.known[i].name;
+    return "";
+}
+
+/* Whether the client key named name ("" unknown) may connect to a socket
+ * of the role whose ZAP domain is domain (dlen bytes). */
+static int admitted(const void *domain, size_t dlen, const char *name)
 {
     size_t r = 0;
     while (r < sizeof roles / sizeof roles[0] &&
@@ -111,13 +120,9 @@ static int admitted(const void *domain, size_t dlen, const void *key, size_t len
         return 0;
     if (!roles[r].names[0])
         return 1;
-    for (size_t i = 0; len == KEY && i < curve.keys.n_known; i++) {
-        if (memcmp(curve.keys.known[i].key, key, KEY) != 0)
-            continue;
-        for (const char *const *n = roles[r].names; *n; n++)
-            if (!strcmp(*n, curve.keys.known[i].name))
-                return 1;
-    }
+    for (const char *const *n = roles[r].names; *name && *n; n++)
+        if (!strcmp(*n, name))
+            return 1;
     return 0;
 }
 
@@ -129,11 +134,12 @@ static void on_zap(crm_zwatch_t *w, void *socket, void *arg)
         crm_frames_t f;
         if (crm_frames_recv(socket, &f) != 0)
             return;
-        const char *status = "400", *text = "malformed request";
+        const char *status = "400", *text = "malformed request", *name = "";
         if (f.count >= 7) {
             int is_curve = crm_frame_size(&f, 5) == 5 && !memcmp(crm_frame_data(&f, 5), "CURVE", 5);
-            if (is_curve && admitted(crm_frame_data(&f, 2), crm_frame_size(&f, 2), crm_frame_data(&f, 6),
-                                     crm_frame_size(&f, 6))) {
+            if (is_curve)
+                name = key_name(crm_frame_data(&f, 6), crm_frame_size(&f, 6));
+            if (is_curve && admitted(crm_frame_data(&f, 2), crm_frame_size(&f, 2), name)) {
                 status = "200";
                 text = "OK";
             } else {
@@ -152,9 +158,11 @@ static void on_zap(crm_zwatch_t *w, void *socket, void *arg)
                 }
             }
         }
-        /* a REP socket must answer every request, even a malformed one */
-        const void *data[6] = {"1.0", f.count > 1 ? crm_frame_data(&f, 1) : "", status, text, "", ""};
-        size_t size[6] = {3, f.count > 1 ? crm_frame_size(&f, 1) : 0, 3, strlen(text), 0, 0};
+        /* a REP socket must answer every request, even a malformed one; the
+         * user id, the key's name, comes with every message of the peer
+         * (zmq_msg_gets "User-Id"): which methods it may call */
+        const void *data[6] = {"1.0", f.count > 1 ? crm_frame_data(&f, 1) : "", status, text, name, ""};
+        size_t size[6] = {3, f.count > 1 ? crm_frame_size(&f, 1) : 0, 3, strlen(text), strlen(name), 0};
         if (crm_zsend(socket, data, size, 6) != 0)
             crm_warn("curve: ZAP reply: %s", zmq_strerror(errno));
         crm_frames_close(&f);

@@ -1,6 +1,7 @@
 #include "crm_json.h"
 #include "crm_limits.h"
 #include "crm_mem.h"
+#include "crm_validate.h"
 
 #include <float.h>
 #include <inttypes.h>
@@ -31,26 +32,32 @@
 
 /* --- names ------------------------------------------------------------- */
 
-/* Writes the proto3 JSON name of a proto name (protoc's ToJsonName: drop
- * each '_' and upper-case the letter after it) into out, truncated to cap
+/* The next character of a proto name's proto3 JSON name (protoc's
+ * ToJsonName: drop each '_' and upper-case the letter after it), moving
+ * *name past what it used; '\0' at the end. */
+static char camel_next(const char **name)
+{
+    const char *p = *name;
+    bool upper = false;
+    for (; *p == '_'; p++)
+        upper = true;
+    char c = *p;
+    if (!c) {
+        *name = p;
+        return '\0';
+    }
+    *name = p + 1;
+    return upper && c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+}
+
+/* Writes the proto3 JSON name of a proto name into out, truncated to cap
  * bytes with a NUL; returns the full length. out may be NULL when cap is 0. */
 static size_t camel_copy(char *out, size_t cap, const char *name)
 {
     size_t n = 0;
-    bool upper = false;
-    for (; *name; name++) {
-        char c = *name;
-        if (c == '_') {
-            upper = true;
-            continue;
-        }
-        if (upper && c >= 'a' && c <= 'z')
-            c = (char)(c - 'a' + 'A');
-        upper = false;
+    for (char c; (c = camel_next(&name)) != '\0'; n++)
         if (n + 1 < cap)
             out[n] = c;
-        n++;
-    }
     if (cap)
         out[n < cap ? n : cap - 1] = '\0';
     return n;
@@ -58,19 +65,9 @@ static size_t camel_copy(char *out, size_t cap, const char *name)
 
 static bool key_is_camel_of(const char *key, const char *name)
 {
-    bool upper = false;
-    for (; *name; name++) {
-        char c = *name;
-        if (c == '_') {
-            upper = true;
-            continue;
-        }
-        if (upper && c >= 'a' && c <= 'z')
-            c = (char)(c - 'a' + 'A');
-        upper = false;
+    for (char c; (c = camel_next(&name)) != '\0';)
         if (*key++ != c)
             return false;
-    }
     return *key == '\0';
 }
 
@@ -121,37 +118,6 @@ static bool is_camel_path(const char *s, size_t len)
 
 /* --- UTF-8 ------------------------------------------------------------- */
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes available), 0 if
- * it is not one (RFC 3629: no overlongs, surrogates or code points past
- * U+10FFFF, the same rules jansson applies). */
-static size_t utf8_sequence_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp, min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2, cp = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-        len = 3, cp = c & 0x0F, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4, cp = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 /* A malloc'd copy of s with every byte that is not part of well-formed
  * UTF-8 replaced by U+FFFD. */
 static char *utf8_scrub(const char *s, size_t len)
@@ -160,7 +126,7 @@ static char *utf8_scrub(const char *s, size_t len)
     char *out = crm_malloc(len * 3 + 1);
     size_t n = 0;
     for (size_t i = 0; i < len;) {
-        size_t seq = utf8_sequence_len((const unsigned char *)s + i, len - i);
+        size_t seq = crm_utf8_sequence_len(s + i, len - i);
         if (seq) {
             memcpy(out + n, s + i, seq);
             n += seq;
@@ -182,7 +148,7 @@ static void utf8_clean_copy(char *out, size_t cap, const char *s)
 {
     size_t n = 0, len = strlen(s);
     for (size_t i = 0; i < len;) {
-        size_t seq = utf8_sequence_len((const unsigned char *)s + i, len - i);
+        size_t seq = crm_utf8_sequence_len(s + i, len - i);
         size_t take = seq ? seq : 1;
         if (n + take >= cap)
             break;
@@ -1104,7 +1070,9 @@ static void out_string(out_t *o, const char *s)
 {
     size_t len = strlen(s);
     for (size_t i = 0; i < len;) {
-        size_t seq = utf8_sequence_len((const unsigned char *)s + i, len - i);
+        /* ASCII, most of any text, without a call: every string of every
+         * reply passes here */
+        size_t seq = (unsigned char)s[i] < 0x80 ? 1 : crm_utf8_sequence_len(s + i, len - i);
         if (!seq) {
             char *clean = utf8_scrub(s, len);
             out_quoted_utf8(o, clean, strlen(clean));

@@ -16,7 +16,7 @@
 enum {
     /* When the message has an update_mask (google.protobuf.FieldMask) field
      * and the JSON object does not set it, fill it with the names of the
-     * top-level keys present other than "id" (decision 10, as grpc-gateway). */
+     * top-level keys present other than "id" (as grpc-gateway; see ARCHITECTURE.md, Data conventions). */
     CRM_JSON_FILL_UPDATE_MASK = 1 << 0,
 };
 

@@ -7,7 +7,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include "events.pb-c.h"
 
-/* The transactional outbox (decision 4): an event is written in the same
+/* The transactional outbox (see ARCHITECTURE.md, Outbox): an event is written in the same
  * transaction as the change it describes, under the next sequence number of
  * its producer (1, 2, 3, ... without gaps: the number is taken inside the
  * transaction, so an aborted one leaves none behind). Key: seq big-endian;

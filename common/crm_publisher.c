@@ -3,6 +3,7 @@
 #include "crm_log.h"
 #include "crm_mem.h"
 #include "crm_time.h"
+#include "crm_wire.h"
 #include "crm_zloop.h"
 
 #include <errno.h>
@@ -14,6 +15,11 @@
 #define PUBLISH_BATCH 4096
 #define MAX_CONSUMERS 16
 #define PRUNE_MAX 10000 /* events one pass deletes at most: short write transactions */
+/* A consumer silent this long is taken for retired (a service removed or
+ * renamed), as Kafka expires a group's offsets: otherwise it would hold
+ * pruning back for ever. One that does come back finds its events pruned
+ * and stops with an error that says how to rebuild. */
+#define FORGET_US (30LL * 24 * 3600 * 1000000)
 
 struct crm_publisher {
     struct ev_loop *loop;
@@ -27,12 +33,15 @@ struct crm_publisher {
     struct {
         char name[32];
         uint64_t applied;
+        int64_t heard_at;  /* its last replay request, Unix microseconds */
+        int64_t stored_at; /* heard_at as last stored */
     } consumers[MAX_CONSUMERS];
     int n_consumers;
     int consumers_loaded; /* those of a previous run read from meta */
     int consumers_dirty;  /* a cursor moved since they were last stored */
     int consumers_lost;   /* one could not be kept track of: no pruning */
     int64_t keep_us;
+    int64_t forget_us;
     ev_timer prune;
 };
 
@@ -64,14 +73,9 @@ static int publish_one(void *arg, uint64_t seq, const void *data, size_t len)
     p.producer = (char *)crm_outbox_producer(self->outbox);
     p.last_seq = seq;
     size_t head = crm__events__v1__publication__get_packed_size(&p);
-    uint8_t *buf = crm_malloc(head + 1 + 10 + len);
+    uint8_t *buf = crm_malloc(head + CRM_WIRE_HEAD_MAX + len);
     size_t n = crm__events__v1__publication__pack(&p, buf);
-    buf[n++] = (3 << 3) | 2;
-    for (uint64_t v = len; ; v >>= 7) {
-        buf[n++] = (uint8_t)(v & 0x7f) | (v >= 0x80 ? 0x80 : 0);
-        if (v < 0x80)
-            break;
-    }
+    n += crm_wire_put_bytes_head(buf + n, 3, len);
     memcpy(buf + n, data, len);
     n += len;
     const void *frames[1] = {buf};
@@ -139,21 +143,14 @@ static void buf_put(buf_t *b, const void *data, size_t len)
 static int replay_one(void *arg, uint64_t seq, const void *data, size_t len)
 {
     buf_t *b = arg;
-    uint8_t hdr[11];
-    size_t n = 0;
-    hdr[n++] = (3 << 3) | 2;
-    size_t v = len;
-    do {
-        hdr[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-        v >>= 7;
-    } while (v);
-    buf_put(b, hdr, n);
+    uint8_t hdr[CRM_WIRE_HEAD_MAX];
+    buf_put(b, hdr, crm_wire_put_bytes_head(hdr, 3, len));
     buf_put(b, data, len);
     return 0;
 }
 
-/* A consumer said it has applied up to applied. */
-static void note_consumer(crm_publisher_t *self, const char *name, uint64_t applied)
+/* A consumer said, at heard_at, it has applied up to applied. */
+static void note_consumer(crm_publisher_t *self, const char *name, uint64_t applied, int64_t heard_at)
 {
     int i = 0, fresh = 0;
     while (i < self->n_consumers && strcmp(self->consumers[i].name, name) != 0)
@@ -176,6 +173,13 @@ static void note_consumer(crm_publisher_t *self, const char *name, uint64_t appl
     if (fresh || self->consumers[i].applied != applied)
         self->consumers_dirty = 1;
     self->consumers[i].applied = applied;
+    self->consumers[i].heard_at = heard_at;
+    if (fresh)
+        self->consumers[i].stored_at = heard_at;
+    /* a cursor that only says "still here" is stored a few times a
+     * forgetting window, not at every request */
+    if (heard_at - self->consumers[i].stored_at > self->forget_us / 8)
+        self->consumers_dirty = 1;
 }
 
 static void answer_replay(crm_publisher_t *self, crm_frames_t *f)
@@ -191,7 +195,7 @@ static void answer_replay(crm_publisher_t *self, crm_frames_t *f)
                                                                           : REPLAY_MAX_EVENTS;
     uint64_t from = req->from_seq ? req->from_seq : 1;
     if (req->consumer[0])
-        note_consumer(self, req->consumer, from - 1);
+        note_consumer(self, req->consumer, from - 1, crm_time_now_us());
     crm__events__v1__replay_request__free_unpacked(req, NULL);
 
     MDB_txn *txn;
@@ -258,11 +262,12 @@ static int load_consumers(crm_publisher_t *self, MDB_txn *txn)
     if (rc && rc != MDB_NOTFOUND)
         return rc;
     for (size_t i = 0; kept && i < kept->n_cursors; i++) {
+        const Crm__Events__V1__ConsumerCursor *c = kept->cursors[i];
         int known = 0;
         for (int j = 0; j < self->n_consumers; j++)
-            known |= !strcmp(self->consumers[j].name, kept->cursors[i]->producer);
+            known |= !strcmp(self->consumers[j].name, c->consumer);
         if (!known) /* one heard of in this run already says more */
-            note_consumer(self, kept->cursors[i]->producer, kept->cursors[i]->seq);
+            note_consumer(self, c->consumer, c->applied, c->heard_at ? c->heard_at : crm_time_now_us());
     }
     if (kept)
         crm__events__v1__consumer_cursors__free_unpacked(kept, NULL);
@@ -275,17 +280,33 @@ static int store_consumers(crm_publisher_t *self, MDB_txn *txn)
 {
     if (!self->consumers_dirty)
         return 0;
-    Crm__Events__V1__Cursor cur[MAX_CONSUMERS], *ptrs[MAX_CONSUMERS];
+    Crm__Events__V1__ConsumerCursor cur[MAX_CONSUMERS], *ptrs[MAX_CONSUMERS];
     Crm__Events__V1__ConsumerCursors all = CRM__EVENTS__V1__CONSUMER_CURSORS__INIT;
     for (int j = 0; j < self->n_consumers; j++) {
-        crm__events__v1__cursor__init(&cur[j]);
-        cur[j].producer = self->consumers[j].name;
-        cur[j].seq = self->consumers[j].applied;
+        crm__events__v1__consumer_cursor__init(&cur[j]);
+        cur[j].consumer = self->consumers[j].name;
+        cur[j].applied = self->consumers[j].applied;
+        cur[j].heard_at = self->consumers[j].heard_at;
         ptrs[j] = &cur[j];
     }
     all.cursors = ptrs;
     all.n_cursors = (size_t)self->n_consumers;
     return crm_db_put_msg(txn, crm_store_meta(self->store), "consumers", 9, &all.base);
+}
+
+static void forget_silent(crm_publisher_t *self, int64_t now)
+{
+    for (int j = 0; j < self->n_consumers;) {
+        if (now - self->consumers[j].heard_at <= self->forget_us) {
+            j++;
+            continue;
+        }
+        crm_warn("%s's outbox: consumer \"%s\" has not asked for %lld days: it no longer holds pruning back",
+                 crm_outbox_producer(self->outbox), self->consumers[j].name,
+                 (long long)((now - self->consumers[j].heard_at) / (24LL * 3600 * 1000000)));
+        self->consumers[j] = self->consumers[--self->n_consumers];
+        self->consumers_dirty = 1;
+    }
 }
 
 static int prune_txn(MDB_txn *txn, void *arg)
@@ -296,6 +317,7 @@ static int prune_txn(MDB_txn *txn, void *arg)
     p->deleted = 0;
     if (!self->consumers_loaded && (rc = load_consumers(self, txn)) != 0)
         return rc;
+    forget_silent(self, crm_time_now_us());
     if ((rc = store_consumers(self, txn)) != 0)
         return rc;
     /* no consumer heard of yet, or one lost track of: nothing is known to
@@ -340,6 +362,11 @@ static void on_prune(struct ev_loop *loop, ev_timer *w, int revents)
     ev_timer_again(loop, w);
 }
 
+void crm_publisher_set_forget(crm_publisher_t *self, int64_t forget_us)
+{
+    self->forget_us = forget_us;
+}
+
 void crm_publisher_set_retention(crm_publisher_t *self, int64_t keep_us)
 {
     self->keep_us = keep_us;
@@ -372,6 +399,7 @@ crm_publisher_t *crm_publisher_new(struct ev_loop *loop, void *zctx, crm_store_t
     self->loop = loop;
     self->store = store;
     self->outbox = outbox;
+    self->forget_us = FORGET_US;
     if (!(self->pub = bound_socket(zctx, ZMQ_PUB, pub_endpoint)))
         goto fail;
     if (!(self->replay = bound_socket(zctx, ZMQ_ROUTER, replay_endpoint)))

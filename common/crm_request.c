@@ -64,3 +64,19 @@ int crm_page_size(crm_status_t *st, int32_t requested, uint32_t def, uint32_t ma
     *out = requested == 0 ? def : ((uint32_t)requested > max ? max : (uint32_t)requested);
     return 0;
 }
+
+int crm_call_page(crm_call_t *call, int32_t page_size, const char *page_token, uint32_t def, uint32_t max,
+                  uint32_t *size, uint64_t *after)
+{
+    crm_status_t st;
+    if (crm_page_size(&st, page_size, def, max, size) != 0 || crm_page_token_read(&st, page_token, after) != 0)
+        return crm_call_fail_status(call, &st);
+    return 0;
+}
+
+char *crm_call_page_token(crm_call_t *call, uint64_t after)
+{
+    char *token = crm_arena_alloc(crm_call_arena(call), 24);
+    crm_page_token_make(token, after);
+    return token;
+}

@@ -33,12 +33,18 @@ typedef struct {
     void *ctx;
 } service_t;
 
+/* Whose key made a call (CurveZMQ's ZAP user id): with CURVE on, the public
+ * API is the gateway's to call and the operations the operator's, so that
+ * neither key does the other's work. CURVE off: not checked. */
+typedef enum { CALLER_UNCHECKED, CALLER_GATEWAY, CALLER_OPERATOR, CALLER_OTHER } caller_t;
+
 /* A call held for read-your-writes: its frames, copied. */
 typedef struct held {
     struct held *next;
     uint8_t *peer, *data;
     size_t peer_len, len;
     int64_t deadline;
+    caller_t caller;
 } held_t;
 
 struct crm_call {
@@ -59,6 +65,7 @@ struct crm_call {
     crm_work_fn *defer_work; /* crm_call_defer: run this off the loop, then the call again */
     void *defer_arg;
     void *work_result;       /* on that second run: the work's argument */
+    caller_t caller;
 };
 
 /* A deferred call's argument may hold secrets (passwords to hash): wiped
@@ -79,6 +86,7 @@ typedef struct {
     crm_work_fn *work;
     void *arg;
     uint64_t address_key; /* the client's address, for its share of the workers */
+    caller_t caller;
 } deferred_t;
 
 struct crm_rpc_server {
@@ -308,6 +316,7 @@ static void hold(crm_rpc_server_t *self, crm_call_t *c, const void *data, size_t
     h->data = crm_memdup(data, len);
     h->len = len;
     h->deadline = c->req->deadline ? c->req->deadline : self->now + 5000000;
+    h->caller = c->caller;
     h->next = self->held;
     self->held = h;
     self->n_held++;
@@ -318,11 +327,23 @@ static void hold(crm_rpc_server_t *self, crm_call_t *c, const void *data, size_t
 
 /* --- one batch ------------------------------------------------------------- */
 
+static int caller_may_call(const crm_call_t *c)
+{
+    if (c->caller == CALLER_UNCHECKED)
+        return 1;
+    if (c->service->desc == &crm__ops__v1__operations__descriptor)
+        return c->caller == CALLER_OPERATOR;
+    if (c->service->desc == &crm__health__v1__health__descriptor)
+        return c->caller == CALLER_GATEWAY || c->caller == CALLER_OPERATOR;
+    return c->caller == CALLER_GATEWAY;
+}
+
 static void prepare_call(crm_rpc_server_t *self, crm_call_t *c, const void *peer, size_t peer_len,
-                         const void *data, size_t len, int may_hold, void *work_result)
+                         const void *data, size_t len, int may_hold, void *work_result, caller_t caller)
 {
     memset(c, 0, sizeof *c);
     c->server = self;
+    c->caller = caller;
     c->work_result = work_result;
     c->peer = peer;
     c->peer_len = peer_len;
@@ -337,6 +358,13 @@ static void prepare_call(crm_rpc_server_t *self, crm_call_t *c, const void *peer
         return;
     }
     if (route(self, c) != 0) {
+        c->done = 1;
+        return;
+    }
+    if (!caller_may_call(c)) {
+        crm_call_fail(c, CRM__RPC__V1__CODE__CODE_PERMISSION_DENIED, "method",
+                      "this key may not call %s: the public API is the gateway's, the operations the operator's",
+                      c->req->method);
         c->done = 1;
         return;
     }
@@ -368,8 +396,17 @@ static void prepare_call(crm_rpc_server_t *self, crm_call_t *c, const void *peer
         c->done = 1;
         return;
     }
-    if (may_hold && must_hold(self, c->req)) {
-        hold(self, c, data, len);
+    if (must_hold(self, c->req)) {
+        if (may_hold) {
+            hold(self, c, data, len);
+            return;
+        }
+        /* held as long as a call without a deadline is, and still behind:
+         * answering from a read model without the caller's own writes
+         * would be the stale read the hold is there to prevent */
+        crm_call_fail(c, CRM__RPC__V1__CODE__CODE_UNAVAILABLE, NULL,
+                      "%s has not caught up with the events this call waits for; try again", self->service);
+        c->done = 1;
         return;
     }
     c->in = protobuf_c_message_unpack(c->method->input, crm_arena_allocator(self->arena),
@@ -629,6 +666,7 @@ typedef struct {
     const void *peer, *data;
     size_t peer_len, len;
     void *work_result;
+    caller_t caller;
 } raw_call_t;
 
 static void run_batch(crm_rpc_server_t *self, const raw_call_t *raw, int n, int may_hold);
@@ -645,7 +683,7 @@ static void on_work_done(void *arg, int cancelled)
     deferred_t *d = arg;
     address_share(d->server, d->address_key, -1);
     if (!cancelled) {
-        raw_call_t raw = {d->peer, d->data, d->peer_len, d->len, d->arg};
+        raw_call_t raw = {d->peer, d->data, d->peer_len, d->len, d->arg, d->caller};
         run_batch(d->server, &raw, 1, 0);
     }
     free_arg(d->arg);
@@ -669,7 +707,7 @@ static void defer(crm_rpc_server_t *self, crm_call_t *c, const raw_call_t *raw)
     }
     deferred_t *d = crm_malloc(sizeof *d);
     *d = (deferred_t){self, crm_memdup(raw->peer, raw->peer_len), crm_memdup(raw->data, raw->len),
-                      raw->peer_len, raw->len, c->defer_work, c->defer_arg, key};
+                      raw->peer_len, raw->len, c->defer_work, c->defer_arg, key, raw->caller};
     c->defer_arg = NULL;
     if (crm_workers_submit(self->workers, run_work, on_work_done, d) != 0) {
         address_share(self, key, -1);
@@ -690,7 +728,7 @@ static void run_batch(crm_rpc_server_t *self, const raw_call_t *raw, int n, int 
     self->now = crm_time_now_us();
     for (int i = 0; i < n; i++)
         prepare_call(self, &calls[i], raw[i].peer, raw[i].peer_len, raw[i].data, raw[i].len, may_hold,
-                     raw[i].work_result);
+                     raw[i].work_result, raw[i].caller);
     run_reads(self, calls, n);
     run_writes(self, calls, n);
     for (int i = 0; i < n; i++)
@@ -700,6 +738,19 @@ static void run_batch(crm_rpc_server_t *self, const raw_call_t *raw, int n, int 
         if (calls[i].done == 1)
             send_reply(self, &calls[i]);
     crm_arena_reset(self->arena);
+}
+
+/* The ZAP user id is the name of the key the peer presented (crm_curve). */
+static caller_t caller_of(zmq_msg_t *m)
+{
+    if (!crm_curve_enabled())
+        return CALLER_UNCHECKED;
+    const char *who = zmq_msg_gets(m, "User-Id");
+    if (who && !strcmp(who, "gateway"))
+        return CALLER_GATEWAY;
+    if (who && !strcmp(who, "operator"))
+        return CALLER_OPERATOR;
+    return CALLER_OTHER;
 }
 
 static void on_request(crm_zwatch_t *w, void *socket, void *arg)
@@ -722,6 +773,7 @@ static void on_request(crm_zwatch_t *w, void *socket, void *arg)
         raw[n].data = crm_frame_data(f, 1);
         raw[n].len = crm_frame_size(f, 1);
         raw[n].work_result = NULL;
+        raw[n].caller = caller_of(&f->frame[1]);
         n++;
     }
     if (n)
@@ -757,7 +809,7 @@ static void release_held(crm_rpc_server_t *self)
         int n = 0;
         while (ready && n < BATCH_MAX) {
             list[n] = ready;
-            raw[n] = (raw_call_t){ready->peer, ready->data, ready->peer_len, ready->len, NULL};
+            raw[n] = (raw_call_t){ready->peer, ready->data, ready->peer_len, ready->len, NULL, ready->caller};
             ready = ready->next;
             n++;
         }

@@ -14,7 +14,7 @@
 #include "rpc.pb-c.h"
 
 /* A service's RPC door: a ROUTER socket taking crm.rpc.v1.RpcRequest from
- * the gateway's DEALERs and answering RpcReply (decision 3).
+ * the gateway's DEALERs and answering RpcReply (see ARCHITECTURE.md, RPC shape).
  *
  * Dispatch is by full method name ("crm.identity.v1.Identity/Login") through
  * protobuf-c service descriptors: a service registers its descriptor and one
@@ -22,14 +22,14 @@
  * type and encodes the output type. Everything a handler allocates comes from
  * the call's arena.
  *
- * Group commit (decision 6): all requests ready in one loop turn are read in
+ * Group commit (see ARCHITECTURE.md, Group commit): all requests ready in one loop turn are read in
  * one read transaction and written in one write transaction, each write call
  * in a nested transaction of its own (so one call's failure undoes only its
  * changes); the commit is fsync'd before any reply leaves. Keyed writes store
  * their reply under (user, method, idempotency key) in the same transaction
- * and a retry gets it again (decision 7). A call carrying read-your-writes
+ * and a retry gets it again (see ARCHITECTURE.md, Idempotency). A call carrying read-your-writes
  * marks for a producer this service consumes is held until the consumer has
- * applied up to the mark, never past the call's deadline (decision 11).
+ * applied up to the mark, never past the call's deadline (see ARCHITECTURE.md, Read-your-writes marks).
  *
  * Every server also answers crm.health.v1.Health/Check. */
 typedef struct crm_rpc_server crm_rpc_server_t;

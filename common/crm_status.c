@@ -1,4 +1,5 @@
 #include "crm_status.h"
+#include "crm_validate.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,27 +33,13 @@ static const struct {
 
 void crm_utf8_clean(char *s)
 {
-    unsigned char *p = (unsigned char *)s;
-    while (*p) {
-        size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
-        int ok = n > 0;
-        for (size_t i = 1; ok && i < n; i++)
-            ok = (p[i] & 0xc0) == 0x80; /* also stops at the NUL of a cut sequence */
-        if (ok && n == 2 && *p < 0xc2)
-            ok = 0; /* overlong */
-        if (ok && n == 3) {
-            unsigned cp = ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
-            ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);
-        }
-        if (ok && n == 4) {
-            unsigned cp = ((p[0] & 0x07u) << 18) | ((p[1] & 0x3fu) << 12) | ((p[2] & 0x3fu) << 6) | (p[3] & 0x3fu);
-            ok = cp >= 0x10000 && cp <= 0x10ffff;
-        }
-        if (!ok) {
-            *p++ = '?';
-            continue;
-        }
-        p += n;
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len;) {
+        size_t seq = crm_utf8_sequence_len(s + i, len - i);
+        if (seq)
+            i += seq;
+        else
+            s[i++] = '?'; /* also the lead byte of a sequence cut short */
     }
 }
 

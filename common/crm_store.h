@@ -6,7 +6,7 @@
 #include <lmdb.h>
 #include <protobuf-c/protobuf-c.h>
 
-/* One LMDB environment per service (decision 6): named DBIs, a "meta" DBI
+/* One LMDB environment per service (see ARCHITECTURE.md, Stores): named DBIs, a "meta" DBI
  * holding the schema version and id counters, durable (fsync'd) commits, and
  * a map that grows by itself when a write hits MDB_MAP_FULL. Single-threaded:
  * one write transaction at a time, read transactions reused. */

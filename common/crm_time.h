@@ -3,7 +3,7 @@
 
 #include <stdint.h>
 
-/* Wall-clock now, Unix microseconds UTC (decision 9). Can't fail. */
+/* Wall-clock now, Unix microseconds UTC (see ARCHITECTURE.md, Data conventions). Can't fail. */
 int64_t crm_time_now_us(void);
 
 /* Monotonic microseconds, for latencies and timeouts. Can't fail. */

@@ -2,40 +2,43 @@
 
 #include <string.h>
 
-long crm_utf8_length(const char *str, size_t len)
+size_t crm_utf8_sequence_len(const char *str, size_t n)
 {
-    const unsigned char *s = (const unsigned char *)str, *end = s + len;
+    const unsigned char *s = (const unsigned char *)str;
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t cp, min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+        len = 3, cp = c & 0x0F, min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+long crm_utf8_length(const char *s, size_t len)
+{
     long count = 0;
-    while (s < end) {
-        unsigned c = *s;
-        size_t n;
-        unsigned min;
-        if (c == 0)
+    for (size_t i = 0; i < len; count++) {
+        size_t seq = s[i] ? crm_utf8_sequence_len(s + i, len - i) : 0;
+        if (!seq)
             return -1;
-        if (c < 0x80) {
-            s++;
-            count++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            n = 1, min = 0x80, c &= 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2, min = 0x800, c &= 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3, min = 0x10000, c &= 0x07;
-        } else {
-            return -1;
-        }
-        if ((size_t)(end - s) <= n)
-            return -1;
-        for (size_t i = 1; i <= n; i++) {
-            if ((s[i] & 0xc0) != 0x80)
-                return -1;
-            c = (c << 6) | (s[i] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-            return -1;
-        s += n + 1;
-        count++;
+        i += seq;
     }
     return count;
 }

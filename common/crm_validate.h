@@ -20,7 +20,13 @@ int crm_check_email(crm_status_t *st, const char *field, const char *s, int opti
  * sign, no spaces): 0 with *out set, or -1. */
 int crm_parse_id(const char *s, size_t len, int64_t *out);
 
-/* The number of code points in s if it is valid UTF-8, or -1. */
+/* The number of code points in s if it is valid UTF-8 without NUL, or -1. */
 long crm_utf8_length(const char *s, size_t len);
+
+/* The length of the well-formed UTF-8 sequence at s (n > 0 bytes readable),
+ * or 0 if there is none (RFC 3629: no overlongs, no surrogates, nothing
+ * past U+10FFFF, the rules jansson applies; NUL counts as one byte). The
+ * one UTF-8 check every module uses. Can't fail. */
+size_t crm_utf8_sequence_len(const char *s, size_t n);
 
 #endif

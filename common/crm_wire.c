@@ -60,3 +60,27 @@ int crm_wire_next(const uint8_t *buf, size_t len, size_t *pos, crm_wire_field_t 
         return -1;
     }
 }
+
+size_t crm_wire_put_varint(uint8_t *out, uint64_t v)
+{
+    size_t n = 0;
+    do {
+        out[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return n;
+}
+
+size_t crm_wire_put_uint(uint8_t *out, uint32_t number, uint64_t v)
+{
+    if (!v)
+        return 0;
+    size_t n = crm_wire_put_varint(out, (uint64_t)number << 3);
+    return n + crm_wire_put_varint(out + n, v);
+}
+
+size_t crm_wire_put_bytes_head(uint8_t *out, uint32_t number, size_t len)
+{
+    size_t n = crm_wire_put_varint(out, (uint64_t)number << 3 | 2);
+    return n + crm_wire_put_varint(out + n, len);
+}

@@ -23,4 +23,14 @@ typedef struct {
  * otherwise. */
 int crm_wire_next(const uint8_t *buf, size_t len, size_t *pos, crm_wire_field_t *f);
 
+/* Writers, for a message spliced from stored bytes rather than decoded and
+ * packed again: each writes at out, which has room for CRM_WIRE_HEAD_MAX
+ * bytes, and returns how many it wrote. */
+#define CRM_WIRE_HEAD_MAX 15 /* a key (5 bytes at most) and a varint (10) */
+size_t crm_wire_put_varint(uint8_t *out, uint64_t v);
+/* A varint field: nothing for 0, as protobuf leaves a proto3 default out. */
+size_t crm_wire_put_uint(uint8_t *out, uint32_t number, uint64_t v);
+/* A length-delimited field's key and length; its len bytes go after. */
+size_t crm_wire_put_bytes_head(uint8_t *out, uint32_t number, size_t len);
+
 #endif

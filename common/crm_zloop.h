@@ -5,7 +5,7 @@
 #include <ev.h>
 #include <zmq.h>
 
-/* A ZeroMQ socket inside a libev loop (decision 5).
+/* A ZeroMQ socket inside a libev loop (see ARCHITECTURE.md, Event loop).
  *
  * ZMQ_FD only signals edges: it becomes readable when the socket's state
  * changed, not while messages wait. So readiness is taken from ZMQ_EVENTS,

@@ -1,6 +1,6 @@
-/* Who may read which document, by pipeline's rules (decision 8), on what
+/* Who may read which document, by pipeline's rules (see ARCHITECTURE.md, Access rules), on what
  * activities learned of each document from pipeline's events: a service
- * never asks another synchronously (decision 3). */
+ * never asks another synchronously (see ARCHITECTURE.md, Read models). */
 #include "activities.h"
 
 #include <stdio.h>

@@ -162,9 +162,6 @@ int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     Crm__Activities__V1__ListCalendarReply *reply = (void *)out;
     activities_t *a = crm_call_ctx(call);
     MDB_txn *txn = crm_call_txn(call);
-    crm_status_t st;
-    uint32_t size;
-    uint64_t after;
     if (crm_call_require_sales(call) != 0)
         return -1;
     int64_t self = crm_call_principal(call)->user_id, user = r->user_id ? r->user_id : self;
@@ -175,8 +172,10 @@ int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "from", "from must be Unix microseconds between 2000 and 2100");
     if (r->to <= r->from || r->to - r->from > RANGE_MAX_US)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "to", "to must be after from, at most 366 days later");
-    if (crm_page_size(&st, r->page_size, 200, 1000, &size) != 0 || crm_page_token_read(&st, r->page_token, &after) != 0)
-        return crm_call_fail_status(call, &st);
+    uint32_t size;
+    uint64_t after;
+    if (crm_call_page(call, r->page_size, r->page_token, 200, 1000, &size, &after) != 0)
+        return -1;
 
     /* events that began before from but are still going count: no call or
      * meeting lasts longer than MEETING_MAX_US */
@@ -215,9 +214,7 @@ int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
         if (k.mv_size != 25 || (int64_t)crm_key_get_u64(p) != user || (int64_t)crm_key_get_u64(p + 8) >= r->to)
             break;
         if (reply->n_events == size) {
-            char *token = crm_arena_alloc(crm_call_arena(call), 24);
-            crm_page_token_make(token, last_token);
-            reply->next_page_token = token;
+            reply->next_page_token = crm_call_page_token(call, last_token);
             break;
         }
         int kind = p[16];

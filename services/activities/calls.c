@@ -240,9 +240,6 @@ int act_list_calls(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
     Crm__Activities__V1__ListCallsReply *reply = (void *)out;
     activities_t *a = crm_call_ctx(call);
     MDB_txn *txn = crm_call_txn(call);
-    crm_status_t st;
-    uint32_t size;
-    uint64_t after;
     if (crm_call_require_sales(call) != 0)
         return -1;
     if (r->status < 0 || r->status > STATUS(CANCELLED))
@@ -253,8 +250,10 @@ int act_list_calls(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
     int has_doc = r->doc && (*r->doc->model || r->doc->id);
     if (has_doc && act_check_doc(call, "doc", r->doc) != 0)
         return -1;
-    if (crm_page_size(&st, r->page_size, 50, 500, &size) != 0 || crm_page_token_read(&st, r->page_token, &after) != 0)
-        return crm_call_fail_status(call, &st);
+    uint32_t size;
+    uint64_t after;
+    if (crm_call_page(call, r->page_size, r->page_token, 50, 500, &size, &after) != 0)
+        return -1;
 
     /* the narrowest index: prefix (document or responsible), then at, id */
     MDB_dbi dbi = a->calls_by_time;
@@ -304,9 +303,7 @@ int act_list_calls(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
         if (r->to && (int64_t)crm_key_get_u64(p) >= r->to)
             break;
         if (reply->n_calls == size || ++scanned > SCAN_MAX) {
-            char *token = crm_arena_alloc(crm_call_arena(call), 24);
-            crm_page_token_make(token, (uint64_t)last_id);
-            reply->next_page_token = token;
+            reply->next_page_token = crm_call_page_token(call, (uint64_t)last_id);
             break;
         }
         call_t *c;

@@ -222,13 +222,12 @@ int act_list_messages(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     Crm__Activities__V1__ListMessagesReply *reply = (void *)out;
     activities_t *a = crm_call_ctx(call);
     MDB_txn *txn = crm_call_txn(call);
-    crm_status_t st;
-    uint32_t size;
-    uint64_t after;
     if (act_check_doc(call, "doc", r->doc) != 0)
         return -1;
-    if (crm_page_size(&st, r->page_size, 30, 200, &size) != 0 || crm_page_token_read(&st, r->page_token, &after) != 0)
-        return crm_call_fail_status(call, &st);
+    uint32_t size;
+    uint64_t after;
+    if (crm_call_page(call, r->page_size, r->page_token, 30, 200, &size, &after) != 0)
+        return -1;
     int model = crm_doc_model(r->doc->model);
     uint8_t key[ACT_TIME_KEY];
     if (after) {
@@ -257,9 +256,7 @@ int act_list_messages(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
             break;
         int64_t id = (int64_t)crm_key_get_u64((uint8_t *)k.mv_data + 17);
         if (reply->n_messages == size) {
-            char *token = crm_arena_alloc(crm_call_arena(call), 24);
-            crm_page_token_make(token, (uint64_t)reply->messages[size - 1]->id);
-            reply->next_page_token = token;
+            reply->next_page_token = crm_call_page_token(call, (uint64_t)reply->messages[size - 1]->id);
             break;
         }
         message_t *m;

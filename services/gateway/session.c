@@ -1,6 +1,6 @@
 /* Sessions the gateway has seen: the principal identity gave for the token
  * (cached briefly, dropped at once on identity's revocation and user events)
- * and the read-your-writes marks of the session (decision 11). */
+ * and the read-your-writes marks of the session (see ARCHITECTURE.md, Read-your-writes marks). */
 #include "crm_curve.h"
 #include "gateway.h"
 #include "crm_log.h"

@@ -564,12 +564,10 @@ static int list_users(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     identity_t *idn = crm_call_ctx(call);
     const Crm__Identity__V1__ListUsersRequest *req = (const void *)in;
     Crm__Identity__V1__ListUsersReply *reply = (void *)out;
-    crm_status_t st;
     uint32_t size;
     uint64_t after;
-    if (crm_page_size(&st, req->page_size, 100, 1000, &size) != 0 ||
-        crm_page_token_read(&st, req->page_token, &after) != 0)
-        return crm_call_fail_status(call, &st);
+    if (crm_call_page(call, req->page_size, req->page_token, 100, 1000, &size, &after) != 0)
+        return -1;
     MDB_cursor *cur;
     int rc = mdb_cursor_open(crm_call_txn(call), idn->users, &cur);
     if (rc)
@@ -600,10 +598,8 @@ static int list_users(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     mdb_cursor_close(cur);
     if (rc && rc != MDB_NOTFOUND)
         return crm_call_fail_db(call, rc);
-    if (more) {
-        reply->next_page_token = crm_arena_alloc(crm_call_arena(call), 24);
-        crm_page_token_make(reply->next_page_token, last);
-    }
+    if (more)
+        reply->next_page_token = crm_call_page_token(call, last);
     return 0;
 }
 

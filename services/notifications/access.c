@@ -1,6 +1,6 @@
-/* Who may read which document, by pipeline's rules (decision 8), on what
+/* Who may read which document, by pipeline's rules (see ARCHITECTURE.md, Access rules), on what
  * notifications learned of each document and user from other services'
- * events: a service never asks another synchronously (decision 3). */
+ * events: a service never asks another synchronously (see ARCHITECTURE.md, Read models). */
 #include "notifications.h"
 #include "crm_access.h"
 

@@ -237,13 +237,12 @@ int ntf_list_inbox(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
     const Crm__Notifications__V1__ListInboxRequest *r = (const void *)in;
     Crm__Notifications__V1__ListInboxReply *reply = (void *)out;
     notifications_t *n = crm_call_ctx(call);
-    crm_status_t st;
-    uint32_t size;
-    uint64_t after;
     if (require_user(call) != 0)
         return -1;
-    if (crm_page_size(&st, r->page_size, 50, 500, &size) != 0 || crm_page_token_read(&st, r->page_token, &after) != 0)
-        return crm_call_fail_status(call, &st);
+    uint32_t size;
+    uint64_t after;
+    if (crm_call_page(call, r->page_size, r->page_token, 50, 500, &size, &after) != 0)
+        return -1;
     if (r->after_id < 0)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "afterId", "afterId must be 0 or an entry id");
     int64_t user = crm_call_principal(call)->user_id;
@@ -272,9 +271,7 @@ int ntf_list_inbox(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
         if (r->unread_only && d.mv_size == 1 && *(const uint8_t *)d.mv_data == FLAG_READ)
             continue;
         if (reply->n_notifications == size) {
-            char *token = crm_arena_alloc(crm_call_arena(call), 24);
-            crm_page_token_make(token, (uint64_t)reply->notifications[size - 1]->id);
-            reply->next_page_token = token;
+            reply->next_page_token = crm_call_page_token(call, (uint64_t)reply->notifications[size - 1]->id);
             break;
         }
         entry_t *e;

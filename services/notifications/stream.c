@@ -8,6 +8,7 @@
 #include "crm_curve.h"
 #include "crm_log.h"
 #include "crm_mem.h"
+#include "crm_wire.h"
 #include "crm_zloop.h"
 
 #include <errno.h>
@@ -34,24 +35,84 @@ static void send_frames(ntf_stream_t *self, const char *topic, const void *data,
         crm_warn("stream: %s", zmq_strerror(errno));
 }
 
-static void publish(ntf_stream_t *self, const Crm__Notifications__V1__InboxEntry *e)
+/* What publishing needs of a stored InboxEntry, read in place. */
+typedef struct {
+    const uint8_t *notification; /* its bytes, as stored */
+    size_t len;
+    uint64_t id, user_id, user_seq, doc_seq, doc_id;
+    const uint8_t *model;
+    size_t model_len;
+} stored_entry_t;
+
+static int read_doc(const uint8_t *buf, size_t len, stored_entry_t *e)
 {
-    const notification_t *m = e->notification;
-    Crm__Notifications__V1__StreamEntry s = CRM__NOTIFICATIONS__V1__STREAM_ENTRY__INIT;
-    s.seq = (uint64_t)m->id;
-    s.notification = (notification_t *)m;
-    /* the two copies differ only in topic_seq; the larger one sizes the buffer */
-    s.topic_seq = e->user_seq > e->doc_seq ? e->user_seq : e->doc_seq;
-    uint8_t *buf = crm_arena_alloc(self->arena, crm__notifications__v1__stream_entry__get_packed_size(&s));
+    size_t pos = 0;
+    crm_wire_field_t f;
+    int rc;
+    while ((rc = crm_wire_next(buf, len, &pos, &f)) == 1) {
+        if (f.number == 1 && f.wire_type == 2) {
+            e->model = f.data;
+            e->model_len = f.len;
+        } else if (f.number == 2 && f.wire_type == 0) {
+            e->doc_id = f.varint;
+        }
+    }
+    return rc;
+}
+
+/* 0, or -1 when the bytes are not an entry with a notification. */
+static int read_stored(const uint8_t *buf, size_t len, stored_entry_t *e)
+{
+    memset(e, 0, sizeof *e);
+    size_t pos = 0;
+    crm_wire_field_t f;
+    int rc;
+    while ((rc = crm_wire_next(buf, len, &pos, &f)) == 1) {
+        if (f.number == 1 && f.wire_type == 2) {
+            e->notification = f.data;
+            e->len = f.len;
+        } else if (f.number == 2 && f.wire_type == 0) {
+            e->user_seq = f.varint;
+        } else if (f.number == 3 && f.wire_type == 0) {
+            e->doc_seq = f.varint;
+        }
+    }
+    if (rc != 0 || !e->notification)
+        return -1;
+    pos = 0;
+    while ((rc = crm_wire_next(e->notification, e->len, &pos, &f)) == 1) {
+        if (f.number == 1 && f.wire_type == 0)
+            e->id = f.varint;
+        else if (f.number == 8 && f.wire_type == 0)
+            e->user_id = f.varint;
+        else if (f.number == 2 && f.wire_type == 2 && read_doc(f.data, f.len, e) != 0)
+            return -1;
+    }
+    return rc;
+}
+
+/* StreamEntry{seq, topic_seq, notification} around the stored notification's
+ * bytes: the same message as decoding the entry and packing it again, at a
+ * fraction of the work, twice a change per follower. */
+static void send_copy(ntf_stream_t *self, const char *topic, const stored_entry_t *e, uint64_t topic_seq,
+                      uint8_t *buf)
+{
+    size_t n = crm_wire_put_uint(buf, 1, e->id);
+    n += crm_wire_put_uint(buf + n, 2, topic_seq);
+    n += crm_wire_put_bytes_head(buf + n, 3, e->len);
+    memcpy(buf + n, e->notification, e->len);
+    send_frames(self, topic, buf, n + e->len);
+}
+
+static void publish(ntf_stream_t *self, const stored_entry_t *e)
+{
+    uint8_t *buf = crm_arena_alloc(self->arena, 3 * CRM_WIRE_HEAD_MAX + e->len);
     char topic[96];
-    s.topic_seq = e->user_seq;
-    size_t len = crm__notifications__v1__stream_entry__pack(&s, buf);
-    snprintf(topic, sizeof topic, "user.%lld", (long long)m->user_id);
-    send_frames(self, topic, buf, len);
-    s.topic_seq = e->doc_seq;
-    len = crm__notifications__v1__stream_entry__pack(&s, buf);
-    snprintf(topic, sizeof topic, "doc.%s.%lld", m->doc ? m->doc->model : "", (long long)(m->doc ? m->doc->id : 0));
-    send_frames(self, topic, buf, len);
+    snprintf(topic, sizeof topic, "user.%lld", (long long)e->user_id);
+    send_copy(self, topic, e, e->user_seq, buf);
+    snprintf(topic, sizeof topic, "doc.%.*s.%lld", (int)(e->model_len < 64 ? e->model_len : 64), (const char *)e->model,
+             (long long)e->doc_id);
+    send_copy(self, topic, e, e->doc_seq, buf);
 }
 
 void ntf_stream_flush(void *arg)
@@ -73,13 +134,12 @@ void ntf_stream_flush(void *arg)
         if (rc)
             break;
         crm_arena_reset(self->arena);
-        Crm__Notifications__V1__InboxEntry *e = crm__notifications__v1__inbox_entry__unpack(
-            crm_arena_allocator(self->arena), d.mv_size, d.mv_data);
+        stored_entry_t e;
         uint64_t id = crm_key_get_u64(k.mv_data);
         /* an entry that cannot be read is skipped: its id makes the gap
          * visible and subscribers fetch it from the inbox */
-        if (e && e->notification)
-            publish(self, e);
+        if (read_stored(d.mv_data, d.mv_size, &e) == 0)
+            publish(self, &e);
         else
             crm_warn("stream: entry %llu unreadable", (unsigned long long)id);
         self->head = id;

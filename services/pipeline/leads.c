@@ -593,13 +593,12 @@ int pl_list_leads(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage
     pipeline_t *pl = crm_call_ctx(call);
     const Crm__Pipeline__V1__ListLeadsRequest *r = (const void *)in;
     Crm__Pipeline__V1__ListLeadsReply *reply = (void *)out;
-    crm_status_t st;
-    uint32_t size;
-    uint64_t after;
     if (crm_call_require_sales(call) != 0)
         return -1;
-    if (crm_page_size(&st, r->page_size, 50, 500, &size) != 0 || crm_page_token_read(&st, r->page_token, &after) != 0)
-        return crm_call_fail_status(call, &st);
+    uint32_t size;
+    uint64_t after;
+    if (crm_call_page(call, r->page_size, r->page_token, 50, 500, &size, &after) != 0)
+        return -1;
     if (r->type < 0 || r->type > LTYPE(OPPORTUNITY))
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "type", "unknown lead type");
     if (pl_check_text(call, "query", r->query, 0, 256) != 0)
@@ -664,6 +663,6 @@ int pl_list_leads(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage
         return crm_call_fail_db(call, rc);
     if (more)
         reply->next_page_token =
-            pl_page_token(call, scanned > PL_SCAN_MAX ? last_scanned : reply->leads[reply->n_leads - 1]->id);
+            crm_call_page_token(call, (uint64_t)(scanned > PL_SCAN_MAX ? last_scanned : reply->leads[reply->n_leads - 1]->id));
     return 0;
 }

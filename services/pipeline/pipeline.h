@@ -80,8 +80,6 @@ typedef int (pl_keep_fn)(crm_call_t *call, const void *item, const void *filter)
 int pl_list_page(crm_call_t *call, MDB_dbi dbi, const ProtobufCMessageDescriptor *desc, int32_t page_size,
                  const char *page_token, pl_keep_fn *keep, const void *filter, void ***items, size_t *n,
                  char **next_token);
-/* The token of a page that ends at id. */
-char *pl_page_token(crm_call_t *call, int64_t id);
 
 /* A user's name from identity's events ("" if unknown). */
 const char *pl_user_name(crm_call_t *call, int64_t id);

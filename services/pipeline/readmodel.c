@@ -1,6 +1,7 @@
 /* What pipeline knows of identity's users and teams, fed by its events
- * (decision 3: no synchronous calls between services). Users are the read
- * model every service shares (crm_readmodel); teams are pipeline's own. */
+ * (no synchronous calls between services; see ARCHITECTURE.md, Read models).
+ * Users are the read model every service shares (crm_readmodel); teams are
+ * pipeline's own. */
 #include "pipeline.h"
 #include "crm_consumer.h"
 #include "identity.pb-c.h"

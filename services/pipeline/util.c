@@ -12,6 +12,15 @@
 
 /* --- field checks ----------------------------------------------------------- */
 
+/* Reads record id of dbi into the call's arena: 0, or an LMDB error
+ * (MDB_NOTFOUND when there is none). */
+static int read_record(crm_call_t *call, MDB_dbi dbi, int64_t id, const ProtobufCMessageDescriptor *desc,
+                       void **out)
+{
+    return crm_db_get_id(crm_call_txn(call), dbi, (uint64_t)id, desc, crm_arena_allocator(crm_call_arena(call)),
+                         out);
+}
+
 int pl_check_text(crm_call_t *call, const char *field, const char *s, size_t min, size_t max)
 {
     crm_status_t st;
@@ -51,9 +60,7 @@ int pl_check_salesperson(crm_call_t *call, const char *field, int64_t user_id)
         return 0;
     pipeline_t *pl = crm_call_ctx(call);
     crm_userinfo_t *u;
-    int rc = crm_db_get_id(crm_call_txn(call), pl->readmodel.users, (uint64_t)user_id,
-                           &crm__common__v1__user_info__descriptor,
-                           crm_arena_allocator(crm_call_arena(call)), (void **)&u);
+    int rc = read_record(call, pl->readmodel.users, user_id, &crm__common__v1__user_info__descriptor, (void **)&u);
     if (rc == MDB_NOTFOUND || (rc == 0 && !u->active))
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), field,
                              "salesperson %lld is not an active user", (long long)user_id);
@@ -74,9 +81,7 @@ int pl_check_team(crm_call_t *call, const char *field, int64_t team_id)
         return 0;
     pipeline_t *pl = crm_call_ctx(call);
     void *t;
-    int rc = crm_db_get_id(crm_call_txn(call), pl->teams, (uint64_t)team_id,
-                           &crm__pipeline__v1__team_info__descriptor,
-                           crm_arena_allocator(crm_call_arena(call)), &t);
+    int rc = read_record(call, pl->teams, team_id, &crm__pipeline__v1__team_info__descriptor, &t);
     if (rc == MDB_NOTFOUND)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), field, "no sales team %lld", (long long)team_id);
     return rc ? crm_call_fail_db(call, rc) : 0;
@@ -87,9 +92,7 @@ int pl_check_team(crm_call_t *call, const char *field, int64_t team_id)
 int pl_get(crm_call_t *call, MDB_dbi dbi, int64_t id, const ProtobufCMessageDescriptor *desc,
            const char *field, const char *what, void **out)
 {
-    int rc = id > 0 ? crm_db_get_id(crm_call_txn(call), dbi, (uint64_t)id, desc,
-                                    crm_arena_allocator(crm_call_arena(call)), out)
-                    : MDB_NOTFOUND;
+    int rc = id > 0 ? read_record(call, dbi, id, desc, out) : MDB_NOTFOUND;
     if (rc == MDB_NOTFOUND)
         return crm_call_fail(call, CODE(NOT_FOUND), field, "no %s %lld", what, (long long)id);
     return rc ? crm_call_fail_db(call, rc) : 0;
@@ -128,22 +131,14 @@ const char *pl_user_name(crm_call_t *call, int64_t id)
 
 /* --- paging ------------------------------------------------------------------------ */
 
-char *pl_page_token(crm_call_t *call, int64_t id)
-{
-    char *token = crm_arena_alloc(crm_call_arena(call), 24);
-    crm_page_token_make(token, (uint64_t)id);
-    return token;
-}
-
 int pl_list_page(crm_call_t *call, MDB_dbi dbi, const ProtobufCMessageDescriptor *desc, int32_t page_size,
                  const char *page_token, pl_keep_fn *keep, const void *filter, void ***items, size_t *n,
                  char **next_token)
 {
-    crm_status_t st;
     uint32_t size;
     uint64_t after;
-    if (crm_page_size(&st, page_size, 50, 500, &size) != 0 || crm_page_token_read(&st, page_token, &after) != 0)
-        return crm_call_fail_status(call, &st);
+    if (crm_call_page(call, page_size, page_token, 50, 500, &size, &after) != 0)
+        return -1;
     MDB_cursor *cur;
     int rc = mdb_cursor_open(crm_call_txn(call), dbi, &cur);
     if (rc)
@@ -177,6 +172,6 @@ int pl_list_page(crm_call_t *call, MDB_dbi dbi, const ProtobufCMessageDescriptor
     if (rc && rc != MDB_NOTFOUND)
         return crm_call_fail_db(call, rc);
     if (resume)
-        *next_token = pl_page_token(call, resume);
+        *next_token = crm_call_page_token(call, (uint64_t)resume);
     return 0;
 }

@@ -104,15 +104,21 @@ if isinstance(base, dict):
     errs = []
     services = base.get("services") or {}
     declared = set((base.get("volumes") or {}).keys())
+    # a one-shot step (restart other than always/unless-stopped) has no health:
+    # who needs it waits until it has completed successfully
+    def one_shot(svc):
+        return svc.get("restart") in ("no", "on-failure")
     for name, svc in services.items():
-        for key in ("image", "command", "healthcheck"):
+        for key in ("image", "command") + (() if one_shot(svc) else ("healthcheck",)):
             if key not in svc:
                 errs.append("%s has no %s" % (name, key))
         for dep, cond in (svc.get("depends_on") or {}).items():
             if dep not in services:
                 errs.append("%s depends on unknown %s" % (name, dep))
-            if not isinstance(cond, dict) or cond.get("condition") != "service_healthy":
-                errs.append("%s: depends_on %s without condition: service_healthy" % (name, dep))
+                continue
+            want = "service_completed_successfully" if one_shot(services[dep]) else "service_healthy"
+            if not isinstance(cond, dict) or cond.get("condition") != want:
+                errs.append("%s: depends_on %s without condition: %s" % (name, dep, want))
         for v in svc.get("volumes") or []:
             src = v.split(":")[0] if isinstance(v, str) else v.get("source", "")
             if src and not src.startswith((".", "/", "$")) and src not in declared:
@@ -125,8 +131,9 @@ if isinstance(base, dict):
     if errs:
         bad("compose: " + "; ".join(errs))
     else:
-        ok("compose: %d services, each with image, command, healthcheck; depends_on "
-           "service_healthy on known services; volumes declared; overrides name known services"
+        ok("compose: %d services, each with image, command, healthcheck (one-shot steps none); "
+           "depends_on service_healthy (a one-shot step: service_completed_successfully) on known "
+           "services; volumes declared; overrides name known services"
            % len(services))
 
 # --- Kubernetes: what the manifests promise each other

@@ -560,16 +560,28 @@ token=$(json token <<<"$login")
 for s in identity pipeline activities notifications; do
     h=$(crmctl health "$s" 2>&1) && ok "crmctl health $s: $(json status <<<"$h")" || bad "crmctl health $s: $h"
 done
-# CurveZMQ is on from the first start, with keys identity made in the volume: the
-# operator's key calls a service's operations, a plain client gets nothing
+# CurveZMQ is on from the first start, with keys the keys service made in its volume:
+# the operator's key calls a service's operations, a plain client gets nothing
 for s in identity pipeline activities notifications gateway; do
     v=$(docker exec "$(cid "$s")" printenv CRM_CURVE_DIR 2>&1)
     [ "$v" = /etc/crm/curve ] || bad "$s: CRM_CURVE_DIR=$v, not /etc/crm/curve by default"
 done
 ok "every program runs with CRM_CURVE_DIR=/etc/crm/curve by default"
+# each program holds its own secret key and no other's (crmctl.key beside the gateway's:
+# the stream admits the gateway anyway); operator.key stays in the keys service's volume
+for s in identity pipeline activities notifications gateway; do
+    want="$s.key"
+    [ "$s" = gateway ] && want="crmctl.key gateway.key"
+    have=$(docker exec "$(cid "$s")" sh -c 'cd /etc/crm/curve && echo *.key' 2>&1)
+    [ "$have" = "$want" ] || bad "$s holds the secret keys \"$have\", not \"$want\""
+done
+ok "each program holds its own secret key only (the keys service handed them out)"
+out=$(compose run --rm -T keys crmctl consumers pipeline 2>"$tmp/run.err") &&
+    ok "crmctl consumers pipeline with operator.key (docker-compose run keys), over CURVE: $(head -c 120 <<<"$out")" ||
+    bad "crmctl consumers pipeline with operator.key: $out $(tail -5 "$tmp/run.err")"
 out=$(docker exec "$(cid gateway)" crmctl consumers pipeline 2>&1) &&
-    ok "crmctl consumers pipeline with operator.key, over CURVE: $(head -c 120 <<<"$out")" ||
-    bad "crmctl consumers pipeline with operator.key: $out"
+    bad "the gateway's container called pipeline's operations: $out" ||
+    ok "the gateway's container cannot call a service's operations (no operator.key): $(head -c 100 <<<"$out")"
 out=$(docker exec -e CRM_CURVE_DIR= "$(cid gateway)" crmctl consumers pipeline 2>&1) &&
     bad "a plain client was served by pipeline's RPC socket: $out" ||
     ok "a plain client is refused by pipeline's RPC socket: $(head -c 100 <<<"$out")"

@@ -1027,8 +1027,8 @@ static void test_keyed_post_survives_kill(void **state)
  * gateway learns the session's principal from identity (Authenticate), so
  * identity has produced the user's creation before the session's first
  * call; activities, which learns users from identity's events, must not
- * answer that call from a read model that has not seen them yet (decision
- * 11). Activities is made to lag for good, not by luck: it is restarted
+ * answer that call from a read model that has not seen them yet (see
+ * ARCHITECTURE.md, Read-your-writes marks). Activities is made to lag for good, not by luck: it is restarted
  * listening for identity's events where identity is not. */
 static void test_fresh_session_waits_for_its_user(void **state)
 {

@@ -148,7 +148,7 @@ static void test_http_good_json_and_protobuf(void **state)
     crm__identity__v1__user__free_unpacked(u, NULL);
     free(out);
 
-    /* decision 10: keys present make the mask */
+    /* keys present make the mask (see ARCHITECTURE.md, Data conventions) */
     assert_int_equal(post("UpdateUser", auth, "{\"id\": 1, \"email\": \"admin@example.com\"}", &out), 200);
     assert_non_null(strstr(out, "\"email\":\"admin@example.com\""));
     assert_non_null(strstr(out, "\"name\":\"Administrator\""));

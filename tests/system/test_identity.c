@@ -402,6 +402,19 @@ static void test_list_users_paging(void **state)
     expect_fail(env, M("ListUsers"), admin, &req.base, &crm__identity__v1__list_users_reply__descriptor, CODE(INVALID_ARGUMENT), "pageToken");
 }
 
+/* Every list handler reads its paging through crm_call_page: the size is
+ * checked before the token, and each error names its field. */
+static void test_list_paging_errors(void **state)
+{
+    Crm__Identity__V1__ListUsersRequest req = CRM__IDENTITY__V1__LIST_USERS_REQUEST__INIT;
+    req.page_size = -1;
+    req.page_token = "garbage!";
+    expect_fail(env, M("ListUsers"), admin, &req.base, &crm__identity__v1__list_users_reply__descriptor, CODE(INVALID_ARGUMENT), "pageSize");
+    req.page_size = 1;
+    req.page_token = "AAAAAAAAAAAA"; /* 12 characters: one too many */
+    expect_fail(env, M("ListUsers"), admin, &req.base, &crm__identity__v1__list_users_reply__descriptor, CODE(INVALID_ARGUMENT), "pageToken");
+}
+
 /* --- tests with a system of their own ----------------------------------------- */
 
 static void test_session_expiry(void **state)
@@ -541,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_validation_errors),
         cmocka_unit_test(test_idempotent_create),
         cmocka_unit_test(test_list_users_paging),
+        cmocka_unit_test(test_list_paging_errors),
     };
     const struct CMUnitTest own[] = {
         cmocka_unit_test(test_session_expiry),

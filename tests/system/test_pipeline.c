@@ -443,7 +443,7 @@ static void test_bad_input(void **state)
     assert_int_equal(total_leads(), before + 1);
 }
 
-/* --- read your writes across services (decision 11) ------------------------------ */
+/* --- read your writes across services (see ARCHITECTURE.md, Read-your-writes marks) --- */
 
 static void test_read_your_writes(void **state)
 {

@@ -7,7 +7,7 @@
 
 #include "crm_access.h"
 
-/* The sales levels of decision 8 as pure rules; their use inside calls is
+/* The sales levels (see ARCHITECTURE.md, Access rules) as pure rules; their use inside calls is
  * covered by the access matrices of the pipeline and activities system tests. */
 
 #define ACCESS(x) CRM__COMMON__V1__SALES_ACCESS__SALES_ACCESS_##x

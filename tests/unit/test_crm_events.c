@@ -744,41 +744,70 @@ static void test_outbox_pruned_behind_its_consumers(void **state)
 }
 
 /* Cursors stored by a previous run hold pruning back after a restart, for
- * a consumer that has not come back yet. */
+ * a consumer that has not come back yet; one silent for longer than the
+ * forgetting window is taken for retired and holds nothing back. A cursor
+ * stored with no heard_at (a run from before it existed: the same bytes as
+ * the old Cursor) counts as heard at start. */
+static int64_t away_heard_at;
 static int store_away(MDB_txn *txn, void *arg)
 {
     crm_store_t *store = arg;
-    Crm__Events__V1__Cursor away = CRM__EVENTS__V1__CURSOR__INIT, *ptrs[1] = {&away};
-    away.producer = "away";
-    away.seq = 5;
+    Crm__Events__V1__ConsumerCursor away = CRM__EVENTS__V1__CONSUMER_CURSOR__INIT, *ptrs[1] = {&away};
+    away.consumer = "away";
+    away.applied = 5;
+    away.heard_at = away_heard_at;
     Crm__Events__V1__ConsumerCursors all = CRM__EVENTS__V1__CONSUMER_CURSORS__INIT;
     all.cursors = ptrs;
     all.n_cursors = 1;
     return crm_db_put_msg(txn, crm_store_meta(store), "consumers", 9, &all.base);
 }
 
-static void test_pruning_waits_for_consumers_of_a_previous_run(void **state)
+static uint64_t pruned_after_restart(fixture_t *f, int64_t heard_at, int64_t forget_us)
 {
-    fixture_t *f = *state;
     start_publisher(f);
     produce(f, 20);
     start_consumer(f);
     wait_applied(f, 20, 5.0);
     run_for(f, 0.2); /* its replay request said 20 */
-    /* a consumer that said 5 before this producer restarted */
+    away_heard_at = heard_at;
     assert_int_equal(crm_store_write(f->pstore, store_away, f->pstore), 0);
     crm_publisher_destroy(&f->publisher);
     start_publisher(f);
+    /* the live consumer says where it is to the new run */
+    crm_consumer_destroy(&f->consumer);
+    start_consumer(f);
+    run_for(f, 0.3);
+    if (forget_us)
+        crm_publisher_set_forget(f->publisher, forget_us);
     crm_publisher_set_retention(f->publisher, 1);
-    /* the new run has heard only of what it read back: "away" at 5 */
-    assert_int_equal(crm_publisher_prune(f->publisher), 5);
+    long deleted = crm_publisher_prune(f->publisher);
     assert_int_equal(crm_publisher_prune(f->publisher), 0);
     MDB_txn *txn;
     uint64_t first;
     assert_int_equal(crm_store_read_begin(f->pstore, &txn), 0);
     assert_int_equal(crm_outbox_first(f->outbox, txn, &first), 0);
     crm_store_read_end(f->pstore, txn);
-    assert_true(first == 6);
+    assert_true(first == (uint64_t)deleted + 1);
+    return (uint64_t)deleted;
+}
+
+static void test_pruning_waits_for_consumers_of_a_previous_run(void **state)
+{
+    /* "away" at 5, read back, holds it back though the live one is at 20 */
+    assert_int_equal(pruned_after_restart(*state, 0, 0), 5);
+}
+
+static void test_pruning_waits_for_a_consumer_heard_lately(void **state)
+{
+    int64_t hour = 3600LL * 1000000;
+    assert_int_equal(pruned_after_restart(*state, crm_time_now_us() - hour, 2 * hour), 5);
+}
+
+static void test_retired_consumer_is_forgotten(void **state)
+{
+    int64_t hour = 3600LL * 1000000;
+    /* only the live consumer, at 20, counts; the newest event stays */
+    assert_int_equal(pruned_after_restart(*state, crm_time_now_us() - 3 * hour, 2 * hour), 19);
 }
 
 /* An event that never applies, late in a replay batch: the events before it
@@ -899,6 +928,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbox_pruned_behind_its_consumers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_event_in_a_batch_is_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pruning_waits_for_consumers_of_a_previous_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pruning_waits_for_a_consumer_heard_lately, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retired_consumer_is_forgotten, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_waits_for_what_its_producer_had_applied, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unchanged_events_not_committed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_within_the_window_go_in_one_commit, setup, teardown),

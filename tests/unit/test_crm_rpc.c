@@ -1365,6 +1365,34 @@ static void test_read_your_writes_deadline(void **state)
     assert_int_equal(crm_rpc_server_held(f->server_b), 0);
 }
 
+/* A held call without a deadline waits 5 s, then is told its read model is
+ * behind, never answered from it as if its writes were there. */
+static void test_read_your_writes_without_deadline(void **state)
+{
+    fixture_t *f = *state;
+    start_two_services(f);
+    raw_connect(f, f->endpoint_b);
+    Crm__Rpc__V1__SeqMark mark = CRM__RPC__V1__SEQ_MARK__INIT;
+    mark.producer = PRODUCER;
+    mark.seq = 1000; /* never reached */
+    Crm__Rpc__V1__SeqMark *marks[] = {&mark};
+    Crm__Identity__V1__GetTeamRequest gt = CRM__IDENTITY__V1__GET_TEAM_REQUEST__INIT;
+    gt.id = 1;
+    Crm__Rpc__V1__RpcRequest req = CRM__RPC__V1__RPC_REQUEST__INIT;
+    req.id = 78;
+    req.method = IDENTITY "GetTeam";
+    req.principal = (Crm__Rpc__V1__Principal *)alice();
+    req.marks = marks;
+    req.n_marks = 1;
+    raw_send(f, &req, &gt.base);
+    run_for(f, 0.1);
+    assert_int_equal(crm_rpc_server_held(f->server_b), 1);
+    raw_wait(f, 1, 8.0);
+    assert_true(f->raw_replies[0].id == 78);
+    assert_int_equal(f->raw_replies[0].st.code, CRM__RPC__V1__CODE__CODE_UNAVAILABLE);
+    assert_int_equal(crm_rpc_server_held(f->server_b), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1384,6 +1412,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unavailable_then_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_your_writes_holds_until_applied, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_your_writes_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_your_writes_without_deadline, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "client.pb-c.h"
+#include "notifications.pb-c.h"
 #include "crm_wire.h"
 
 static void test_reads_an_envelope_in_place(void **state)
@@ -69,6 +70,47 @@ static void test_fixed_widths(void **state)
     assert_int_equal(crm_wire_next(buf, sizeof buf, &pos, &f), 0);
 }
 
+/* A StreamEntry spliced around a notification's packed bytes is the message
+ * protobuf-c packs, byte for byte, zero fields left out alike; varints of
+ * every width read back. */
+static void test_writers_splice_what_protobuf_c_packs(void **state)
+{
+    Crm__Common__V1__DocRef doc = CRM__COMMON__V1__DOC_REF__INIT;
+    doc.model = "crm.lead";
+    doc.id = 300;
+    Crm__Notifications__V1__Notification m = CRM__NOTIFICATIONS__V1__NOTIFICATION__INIT;
+    m.id = 1234567890123;
+    m.doc = &doc;
+    m.summary = "Stage: New \xe2\x86\x92 Proposition";
+    m.user_id = 42;
+    uint8_t note[256], want[512], got[512];
+    size_t nlen = crm__notifications__v1__notification__pack(&m, note);
+    uint64_t topic_seqs[] = {0, 1, 127, 128, 16384, UINT64_MAX};
+    for (size_t i = 0; i < sizeof topic_seqs / sizeof *topic_seqs; i++) {
+        Crm__Notifications__V1__StreamEntry s = CRM__NOTIFICATIONS__V1__STREAM_ENTRY__INIT;
+        s.seq = (uint64_t)m.id;
+        s.topic_seq = topic_seqs[i];
+        s.notification = &m;
+        size_t wlen = crm__notifications__v1__stream_entry__pack(&s, want);
+        size_t n = crm_wire_put_uint(got, 1, (uint64_t)m.id);
+        n += crm_wire_put_uint(got + n, 2, topic_seqs[i]);
+        n += crm_wire_put_bytes_head(got + n, 3, nlen);
+        memcpy(got + n, note, nlen);
+        assert_int_equal(n + nlen, wlen);
+        assert_memory_equal(got, want, wlen);
+        size_t pos = 0;
+        crm_wire_field_t f;
+        assert_int_equal(crm_wire_next(got, wlen, &pos, &f), 1);
+        assert_true(f.number == 1 && f.varint == (uint64_t)m.id);
+        if (topic_seqs[i]) {
+            assert_int_equal(crm_wire_next(got, wlen, &pos, &f), 1);
+            assert_true(f.number == 2 && f.varint == topic_seqs[i]);
+        }
+        assert_int_equal(crm_wire_next(got, wlen, &pos, &f), 1);
+        assert_true(f.number == 3 && f.len == nlen && f.data == got + wlen - nlen);
+    }
+}
+
 static void test_malformed(void **state)
 {
     crm_wire_field_t f;
@@ -99,6 +141,7 @@ int main(void)
         cmocka_unit_test(test_reads_an_envelope_in_place),
         cmocka_unit_test(test_fixed_widths),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_writers_splice_what_protobuf_c_packs),
     };
     return cmocka_run_group_tests_name("crm_wire", tests, NULL, NULL);
 }
