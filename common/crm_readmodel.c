@@ -2,6 +2,7 @@
 #include "crm_access.h"
 #include "crm_consumer.h"
 #include "crm_log.h"
+#include "crm_wire.h"
 #include "identity.pb-c.h"
 #include "pipeline.pb-c.h"
 
@@ -231,18 +232,6 @@ static int upgrade_user(MDB_txn *txn, const MDB_val *key, const MDB_val *data, v
     return rc;
 }
 
-/* A varint's value from its bytes; 0 if it runs past len or 64 bits. */
-static uint64_t varint_value(const uint8_t *p, size_t len)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < len && i < 10; i++) {
-        v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-        if (!(p[i] & 0x80))
-            return v;
-    }
-    return 0;
-}
-
 #define SCHEMA1_STREAM_SEQ 5 /* notifications' DocInfo.stream_seq, now reserved */
 
 static int upgrade_doc(MDB_txn *txn, const MDB_val *key, const MDB_val *data, void *arg)
@@ -255,13 +244,13 @@ static int upgrade_doc(MDB_txn *txn, const MDB_val *key, const MDB_val *data, vo
             crm__common__v1__doc_info__free_unpacked(d, NULL);
         return MDB_CORRUPTED;
     }
-    /* the count is no field of the record any more: it decodes as unknown */
+    /* the count is no field of today's record: read from the bytes */
     uint64_t seq = 0;
-    for (size_t i = 0; i < d->base.n_unknown_fields; i++) {
-        const ProtobufCMessageUnknownField *f = &d->base.unknown_fields[i];
-        if (f->tag == SCHEMA1_STREAM_SEQ && f->wire_type == PROTOBUF_C_WIRE_TYPE_VARINT)
-            seq = varint_value(f->data, f->len);
-    }
+    size_t pos = 0;
+    crm_wire_field_t f;
+    while (crm_wire_next(data->mv_data, data->mv_size, &pos, &f) == 1)
+        if (f.number == SCHEMA1_STREAM_SEQ && f.wire_type == 0)
+            seq = f.varint;
     int rc = 0;
     if (seq) {
         uint8_t val[8];
@@ -270,8 +259,8 @@ static int upgrade_doc(MDB_txn *txn, const MDB_val *key, const MDB_val *data, vo
         rc = mdb_put(txn, up->old->doc_streams, &k, &v, 0);
     }
     if (rc == 0 && d->base.n_unknown_fields) {
-        size_t unknown = d->base.n_unknown_fields;
-        d->base.n_unknown_fields = 0; /* packed without them, freed with them */
+        size_t unknown = d->base.n_unknown_fields; /* the count, decoded as unknown */
+        d->base.n_unknown_fields = 0;             /* packed without it, freed with it */
         rc = crm_db_put_msg(txn, up->rm->docs, key->mv_data, key->mv_size, &d->base);
         d->base.n_unknown_fields = unknown;
     }

@@ -9,9 +9,9 @@
 #include "events.pb-c.h"
 
 /* What a service keeps of other services' data to decide access on its own
- * (decision 3): pipeline's documents and whose they are, identity's users
- * and their levels, fed by their events, and the one rule of who reads
- * which document (decision 8). Activities and notifications keep both
+ * (ARCHITECTURE.md, Read models): pipeline's documents and whose they are,
+ * identity's users and their levels, fed by their events, and the one rule
+ * of who reads which document (Access rules). Activities and notifications keep both
  * parts; pipeline, which owns the documents, keeps the users. */
 
 typedef Crm__Common__V1__DocInfo crm_docinfo_t;

@@ -13,6 +13,7 @@
 #include "crm_access.h"
 #include "crm_consumer.h"
 #include "crm_readmodel.h"
+#include "crm_wire.h"
 #include "identity.pb-c.h"
 #include "pipeline.pb-c.h"
 
@@ -306,22 +307,10 @@ typedef struct {
     size_t n;
 } wire_t;
 
-static void varint(wire_t *w, uint64_t v)
-{
-    do {
-        w->b[w->n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-        v >>= 7;
-    } while (v);
-}
-static void field_varint(wire_t *w, int field, uint64_t v)
-{
-    varint(w, (uint64_t)field << 3);
-    varint(w, v);
-}
+static void field_varint(wire_t *w, int field, uint64_t v) { w->n += crm_wire_put_uint(w->b + w->n, field, v); }
 static void field_bytes(wire_t *w, int field, const void *p, size_t len)
 {
-    varint(w, (uint64_t)field << 3 | 2);
-    varint(w, len);
+    w->n += crm_wire_put_bytes_head(w->b + w->n, field, len);
     memcpy(w->b + w->n, p, len);
     w->n += len;
 }
@@ -333,12 +322,9 @@ static wire_t old_user(int64_t id, const char *name, int active, int level, int 
     wire_t w = {.n = 0};
     field_varint(&w, 1, (uint64_t)id);
     field_string(&w, 2, name);
-    if (active)
-        field_varint(&w, 3, 1);
-    if (level)
-        field_varint(&w, 4, (uint64_t)level);
-    if (is_admin)
-        field_varint(&w, 5, 1);
+    field_varint(&w, 3, (uint64_t)active);
+    field_varint(&w, 4, (uint64_t)level);
+    field_varint(&w, 5, (uint64_t)is_admin);
     return w;
 }
 
@@ -350,10 +336,9 @@ static wire_t old_pipeline_user(int64_t id, const char *name, int level, const i
     field_varint(&w, 1, (uint64_t)id);
     field_string(&w, 2, name);
     field_varint(&w, 3, 1);
-    if (level)
-        field_varint(&w, 4, (uint64_t)level);
+    field_varint(&w, 4, (uint64_t)level);
     for (size_t i = 0; i < n_teams; i++)
-        varint(&packed, (uint64_t)teams[i]);
+        packed.n += crm_wire_put_varint(packed.b + packed.n, (uint64_t)teams[i]);
     if (n_teams)
         field_bytes(&w, 5, packed.b, packed.n);
     return w;
@@ -364,15 +349,11 @@ static wire_t old_pipeline_user(int64_t id, const char *name, int level, const i
 static wire_t old_doc(int64_t salesperson, int64_t team, int64_t opportunity, const char *name, uint64_t stream_seq)
 {
     wire_t w = {.n = 0};
-    if (salesperson)
-        field_varint(&w, 1, (uint64_t)salesperson);
-    if (team)
-        field_varint(&w, 2, (uint64_t)team);
-    if (opportunity)
-        field_varint(&w, 3, (uint64_t)opportunity);
+    field_varint(&w, 1, (uint64_t)salesperson);
+    field_varint(&w, 2, (uint64_t)team);
+    field_varint(&w, 3, (uint64_t)opportunity);
     field_string(&w, 4, name);
-    if (stream_seq)
-        field_varint(&w, 5, stream_seq);
+    field_varint(&w, 5, stream_seq);
     return w;
 }
 
