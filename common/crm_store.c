@@ -10,6 +10,8 @@
 
 #define STORE_DEFAULT_MAP ((size_t)64 << 20)
 #define STORE_WRITE_RETRIES 8
+#define UPGRADE_FROM "upgrade_from"    /* meta: the version an unfinished upgrade started from */
+#define UPGRADE_PREFIX "upgrade."      /* meta: a rewrite's last key done ("" once finished) */
 
 struct crm_store {
     MDB_env *env;
@@ -64,9 +66,19 @@ static int open_dbis(MDB_txn *txn, void *arg)
         *c->err = "the store was written by a newer version of this service";
         return MDB_INCOMPATIBLE;
     }
-    if (have < c->version)
-        rc = crm_store_meta_put_u64(c->store, txn, "schema_version", c->version);
-    return rc;
+    if (have == c->version)
+        return 0;
+    /* in the transaction that stamps the new version, so that an upgrade cut
+     * short is taken up again on the next start; kept from the first step
+     * when several versions are skipped */
+    if (have > 0) {
+        uint64_t pending;
+        if ((rc = crm_store_meta_get_u64(c->store, txn, UPGRADE_FROM, &pending)) != 0)
+            return rc;
+        if (!pending && (rc = crm_store_meta_put_u64(c->store, txn, UPGRADE_FROM, have)) != 0)
+            return rc;
+    }
+    return crm_store_meta_put_u64(c->store, txn, "schema_version", c->version);
 }
 
 crm_store_t *crm_store_open(const char *dir, const crm_store_dbi_t *dbis, size_t n_dbis,
@@ -290,3 +302,130 @@ int crm_db_get_id(MDB_txn *txn, MDB_dbi dbi, uint64_t id, const ProtobufCMessage
     crm_key_put_u64(key, id);
     return crm_db_get_msg(txn, dbi, key, 8, desc, alloc, out);
 }
+
+/* --- upgrades --------------------------------------------------------------- */
+
+int crm_store_upgrade_from(crm_store_t *self, uint64_t *from)
+{
+    MDB_txn *txn;
+    int rc = crm_store_read_begin(self, &txn);
+    if (rc)
+        return rc;
+    rc = crm_store_meta_get_u64(self, txn, UPGRADE_FROM, from);
+    crm_store_read_end(self, txn);
+    return rc;
+}
+
+typedef struct {
+    crm_store_t *store;
+    MDB_dbi dbi;
+    char progress[96];          /* meta key */
+    crm_store_rewrite_fn *fn;
+    void *arg;
+    size_t batch;
+    int finished;
+} rewrite_t;
+
+/* One batch: the records after the last key done, each copied out before fn
+ * may write the table. */
+static int rewrite_batch(MDB_txn *txn, void *arg)
+{
+    rewrite_t *r = arg;
+    r->finished = 0;
+    MDB_dbi meta = r->store->meta;
+    MDB_val pk = {strlen(r->progress), r->progress}, last;
+    int rc = mdb_get(txn, meta, &pk, &last);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    int started = rc == 0;
+    if (started && last.mv_size == 0) {
+        r->finished = 1;
+        return 0;
+    }
+    uint8_t *after = NULL;
+    size_t after_len = 0;
+    if (started) {
+        after = crm_malloc(last.mv_size);
+        memcpy(after, last.mv_data, last.mv_size);
+        after_len = last.mv_size;
+    }
+    for (size_t i = 0; i < r->batch; i++) {
+        MDB_cursor *cur;
+        if ((rc = mdb_cursor_open(txn, r->dbi, &cur)) != 0)
+            break;
+        MDB_val k = {after_len, after}, d;
+        rc = after ? mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+        if (rc == 0 && after && k.mv_size == after_len && !memcmp(k.mv_data, after, after_len))
+            rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
+        uint8_t *key = NULL, *data = NULL;
+        if (rc == 0) {
+            key = crm_malloc(k.mv_size ? k.mv_size : 1);
+            data = crm_malloc(d.mv_size ? d.mv_size : 1);
+            memcpy(key, k.mv_data, k.mv_size);
+            memcpy(data, d.mv_data, d.mv_size);
+        }
+        mdb_cursor_close(cur);
+        if (rc) {
+            free(key);
+            free(data);
+            break;
+        }
+        MDB_val kc = {k.mv_size, key}, dc = {d.mv_size, data};
+        rc = r->fn(txn, &kc, &dc, r->arg);
+        free(data);
+        free(after);
+        after = key;
+        after_len = kc.mv_size;
+        if (rc)
+            break;
+    }
+    if (rc == MDB_NOTFOUND) {
+        r->finished = 1;
+        after_len = 0; /* the mark of a finished rewrite */
+        rc = 0;
+    }
+    if (rc == 0) {
+        MDB_val d = {after_len, after};
+        rc = mdb_put(txn, meta, &pk, &d, 0);
+    }
+    free(after);
+    return rc;
+}
+
+int crm_store_rewrite(crm_store_t *self, MDB_dbi dbi, const char *name, crm_store_rewrite_fn *fn, void *arg,
+                      size_t batch)
+{
+    rewrite_t r = {self, dbi, "", fn, arg, batch ? batch : 1, 0};
+    snprintf(r.progress, sizeof r.progress, UPGRADE_PREFIX "%s", name);
+    while (!r.finished) {
+        int rc = crm_store_write(self, rewrite_batch, &r);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int upgrade_done(MDB_txn *txn, void *arg)
+{
+    crm_store_t *self = arg;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, self->meta, &cur);
+    if (rc)
+        return rc;
+    size_t plen = strlen(UPGRADE_PREFIX);
+    MDB_val k = {plen, UPGRADE_PREFIX}, d;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (k.mv_size < plen || memcmp(k.mv_data, UPGRADE_PREFIX, plen) != 0)
+            break;
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    MDB_val key = {strlen(UPGRADE_FROM), UPGRADE_FROM};
+    rc = mdb_del(txn, self->meta, &key, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int crm_store_upgrade_done(crm_store_t *self) { return crm_store_write(self, upgrade_done, self); }

@@ -26,6 +26,29 @@ typedef struct {
 crm_store_t *crm_store_open(const char *dir, const crm_store_dbi_t *dbis, size_t n_dbis,
                             uint32_t schema_version, size_t map_size, const char **err);
 
+/* Upgrades. Opening a store of an older schema stamps the new version at
+ * once (the older program then refuses it) and notes the version it came
+ * from in meta until crm_store_upgrade_done, so that an upgrade cut short
+ * resumes on the next start. */
+
+/* The version an unfinished upgrade started from, or 0 (none: a new store,
+ * or one already upgraded). Returns an LMDB code. */
+int crm_store_upgrade_from(crm_store_t *self, uint64_t *from);
+
+/* Calls fn(txn, key, data, arg) on every record of dbi in key order, at most
+ * batch records a durable transaction; key and data are copies, so fn may
+ * rewrite or delete the record in txn. The last key done is kept in meta
+ * under "upgrade.<name>", so a rewrite cut short goes on where it stopped,
+ * and one finished is not done again. fn returns an LMDB code; any but 0
+ * stops the rewrite (its batch is rolled back). Returns an LMDB code. */
+typedef int (crm_store_rewrite_fn)(MDB_txn *txn, const MDB_val *key, const MDB_val *data, void *arg);
+int crm_store_rewrite(crm_store_t *self, MDB_dbi dbi, const char *name, crm_store_rewrite_fn *fn, void *arg,
+                      size_t batch);
+
+/* Ends the upgrade: forgets the version it came from and every rewrite's
+ * progress, in one transaction. Returns an LMDB code. */
+int crm_store_upgrade_done(crm_store_t *self);
+
 /* Closes the environment; sets *self_p to NULL. */
 void crm_store_close(crm_store_t **self_p);
 

@@ -9,11 +9,7 @@
 #define CODE(x) CRM__RPC__V1__CODE__CODE_##x
 #define ACCESS(x) CRM__COMMON__V1__SALES_ACCESS__SALES_ACCESS_##x
 
-void act_doc_key(uint8_t out[ACT_DOC_KEY], int model, int64_t id)
-{
-    out[0] = (uint8_t)model;
-    crm_key_put_u64(out + 1, (uint64_t)id);
-}
+void act_doc_key(uint8_t out[ACT_DOC_KEY], int model, int64_t id) { crm_doc_key(out, model, id); }
 
 void act_doc_time_key(uint8_t out[ACT_TIME_KEY], int model, int64_t doc_id, int64_t at, int64_t id)
 {
@@ -22,42 +18,20 @@ void act_doc_time_key(uint8_t out[ACT_TIME_KEY], int model, int64_t doc_id, int6
     crm_key_put_u64(out + 17, (uint64_t)id);
 }
 
-/* The document's record: 0, MDB_NOTFOUND or another LMDB code. */
-static int doc_info(crm_call_t *call, int model, int64_t id, Crm__Activities__V1__DocInfo **out)
-{
-    activities_t *a = crm_call_ctx(call);
-    uint8_t key[ACT_DOC_KEY];
-    act_doc_key(key, model, id);
-    return crm_db_get_msg(crm_call_txn(call), a->docs, key, sizeof key,
-                          &crm__activities__v1__doc_info__descriptor,
-                          crm_arena_allocator(crm_call_arena(call)), (void **)out);
-}
-
 /* Whether a user of sales level `level` may read the document: 1 yes, 0 no
  * (or unknown), or -1 with the LMDB code in *err. */
 static int readable(crm_call_t *call, int level, int64_t user, int model, int64_t id, int *err)
 {
-    if (level == ACCESS(NONE))
-        return 0;
-    Crm__Activities__V1__DocInfo *d;
-    int rc = doc_info(call, model, id, &d);
-    if (rc == 0 && model == ACT_QUOTATION) {
-        /* a quotation is seen as its opportunity; one made from none, or
-         * whose opportunity is unknown, by everyone but own-leads users */
-        if (!d->opportunity_id)
-            return level != ACCESS(OWN_LEADS);
-        rc = doc_info(call, ACT_LEAD, d->opportunity_id, &d);
-        if (rc == MDB_NOTFOUND)
-            return level != ACCESS(OWN_LEADS);
-        model = ACT_LEAD;
-    }
+    activities_t *a = crm_call_ctx(call);
+    crm_doc_owner_t owner;
+    int rc = crm_readmodel_owner(&a->readmodel, crm_call_txn(call), crm_call_arena(call), model, id, &owner);
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc) {
         *err = rc;
         return -1;
     }
-    return model == ACT_CUSTOMER || (model == ACT_LEAD && crm_lead_visible(level, user, d->salesperson_id));
+    return crm_level_reads(level, user, &owner);
 }
 
 static int caller_readable(crm_call_t *call, int model, int64_t id, int *err)
@@ -97,22 +71,19 @@ int act_check_doc(crm_call_t *call, const char *field, const doc_t *doc)
     return 0;
 }
 
-Crm__Activities__V1__UserInfo *act_user(activities_t *a, MDB_txn *txn, crm_arena_t *arena, int64_t id)
+crm_userinfo_t *act_user(crm_call_t *call, int64_t id)
 {
-    Crm__Activities__V1__UserInfo *u;
-    if (id <= 0 || crm_db_get_id(txn, a->users, (uint64_t)id, &crm__activities__v1__user_info__descriptor,
-                                 crm_arena_allocator(arena), (void **)&u) != 0)
-        return NULL;
-    return u;
+    activities_t *a = crm_call_ctx(call);
+    return crm_readmodel_user(&a->readmodel, crm_call_txn(call), crm_call_arena(call), id);
 }
 
 int act_check_user(crm_call_t *call, const char *field, int64_t user_id, int sales)
 {
-    Crm__Activities__V1__UserInfo *u = act_user(crm_call_ctx(call), crm_call_txn(call), crm_call_arena(call), user_id);
+    crm_userinfo_t *u = act_user(call, user_id);
     if (!u || !u->active)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), field, "user %lld is not an active user",
                              (long long)user_id);
-    if (sales && !u->is_admin && u->sales_access == ACCESS(NONE))
+    if (sales && crm_readmodel_user_level(u) == ACCESS(NONE))
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), field, "user %lld has no sales access",
                              (long long)user_id);
     return 0;
@@ -120,8 +91,7 @@ int act_check_user(crm_call_t *call, const char *field, int64_t user_id, int sal
 
 int act_check_reader(crm_call_t *call, const char *field, int64_t user_id, const doc_t *doc)
 {
-    Crm__Activities__V1__UserInfo *u = act_user(crm_call_ctx(call), crm_call_txn(call), crm_call_arena(call), user_id);
-    int level = !u ? ACCESS(NONE) : u->is_admin ? ACCESS(MANAGER) : u->sales_access;
+    int level = crm_readmodel_user_level(act_user(call, user_id));
     int err, r = readable(call, level, user_id, crm_doc_model(doc->model), doc->id, &err);
     if (r < 0)
         return crm_call_fail_db(call, err);

@@ -6,6 +6,7 @@
 #include "crm_access.h"
 #include "crm_arena.h"
 #include "crm_outbox.h"
+#include "crm_readmodel.h"
 #include "crm_rpc_server.h"
 #include "crm_store.h"
 
@@ -13,7 +14,10 @@
  * tracking messages built from pipeline's events, call records, attachments),
  * phone calls, meetings and the calendar. */
 
-#define ACTIVITIES_SCHEMA 1
+#define ACTIVITIES_SCHEMA 2
+/* The first schema whose documents and users are crm.common.v1 records;
+ * schema 1's had the same layout, checked on upgrade. */
+#define ACTIVITIES_SCHEMA_READMODEL 2
 
 typedef Crm__Activities__V1__Message message_t;
 typedef Crm__Activities__V1__Call call_t;
@@ -37,8 +41,7 @@ typedef struct {
     MDB_dbi calls_by_doc;    /* model, doc, at, id → "" */
     MDB_dbi meetings;        /* id → Meeting */
     MDB_dbi calendar;        /* user, start, kind, id → "" (calls not cancelled, meetings) */
-    MDB_dbi docs;            /* model, id → DocInfo (from pipeline's events) */
-    MDB_dbi users;           /* id → UserInfo (from identity's events) */
+    crm_readmodel_t readmodel; /* docs: model, id → DocInfo; users: id → UserInfo */
     MDB_dbi outbox_dbi;
 } activities_t;
 
@@ -56,7 +59,7 @@ int act_check_doc(crm_call_t *call, const char *field, const doc_t *doc);
  * on a storage error (set). */
 int act_doc_readable(crm_call_t *call, const doc_t *doc);
 /* The user from identity's events, in the call's arena, or NULL if unknown. */
-Crm__Activities__V1__UserInfo *act_user(activities_t *a, MDB_txn *txn, crm_arena_t *arena, int64_t id);
+crm_userinfo_t *act_user(crm_call_t *call, int64_t id);
 /* Checks that user_id is an active user (with sales access if sales).
  * Returns 0 or -1 with invalid_argument naming field. */
 int act_check_user(crm_call_t *call, const char *field, int64_t user_id, int sales);
@@ -67,7 +70,7 @@ int act_check_reader(crm_call_t *call, const char *field, int64_t user_id, const
 
 /* --- keys (access.c) ------------------------------------------------------- */
 
-#define ACT_DOC_KEY 9   /* model, id */
+#define ACT_DOC_KEY CRM_DOC_KEY /* model, id */
 #define ACT_TIME_KEY 25 /* model, id, at, record id */
 void act_doc_key(uint8_t out[ACT_DOC_KEY], int model, int64_t id);
 void act_doc_time_key(uint8_t out[ACT_TIME_KEY], int model, int64_t doc_id, int64_t at, int64_t id);

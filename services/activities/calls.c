@@ -168,8 +168,7 @@ int act_schedule_call(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
         return -1;
     char when[40];
     crm_format_time(when, sizeof when, c->at);
-    activities_t *a = crm_call_ctx(call);
-    Crm__Activities__V1__UserInfo *u = act_user(a, crm_call_txn(call), crm_call_arena(call), resp);
+    crm_userinfo_t *u = act_user(call, resp);
     const char *body = crm_arena_printf(crm_call_arena(call), "Call scheduled for %s with %s: %s", when,
                                         u && *u->name ? u->name : "its responsible", c->summary);
     if (save_call(call, c, "call.scheduled", body) != 0)

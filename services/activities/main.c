@@ -62,19 +62,20 @@ int main(int argc, char **argv)
                   CRM_LIMIT_ATTACHMENT);
         return 2;
     }
-    activities_t a = {.max_attachment = max_attachment};
+    activities_t a = {.max_attachment = max_attachment, .readmodel.keeps_docs = 1};
     const crm_store_dbi_t dbis[] = {
         {"messages", 0, &a.messages},       {"chatter", 0, &a.chatter},
         {"attachments", 0, &a.attachments}, {"blobs", 0, &a.blobs},
         {"calls", 0, &a.calls},             {"calls_by_time", 0, &a.calls_by_time},
         {"calls_by_resp", 0, &a.calls_by_resp}, {"calls_by_doc", 0, &a.calls_by_doc},
         {"meetings", 0, &a.meetings},       {"calendar", 0, &a.calendar},
-        {"docs", 0, &a.docs},               {"users", 0, &a.users},
+        {"docs", 0, &a.readmodel.docs},     {"users", 0, &a.readmodel.users},
         {"outbox", 0, &a.outbox_dbi},
     };
     const char *err;
     a.store = crm_store_open(data_dir, dbis, sizeof dbis / sizeof dbis[0], ACTIVITIES_SCHEMA, 0, &err);
-    if (!a.store)
+    if (!a.store ||
+        crm_readmodel_upgrade(&a.readmodel, a.store, &(crm_readmodel_layout_t){.since = ACTIVITIES_SCHEMA_READMODEL}) != 0)
         return 1;
     a.outbox = crm_outbox_new("activities", a.outbox_dbi);
     /* its events tell what it had applied of others' (identity's, ...) */

@@ -39,7 +39,6 @@ int act_message_store(activities_t *a, MDB_txn *txn, message_t *m, int64_t actor
 /* A message by the caller, now, on doc; its id is not yet taken. */
 static message_t *new_message(crm_call_t *call, const doc_t *doc, int kind, const char *body)
 {
-    activities_t *a = crm_call_ctx(call);
     const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
     message_t *m = crm_call_new(call, &crm__activities__v1__message__descriptor);
     doc_t *d = crm_call_new(call, &crm__common__v1__doc_ref__descriptor);
@@ -48,7 +47,7 @@ static message_t *new_message(crm_call_t *call, const doc_t *doc, int kind, cons
     m->doc = d;
     m->kind = kind;
     m->author_id = p->user_id;
-    Crm__Activities__V1__UserInfo *u = act_user(a, crm_call_txn(call), crm_call_arena(call), p->user_id);
+    crm_userinfo_t *u = act_user(call, p->user_id);
     m->author_name = u && *u->name ? u->name : p->login;
     m->at = crm_call_now(call);
     m->body = (char *)body;

@@ -3,8 +3,8 @@
  * message each pipeline change gives, written in the same transaction that
  * moves the consumer's cursor, so each exists exactly once. */
 #include "activities.h"
-#include "identity.pb-c.h"
 #include "pipeline.pb-c.h"
+#include "crm_consumer.h"
 #include "crm_tracking.h"
 
 #include <string.h>
@@ -40,14 +40,7 @@ static void add_tracking(crm_arena_t *arena, message_t *m, Crm__Pipeline__V1__Fi
     m->body = crm_tracking_text(arena, changes, n, headline, add_value, m, NULL);
 }
 
-/* --- read models -------------------------------------------------------------- */
-
-static int put_doc(activities_t *a, MDB_txn *txn, int model, int64_t id, const Crm__Activities__V1__DocInfo *d)
-{
-    uint8_t key[ACT_DOC_KEY];
-    act_doc_key(key, model, id);
-    return crm_db_put_msg(txn, a->docs, key, sizeof key, &d->base);
-}
+/* --- read models and tracking ------------------------------------------------ */
 
 static message_t *tracking_message(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Event *ev, int model,
                                    int64_t doc_id)
@@ -62,28 +55,23 @@ static message_t *tracking_message(activities_t *a, MDB_txn *txn, const Crm__Eve
     m->doc = d;
     m->kind = KIND(TRACKING);
     m->author_id = ev->actor_id;
-    Crm__Activities__V1__UserInfo *u = act_user(a, txn, arena, ev->actor_id);
+    crm_userinfo_t *u = crm_readmodel_user(&a->readmodel, txn, arena, ev->actor_id);
     m->author_name = u ? u->name : "";
     m->at = ev->at;
     m->event = ev->type;
     return m;
 }
 
-static int apply_lead(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Event *ev)
+/* The tracking message of a lead event, if it gives one; kept is the read
+ * model's verdict on the event (0 or CRM_CONSUMER_UNCHANGED). */
+static int apply_lead(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Event *ev, int kept)
 {
     crm_arena_t *arena = a->apply_arena;
     Crm__Pipeline__V1__LeadEvent *e =
         crm__pipeline__v1__lead_event__unpack(crm_arena_allocator(arena), ev->payload.len, ev->payload.data);
     if (!e || !e->lead || e->lead->id <= 0)
-        return 0; /* a malformed payload can never be applied: skip it rather than stall */
+        return kept;
     const Crm__Pipeline__V1__Lead *l = e->lead;
-    Crm__Activities__V1__DocInfo d = CRM__ACTIVITIES__V1__DOC_INFO__INIT;
-    d.salesperson_id = l->salesperson_id;
-    d.team_id = l->team_id;
-    d.name = l->name;
-    int rc = put_doc(a, txn, ACT_LEAD, l->id, &d);
-    if (rc)
-        return rc;
     int opportunity = l->type == CRM__PIPELINE__V1__LEAD_TYPE__LEAD_TYPE_OPPORTUNITY;
     const char *headline = NULL;
     if (!strcmp(ev->type, "lead.created"))
@@ -95,41 +83,24 @@ static int apply_lead(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Even
     else if (!strcmp(ev->type, "lead.lost"))
         headline = opportunity ? "Opportunity lost" : "Lead lost";
     else if (strcmp(ev->type, "lead.updated"))
-        return 0;
+        return kept;
     message_t *m = tracking_message(a, txn, ev, ACT_LEAD, l->id);
     add_tracking(arena, m, e->changes, e->n_changes, headline);
     if (!headline && !m->n_tracking)
-        return 0; /* an edit of untracked fields (name, notes, ...) leaves no trace */
+        return kept; /* an edit of untracked fields (name, notes, ...) leaves no trace */
     return act_message_store(a, txn, m, ev->actor_id);
 }
 
-static int apply_customer(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Event *ev)
-{
-    Crm__Pipeline__V1__CustomerEvent *e = crm__pipeline__v1__customer_event__unpack(
-        crm_arena_allocator(a->apply_arena), ev->payload.len, ev->payload.data);
-    if (!e || !e->customer || e->customer->id <= 0)
-        return 0;
-    Crm__Activities__V1__DocInfo d = CRM__ACTIVITIES__V1__DOC_INFO__INIT;
-    d.salesperson_id = e->customer->salesperson_id;
-    d.team_id = e->customer->team_id;
-    d.name = e->customer->name;
-    return put_doc(a, txn, ACT_CUSTOMER, e->customer->id, &d);
-}
-
-static int apply_quotation(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Event *ev)
+/* The chatter message of a quotation made, on the document it was made
+ * from; kept as for apply_lead. */
+static int apply_quotation(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Event *ev, int kept)
 {
     crm_arena_t *arena = a->apply_arena;
     Crm__Pipeline__V1__QuotationEvent *e = crm__pipeline__v1__quotation_event__unpack(
         crm_arena_allocator(arena), ev->payload.len, ev->payload.data);
-    if (!e || !e->quotation || e->quotation->id <= 0)
-        return 0;
+    if (!e || !e->quotation || e->quotation->id <= 0 || strcmp(ev->type, "quotation.created"))
+        return kept;
     const Crm__Pipeline__V1__Quotation *q = e->quotation;
-    Crm__Activities__V1__DocInfo d = CRM__ACTIVITIES__V1__DOC_INFO__INIT;
-    d.opportunity_id = q->opportunity_id;
-    d.name = q->name;
-    int rc = put_doc(a, txn, ACT_QUOTATION, q->id, &d);
-    if (rc || strcmp(ev->type, "quotation.created"))
-        return rc;
     /* "Make Quotation" is told on the opportunity it was made from */
     message_t *m = q->opportunity_id ? tracking_message(a, txn, ev, ACT_LEAD, q->opportunity_id)
                                      : tracking_message(a, txn, ev, ACT_QUOTATION, q->id);
@@ -143,30 +114,19 @@ int act_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Eve
 {
     activities_t *a = arg;
     crm_arena_reset(a->apply_arena);
+    int rc = crm_readmodel_apply(&a->readmodel, txn, a->apply_arena, ev);
+    if (rc && rc != CRM_CONSUMER_UNCHANGED)
+        return rc;
     if (!strncmp(ev->type, "lead.", 5))
-        return apply_lead(a, txn, ev);
-    if (!strncmp(ev->type, "customer.", 9))
-        return apply_customer(a, txn, ev);
+        return apply_lead(a, txn, ev, rc);
     if (!strncmp(ev->type, "quotation.", 10))
-        return apply_quotation(a, txn, ev);
-    return 0;
+        return apply_quotation(a, txn, ev, rc);
+    return rc;
 }
 
 int act_apply_identity_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev)
 {
     activities_t *a = arg;
-    if (strcmp(ev->type, "user.created") && strcmp(ev->type, "user.updated"))
-        return 0;
     crm_arena_reset(a->apply_arena);
-    Crm__Identity__V1__UserEvent *e = crm__identity__v1__user_event__unpack(
-        crm_arena_allocator(a->apply_arena), ev->payload.len, ev->payload.data);
-    if (!e || !e->user || e->user->id <= 0)
-        return 0;
-    Crm__Activities__V1__UserInfo u = CRM__ACTIVITIES__V1__USER_INFO__INIT;
-    u.id = e->user->id;
-    u.name = e->user->name;
-    u.active = e->user->active;
-    u.sales_access = (int32_t)e->user->sales_access;
-    u.is_admin = e->user->is_admin;
-    return crm_db_put_id(txn, a->users, (uint64_t)u.id, &u.base);
+    return crm_readmodel_apply(&a->readmodel, txn, a->apply_arena, ev);
 }

@@ -8,17 +8,10 @@
 #include <string.h>
 
 #define CODE(x) CRM__RPC__V1__CODE__CODE_##x
-#define ACCESS(x) CRM__COMMON__V1__SALES_ACCESS__SALES_ACCESS_##x
-
-void ntf_doc_key(uint8_t out[NTF_DOC_KEY], int model, int64_t id)
-{
-    out[0] = (uint8_t)model;
-    crm_key_put_u64(out + 1, (uint64_t)id);
-}
 
 void ntf_follower_key(uint8_t out[NTF_FOLLOWER_KEY], int model, int64_t id, int64_t user)
 {
-    ntf_doc_key(out, model, id);
+    crm_doc_key(out, model, id);
     crm_key_put_u64(out + NTF_DOC_KEY, (uint64_t)user);
 }
 
@@ -26,23 +19,6 @@ void ntf_user_key(uint8_t out[NTF_USER_KEY], int64_t user, int64_t entry)
 {
     crm_key_put_u64(out, (uint64_t)user);
     crm_key_put_u64(out + 8, (uint64_t)entry);
-}
-
-int ntf_doc_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int model, int64_t id, docinfo_t **out)
-{
-    uint8_t key[NTF_DOC_KEY];
-    ntf_doc_key(key, model, id);
-    return crm_db_get_msg(txn, n->docs, key, sizeof key, &crm__notifications__v1__doc_info__descriptor,
-                          crm_arena_allocator(arena), (void **)out);
-}
-
-userinfo_t *ntf_user_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int64_t id)
-{
-    userinfo_t *u;
-    if (id <= 0 || crm_db_get_id(txn, n->users, (uint64_t)id, &crm__notifications__v1__user_info__descriptor,
-                                 crm_arena_allocator(arena), (void **)&u) != 0)
-        return NULL;
-    return u;
 }
 
 int ntf_state_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int64_t user, inbox_state_t **out)
@@ -57,48 +33,32 @@ int ntf_state_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int64_t 
     return rc;
 }
 
-int ntf_owner_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int model, int64_t id, ntf_owner_t *out)
+int ntf_doc_stream_get(notifications_t *n, MDB_txn *txn, int model, int64_t id, uint64_t *seq)
 {
-    docinfo_t *d;
-    int rc = ntf_doc_get(n, txn, arena, model, id, &d);
-    return rc ? rc : ntf_owner_of(n, txn, arena, model, d, out);
-}
-
-int ntf_owner_of(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int model, const docinfo_t *d,
-                 ntf_owner_t *out)
-{
-    if (model == NTF_QUOTATION && d->opportunity_id) {
-        docinfo_t *opportunity;
-        int rc = ntf_doc_get(n, txn, arena, NTF_LEAD, d->opportunity_id, &opportunity);
-        if (rc && rc != MDB_NOTFOUND)
-            return rc;
-        if (rc == 0) {
-            model = NTF_LEAD;
-            d = opportunity;
-        }
-    }
-    out->model = model;
-    out->salesperson_id = model == NTF_QUOTATION ? 0 : d->salesperson_id;
-    return 0;
-}
-
-int ntf_level_reads(int level, int64_t user_id, const ntf_owner_t *o)
-{
-    if (level == ACCESS(NONE))
+    uint8_t key[CRM_DOC_KEY];
+    crm_doc_key(key, model, id);
+    MDB_val k = {sizeof key, key}, d;
+    int rc = mdb_get(txn, n->doc_streams, &k, &d);
+    *seq = 0;
+    if (rc == MDB_NOTFOUND)
         return 0;
-    if (o->model == NTF_QUOTATION)
-        return level != ACCESS(OWN_LEADS);
-    return o->model == NTF_CUSTOMER || crm_lead_visible(level, user_id, o->salesperson_id);
+    if (rc == 0 && d.mv_size != 8)
+        return MDB_CORRUPTED;
+    if (rc == 0)
+        *seq = crm_key_get_u64(d.mv_data);
+    return rc;
 }
 
-int ntf_user_reads(const userinfo_t *user, const ntf_owner_t *o)
+int ntf_doc_stream_put(notifications_t *n, MDB_txn *txn, int model, int64_t id, uint64_t seq)
 {
-    if (!user || !user->active)
-        return 0;
-    return ntf_level_reads(user->is_admin ? ACCESS(MANAGER) : user->sales_access, user->id, o);
+    uint8_t key[CRM_DOC_KEY], val[8];
+    crm_doc_key(key, model, id);
+    crm_key_put_u64(val, seq);
+    MDB_val k = {sizeof key, key}, d = {sizeof val, val};
+    return mdb_put(txn, n->doc_streams, &k, &d, 0);
 }
 
-int ntf_check_doc(crm_call_t *call, const doc_t *doc, ntf_owner_t *owner)
+int ntf_check_doc(crm_call_t *call, const doc_t *doc, crm_doc_owner_t *owner)
 {
     if (crm_call_require_sales(call) != 0)
         return -1;
@@ -110,10 +70,11 @@ int ntf_check_doc(crm_call_t *call, const doc_t *doc, ntf_owner_t *owner)
     if (doc->id <= 0)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "doc.id", "doc.id must be a positive id");
     const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
-    int rc = ntf_owner_get(crm_call_ctx(call), crm_call_txn(call), crm_call_arena(call), model, doc->id, owner);
+    notifications_t *n = crm_call_ctx(call);
+    int rc = crm_readmodel_owner(&n->readmodel, crm_call_txn(call), crm_call_arena(call), model, doc->id, owner);
     if (rc && rc != MDB_NOTFOUND)
         return crm_call_fail_db(call, rc);
-    if (rc || !ntf_level_reads(crm_sales_level(p), p->user_id, owner))
+    if (rc || !crm_level_reads(crm_sales_level(p), p->user_id, owner))
         return crm_call_fail(call, CODE(NOT_FOUND), "doc.id", "no %s %lld", doc->model, (long long)doc->id);
     return model;
 }

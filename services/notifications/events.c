@@ -6,26 +6,12 @@
 #include "notifications.h"
 #include "activities.pb-c.h"
 #include "crm_tracking.h"
-#include "identity.pb-c.h"
 #include "pipeline.pb-c.h"
 
 #include <string.h>
 
 #define KIND(x) CRM__ACTIVITIES__V1__MESSAGE_KIND__MESSAGE_KIND_##x
 #define SUMMARY_MAX 280 /* bytes of a comment shown in the inbox */
-
-/* Keeps what is known of a document, and its stream counter. */
-static int put_doc(notifications_t *n, MDB_txn *txn, int model, int64_t id, docinfo_t *d)
-{
-    docinfo_t *old;
-    int rc = ntf_doc_get(n, txn, n->apply_arena, model, id, &old);
-    if (rc && rc != MDB_NOTFOUND)
-        return rc;
-    d->stream_seq = rc == 0 ? old->stream_seq : 0;
-    uint8_t key[NTF_DOC_KEY];
-    ntf_doc_key(key, model, id);
-    return crm_db_put_msg(txn, n->docs, key, sizeof key, &d->base);
-}
 
 /* The subtypes a lead event's changes match. */
 static unsigned lead_subtypes(const Crm__Events__V1__Event *ev, const Crm__Pipeline__V1__LeadEvent *e)
@@ -47,21 +33,17 @@ static unsigned lead_subtypes(const Crm__Events__V1__Event *ev, const Crm__Pipel
     return bits;
 }
 
-static int apply_lead(notifications_t *n, MDB_txn *txn, const Crm__Events__V1__Event *ev)
+/* Who follows a lead event's lead and what they are told; kept is the read
+ * model's verdict on the event (0 or CRM_CONSUMER_UNCHANGED). */
+static int apply_lead(notifications_t *n, MDB_txn *txn, const Crm__Events__V1__Event *ev, int kept)
 {
     crm_arena_t *arena = n->apply_arena;
     Crm__Pipeline__V1__LeadEvent *e =
         crm__pipeline__v1__lead_event__unpack(crm_arena_allocator(arena), ev->payload.len, ev->payload.data);
     if (!e || !e->lead || e->lead->id <= 0)
-        return CRM_CONSUMER_UNCHANGED; /* a malformed payload can never be applied: skip it rather than stall */
+        return kept;
     const Crm__Pipeline__V1__Lead *l = e->lead;
-    docinfo_t d = CRM__NOTIFICATIONS__V1__DOC_INFO__INIT;
-    d.salesperson_id = l->salesperson_id;
-    d.team_id = l->team_id;
-    d.name = l->name;
-    int rc = put_doc(n, txn, NTF_LEAD, l->id, &d);
-    if (rc)
-        return rc;
+    int rc;
     int created = !strcmp(ev->type, "lead.created");
     unsigned subtypes = lead_subtypes(ev, e);
     /* the creator and whoever is assigned follow the lead, as in OpenERP:
@@ -72,13 +54,15 @@ static int apply_lead(notifications_t *n, MDB_txn *txn, const Crm__Events__V1__E
     if (assignee && !(created && assignee == ev->actor_id) &&
         (rc = ntf_auto_follow(n, txn, NTF_LEAD, l->id, assignee, ev->at)) != 0)
         return rc;
+    if (created || assignee)
+        kept = 0; /* a following may have been written */
 
     int opportunity = l->type == CRM__PIPELINE__V1__LEAD_TYPE__LEAD_TYPE_OPPORTUNITY;
     const char *headline = NULL;
     ntf_change_t c = {.model = NTF_LEAD, .doc_id = l->id, .subtypes = subtypes, .ev = ev};
     /* converted, won and lost are news of the status, whatever else moved */
     if (created) {
-        userinfo_t *sp = ntf_user_get(n, txn, arena, l->salesperson_id);
+        crm_userinfo_t *sp = crm_readmodel_user(&n->readmodel, txn, arena, l->salesperson_id);
         headline = crm_arena_printf(arena, "%s created, assigned to %s", opportunity ? "Opportunity" : "Lead",
                                     sp ? sp->name : "a salesperson");
         c.headline = SUBTYPE(ASSIGNED);
@@ -92,41 +76,25 @@ static int apply_lead(notifications_t *n, MDB_txn *txn, const Crm__Events__V1__E
         headline = opportunity ? "Opportunity lost" : "Lead lost";
         c.headline = SUBTYPE(STATUS_CHANGED);
     } else if (strcmp(ev->type, "lead.updated")) {
-        return 0;
+        return kept;
     }
     if (!c.subtypes)
-        return 0; /* revenue, probability, name, ...: in the chatter, told to nobody */
+        return kept; /* revenue, probability, name, ...: in the chatter, told to nobody */
     c.summary = crm_tracking_text(arena, e->changes, e->n_changes, headline, NULL, NULL, NULL);
     return ntf_deliver(n, txn, &c);
 }
 
-static int apply_customer(notifications_t *n, MDB_txn *txn, const Crm__Events__V1__Event *ev)
-{
-    Crm__Pipeline__V1__CustomerEvent *e = crm__pipeline__v1__customer_event__unpack(
-        crm_arena_allocator(n->apply_arena), ev->payload.len, ev->payload.data);
-    if (!e || !e->customer || e->customer->id <= 0)
-        return CRM_CONSUMER_UNCHANGED;
-    docinfo_t d = CRM__NOTIFICATIONS__V1__DOC_INFO__INIT;
-    d.salesperson_id = e->customer->salesperson_id;
-    d.team_id = e->customer->team_id;
-    d.name = e->customer->name;
-    return put_doc(n, txn, NTF_CUSTOMER, e->customer->id, &d);
-}
-
-static int apply_quotation(notifications_t *n, MDB_txn *txn, const Crm__Events__V1__Event *ev)
+/* A quotation made is news for its opportunity's followers; kept as for
+ * apply_lead. */
+static int apply_quotation(notifications_t *n, MDB_txn *txn, const Crm__Events__V1__Event *ev, int kept)
 {
     crm_arena_t *arena = n->apply_arena;
     Crm__Pipeline__V1__QuotationEvent *e = crm__pipeline__v1__quotation_event__unpack(
         crm_arena_allocator(arena), ev->payload.len, ev->payload.data);
-    if (!e || !e->quotation || e->quotation->id <= 0)
-        return CRM_CONSUMER_UNCHANGED;
+    if (!e || !e->quotation || e->quotation->id <= 0 || strcmp(ev->type, "quotation.created") ||
+        !e->quotation->opportunity_id)
+        return kept;
     const Crm__Pipeline__V1__Quotation *q = e->quotation;
-    docinfo_t d = CRM__NOTIFICATIONS__V1__DOC_INFO__INIT;
-    d.opportunity_id = q->opportunity_id;
-    d.name = q->name;
-    int rc = put_doc(n, txn, NTF_QUOTATION, q->id, &d);
-    if (rc || strcmp(ev->type, "quotation.created") || !q->opportunity_id)
-        return rc;
     /* "Make Quotation" is news for the opportunity's followers */
     char amount[64];
     crm_format_money(amount, sizeof amount, q->amount, q->currency);
@@ -139,13 +107,14 @@ int ntf_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Eve
 {
     notifications_t *n = arg;
     crm_arena_reset(n->apply_arena);
+    int rc = crm_readmodel_apply(&n->readmodel, txn, n->apply_arena, ev);
+    if (rc && rc != CRM_CONSUMER_UNCHANGED)
+        return rc;
     if (!strncmp(ev->type, "lead.", 5))
-        return apply_lead(n, txn, ev);
-    if (!strncmp(ev->type, "customer.", 9))
-        return apply_customer(n, txn, ev);
+        return apply_lead(n, txn, ev, rc);
     if (!strncmp(ev->type, "quotation.", 10))
-        return apply_quotation(n, txn, ev);
-    return CRM_CONSUMER_UNCHANGED; /* stages, tags, ...: nothing kept here */
+        return apply_quotation(n, txn, ev, rc);
+    return rc;
 }
 
 /* The first SUMMARY_MAX bytes of a comment, cut on a character boundary. */
@@ -189,18 +158,6 @@ int ntf_apply_activities_event(void *arg, MDB_txn *txn, const Crm__Events__V1__E
 int ntf_apply_identity_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev)
 {
     notifications_t *n = arg;
-    if (strcmp(ev->type, "user.created") && strcmp(ev->type, "user.updated"))
-        return CRM_CONSUMER_UNCHANGED;
     crm_arena_reset(n->apply_arena);
-    Crm__Identity__V1__UserEvent *e = crm__identity__v1__user_event__unpack(
-        crm_arena_allocator(n->apply_arena), ev->payload.len, ev->payload.data);
-    if (!e || !e->user || e->user->id <= 0)
-        return CRM_CONSUMER_UNCHANGED;
-    userinfo_t u = CRM__NOTIFICATIONS__V1__USER_INFO__INIT;
-    u.id = e->user->id;
-    u.name = e->user->name;
-    u.active = e->user->active;
-    u.sales_access = (int32_t)e->user->sales_access;
-    u.is_admin = e->user->is_admin;
-    return crm_db_put_id(txn, n->users, (uint64_t)u.id, &u.base);
+    return crm_readmodel_apply(&n->readmodel, txn, n->apply_arena, ev);
 }

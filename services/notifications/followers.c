@@ -39,7 +39,7 @@ static follower_t *follower_reply(crm_call_t *call, follower_t *f, const doc_t *
     notifications_t *n = crm_call_ctx(call);
     f->doc = (doc_t *)doc;
     f->user_id = user;
-    userinfo_t *u = ntf_user_get(n, crm_call_txn(call), crm_call_arena(call), user);
+    crm_userinfo_t *u = crm_readmodel_user(&n->readmodel, crm_call_txn(call), crm_call_arena(call), user);
     f->user_name = u ? u->name : "";
     f->subtypes = crm_arena_alloc(crm_call_arena(call), sizeof *f->subtypes * SUBTYPE_MAX);
     for (int s = 1; s <= SUBTYPE_MAX; s++)
@@ -54,7 +54,7 @@ static follower_t *follower_reply(crm_call_t *call, follower_t *f, const doc_t *
  * the caller may manage on this document; a user added (reader set) must be
  * active and able to read it, one removed need not (a manager clears out
  * those who left). Returns the user id, or -1 with the error set. */
-static int64_t target_user(crm_call_t *call, const ntf_owner_t *owner, const doc_t *doc, int64_t requested,
+static int64_t target_user(crm_call_t *call, const crm_doc_owner_t *owner, const doc_t *doc, int64_t requested,
                            int reader)
 {
     const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
@@ -69,11 +69,11 @@ static int64_t target_user(crm_call_t *call, const ntf_owner_t *owner, const doc
     if (!reader)
         return requested;
     notifications_t *n = crm_call_ctx(call);
-    userinfo_t *u = ntf_user_get(n, crm_call_txn(call), crm_call_arena(call), requested);
+    crm_userinfo_t *u = crm_readmodel_user(&n->readmodel, crm_call_txn(call), crm_call_arena(call), requested);
     if (!u || !u->active)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "userId", "user %lld is not an active user",
                              (long long)requested);
-    if (!ntf_user_reads(u, owner))
+    if (!crm_readmodel_user_reads(u, owner))
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "userId", "user %lld may not see %s %lld",
                              (long long)requested, doc->model, (long long)doc->id);
     return requested;
@@ -83,7 +83,7 @@ static int64_t target_user(crm_call_t *call, const ntf_owner_t *owner, const doc
  * the subtypes asked, the user concerned and their record, if any. */
 typedef struct {
     int model;
-    ntf_owner_t owner;
+    crm_doc_owner_t owner;
     unsigned bits;
     int64_t user;
     uint8_t key[NTF_FOLLOWER_KEY];
@@ -160,7 +160,7 @@ int ntf_list_followers(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
     const Crm__Notifications__V1__ListFollowersRequest *r = (const void *)in;
     Crm__Notifications__V1__ListFollowersReply *reply = (void *)out;
     notifications_t *n = crm_call_ctx(call);
-    ntf_owner_t owner;
+    crm_doc_owner_t owner;
     int model = ntf_check_doc(call, r->doc, &owner);
     if (model < 0)
         return -1;

@@ -36,8 +36,8 @@ static int put_flag(MDB_txn *txn, MDB_dbi dbi, int64_t user, int64_t id, uint8_t
 #define ENTRY_COUNTER "notification"
 
 /* One entry in user's inbox, numbered ++*last_id. Returns an LMDB code. */
-static int write_entry(notifications_t *n, MDB_txn *txn, const ntf_change_t *c, docinfo_t *doc, int64_t user,
-                       int subtype, const char *author_name, uint64_t *last_id)
+static int write_entry(notifications_t *n, MDB_txn *txn, const ntf_change_t *c, const crm_docinfo_t *doc,
+                       uint64_t *doc_seq, int64_t user, int subtype, const char *author_name, uint64_t *last_id)
 {
     crm_arena_t *arena = n->apply_arena;
     inbox_state_t *st;
@@ -47,7 +47,7 @@ static int write_entry(notifications_t *n, MDB_txn *txn, const ntf_change_t *c, 
     uint64_t id = ++*last_id;
     st->unread++;
     st->stream_seq++;
-    doc->stream_seq++;
+    ++*doc_seq;
     doc_t ref = CRM__COMMON__V1__DOC_REF__INIT;
     ref.model = (char *)crm_doc_model_name(c->model);
     ref.id = c->doc_id;
@@ -66,7 +66,7 @@ static int write_entry(notifications_t *n, MDB_txn *txn, const ntf_change_t *c, 
     entry_t e = CRM__NOTIFICATIONS__V1__INBOX_ENTRY__INIT;
     e.notification = &m;
     e.user_seq = st->stream_seq;
-    e.doc_seq = doc->stream_seq;
+    e.doc_seq = *doc_seq;
     if ((rc = crm_db_put_id(txn, n->inbox, id, &e.base)) != 0 ||
         (rc = put_flag(txn, n->by_user, user, (int64_t)id, FLAG_UNREAD)) != 0)
         return rc;
@@ -78,25 +78,26 @@ int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *c)
     crm_arena_t *arena = n->apply_arena;
     if (!c->subtypes)
         return 0;
-    docinfo_t *doc;
-    ntf_owner_t owner;
-    int rc = ntf_doc_get(n, txn, arena, c->model, c->doc_id, &doc);
+    crm_docinfo_t *doc;
+    crm_doc_owner_t owner;
+    int rc = crm_readmodel_doc(&n->readmodel, txn, arena, c->model, c->doc_id, &doc);
     if (rc == 0)
-        rc = ntf_owner_of(n, txn, arena, c->model, doc, &owner);
+        rc = crm_readmodel_owner_of(&n->readmodel, txn, arena, c->model, doc, &owner);
     if (rc)
         return rc == MDB_NOTFOUND ? 0 : rc; /* nobody can follow what nobody knows */
-    userinfo_t *author = ntf_user_get(n, txn, arena, c->ev->actor_id);
+    crm_userinfo_t *author = crm_readmodel_user(&n->readmodel, txn, arena, c->ev->actor_id);
     const char *author_name = author ? author->name : "";
     uint8_t key[NTF_FOLLOWER_KEY];
     ntf_follower_key(key, c->model, c->doc_id, 0);
     /* numbered here and stored once, not read and written per entry */
-    uint64_t last_id;
-    if ((rc = crm_store_counter_get(n->store, txn, ENTRY_COUNTER, &last_id)) != 0)
+    uint64_t last_id, before;
+    if ((rc = crm_store_counter_get(n->store, txn, ENTRY_COUNTER, &last_id)) != 0 ||
+        (rc = ntf_doc_stream_get(n, txn, c->model, c->doc_id, &before)) != 0)
         return rc;
+    uint64_t doc_seq = before;
     MDB_cursor *cur;
     if ((rc = mdb_cursor_open(txn, n->followers, &cur)) != 0)
         return rc;
-    uint64_t before = doc->stream_seq;
     MDB_val k = {sizeof key, key}, d;
     for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
         if (k.mv_size != NTF_FOLLOWER_KEY || memcmp(k.mv_data, key, NTF_DOC_KEY) != 0)
@@ -124,20 +125,18 @@ int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *c)
          * deactivated) hears nothing more; the following stays for when
          * access comes back */
         /* the cursor stays valid across puts to other databases */
-        if (ntf_user_reads(ntf_user_get(n, txn, arena, user), &owner) &&
-            (rc = write_entry(n, txn, c, doc, user, subtype, author_name, &last_id)) != 0)
+        if (crm_readmodel_user_reads(crm_readmodel_user(&n->readmodel, txn, arena, user), &owner) &&
+            (rc = write_entry(n, txn, c, doc, &doc_seq, user, subtype, author_name, &last_id)) != 0)
             break;
     }
     mdb_cursor_close(cur);
     if (rc && rc != MDB_NOTFOUND)
         return rc;
-    if (doc->stream_seq == before)
+    if (doc_seq == before)
         return 0; /* nobody told */
     if ((rc = crm_store_counter_put(n->store, txn, ENTRY_COUNTER, last_id)) != 0)
         return rc;
-    uint8_t dkey[NTF_DOC_KEY];
-    ntf_doc_key(dkey, c->model, c->doc_id);
-    return crm_db_put_msg(txn, n->docs, dkey, sizeof dkey, &doc->base);
+    return ntf_doc_stream_put(n, txn, c->model, c->doc_id, doc_seq);
 }
 
 /* --- reading the inbox ---------------------------------------------------------- */
@@ -437,7 +436,8 @@ static int64_t prefs_user(crm_call_t *call, int64_t requested)
         return p->user_id;
     if (!p->is_admin)
         return crm_call_fail(call, CODE(PERMISSION_DENIED), "userId", "only an administrator may see or change others' preferences");
-    if (!ntf_user_get(crm_call_ctx(call), crm_call_txn(call), crm_call_arena(call), requested))
+    notifications_t *n = crm_call_ctx(call);
+    if (!crm_readmodel_user(&n->readmodel, crm_call_txn(call), crm_call_arena(call), requested))
         return crm_call_fail(call, CODE(NOT_FOUND), "userId", "no user %lld", (long long)requested);
     return requested;
 }

@@ -59,19 +59,23 @@ int main(int argc, char **argv)
         crm_error("libsodium failed to initialise");
         return 2;
     }
-    notifications_t n = {0};
+    notifications_t n = {.readmodel.keeps_docs = 1};
     if (keep_read_s < 0) {
         crm_error("--inbox-keep-read-seconds must be 0 or more");
         return 2;
     }
     n.keep_read_us = keep_read_s * 1000000;
     const crm_store_dbi_t dbis[] = {
-        {"docs", 0, &n.docs},           {"users", 0, &n.users},   {"state", 0, &n.state},
+        {"docs", 0, &n.readmodel.docs}, {"users", 0, &n.readmodel.users}, {"state", 0, &n.state},
         {"followers", 0, &n.followers}, {"inbox", 0, &n.inbox},   {"by_user", 0, &n.by_user},
+        {"doc_streams", 0, &n.doc_streams},
     };
     const char *err;
     n.store = crm_store_open(data_dir, dbis, sizeof dbis / sizeof dbis[0], NOTIFICATIONS_SCHEMA, 0, &err);
-    if (!n.store)
+    if (!n.store ||
+        crm_readmodel_upgrade(&n.readmodel, n.store,
+                              &(crm_readmodel_layout_t){.since = NOTIFICATIONS_SCHEMA_READMODEL,
+                                                        .has_doc_streams = 1, .doc_streams = n.doc_streams}) != 0)
         return 1;
     n.apply_arena = crm_arena_new();
 

@@ -5,6 +5,7 @@
 #include <ev.h>
 #include "crm_access.h"
 #include "crm_arena.h"
+#include "crm_readmodel.h"
 #include "crm_rpc_server.h"
 #include "crm_store.h"
 #include "events.pb-c.h"
@@ -15,11 +16,13 @@
  * Entries are written from other services' events in the transaction that
  * moves the consumer's cursor, so each exists exactly once. */
 
-#define NOTIFICATIONS_SCHEMA 1
+#define NOTIFICATIONS_SCHEMA 2
+/* The first schema whose documents and users are crm.common.v1 records, a
+ * document's stream counter in doc_streams (schema 1 kept it in its record,
+ * moved there on upgrade). */
+#define NOTIFICATIONS_SCHEMA_READMODEL 2
 
 typedef Crm__Notifications__V1__Notification notification_t;
-typedef Crm__Notifications__V1__DocInfo docinfo_t;
-typedef Crm__Notifications__V1__UserInfo userinfo_t;
 typedef Crm__Notifications__V1__InboxState inbox_state_t;
 typedef Crm__Notifications__V1__FollowerRecord follower_rec_t;
 typedef Crm__Common__V1__DocRef doc_t;
@@ -35,8 +38,8 @@ typedef struct ntf_stream ntf_stream_t;
 typedef struct {
     crm_store_t *store;
     crm_arena_t *apply_arena; /* for one consumed event at a time */
-    MDB_dbi docs;      /* model, id → DocInfo (from pipeline's events) */
-    MDB_dbi users;     /* id → UserInfo (from identity's events) */
+    crm_readmodel_t readmodel; /* docs: model, id → DocInfo; users: id → UserInfo */
+    MDB_dbi doc_streams; /* model, id → entries published under "doc.<model>.<id>" (u64) */
     MDB_dbi state;     /* user → InboxState */
     MDB_dbi followers; /* model, id, user → FollowerRecord */
     MDB_dbi inbox;     /* entry id → InboxEntry */
@@ -58,46 +61,24 @@ extern const crm_method_t notifications_methods[];
 
 /* --- documents, users and access (access.c) ------------------------------ */
 
-#define NTF_DOC_KEY 9       /* model, id */
+#define NTF_DOC_KEY CRM_DOC_KEY /* model, id */
 #define NTF_FOLLOWER_KEY 17 /* model, id, user */
 #define NTF_USER_KEY 16     /* user, entry id */
-void ntf_doc_key(uint8_t out[NTF_DOC_KEY], int model, int64_t id);
 void ntf_follower_key(uint8_t out[NTF_FOLLOWER_KEY], int model, int64_t id, int64_t user);
 void ntf_user_key(uint8_t out[NTF_USER_KEY], int64_t user, int64_t entry);
 
-/* The document's record: 0, MDB_NOTFOUND or another LMDB code. */
-int ntf_doc_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int model, int64_t id, docinfo_t **out);
-/* The user's record, or NULL if unknown (or unreadable). */
-userinfo_t *ntf_user_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int64_t id);
 /* The user's inbox state; a user never seen has the defaults. Returns an LMDB code. */
 int ntf_state_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int64_t user, inbox_state_t **out);
 
-/* What the access rules need of a document, read once: whose it is. A
- * quotation counts as its opportunity; one made from none, or from an
- * opportunity not known here, is open to all but own-leads users. */
-typedef struct {
-    int model;              /* NTF_LEAD, NTF_CUSTOMER, or NTF_QUOTATION for such an orphan */
-    int64_t salesperson_id; /* a lead's or a customer's; 0: nobody */
-} ntf_owner_t;
-
-/* The document's owner: 0, MDB_NOTFOUND (unknown here) or another LMDB code. */
-int ntf_owner_get(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int model, int64_t id, ntf_owner_t *out);
-/* The same from the document's record d, already read. */
-int ntf_owner_of(notifications_t *n, MDB_txn *txn, crm_arena_t *arena, int model, const docinfo_t *d,
-                 ntf_owner_t *out);
-
-/* Whether a user of sales level `level` (a SalesAccess value) may read a
- * document of owner o. Can't fail. */
-int ntf_level_reads(int level, int64_t user_id, const ntf_owner_t *o);
-
-/* The same for a user as identity's events describe them (NULL: unknown,
- * and an inactive user reads nothing). */
-int ntf_user_reads(const userinfo_t *user, const ntf_owner_t *o);
+/* The entries published under the document's topic so far (0: none), and
+ * storing it. Return LMDB codes. */
+int ntf_doc_stream_get(notifications_t *n, MDB_txn *txn, int model, int64_t id, uint64_t *seq);
+int ntf_doc_stream_put(notifications_t *n, MDB_txn *txn, int model, int64_t id, uint64_t seq);
 
 /* Checks that the caller has sales access and may read doc (not_found
  * otherwise, so another salesperson's lead cannot be told from none).
  * Returns the model and fills *owner, or -1 with the call's error set. */
-int ntf_check_doc(crm_call_t *call, const doc_t *doc, ntf_owner_t *owner);
+int ntf_check_doc(crm_call_t *call, const doc_t *doc, crm_doc_owner_t *owner);
 
 /* --- followers (followers.c) ------------------------------------------------ */
 

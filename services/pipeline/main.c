@@ -86,7 +86,7 @@ int main(int argc, char **argv)
         {"leads", 0, &pl.leads},           {"customers", 0, &pl.customers},
         {"stages", 0, &pl.stages},         {"tags", 0, &pl.tags},
         {"lost_reasons", 0, &pl.lost_reasons}, {"quotations", 0, &pl.quotations},
-        {"users", 0, &pl.users},           {"teams", 0, &pl.teams},
+        {"users", 0, &pl.readmodel.users}, {"teams", 0, &pl.teams},
         {"by_stage", 0, &pl.by_stage},     {"by_salesperson", 0, &pl.by_salesperson},
         {"by_customer", 0, &pl.by_customer}, {"by_team", 0, &pl.by_team},
         {"by_tag", 0, &pl.by_tag},         {"cards_sp", 0, &pl.cards_sp},
@@ -95,8 +95,11 @@ int main(int argc, char **argv)
     };
     const char *err;
     pl.store = crm_store_open(data_dir, dbis, sizeof dbis / sizeof dbis[0], PIPELINE_SCHEMA, 0, &err);
-    if (!pl.store)
+    if (!pl.store ||
+        crm_readmodel_upgrade(&pl.readmodel, pl.store,
+                              &(crm_readmodel_layout_t){.since = PIPELINE_SCHEMA_READMODEL, .users_schema1 = 1}) != 0)
         return 1;
+    pl.apply_arena = crm_arena_new();
     pl.outbox = crm_outbox_new("pipeline", pl.outbox_dbi);
     /* its events tell what it had applied of others' (identity's, ...) */
     crm_outbox_set_after(pl.outbox, crm_consumer_positions, NULL);
@@ -130,6 +133,7 @@ int main(int argc, char **argv)
     crm_consumer_destroy(&identity);
     crm_curve_shutdown();
     zmq_ctx_term(zctx);
+    crm_arena_destroy(&pl.apply_arena);
     crm_outbox_destroy(&pl.outbox);
     crm_store_close(&pl.store);
     return 0;

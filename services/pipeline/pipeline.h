@@ -3,7 +3,9 @@
 
 #include <stdint.h>
 #include "crm_access.h"
+#include "crm_arena.h"
 #include "crm_outbox.h"
+#include "crm_readmodel.h"
 #include "crm_rpc_server.h"
 #include "crm_store.h"
 #include "pipeline.pb-c.h"
@@ -11,7 +13,10 @@
 /* The pipeline service: customers, leads and opportunities, stages and the
  * kanban, won/lost, quotations and reports. */
 
-#define PIPELINE_SCHEMA 1
+#define PIPELINE_SCHEMA 2
+/* The first schema whose users are crm.common.v1 records (schema 1's had
+ * another layout, rewritten on upgrade). */
+#define PIPELINE_SCHEMA_READMODEL 2
 #define REVENUE_MAX 10000000000000LL /* 10^13 minor units: kanban sums of 900,000 such leads still fit */
 
 /* A lead's weighted revenue in minor units, as the kanban and reports sum it. */
@@ -32,7 +37,8 @@ typedef struct {
     MDB_dbi tags;        /* id → Tag */
     MDB_dbi lost_reasons;/* id → LostReason */
     MDB_dbi quotations;  /* id → Quotation */
-    MDB_dbi users;       /* id → UserInfo (from identity's events) */
+    crm_readmodel_t readmodel; /* users: id → UserInfo (from identity's events); documents are its own */
+    crm_arena_t *apply_arena;  /* for one consumed event at a time */
     MDB_dbi teams;       /* id → TeamInfo (from identity's events) */
     MDB_dbi by_stage, by_salesperson, by_customer, by_team, by_tag; /* key, lead id → "" */
     MDB_dbi cards_sp;    /* team, type, stage, salesperson, priority, age, id → "" */
@@ -129,7 +135,8 @@ int pl_create_lost_reason(crm_call_t *, const ProtobufCMessage *, ProtobufCMessa
 int pl_list_lost_reasons(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int pl_pipeline_report(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 
-/* Applies one identity event to the users and teams read model (readmodel.c). */
+/* Applies one identity event to the users and teams read model (readmodel.c).
+ * Returns 0, CRM_CONSUMER_UNCHANGED or an LMDB code. */
 int pl_apply_identity_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
 
 #endif

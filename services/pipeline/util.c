@@ -59,14 +59,14 @@ int pl_check_salesperson(crm_call_t *call, const char *field, int64_t user_id)
     if (user_id == 0)
         return 0;
     pipeline_t *pl = crm_call_ctx(call);
-    Crm__Pipeline__V1__UserInfo *u;
-    int rc = read_record(call, pl->users, user_id, &crm__pipeline__v1__user_info__descriptor, (void **)&u);
+    crm_userinfo_t *u;
+    int rc = read_record(call, pl->readmodel.users, user_id, &crm__common__v1__user_info__descriptor, (void **)&u);
     if (rc == MDB_NOTFOUND || (rc == 0 && !u->active))
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), field,
                              "salesperson %lld is not an active user", (long long)user_id);
     if (rc)
         return crm_call_fail_db(call, rc);
-    if (u->sales_access == ACCESS(NONE))
+    if (crm_readmodel_user_level(u) == ACCESS(NONE))
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), field,
                              "user %lld has no sales access", (long long)user_id);
     if (crm_call_own_leads_only(call) && user_id != crm_call_principal(call)->user_id)
@@ -125,10 +125,8 @@ int pl_emit(crm_call_t *call, const char *type, const ProtobufCMessage *payload)
 const char *pl_user_name(crm_call_t *call, int64_t id)
 {
     pipeline_t *pl = crm_call_ctx(call);
-    Crm__Pipeline__V1__UserInfo *u;
-    if (id <= 0 || read_record(call, pl->users, id, &crm__pipeline__v1__user_info__descriptor, (void **)&u) != 0)
-        return "";
-    return u->name;
+    crm_userinfo_t *u = crm_readmodel_user(&pl->readmodel, crm_call_txn(call), crm_call_arena(call), id);
+    return u ? u->name : "";
 }
 
 /* --- paging ------------------------------------------------------------------------ */

@@ -147,6 +147,34 @@ static void test_open_refuses_newer_schema(void **state)
     assert_non_null(err);
 }
 
+static uint64_t upgrade_from(crm_store_t *s)
+{
+    uint64_t from = 12345;
+    assert_int_equal(crm_store_upgrade_from(s, &from), 0);
+    return from;
+}
+
+static void test_upgrade_noted_until_done(void **state)
+{
+    fixture_t *f = *state;
+    crm_store_t *s = open_ok(f, 1, 0);
+    assert_int_equal(upgrade_from(s), 0); /* a new store has nothing to upgrade */
+    crm_store_close(&s);
+    s = open_ok(f, 2, 0);
+    assert_int_equal(upgrade_from(s), 1);
+    crm_store_close(&s);
+    /* cut short, then opened by a later version: it still starts from 1 */
+    s = open_ok(f, 3, 0);
+    assert_int_equal(upgrade_from(s), 1);
+    assert_int_equal(meta_get(s, "schema_version"), 3);
+    assert_int_equal(crm_store_upgrade_done(s), 0);
+    assert_int_equal(upgrade_from(s), 0);
+    crm_store_close(&s);
+    s = open_ok(f, 3, 0);
+    assert_int_equal(upgrade_from(s), 0);
+    crm_store_close(&s);
+}
+
 static void test_open_fails_on_unusable_folder(void **state)
 {
     fixture_t *f = *state;
@@ -577,6 +605,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_creates_folder_and_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_refuses_newer_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_noted_until_done, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_fails_on_unusable_folder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_commits_or_aborts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_txn_reuse_sees_new_commits, setup, teardown),
