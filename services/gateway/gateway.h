@@ -121,6 +121,7 @@ struct gateway {
     int64_t max_held;             /* for the whole gateway */
     int64_t max_held_per_address;
     int64_t http_per_address;     /* HTTP connections one address may open */
+    struct gw_realip *realip;     /* trusted reverse proxies (realip.c) */
     int64_t refused_budget;       /* requests refused for bytes in flight */
     crm_map_t *held_by_session;   /* bytes in flight by session (gw_call_session_key) */
     int64_t max_held_per_session;

@@ -5,6 +5,7 @@
  * libev loop, and a connection waiting for a service is suspended, not
  * parked on a thread. */
 #include "gateway.h"
+#include "realip.h"
 #include "stream.h"
 #include "crm_json.h"
 #include "crm_log.h"
@@ -423,12 +424,15 @@ static void suspend(http_req_t *r)
     }
 }
 
-static void client_address(struct MHD_Connection *conn, char *out, size_t cap)
+/* The TCP peer's address, or the client's behind a trusted proxy. */
+static void client_address(gateway_t *gw, struct MHD_Connection *conn, char *out, size_t cap)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    out[0] = '\0';
+    char peer[INET_ADDRSTRLEN] = "";
     if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, out, (socklen_t)cap);
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, peer, sizeof peer);
+    gw_realip_client(gw->realip, peer, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For"), out,
+                     cap);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -442,7 +446,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->gw = self->gw;
         r->door = self;
         r->conn = conn;
-        client_address(conn, r->address, sizeof r->address);
+        client_address(self->gw, conn, r->address, sizeof r->address);
         *con_cls = r;
         if (!strcmp(method, "POST") && !strncmp(url, "/twirp/", 7)) {
             begin_twirp(r, url);

@@ -2,6 +2,7 @@
  * Wiring, top to bottom: flags, routes to services, identity's events, the
  * notification stream, doors, loop. No store of its own. */
 #include "gateway.h"
+#include "realip.h"
 #include "stream.h"
 #include "crm_config.h"
 #include "crm_curve.h"
@@ -46,7 +47,7 @@ static int add_route(gateway_t *gw, const ProtobufCServiceDescriptor *desc, cons
 
 int main(int argc, char **argv)
 {
-    const char *curve_dir, *zmq_ep, *http_addr, *identity_rpc, *identity_events, *pipeline_rpc, *activities_rpc,
+    const char *curve_dir, *trusted_proxies, *zmq_ep, *http_addr, *identity_rpc, *identity_events, *pipeline_rpc, *activities_rpc,
         *notifications_rpc, *notifications_stream;
     int64_t http_port, deadline_ms, max_body, cache_ms, rate, sse_buffer, sse_max_clients, sse_backfills, per_address,
         held, held_per_address, held_per_session;
@@ -69,6 +70,8 @@ int main(int argc, char **argv)
          "no method takes a body larger than this, whatever the limits table allows (bytes)"},
         {"http-per-address", "CRM_HTTP_PER_ADDRESS", CRM_OPT_INT, &per_address, "256",
          "HTTP connections one IP address may hold open"},
+        {"trusted-proxies", "CRM_TRUSTED_PROXIES", CRM_OPT_STRING, &trusted_proxies, "",
+         "reverse proxies (CIDR,…) whose X-Forwarded-For names the client's address; empty: none"},
         {"max-in-flight", "CRM_MAX_IN_FLIGHT", CRM_OPT_INT, &held, "268435456",
          "bytes of request bodies and unread replies the gateway holds at most"},
         {"max-in-flight-per-address", "CRM_MAX_IN_FLIGHT_PER_ADDRESS", CRM_OPT_INT, &held_per_address, "67108864",
@@ -100,6 +103,12 @@ int main(int argc, char **argv)
                   "--sse-backfills 1 to 10000");
         return 2;
     }
+    const char *realip_err = NULL;
+    gw_realip_t *realip = gw_realip_new(trusted_proxies, &realip_err);
+    if (!realip) {
+        crm_error("bad configuration: --trusted-proxies \"%s\": %s", trusted_proxies, realip_err);
+        return 2;
+    }
     raise_fd_limit();
 
     gateway_t gw = {0};
@@ -112,6 +121,7 @@ int main(int argc, char **argv)
     gw.deadline_us = deadline_ms * 1000;
     gw.max_body = max_body;
     gw.http_per_address = per_address;
+    gw.realip = realip;
     gw.max_held = held;
     gw.max_held_per_address = held_per_address;
     gw.max_held_per_session = held_per_session;
@@ -183,6 +193,7 @@ int main(int argc, char **argv)
     gw_identity_stop(&gw);
     gw_session_free_all(&gw);
     gw_budget_free_all(&gw);
+    gw_realip_destroy(&gw.realip);
     crm_curve_shutdown();
     zmq_ctx_term(gw.zctx);
     return 0;

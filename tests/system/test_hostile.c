@@ -772,6 +772,55 @@ static void test_login_flood(void **state)
     crm_client_destroy(&admin_client);
 }
 
+/* Behind a reverse proxy the operator names (--trusted-proxies), the
+ * client's address is the one the proxy writes in X-Forwarded-For: failed
+ * logins lock that address, not the proxy's (every user's); from any other
+ * peer the header is the client's own word and is ignored. */
+static int setup_proxies(void **state)
+{
+    static const char *const extra[] = {"CRM_TRUSTED_PROXIES=127.0.0.1/32, 10.0.0.0/8", NULL};
+    return start_system(extra);
+}
+
+static int login_over_http(const char *source, const char *xff, const char *login, const char *password)
+{
+    int fd = connect_http_from(source);
+    char body[256], head[512];
+    int blen = snprintf(body, sizeof body, "{\"login\":\"%s\",\"password\":\"%s\"}", login, password);
+    char xff_line[160] = "";
+    if (xff)
+        snprintf(xff_line, sizeof xff_line, "X-Forwarded-For: %s\r\n", xff);
+    int n = snprintf(head, sizeof head,
+                     "POST /twirp/crm.identity.v1.Identity/Login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                     "%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", xff_line, blen, body);
+    assert_int_equal(write(fd, head, (size_t)n), n);
+    return http_read_status(fd);
+}
+
+static void test_client_address_behind_a_trusted_proxy(void **state)
+{
+    assert_true(sys_create_user(env, admin, "proxied", "proxied-pass-1", CRM__COMMON__V1__SALES_ACCESS__SALES_ACCESS_OWN_LEADS,
+                                0) > 0);
+    /* through the proxy (127.0.0.1): a guesser at 203.0.113.7, whose own
+     * proxy (10.1.2.3, trusted too) came first in the chain */
+    const char *guesser = "203.0.113.7, 10.1.2.3";
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(login_over_http("127.0.0.1", guesser, "proxied", "guess-pass-1"), 401);
+    assert_int_equal(login_over_http("127.0.0.1", guesser, "proxied", "proxied-pass-1"), 429);
+    /* the real user, through the same proxy from elsewhere, is not locked out */
+    assert_int_equal(login_over_http("127.0.0.1", "198.51.100.4", "proxied", "proxied-pass-1"), 200);
+    /* a client that leftmost-pads the header is still found at its hop */
+    assert_int_equal(login_over_http("127.0.0.1", "198.51.100.4, 203.0.113.7", "proxied", "proxied-pass-1"), 429);
+    /* a peer that is no proxy writes what it likes, and is itself locked */
+    for (int i = 0; i < 5; i++) {
+        char forged[32];
+        snprintf(forged, sizeof forged, "192.0.2.%d", i + 1);
+        assert_int_equal(login_over_http("127.0.0.9", forged, "proxied", "guess-pass-1"), 401);
+    }
+    assert_int_equal(login_over_http("127.0.0.9", "192.0.2.99", "proxied", "proxied-pass-1"), 429);
+    assert_int_equal(login_over_http("127.0.0.10", NULL, "proxied", "proxied-pass-1"), 200);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -790,7 +839,11 @@ int main(void)
     const struct CMUnitTest session_tests[] = {
         cmocka_unit_test(test_session_budget),
     };
+    const struct CMUnitTest proxy_tests[] = {
+        cmocka_unit_test(test_client_address_behind_a_trusted_proxy),
+    };
     int failed = cmocka_run_group_tests_name("hostile", tests, setup, teardown);
+    failed += cmocka_run_group_tests_name("hostile_proxies", proxy_tests, setup_proxies, teardown);
     return failed + cmocka_run_group_tests_name("hostile_session_budget", session_tests, setup_session_budget,
                                                 teardown);
 }
