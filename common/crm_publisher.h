@@ -45,5 +45,7 @@ long crm_publisher_prune(crm_publisher_t *self);
 /* The last sequence committed and published. */
 uint64_t crm_publisher_head(const crm_publisher_t *self);
 const char *crm_publisher_producer(const crm_publisher_t *self);
+/* The outbox it publishes (not owned). */
+crm_outbox_t *crm_publisher_outbox(const crm_publisher_t *self);
 
 #endif

@@ -39,10 +39,7 @@ typedef struct {
     MDB_dbi calendar;        /* user, start, kind, id → "" (calls not cancelled, meetings) */
     MDB_dbi docs;            /* model, id → DocInfo (from pipeline's events) */
     MDB_dbi users;           /* id → UserInfo (from identity's events) */
-    MDB_dbi outbox_dbi;
 } activities_t;
-
-extern const crm_method_t activities_methods[];
 
 /* --- documents and access (access.c) ------------------------------------ */
 
@@ -83,11 +80,6 @@ int act_message_store(activities_t *a, MDB_txn *txn, message_t *m, int64_t actor
  * record of a call or a meeting. Returns 0 or -1 with the error set. */
 int act_post_system(crm_call_t *call, const doc_t *doc, int kind, const char *body, int64_t call_id,
                     int64_t meeting_id);
-
-/* --- events (access.c) ------------------------------------------------------- */
-
-/* Appends an event made by the caller. Returns 0 or -1 (storage error set). */
-int act_emit(crm_call_t *call, const char *type, const ProtobufCMessage *payload);
 
 /* --- read models and tracking (tracking.c) ------------------------------- */
 

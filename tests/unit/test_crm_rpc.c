@@ -166,22 +166,23 @@ static int h_update_user(crm_call_t *call, const ProtobufCMessage *in, ProtobufC
     return 0;
 }
 
-/* One entry per method of crm.identity.v1.Identity, in the proto's order. */
-static const crm_method_t identity_methods[13] = {
-    {h_login, CRM_METHOD_PUBLIC},       /* Login */
-    {h_logout, 0},                      /* Logout */
-    {h_whoami, 0},                      /* WhoAmI */
-    {h_unimplemented, CRM_METHOD_WRITE},/* CreateUser */
-    {h_get_user, 0},                    /* GetUser */
-    {h_unimplemented, 0},               /* ListUsers */
-    {h_update_user, CRM_METHOD_WRITE},  /* UpdateUser */
-    {h_unimplemented, CRM_METHOD_WRITE | CRM_METHOD_PUBLIC}, /* SetPassword */
-    {h_unimplemented, CRM_METHOD_WRITE},/* ChangePassword */
-    {h_create_team, CRM_METHOD_WRITE},  /* CreateTeam */
-    {h_unimplemented, CRM_METHOD_WRITE},/* UpdateTeam */
-    {h_get_team, 0},                    /* GetTeam */
-    {h_unimplemented, 0},               /* ListTeams */
+/* A handler for each method of crm.identity.v1.Identity, by name. */
+static const crm_method_t identity_methods[] = {
+    {"Login", h_login, CRM_METHOD_PUBLIC},
+    {"Logout", h_logout, 0},
+    {"WhoAmI", h_whoami, 0},
+    {"CreateUser", h_unimplemented, CRM_METHOD_WRITE},
+    {"GetUser", h_get_user, 0},
+    {"ListUsers", h_unimplemented, 0},
+    {"UpdateUser", h_update_user, CRM_METHOD_WRITE},
+    {"SetPassword", h_unimplemented, CRM_METHOD_WRITE | CRM_METHOD_PUBLIC},
+    {"ChangePassword", h_unimplemented, CRM_METHOD_WRITE},
+    {"CreateTeam", h_create_team, CRM_METHOD_WRITE},
+    {"UpdateTeam", h_unimplemented, CRM_METHOD_WRITE},
+    {"GetTeam", h_get_team, 0},
+    {"ListTeams", h_unimplemented, 0},
 };
+static const crm_rpc_api_t identity_api = CRM_RPC_API(crm__identity__v1__identity__descriptor, identity_methods);
 
 /* --- fixture -------------------------------------------------------------- */
 
@@ -305,7 +306,7 @@ static crm_rpc_server_t *start_server(fixture_t *f, crm_store_t *store, const ch
 {
     crm_rpc_server_t *s = crm_rpc_server_new(f->loop, f->zctx, "test", endpoint, store, 4 << 20);
     assert_non_null(s);
-    assert_int_equal(crm_rpc_server_add(s, &crm__identity__v1__identity__descriptor, identity_methods, svc), 0);
+    assert_int_equal(crm_rpc_server_add(s, &identity_api, svc), 0);
     return s;
 }
 
