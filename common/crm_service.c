@@ -22,16 +22,18 @@
 static const struct {
     const char *name;
     int port;
-} backends[] = {
-    {"identity", 5601},
-    {"pipeline", 5611},
-    {"activities", 5621},
-    {"notifications", 5631},
-};
+} backends[] = {{"identity", 5601}, {"pipeline", 5611}, {"activities", 5621}, {"notifications", 5631}};
 
 #define SHARED_FLAGS (6 + 2 * CRM_SERVICE_MAX_CONSUMES)
 #define MAX_FLAGS (SHARED_FLAGS + CRM_SERVICE_MAX_FLAGS)
 #define MAX_TEXTS (5 * SHARED_FLAGS) /* a name, variable, default and help a flag, and a few more */
+#define MAX_TIMERS 4
+
+typedef struct {
+    ev_timer watcher;
+    void (*fn)(void *ctx);
+    void *ctx;
+} every_t;
 
 struct crm_service {
     const crm_service_def_t *def;
@@ -45,6 +47,8 @@ struct crm_service {
     size_t n_consumers;
     crm_publisher_t *publisher;
     crm_rpc_server_t *rpc;
+    every_t timers[MAX_TIMERS];
+    int n_timers;
     /* the shared flags' values */
     const char *data_dir, *rpc_ep, *events_ep, *replay_ep, *curve_dir;
     const char *consumed_events[CRM_SERVICE_MAX_CONSUMES], *consumed_replay[CRM_SERVICE_MAX_CONSUMES];
@@ -60,6 +64,26 @@ void *crm_service_zctx(crm_service_t *svc) { return svc->zctx; }
 crm_rpc_server_t *crm_service_rpc(crm_service_t *svc) { return svc->rpc; }
 const char *crm_service_data_dir(crm_service_t *svc) { return svc->data_dir; }
 int crm_service_heartbeat_ms(crm_service_t *svc) { return (int)svc->heartbeat_ms; }
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    every_t *t = w->data;
+    t->fn(t->ctx);
+}
+
+int crm_service_every(crm_service_t *svc, double after, double every, void (*fn)(void *ctx))
+{
+    if (svc->n_timers == MAX_TIMERS) {
+        crm_error("%s: a service has %d timers at most", svc->def->name, MAX_TIMERS);
+        return -1;
+    }
+    every_t *t = &svc->timers[svc->n_timers++];
+    *t = (every_t){.fn = fn, .ctx = svc->def->ctx};
+    ev_timer_init(&t->watcher, on_timer, after, every);
+    t->watcher.data = t;
+    ev_timer_start(svc->loop, &t->watcher);
+    return 0;
+}
 
 static size_t n_consumes(const crm_service_def_t *def)
 {
@@ -159,11 +183,13 @@ static int parse_flags(crm_service_t *self, int argc, char **argv)
                             "heartbeat interval of what it publishes (events, live stream)"};
     if (def->outbox)
         opts[n++] = (crm_opt_t){"outbox-keep-seconds", "CRM_OUTBOX_KEEP_SECONDS", CRM_OPT_INT, &self->outbox_keep_s,
-                                "604800", "events every consumer has applied are pruned after this (7 days; 0: kept for ever)"};
+                                "604800",
+                                "events every consumer has applied are pruned after this (7 days; 0: kept for ever)"};
     if (n_consumes(def))
         opts[n++] = (crm_opt_t){"commit-window-us", "CRM_COMMIT_WINDOW_US", CRM_OPT_INT, &self->window_us,
                                 CRM_STR(CRM_CONSUMER_WINDOW_US),
-                                "events that come this soon after a commit wait and go in one transaction (0: at once)"};
+                                "events that come this soon after a commit wait and go in one transaction "
+                                "(0: at once)"};
     opts[n++] = (crm_opt_t){"curve-dir", "CRM_CURVE_DIR", CRM_OPT_STRING, &self->curve_dir, "",
                             "CurveZMQ keys (crmctl keygen); empty: plain"};
     if (crm_config_parse(opts, n, argc, argv, text(self, "crm-%s [flags]", def->name)) != 0)
@@ -300,6 +326,8 @@ static int start(crm_service_t *self, int argc, char **argv)
 static void teardown(crm_service_t *self)
 {
     const crm_service_def_t *def = self->def;
+    while (self->n_timers)
+        ev_timer_stop(self->loop, &self->timers[--self->n_timers].watcher);
     if (self->configured && def->stop)
         def->stop(self, def->ctx);
     crm_rpc_server_destroy(&self->rpc);

@@ -65,9 +65,9 @@ typedef struct {
      * own (a bootstrap, timers, threads, a stream). Returns 0, or -1 after
      * logging why (the program exits 1). May be NULL. */
     int (*start)(crm_service_t *svc, void *ctx);
-    /* First thing of the teardown, whenever configure succeeded (so also
-     * after a failed or skipped start): frees what configure and start
-     * made, and only that. May be NULL. */
+    /* First thing of the teardown (once the timers stop), whenever
+     * configure succeeded (so also after a failed or skipped start): frees
+     * what configure and start made, and only that. May be NULL. */
     void (*stop)(crm_service_t *svc, void *ctx);
 } crm_service_def_t;
 
@@ -84,5 +84,10 @@ crm_rpc_server_t *crm_service_rpc(crm_service_t *svc);
 const char *crm_service_data_dir(crm_service_t *svc);
 /* --heartbeat-ms: how often what the service publishes says it is alive. */
 int crm_service_heartbeat_ms(crm_service_t *svc);
+
+/* From start: runs fn(def->ctx) on the loop after `after` seconds, then
+ * every `every` seconds, until the teardown (which stops it before
+ * def->stop). Returns 0, or -1 (logged) past 4 timers. */
+int crm_service_every(crm_service_t *svc, double after, double every, void (*fn)(void *ctx));
 
 #endif

@@ -35,8 +35,8 @@ int main(int argc, char **argv)
 {
     return crm_service_main(&(crm_service_def_t){
         .name = "activities", .ctx = &a, .store = &a.store, .outbox = &a.outbox, .schema = ACTIVITIES_SCHEMA,
-        .flags = {{"max-attachment", "CRM_MAX_ATTACHMENT", CRM_OPT_INT, &a.max_attachment, CRM_STR(CRM_LIMIT_ATTACHMENT),
-                   "largest attachment (bytes)"}},
+        .flags = {{"max-attachment", "CRM_MAX_ATTACHMENT", CRM_OPT_INT, &a.max_attachment,
+                   CRM_STR(CRM_LIMIT_ATTACHMENT), "largest attachment (bytes)"}},
         .dbis = {
             {"messages", 0, &a.messages}, {"chatter", 0, &a.chatter}, {"attachments", 0, &a.attachments},
             {"blobs", 0, &a.blobs}, {"calls", 0, &a.calls}, {"calls_by_time", 0, &a.calls_by_time},

@@ -44,8 +44,8 @@ extern const crm_rpc_api_t identity_api, identity_internal_api;
 int identity_bootstrap(identity_t *id, const char *admin_password, const char *data_dir);
 
 /* Deletes expired sessions and invitations (a bounded number per call).
- * Returns 0 or an LMDB code. */
-int identity_sweep(identity_t *id);
+ * Can't fail: a failure is logged and the next pass tries again. */
+void identity_sweep(identity_t *id);
 
 /* Handlers shared between users.c and teams.c. */
 int identity_user_get(crm_call_t *call, int64_t id, Crm__Identity__V1__UserRecord **out);

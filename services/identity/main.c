@@ -10,7 +10,6 @@ static identity_t idn;
 static const char *admin_pw;
 static int64_t session_s, pw_ops, pw_mem_kib, lock_s, pw_threads, pw_queue, pw_per_address;
 static crm_workers_t *hashers;
-static ev_timer sweep;
 
 static int configure(void *ctx)
 {
@@ -27,20 +26,15 @@ static int configure(void *ctx)
     return 0;
 }
 
-static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    int rc = identity_sweep(&idn);
-    if (rc)
-        crm_warn("expiring sessions: %s", mdb_strerror(rc));
-}
+static void sweep(void *ctx) { identity_sweep(ctx); }
 
 static int start(crm_service_t *svc, void *ctx)
 {
     if (!(hashers = crm_workers_new(crm_service_loop(svc), (int)pw_threads, (int)pw_queue)))
         return -1;
     crm_rpc_server_set_workers(crm_service_rpc(svc), hashers, (int)pw_per_address);
-    ev_timer_init(&sweep, on_sweep, 1.0, 300.0);
-    ev_timer_start(crm_service_loop(svc), &sweep);
+    if (crm_service_every(svc, 1.0, 300.0, sweep) != 0)
+        return -1;
     return identity_bootstrap(&idn, admin_pw, crm_service_data_dir(svc));
 }
 
@@ -48,8 +42,6 @@ static void free_value(void *arg, uint64_t key, void *value) { free(value); }
 
 static void stop(crm_service_t *svc, void *ctx)
 {
-    if (ev_is_active(&sweep))
-        ev_timer_stop(crm_service_loop(svc), &sweep);
     crm_workers_destroy(&hashers); /* before the server: a hash that finished is answered through it */
     crm_map_each(idn.throttle, free_value, NULL);
     crm_map_destroy(&idn.throttle);
@@ -60,7 +52,8 @@ int main(int argc, char **argv)
     return crm_service_main(&(crm_service_def_t){
         .name = "identity", .ctx = &idn, .store = &idn.store, .outbox = &idn.outbox, .schema = IDENTITY_SCHEMA,
         .flags = {
-            {"admin-password", "CRM_ADMIN_PASSWORD", CRM_OPT_STRING, &admin_pw, "", "first start: admin's password (else generated)"},
+            {"admin-password", "CRM_ADMIN_PASSWORD", CRM_OPT_STRING, &admin_pw, "",
+             "first start: admin's password (else generated)"},
             {"session-seconds", "CRM_SESSION_SECONDS", CRM_OPT_INT, &session_s, "43200", "session lifetime (12 h)"},
             {"pwhash-ops", "CRM_PWHASH_OPS", CRM_OPT_INT, &pw_ops, "2", "argon2id passes (libsodium opslimit)"},
             {"pwhash-mem-kib", "CRM_PWHASH_MEM_KIB", CRM_OPT_INT, &pw_mem_kib, "65536", "argon2id memory (KiB)"},

@@ -904,13 +904,14 @@ static int sweep_txn(MDB_txn *txn, void *arg)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-int identity_sweep(identity_t *idn)
+void identity_sweep(identity_t *idn)
 {
     sweep_t sw = {idn, crm_time_now_us(), 0, 0};
     int rc = crm_store_write(idn->store, sweep_txn, &sw);
-    if (rc == 0 && (sw.sessions || sw.invites))
+    if (rc)
+        crm_warn("expiring sessions: %s", mdb_strerror(rc));
+    else if (sw.sessions || sw.invites)
         crm_info("expired %zu sessions and %zu invitations", sw.sessions, sw.invites);
-    return rc;
 }
 
 /* --- method tables -------------------------------------------------------------- */

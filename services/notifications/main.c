@@ -20,7 +20,6 @@ static notifications_t n;
 static const char *stream_ep;
 static int64_t keep_read_s;
 static ntf_stream_t *stream;
-static ev_timer sweep;
 
 static int configure(void *ctx)
 {
@@ -33,7 +32,7 @@ static int configure(void *ctx)
     return 0;
 }
 
-static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents) { ntf_retention_pass(&n); }
+static void sweep(void *ctx) { ntf_retention_pass(ctx); }
 
 static int start(crm_service_t *svc, void *ctx)
 {
@@ -42,21 +41,16 @@ static int start(crm_service_t *svc, void *ctx)
         return -1;
     crm_rpc_server_set_stream(crm_service_rpc(svc), &(crm_rpc_stream_t){"notifications", ntf_stream_flush,
                                                                        ntf_stream_head, stream});
-    if (n.keep_read_us) {
-        /* often enough that a short retention (tests) is kept to, else a minute */
-        double every = (double)n.keep_read_us / 1e6 / 10;
-        every = every < 60 ? every : 60;
-        ev_timer_init(&sweep, on_sweep, every, every);
-        ev_timer_start(crm_service_loop(svc), &sweep);
-    }
     crm_info("live stream on %s", stream_ep);
-    return 0;
+    /* often enough that a short retention (tests) is kept to, else a minute */
+    double every = (double)n.keep_read_us / 1e6 / 10;
+    if (every > 60)
+        every = 60;
+    return n.keep_read_us ? crm_service_every(svc, every, every, sweep) : 0;
 }
 
 static void stop(crm_service_t *svc, void *ctx)
 {
-    if (ev_is_active(&sweep))
-        ev_timer_stop(crm_service_loop(svc), &sweep);
     ntf_stream_destroy(&stream);
     crm_arena_destroy(&n.apply_arena);
 }

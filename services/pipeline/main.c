@@ -54,7 +54,8 @@ int main(int argc, char **argv)
     return crm_service_main(&(crm_service_def_t){
         .name = "pipeline", .ctx = &pl, .store = &pl.store, .outbox = &pl.outbox, .schema = PIPELINE_SCHEMA,
         .flags = {
-            {"default-currency", "CRM_DEFAULT_CURRENCY", CRM_OPT_STRING, &currency, "EUR", "currency of leads that name none"},
+            {"default-currency", "CRM_DEFAULT_CURRENCY", CRM_OPT_STRING, &currency, "EUR",
+             "currency of leads that name none"},
             {"report-max-rows", "CRM_REPORT_MAX_ROWS", CRM_OPT_INT, &report_rows, "4096",
              "groups one PipelineReport may have; past it the report is refused, never cut"},
         },
