@@ -273,7 +273,7 @@ static int open_sockets(crm_service_t *self)
         crm_rpc_server_hold_for(self->rpc, self->consumers[i]);
     for (size_t i = 0; i < CRM_SERVICE_MAX_APIS && def->apis[i].desc; i++)
         if (crm_rpc_server_add(self->rpc, &def->apis[i], def->ctx) != 0) {
-            crm_error("%s cannot serve %s: its handler table does not match the proto", def->name,
+            crm_error("%s cannot serve %s (said above why), so it does not start", def->name,
                       def->apis[i].desc->name);
             return -1;
         }
