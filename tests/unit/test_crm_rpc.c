@@ -123,13 +123,11 @@ static int h_create_team(crm_call_t *call, const ProtobufCMessage *in, ProtobufC
     t->created_at = crm_call_now(call);
     if ((rc = crm_db_put_id(txn, svc->teams, id, &t->base)) != 0)
         return crm_call_fail_db(call, rc);
-    if (svc->outbox) {
+    if (svc->outbox) { /* the server's publisher's */
         Crm__Identity__V1__TeamEvent te = CRM__IDENTITY__V1__TEAM_EVENT__INIT;
         te.team = t;
-        const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
-        rc = crm_outbox_append(svc->outbox, txn, "team.created", p ? p->user_id : 0, &te.base, NULL);
-        if (rc)
-            return crm_call_fail_db(call, rc);
+        if (crm_call_emit(call, "team.created", &te.base) != 0)
+            return -1;
     }
     /* refused only after writing: the call's changes must all be undone */
     if (!strncmp(req->name, "fail", 4))
