@@ -124,6 +124,8 @@ const char *crm_publisher_producer(const crm_publisher_t *self)
     return crm_outbox_producer(self->outbox);
 }
 
+crm_outbox_t *crm_publisher_outbox(const crm_publisher_t *self) { return self->outbox; }
+
 static void on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
 {
     crm_publisher_t *self = w->data;

@@ -49,5 +49,7 @@ int crm_publisher_heard(const crm_publisher_t *self, const char *consumer, uint6
 /* The last sequence committed and published. */
 uint64_t crm_publisher_head(const crm_publisher_t *self);
 const char *crm_publisher_producer(const crm_publisher_t *self);
+/* The outbox it publishes (not owned). */
+crm_outbox_t *crm_publisher_outbox(const crm_publisher_t *self);
 
 #endif

@@ -29,7 +29,7 @@
 
 typedef struct {
     const ProtobufCServiceDescriptor *desc;
-    const crm_method_t *methods;
+    crm_method_t *methods; /* desc->n_methods, in the descriptor's order (owned) */
     void *ctx;
 } service_t;
 
@@ -238,6 +238,17 @@ int crm_call_fail_db(crm_call_t *c, int rc)
         return crm_call_fail(c, CRM__RPC__V1__CODE__CODE_INTERNAL, NULL, "storage error");
     }
     return fail_storage(c, rc);
+}
+
+int crm_call_emit(crm_call_t *c, const char *type, const ProtobufCMessage *payload)
+{
+    if (!c->server->publisher)
+        return crm_call_fail(c, CRM__RPC__V1__CODE__CODE_INTERNAL, NULL, "%s has no outbox for %s",
+                             c->server->service, type);
+    const Crm__Rpc__V1__Principal *p = crm_call_principal(c);
+    int rc = crm_outbox_append(crm_publisher_outbox(c->server->publisher), c->txn, type, p ? p->user_id : 0,
+                               payload, NULL);
+    return rc ? crm_call_fail_db(c, rc) : 0;
 }
 
 /* --- routing -------------------------------------------------------------- */
@@ -960,7 +971,8 @@ static int health_check(crm_call_t *call, const ProtobufCMessage *in, ProtobufCM
     return 0;
 }
 
-static const crm_method_t health_methods[] = {{health_check, CRM_METHOD_PUBLIC}};
+static const crm_method_t health_methods[] = {{"Check", health_check, CRM_METHOD_PUBLIC}};
+static const crm_rpc_api_t health_api = CRM_RPC_API(crm__health__v1__health__descriptor, health_methods);
 
 /* --- operations (crmctl consumers) ----------------------------------------- */
 
@@ -1036,10 +1048,11 @@ static int ops_skip(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
 /* On the service's own socket only: the gateway routes the public API,
  * which this is not part of. */
 static const crm_method_t ops_methods[] = {
-    {ops_list, CRM_METHOD_PUBLIC},
-    {ops_retry, CRM_METHOD_PUBLIC},
-    {ops_skip, CRM_METHOD_PUBLIC | CRM_METHOD_WRITE},
+    {"ListConsumers", ops_list, CRM_METHOD_PUBLIC},
+    {"RetryEvent", ops_retry, CRM_METHOD_PUBLIC},
+    {"SkipEvent", ops_skip, CRM_METHOD_PUBLIC | CRM_METHOD_WRITE},
 };
+static const crm_rpc_api_t ops_api = CRM_RPC_API(crm__ops__v1__operations__descriptor, ops_methods);
 
 /* --- lifecycle ------------------------------------------------------------ */
 
@@ -1080,8 +1093,8 @@ crm_rpc_server_t *crm_rpc_server_new(struct ev_loop *loop, void *zctx, const cha
     }
     if (!(self->watch = crm_zwatch_new(loop, self->socket, on_request, self)))
         goto fail;
-    crm_rpc_server_add(self, &crm__health__v1__health__descriptor, health_methods, self);
-    crm_rpc_server_add(self, &crm__ops__v1__operations__descriptor, ops_methods, self);
+    if (crm_rpc_server_add(self, &health_api, self) != 0 || crm_rpc_server_add(self, &ops_api, self) != 0)
+        goto fail;
     return self;
 fail:
     crm_rpc_server_destroy(&self);
@@ -1105,6 +1118,8 @@ void crm_rpc_server_destroy(crm_rpc_server_t **self_p)
         free(h->data);
         free(h);
     }
+    for (int i = 0; i < self->n_services; i++)
+        free(self->services[i].methods);
     crm_arena_destroy(&self->arena);
     crm_map_destroy(&self->deferred_by_address);
     free(self->service);
@@ -1112,12 +1127,53 @@ void crm_rpc_server_destroy(crm_rpc_server_t **self_p)
     *self_p = NULL;
 }
 
-int crm_rpc_server_add(crm_rpc_server_t *self, const ProtobufCServiceDescriptor *desc,
-                       const crm_method_t *methods, void *ctx)
+/* api's handlers in the order of its descriptor's methods, each method with
+ * exactly one; NULL (logged) otherwise. */
+static crm_method_t *resolve_methods(const crm_rpc_api_t *api)
 {
-    if (self->n_services == MAX_SERVICES)
+    const ProtobufCServiceDescriptor *d = api->desc;
+    crm_method_t *by_index = crm_calloc(d->n_methods ? d->n_methods : 1, sizeof *by_index);
+    for (size_t i = 0; i < api->n_methods; i++) {
+        const crm_method_t *h = &api->methods[i];
+        const ProtobufCMethodDescriptor *m =
+            h->name ? protobuf_c_service_descriptor_get_method_by_name(d, h->name) : NULL;
+        if (!m) {
+            crm_error("%s: handler %zu (\"%s\") names no method of the service", d->name, i,
+                      h->name ? h->name : "(no name)");
+            goto fail;
+        }
+        crm_method_t *slot = &by_index[m - d->methods];
+        if (!h->fn) {
+            crm_error("%s/%s: its handler has no function", d->name, m->name);
+            goto fail;
+        }
+        if (slot->fn) {
+            crm_error("%s/%s has two handlers", d->name, m->name);
+            goto fail;
+        }
+        *slot = *h;
+    }
+    for (unsigned i = 0; i < d->n_methods; i++)
+        if (!by_index[i].fn) {
+            crm_error("%s/%s has no handler", d->name, d->methods[i].name);
+            goto fail;
+        }
+    return by_index;
+fail:
+    free(by_index);
+    return NULL;
+}
+
+int crm_rpc_server_add(crm_rpc_server_t *self, const crm_rpc_api_t *api, void *ctx)
+{
+    if (self->n_services == MAX_SERVICES) {
+        crm_error("%s: a server serves %d services at most", api->desc->name, MAX_SERVICES);
         return -1;
-    self->services[self->n_services++] = (service_t){desc, methods, ctx};
+    }
+    crm_method_t *methods = resolve_methods(api);
+    if (!methods)
+        return -1;
+    self->services[self->n_services++] = (service_t){api->desc, methods, ctx};
     return 0;
 }
 

@@ -45,10 +45,24 @@ enum {
     CRM_METHOD_PUBLIC = 1 << 1, /* needs no principal (Login, SetPassword) */
 };
 
+/* A method's handler, named as in the proto ("CreateLead"): a table keyed
+ * by name cannot bind a handler to its neighbour's method when the proto
+ * gains or reorders one. */
 typedef struct {
+    const char *name;
     crm_handler_fn *fn;
     unsigned flags;
 } crm_method_t;
+
+/* A protobuf service's handlers, with their count. */
+typedef struct {
+    const ProtobufCServiceDescriptor *desc;
+    const crm_method_t *methods;
+    size_t n_methods;
+} crm_rpc_api_t;
+
+/* The API of desc (a descriptor object) served by table (an array). */
+#define CRM_RPC_API(desc, table) {&(desc), (table), sizeof(table) / sizeof((table)[0])}
 
 /* Binds endpoint. service is the name Health reports ("identity"). max_msg
  * bounds an incoming request's bytes. Returns NULL on error (logged). */
@@ -56,10 +70,13 @@ crm_rpc_server_t *crm_rpc_server_new(struct ev_loop *loop, void *zctx, const cha
                                      const char *endpoint, crm_store_t *store, int64_t max_msg);
 void crm_rpc_server_destroy(crm_rpc_server_t **self_p);
 
-/* Registers a service: methods[i] handles desc->methods[i]; ctx is given to
- * handlers through crm_call_ctx. Returns 0, or -1 if the table is full. */
-int crm_rpc_server_add(crm_rpc_server_t *self, const ProtobufCServiceDescriptor *desc,
-                       const crm_method_t *methods, void *ctx);
+/* Registers api->desc with one handler for each of its methods, found by
+ * name; ctx is given to handlers through crm_call_ctx. The table is checked
+ * against the descriptor: returns -1, with the reason logged, when a method
+ * has no handler or two, a handler names no method of the service or has
+ * no function, or the server already has 8 services. 0 on success (the
+ * table is copied). */
+int crm_rpc_server_add(crm_rpc_server_t *self, const crm_rpc_api_t *api, void *ctx);
 
 /* After each commit, flush publisher and mark replies with its head. */
 void crm_rpc_server_set_publisher(crm_rpc_server_t *self, crm_publisher_t *publisher);
@@ -126,6 +143,12 @@ int crm_call_fail(crm_call_t *call, Crm__Rpc__V1__Code code, const char *field,
 int crm_call_defer(crm_call_t *call, crm_work_fn *work, void *arg);
 /* On that second run, the deferred work's arg; else NULL. */
 void *crm_call_work_result(crm_call_t *call);
+
+/* In a write handler: appends an event of type with payload to the
+ * service's outbox (its publisher's) in the call's transaction, made by the
+ * caller (0 for a public call without one). Returns 0, or -1 with the
+ * storage failure recorded (internal when the server has no publisher). */
+int crm_call_emit(crm_call_t *call, const char *type, const ProtobufCMessage *payload);
 
 /* Records *st (e.g. from a crm_check_* validator) as the call's error;
  * returns -1. */

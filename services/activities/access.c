@@ -100,11 +100,3 @@ int act_check_reader(crm_call_t *call, const char *field, int64_t user_id, const
                              (long long)user_id, doc->model, (long long)doc->id);
     return 0;
 }
-
-int act_emit(crm_call_t *call, const char *type, const ProtobufCMessage *payload)
-{
-    activities_t *a = crm_call_ctx(call);
-    const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
-    int rc = crm_outbox_append(a->outbox, crm_call_txn(call), type, p ? p->user_id : 0, payload, NULL);
-    return rc ? crm_call_fail_db(call, rc) : 0;
-}

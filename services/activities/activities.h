@@ -42,10 +42,7 @@ typedef struct {
     MDB_dbi meetings;        /* id → Meeting */
     MDB_dbi calendar;        /* user, start, kind, id → "" (calls not cancelled, meetings) */
     crm_readmodel_t readmodel; /* docs: model, id → DocInfo; users: id → UserInfo */
-    MDB_dbi outbox_dbi;
 } activities_t;
-
-extern const crm_method_t activities_methods[];
 
 /* --- documents and access (access.c) ------------------------------------ */
 
@@ -86,11 +83,6 @@ int act_message_store(activities_t *a, MDB_txn *txn, message_t *m, int64_t actor
  * record of a call or a meeting. Returns 0 or -1 with the error set. */
 int act_post_system(crm_call_t *call, const doc_t *doc, int kind, const char *body, int64_t call_id,
                     int64_t meeting_id);
-
-/* --- events (access.c) ------------------------------------------------------- */
-
-/* Appends an event made by the caller. Returns 0 or -1 (storage error set). */
-int act_emit(crm_call_t *call, const char *type, const ProtobufCMessage *payload);
 
 /* --- read models and tracking (tracking.c) ------------------------------- */
 

@@ -94,7 +94,7 @@ int act_schedule_meeting(crm_call_t *call, const ProtobufCMessage *in, ProtobufC
     }
     Crm__Activities__V1__MeetingEvent ev = CRM__ACTIVITIES__V1__MEETING_EVENT__INIT;
     ev.meeting = m;
-    if (act_emit(call, "meeting.scheduled", &ev.base) != 0)
+    if (crm_call_emit(call, "meeting.scheduled", &ev.base) != 0)
         return -1;
     if (has_doc) {
         char from[40], to[40];

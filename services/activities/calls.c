@@ -77,7 +77,7 @@ static int save_call(crm_call_t *call, call_t *c, const char *event, const char 
         return crm_call_fail_db(call, rc);
     Crm__Activities__V1__CallEvent ev = CRM__ACTIVITIES__V1__CALL_EVENT__INIT;
     ev.call = c;
-    if (act_emit(call, event, &ev.base) != 0)
+    if (crm_call_emit(call, event, &ev.base) != 0)
         return -1;
     return act_post_system(call, c->doc, KIND(CALL), body, c->id, 0);
 }

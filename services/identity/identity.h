@@ -23,7 +23,6 @@ typedef struct {
     MDB_dbi user_sessions; /* user id, token hash → (empty): to revoke them all */
     MDB_dbi invites;       /* token hash → InviteRecord */
     MDB_dbi teams;         /* team id → Team */
-    MDB_dbi outbox_dbi;
     int64_t session_ttl_us;
     int64_t invite_ttl_us;
     unsigned long long pw_ops;
@@ -34,18 +33,19 @@ typedef struct {
     char dummy_hash[crypto_pwhash_STRBYTES];
 } identity_t;
 
-extern const crm_method_t identity_methods[];
-extern const crm_method_t identity_internal_methods[];
+/* crm.identity.v1.Identity and IdentityInternal (users.c). */
+extern const crm_rpc_api_t identity_api, identity_internal_api;
 
-/* Creates the administrator on first start (no user yet), with
+/* At start: makes the dummy hash unknown logins are checked against and
+ * creates the administrator on first start (no user yet), with
  * admin_password or, if that is empty, a generated one written to
- * password_file (mode 0600) before the administrator is committed.
- * Returns 0, an LMDB code or an errno value. */
-int identity_bootstrap(identity_t *id, const char *admin_password, const char *password_file);
+ * data_dir/admin-password (mode 0600) before the administrator is
+ * committed. Returns 0, or -1 with the reason logged. */
+int identity_bootstrap(identity_t *id, const char *admin_password, const char *data_dir);
 
 /* Deletes expired sessions and invitations (a bounded number per call).
- * Returns 0 or an LMDB code. */
-int identity_sweep(identity_t *id);
+ * Can't fail: a failure is logged and the next pass tries again. */
+void identity_sweep(identity_t *id);
 
 /* Handlers shared between users.c and teams.c. */
 int identity_user_get(crm_call_t *call, int64_t id, Crm__Identity__V1__UserRecord **out);

@@ -124,9 +124,7 @@ static int save_team(crm_call_t *call, team_t *t, const char *type)
         return crm_call_fail_db(call, rc);
     Crm__Identity__V1__TeamEvent ev = CRM__IDENTITY__V1__TEAM_EVENT__INIT;
     ev.team = t;
-    rc = crm_outbox_append(idn->outbox, crm_call_txn(call), type, crm_call_principal(call)->user_id,
-                           &ev.base, NULL);
-    return rc ? crm_call_fail_db(call, rc) : 0;
+    return crm_call_emit(call, type, &ev.base);
 }
 
 int identity_create_team(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)

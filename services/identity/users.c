@@ -63,29 +63,21 @@ int identity_user_put(crm_call_t *call, user_rec_t *rec)
 
 int identity_emit_user(crm_call_t *call, const char *type, user_t *user, user_t *old)
 {
-    identity_t *idn = crm_call_ctx(call);
     Crm__Identity__V1__UserEvent ev = CRM__IDENTITY__V1__USER_EVENT__INIT;
     ev.user = user;
     ev.old = old;
-    const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
-    int rc = crm_outbox_append(idn->outbox, crm_call_txn(call), type, p ? p->user_id : 0,
-                               &ev.base, NULL);
-    return rc ? crm_call_fail_db(call, rc) : 0;
+    return crm_call_emit(call, type, &ev.base);
 }
 
 static int emit_revoked(crm_call_t *call, int64_t user_id, const uint8_t *session_id)
 {
-    identity_t *idn = crm_call_ctx(call);
     Crm__Identity__V1__SessionRevoked ev = CRM__IDENTITY__V1__SESSION_REVOKED__INIT;
     ev.user_id = user_id;
     if (session_id) {
         ev.session_id.data = (uint8_t *)session_id;
         ev.session_id.len = SESSION_HASH_LEN;
     }
-    const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
-    int rc = crm_outbox_append(idn->outbox, crm_call_txn(call), "session.revoked",
-                               p ? p->user_id : 0, &ev.base, NULL);
-    return rc ? crm_call_fail_db(call, rc) : 0;
+    return crm_call_emit(call, "session.revoked", &ev.base);
 }
 
 static void lower_login(char *out, const char *in, size_t cap)
@@ -821,12 +813,21 @@ static int bootstrap_txn(MDB_txn *txn, void *arg)
     return 0;
 }
 
-int identity_bootstrap(identity_t *idn, const char *admin_password, const char *password_file)
+int identity_bootstrap(identity_t *idn, const char *admin_password, const char *data_dir)
 {
+    /* the hash an unknown login is checked against, so it costs the same */
+    if (crypto_pwhash_str(idn->dummy_hash, "not a password", 14, idn->pw_ops, idn->pw_mem) != 0) {
+        crm_error("no memory for argon2id");
+        return -1;
+    }
+    char password_file[4096];
+    snprintf(password_file, sizeof password_file, "%s/admin-password", data_dir);
     boot_t b = {idn, admin_password, password_file, "", 0};
     int rc = crm_store_write(idn->store, bootstrap_txn, &b);
-    if (rc)
-        return rc;
+    if (rc) {
+        crm_error("creating the administrator: %s", rc > 0 ? strerror(rc) : mdb_strerror(rc));
+        return -1;
+    }
     if (b.created && b.generated[0]) {
         crm_info("administrator created: login admin, password in %s (readable by its owner only)", password_file);
         sodium_memzero(b.generated, sizeof b.generated);
@@ -903,33 +904,37 @@ static int sweep_txn(MDB_txn *txn, void *arg)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-int identity_sweep(identity_t *idn)
+void identity_sweep(identity_t *idn)
 {
     sweep_t sw = {idn, crm_time_now_us(), 0, 0};
     int rc = crm_store_write(idn->store, sweep_txn, &sw);
-    if (rc == 0 && (sw.sessions || sw.invites))
+    if (rc)
+        crm_warn("expiring sessions: %s", mdb_strerror(rc));
+    else if (sw.sessions || sw.invites)
         crm_info("expired %zu sessions and %zu invitations", sw.sessions, sw.invites);
-    return rc;
 }
 
-/* --- method tables (in the order of the proto's service) ------------------------ */
+/* --- method tables -------------------------------------------------------------- */
 
-const crm_method_t identity_methods[] = {
-    {login, CRM_METHOD_WRITE | CRM_METHOD_PUBLIC},
-    {logout, CRM_METHOD_WRITE},
-    {whoami, 0},
-    {create_user, CRM_METHOD_WRITE},
-    {get_user, 0},
-    {list_users, 0},
-    {update_user, CRM_METHOD_WRITE},
-    {set_password, CRM_METHOD_WRITE | CRM_METHOD_PUBLIC},
-    {change_password, CRM_METHOD_WRITE},
-    {identity_create_team, CRM_METHOD_WRITE},
-    {identity_update_team, CRM_METHOD_WRITE},
-    {identity_get_team, 0},
-    {identity_list_teams, 0},
+static const crm_method_t identity_methods[] = {
+    {"Login", login, CRM_METHOD_WRITE | CRM_METHOD_PUBLIC},
+    {"Logout", logout, CRM_METHOD_WRITE},
+    {"WhoAmI", whoami, 0},
+    {"CreateUser", create_user, CRM_METHOD_WRITE},
+    {"GetUser", get_user, 0},
+    {"ListUsers", list_users, 0},
+    {"UpdateUser", update_user, CRM_METHOD_WRITE},
+    {"SetPassword", set_password, CRM_METHOD_WRITE | CRM_METHOD_PUBLIC},
+    {"ChangePassword", change_password, CRM_METHOD_WRITE},
+    {"CreateTeam", identity_create_team, CRM_METHOD_WRITE},
+    {"UpdateTeam", identity_update_team, CRM_METHOD_WRITE},
+    {"GetTeam", identity_get_team, 0},
+    {"ListTeams", identity_list_teams, 0},
 };
+const crm_rpc_api_t identity_api = CRM_RPC_API(crm__identity__v1__identity__descriptor, identity_methods);
 
-const crm_method_t identity_internal_methods[] = {
-    {authenticate, CRM_METHOD_PUBLIC},
+static const crm_method_t identity_internal_methods[] = {
+    {"Authenticate", authenticate, CRM_METHOD_PUBLIC},
 };
+const crm_rpc_api_t identity_internal_api =
+    CRM_RPC_API(crm__identity__v1__identity_internal__descriptor, identity_internal_methods);

@@ -57,8 +57,6 @@ int ntf_sweep_read(notifications_t *n, MDB_txn *txn, int64_t cutoff, size_t max,
 /* One retention pass in a write transaction of its own (logged). */
 void ntf_retention_pass(notifications_t *n);
 
-extern const crm_method_t notifications_methods[];
-
 /* --- documents, users and access (access.c) ------------------------------ */
 
 #define NTF_DOC_KEY CRM_DOC_KEY /* model, id */

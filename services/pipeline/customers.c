@@ -45,7 +45,7 @@ static int save_customer(crm_call_t *call, customer_t *c, const char *type)
         return -1;
     Crm__Pipeline__V1__CustomerEvent ev = CRM__PIPELINE__V1__CUSTOMER_EVENT__INIT;
     ev.customer = c;
-    return pl_emit(call, type, &ev.base);
+    return crm_call_emit(call, type, &ev.base);
 }
 
 int pl_create_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)

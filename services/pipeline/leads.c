@@ -255,7 +255,7 @@ static int emit_lead(crm_call_t *call, const char *type, lead_t *l, const lead_t
     ev.lead = l;
     ev.changes = ch.items;
     ev.n_changes = ch.n;
-    return pl_emit(call, type, &ev.base);
+    return crm_call_emit(call, type, &ev.base);
 }
 
 /* --- Create / Get / Update --------------------------------------------------- */
@@ -407,7 +407,7 @@ static int customer_from_lead(crm_call_t *call, const lead_t *l, int64_t *out)
             return -1;
         Crm__Pipeline__V1__CustomerEvent ev = CRM__PIPELINE__V1__CUSTOMER_EVENT__INIT;
         ev.customer = c;
-        if (pl_emit(call, "customer.created", &ev.base) != 0)
+        if (crm_call_emit(call, "customer.created", &ev.base) != 0)
             return -1;
         *(pass == 0 ? &company : &contact) = c->id;
     }

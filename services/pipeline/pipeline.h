@@ -44,10 +44,7 @@ typedef struct {
     MDB_dbi cards_sp;    /* team, type, stage, salesperson, priority, age, id → "" */
     MDB_dbi kanban;      /* team, type, stage, salesperson → KanbanCell */
     MDB_dbi quotes_by_lead; /* lead id, quotation id → "" */
-    MDB_dbi outbox_dbi;
 } pipeline_t;
-
-extern const crm_method_t pipeline_methods[];
 
 /* --- validation (util.c) ----------------------------------------------- */
 
@@ -68,8 +65,6 @@ int pl_get(crm_call_t *call, MDB_dbi dbi, int64_t id, const ProtobufCMessageDesc
 int pl_put(crm_call_t *call, MDB_dbi dbi, int64_t id, const ProtobufCMessage *m);
 /* A new id from counter. */
 int pl_next_id(crm_call_t *call, const char *counter, int64_t *id);
-/* Appends an event. */
-int pl_emit(crm_call_t *call, const char *type, const ProtobufCMessage *payload);
 /* One page of a List call over dbi (id → message of type desc), in id order,
  * resuming after page_token: the records keep() accepts, at most page_size
  * (default 50, at most 500), reading at most PL_SCAN_MAX records so that a

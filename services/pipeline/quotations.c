@@ -48,7 +48,7 @@ int pl_make_quotation(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
         return -1;
     Crm__Pipeline__V1__QuotationEvent ev = CRM__PIPELINE__V1__QUOTATION_EVENT__INIT;
     ev.quotation = q;
-    if (pl_emit(call, "quotation.created", &ev.base) != 0)
+    if (crm_call_emit(call, "quotation.created", &ev.base) != 0)
         return -1;
     if (r->mark_won && old->status != STATUS(WON)) {
         lead_t *l = crm_call_new(call, &crm__pipeline__v1__lead__descriptor);

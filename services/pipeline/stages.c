@@ -127,7 +127,7 @@ static int emit_stage(crm_call_t *call, const char *type, stage_t *s)
 {
     Crm__Pipeline__V1__StageEvent ev = CRM__PIPELINE__V1__STAGE_EVENT__INIT;
     ev.stage = s;
-    return pl_emit(call, type, &ev.base);
+    return crm_call_emit(call, type, &ev.base);
 }
 
 /* 1 if any lead is in stage; -1 on a storage error (set on the call). */

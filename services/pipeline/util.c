@@ -114,14 +114,6 @@ int pl_next_id(crm_call_t *call, const char *counter, int64_t *id)
     return 0;
 }
 
-int pl_emit(crm_call_t *call, const char *type, const ProtobufCMessage *payload)
-{
-    pipeline_t *pl = crm_call_ctx(call);
-    const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
-    int rc = crm_outbox_append(pl->outbox, crm_call_txn(call), type, p ? p->user_id : 0, payload, NULL);
-    return rc ? crm_call_fail_db(call, rc) : 0;
-}
-
 const char *pl_user_name(crm_call_t *call, int64_t id)
 {
     pipeline_t *pl = crm_call_ctx(call);

@@ -98,22 +98,23 @@ static int h_unimplemented(crm_call_t *call, const ProtobufCMessage *in, Protobu
     return crm_call_fail(call, CRM__RPC__V1__CODE__CODE_UNIMPLEMENTED, NULL, "not in this test");
 }
 
-/* One entry per method of crm.identity.v1.Identity, in the proto's order. */
-static const crm_method_t identity_methods[13] = {
-    {h_unimplemented, CRM_METHOD_PUBLIC}, /* Login */
-    {h_unimplemented, 0},                 /* Logout */
-    {h_unimplemented, 0},                 /* WhoAmI */
-    {h_unimplemented, CRM_METHOD_WRITE},  /* CreateUser */
-    {h_unimplemented, 0},                 /* GetUser */
-    {h_unimplemented, 0},                 /* ListUsers */
-    {h_unimplemented, CRM_METHOD_WRITE},  /* UpdateUser */
-    {h_unimplemented, CRM_METHOD_WRITE | CRM_METHOD_PUBLIC}, /* SetPassword */
-    {h_unimplemented, CRM_METHOD_WRITE},  /* ChangePassword */
-    {h_create_team, CRM_METHOD_WRITE},    /* CreateTeam */
-    {h_unimplemented, CRM_METHOD_WRITE},  /* UpdateTeam */
-    {h_get_team, 0},                      /* GetTeam */
-    {h_unimplemented, 0},                 /* ListTeams */
+/* A handler for every method of crm.identity.v1.Identity, by name. */
+static const crm_method_t identity_methods[] = {
+    {"Login", h_unimplemented, CRM_METHOD_PUBLIC},
+    {"Logout", h_unimplemented, 0},
+    {"WhoAmI", h_unimplemented, 0},
+    {"CreateUser", h_unimplemented, CRM_METHOD_WRITE},
+    {"GetUser", h_unimplemented, 0},
+    {"ListUsers", h_unimplemented, 0},
+    {"UpdateUser", h_unimplemented, CRM_METHOD_WRITE},
+    {"SetPassword", h_unimplemented, CRM_METHOD_WRITE | CRM_METHOD_PUBLIC},
+    {"ChangePassword", h_unimplemented, CRM_METHOD_WRITE},
+    {"CreateTeam", h_create_team, CRM_METHOD_WRITE},
+    {"UpdateTeam", h_unimplemented, CRM_METHOD_WRITE},
+    {"GetTeam", h_get_team, 0},
+    {"ListTeams", h_unimplemented, 0},
 };
+static const crm_rpc_api_t identity_api = CRM_RPC_API(crm__identity__v1__identity__descriptor, identity_methods);
 
 /* --- fixture -------------------------------------------------------------- */
 
@@ -158,7 +159,7 @@ static int setup(void **state)
     char endpoint[128];
     snprintf(endpoint, sizeof endpoint, "inproc://crm-test-faults-%d", (int)getpid());
     f->server = crm_rpc_server_new(f->loop, f->zctx, "test", endpoint, f->store, 4 << 20);
-    if (!f->server || crm_rpc_server_add(f->server, &crm__identity__v1__identity__descriptor, identity_methods, &f->svc))
+    if (!f->server || crm_rpc_server_add(f->server, &identity_api, &f->svc))
         return -1;
     f->client = crm_rpc_client_new(f->loop, f->zctx, "test", endpoint);
     tearing_down = 0;
