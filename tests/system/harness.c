@@ -75,20 +75,39 @@ static int port_free(int port)
     return ok;
 }
 
+/* The lowest port the kernel hands out for outgoing connections: a port
+ * above it may be taken by any connect() between our check and the bind. */
+static int ephemeral_low(void)
+{
+    int lo = 32768, hi;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%d %d", &lo, &hi) != 2)
+            lo = 32768;
+        fclose(f);
+    }
+    return lo;
+}
+
 /* A block of 16 ports below the ephemeral range that nothing holds now. */
 static int free_port_base(void)
 {
     static unsigned calls;
     unsigned seed = (unsigned)getpid() * 7919u + (unsigned)sys_now_ms();
+    int first = 20000, blocks = (ephemeral_low() - first) / 16;
+    if (blocks < 64) { /* a range that starts low: use the ports below 20000 */
+        first = 10000;
+        blocks = 600;
+    }
     for (int attempt = 0; attempt < 200; attempt++) {
-        int base = 20000 + (int)((seed + calls++ * 104729u) % 1200) * 16;
+        int base = first + (int)((seed + calls++ * 104729u) % (unsigned)blocks) * 16;
         int ok = 1;
         for (int p = base; p < base + 16 && ok; p++)
             ok = port_free(p);
         if (ok)
             return base;
     }
-    return 20000 + (int)(seed % 1200) * 16;
+    return first + (int)(seed % (unsigned)blocks) * 16;
 }
 
 int sys_spawn(sys_env_t *env, sys_proc_t which)
