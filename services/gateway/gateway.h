@@ -93,6 +93,20 @@ typedef struct {
     void *wake_http_arg;
 } gw_hooks_t;
 
+/* What main.c wires the objects from (config.c). */
+typedef struct {
+    const char *curve_dir, *zmq, *http_address, *identity_events, *notifications_stream;
+    const char *backends[4]; /* RPC endpoints: identity, pipeline, activities, notifications */
+    int64_t http_port;
+} gw_config_t;
+
+/* Reads the flags into cfg and the gateway's settings into gw. Returns 0,
+ * or 2 (the exit status) after saying which flag is wrong. */
+int gw_configure(gateway_t *gw, gw_config_t *cfg, int argc, char **argv);
+/* One RPC client per backend and one route per public service. Returns 0
+ * or -1 (logged). */
+int gw_connect_backends(gateway_t *gw, const gw_config_t *cfg);
+
 struct gateway {
     struct ev_loop *loop;
     void *zctx;
