@@ -15,9 +15,9 @@
 #define PUBLISH_BATCH 4096
 #define MAX_CONSUMERS 16
 #define PRUNE_MAX 10000 /* events one pass deletes at most: short write transactions */
-/* A consumer silent this long is taken for retired (a service removed or
- * renamed), as Kafka expires a group's offsets: otherwise it would hold
- * pruning back for ever. One that does come back finds its events pruned
+/* A consumer silent this long of the producer's running is taken for
+ * retired (a service removed or renamed), as Kafka expires a group's
+ * offsets: otherwise it would hold pruning back for ever. One that does come back finds its events pruned
  * and stops with an error that says how to rebuild. */
 #define FORGET_US (30LL * 24 * 3600 * 1000000)
 
@@ -33,13 +33,20 @@ struct crm_publisher {
     struct {
         char name[32];
         uint64_t applied;
-        int64_t heard_at;  /* its last replay request, Unix microseconds */
-        int64_t stored_at; /* heard_at as last stored */
+        int64_t heard_at;     /* its last replay request, Unix microseconds */
+        /* how long the producer has run without hearing from it: quiet_us
+         * before since, and the time from since on (see quiet_now); a
+         * producer that was down, or restored from an old backup, does not
+         * count that time against its consumers */
+        int64_t quiet_us, since;
+        int64_t stored_quiet; /* quiet_now when last stored */
     } consumers[MAX_CONSUMERS];
     int n_consumers;
     int consumers_loaded; /* those of a previous run read from meta */
     int consumers_dirty;  /* a cursor moved since they were last stored */
     int consumers_lost;   /* one could not be kept track of: no pruning */
+    int had_consumers;    /* some were heard of (maybe all forgotten since) */
+    int64_t started_at;   /* this run's start: silence is counted from it */
     int64_t keep_us;
     int64_t forget_us;
     ev_timer prune;
@@ -161,37 +168,49 @@ static int replay_one(void *arg, uint64_t seq, const void *data, size_t len)
     return 0;
 }
 
-/* A consumer said, at heard_at, it has applied up to applied. */
-static void note_consumer(crm_publisher_t *self, const char *name, uint64_t applied, int64_t heard_at)
+static int64_t quiet_now(const crm_publisher_t *self, int i, int64_t now)
 {
-    int i = 0, fresh = 0;
+    return self->consumers[i].quiet_us + (now - self->consumers[i].since);
+}
+
+/* The consumer's slot (added if new), or -1 when it cannot be kept. */
+static int consumer_slot(crm_publisher_t *self, const char *name)
+{
+    int i = 0;
     while (i < self->n_consumers && strcmp(self->consumers[i].name, name) != 0)
         i++;
-    if (i == self->n_consumers) {
-        fresh = 1;
-        if (i == MAX_CONSUMERS || strlen(name) >= sizeof self->consumers[i].name) {
-            /* a consumer pruning cannot wait for: then it prunes nothing */
-            if (!self->consumers_lost)
-                crm_warn("%s's outbox: cannot keep track of consumer \"%.64s\": it is not pruned",
-                         crm_outbox_producer(self->outbox), name);
-            self->consumers_lost = 1;
-            return;
-        }
-        snprintf(self->consumers[i].name, sizeof self->consumers[i].name, "%s", name);
-        self->n_consumers++;
+    if (i < self->n_consumers)
+        return i;
+    if (i == MAX_CONSUMERS || strlen(name) >= sizeof self->consumers[i].name) {
+        /* a consumer pruning cannot wait for: then it prunes nothing */
+        if (!self->consumers_lost)
+            crm_warn("%s's outbox: cannot keep track of consumer \"%.64s\": it is not pruned",
+                     crm_outbox_producer(self->outbox), name);
+        self->consumers_lost = 1;
+        return -1;
     }
+    memset(&self->consumers[i], 0, sizeof self->consumers[i]);
+    snprintf(self->consumers[i].name, sizeof self->consumers[i].name, "%s", name);
+    self->n_consumers++;
+    self->had_consumers = 1;
+    self->consumers_dirty = 1;
+    return i;
+}
+
+/* A consumer said, now, it has applied up to applied. */
+static void note_consumer(crm_publisher_t *self, const char *name, uint64_t applied, int64_t now)
+{
+    int i = consumer_slot(self, name);
+    if (i < 0)
+        return;
     /* lower as well as higher: a consumer restored from an older backup
      * asks from further back */
-    if (fresh || self->consumers[i].applied != applied)
+    if (self->consumers[i].applied != applied)
         self->consumers_dirty = 1;
     self->consumers[i].applied = applied;
-    self->consumers[i].heard_at = heard_at;
-    if (fresh)
-        self->consumers[i].stored_at = heard_at;
-    /* a cursor that only says "still here" is stored a few times a
-     * forgetting window, not at every request */
-    if (heard_at - self->consumers[i].stored_at > self->forget_us / 8)
-        self->consumers_dirty = 1;
+    self->consumers[i].heard_at = now;
+    self->consumers[i].quiet_us = 0;
+    self->consumers[i].since = now;
 }
 
 static void answer_replay(crm_publisher_t *self, crm_frames_t *f)
@@ -278,9 +297,21 @@ static int load_consumers(crm_publisher_t *self, MDB_txn *txn)
         int known = 0;
         for (int j = 0; j < self->n_consumers; j++)
             known |= !strcmp(self->consumers[j].name, c->consumer);
-        if (!known) /* one heard of in this run already says more */
-            note_consumer(self, c->consumer, c->applied, c->heard_at ? c->heard_at : crm_time_now_us());
+        if (known) /* one heard of in this run already says more */
+            continue;
+        int j = consumer_slot(self, c->consumer);
+        if (j < 0)
+            continue;
+        self->consumers[j].applied = c->applied;
+        self->consumers[j].heard_at = c->heard_at;
+        self->consumers[j].quiet_us = c->quiet_us > 0 ? c->quiet_us : 0;
+        self->consumers[j].since = self->started_at;
+        self->consumers[j].stored_quiet = self->consumers[j].quiet_us;
     }
+    /* a record, even an empty one, is kept only once consumers were heard
+     * of: empty, they were all forgotten */
+    if (kept)
+        self->had_consumers = 1;
     if (kept)
         crm__events__v1__consumer_cursors__free_unpacked(kept, NULL);
     self->consumers_loaded = 1;
@@ -294,11 +325,14 @@ static int store_consumers(crm_publisher_t *self, MDB_txn *txn)
         return 0;
     Crm__Events__V1__ConsumerCursor cur[MAX_CONSUMERS], *ptrs[MAX_CONSUMERS];
     Crm__Events__V1__ConsumerCursors all = CRM__EVENTS__V1__CONSUMER_CURSORS__INIT;
+    int64_t now = crm_time_now_us();
     for (int j = 0; j < self->n_consumers; j++) {
         crm__events__v1__consumer_cursor__init(&cur[j]);
         cur[j].consumer = self->consumers[j].name;
         cur[j].applied = self->consumers[j].applied;
         cur[j].heard_at = self->consumers[j].heard_at;
+        cur[j].quiet_us = quiet_now(self, j, now);
+        self->consumers[j].stored_quiet = cur[j].quiet_us;
         ptrs[j] = &cur[j];
     }
     all.cursors = ptrs;
@@ -309,13 +343,19 @@ static int store_consumers(crm_publisher_t *self, MDB_txn *txn)
 static void forget_silent(crm_publisher_t *self, int64_t now)
 {
     for (int j = 0; j < self->n_consumers;) {
-        if (now - self->consumers[j].heard_at <= self->forget_us) {
+        int64_t quiet = quiet_now(self, j, now);
+        if (quiet <= self->forget_us) {
+            /* the silence so far is stored a few times a window, so that
+             * restarts do not start it again from nothing */
+            if (quiet - self->consumers[j].stored_quiet > self->forget_us / 8)
+                self->consumers_dirty = 1;
             j++;
             continue;
         }
-        crm_warn("%s's outbox: consumer \"%s\" has not asked for %lld days: it no longer holds pruning back",
+        crm_warn("%s's outbox: consumer \"%s\" has not asked in %lld days of this producer's running: it no "
+                 "longer holds pruning back",
                  crm_outbox_producer(self->outbox), self->consumers[j].name,
-                 (long long)((now - self->consumers[j].heard_at) / (24LL * 3600 * 1000000)));
+                 (long long)(quiet / (24LL * 3600 * 1000000)));
         self->consumers[j] = self->consumers[--self->n_consumers];
         self->consumers_dirty = 1;
     }
@@ -333,8 +373,8 @@ static int prune_txn(MDB_txn *txn, void *arg)
     if ((rc = store_consumers(self, txn)) != 0)
         return rc;
     /* no consumer heard of yet, or one lost track of: nothing is known to
-     * be applied by all */
-    if (self->n_consumers == 0 || self->consumers_lost)
+     * be applied by all; all of them forgotten: events go by age alone */
+    if ((self->n_consumers == 0 && !self->had_consumers) || self->consumers_lost)
         return 0;
     uint64_t upto = UINT64_MAX;
     for (int j = 0; j < self->n_consumers; j++)
@@ -412,6 +452,7 @@ crm_publisher_t *crm_publisher_new(struct ev_loop *loop, void *zctx, crm_store_t
     self->store = store;
     self->outbox = outbox;
     self->forget_us = FORGET_US;
+    self->started_at = crm_time_now_us();
     if (!(self->pub = bound_socket(zctx, ZMQ_PUB, pub_endpoint)))
         goto fail;
     if (!(self->replay = bound_socket(zctx, ZMQ_ROUTER, replay_endpoint)))

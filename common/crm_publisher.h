@@ -34,9 +34,10 @@ void crm_publisher_flush(crm_publisher_t *self);
  * event kept is told so (ReplayReply.first_seq) and stops with that error.
  * keep_us 0: never prune (the default). */
 void crm_publisher_set_retention(crm_publisher_t *self, int64_t keep_us);
-/* A consumer not heard of for forget_us (30 days unless set) is forgotten
- * at the next pruning pass: a retired one must not hold pruning back for
- * ever. */
+/* A consumer not heard of for forget_us (30 days unless set) of this
+ * producer's running (its downtime does not count) is forgotten at the
+ * next pruning pass: a retired one must not hold pruning back for ever.
+ * When every consumer is forgotten, events go by age alone. */
 void crm_publisher_set_forget(crm_publisher_t *self, int64_t forget_us);
 /* One pruning pass now (tests; the timer runs it otherwise). Returns how
  * many events went, or -1 on a storage error (logged). */

@@ -746,10 +746,11 @@ static void test_outbox_pruned_behind_its_consumers(void **state)
 
 /* Cursors stored by a previous run hold pruning back after a restart, for
  * a consumer that has not come back yet; one silent for longer than the
- * forgetting window is taken for retired and holds nothing back. A cursor
- * stored with no heard_at (a run from before it existed: the same bytes as
- * the old Cursor) counts as heard at start. */
-static int64_t away_heard_at;
+ * forgetting window of its producer's running is taken for retired and
+ * holds nothing back, while the time the producer itself was down does not
+ * count. A cursor stored with no heard_at nor quiet_us (a run from before
+ * they existed: the same bytes as the old Cursor) counts as heard at start. */
+static int64_t away_heard_at, away_quiet_us;
 static int store_away(MDB_txn *txn, void *arg)
 {
     crm_store_t *store = arg;
@@ -757,6 +758,7 @@ static int store_away(MDB_txn *txn, void *arg)
     away.consumer = "away";
     away.applied = 5;
     away.heard_at = away_heard_at;
+    away.quiet_us = away_quiet_us;
     Crm__Events__V1__ConsumerCursors all = CRM__EVENTS__V1__CONSUMER_CURSORS__INIT;
     all.cursors = ptrs;
     all.n_cursors = 1;
@@ -769,21 +771,29 @@ static int heard_at_20(void *publisher)
     return crm_publisher_heard(publisher, crm_log_service(), &applied) && applied == 20;
 }
 
-static uint64_t pruned_after_restart(fixture_t *f, int64_t heard_at, int64_t forget_us)
+#define HOUR (3600LL * 1000000)
+
+/* 20 events, a consumer that applied them all, "away" stored at 5 (with
+ * heard_at and quiet_us), the producer restarted with forget_us (0: its
+ * default) and, if live, the consumer back: how many the first pruning
+ * pass deletes. */
+static uint64_t pruned_after_restart(fixture_t *f, int64_t heard_at, int64_t quiet_us, int64_t forget_us, int live)
 {
     start_publisher(f);
     produce(f, 20);
     start_consumer(f);
     wait_applied(f, 20, 5.0);
     run_for(f, 0.2); /* its replay request said 20 */
+    crm_consumer_destroy(&f->consumer);
     away_heard_at = heard_at;
+    away_quiet_us = quiet_us;
     assert_int_equal(crm_store_write(f->pstore, store_away, f->pstore), 0);
     crm_publisher_destroy(&f->publisher);
     start_publisher(f);
-    /* the live consumer says where it is to the new run */
-    crm_consumer_destroy(&f->consumer);
-    start_consumer(f);
-    assert_true(loop_until(f->loop, heard_at_20, f->publisher, 5.0));
+    if (live) { /* the live consumer says where it is to the new run */
+        start_consumer(f);
+        assert_true(loop_until(f->loop, heard_at_20, f->publisher, 5.0));
+    }
     if (forget_us)
         crm_publisher_set_forget(f->publisher, forget_us);
     crm_publisher_set_retention(f->publisher, 1);
@@ -801,20 +811,31 @@ static uint64_t pruned_after_restart(fixture_t *f, int64_t heard_at, int64_t for
 static void test_pruning_waits_for_consumers_of_a_previous_run(void **state)
 {
     /* "away" at 5, read back, holds it back though the live one is at 20 */
-    assert_int_equal(pruned_after_restart(*state, 0, 0), 5);
+    assert_int_equal(pruned_after_restart(*state, 0, 0, 0, 1), 5);
 }
 
-static void test_pruning_waits_for_a_consumer_heard_lately(void **state)
+static void test_pruning_waits_for_a_consumer_quiet_less_than_the_window(void **state)
 {
-    int64_t hour = 3600LL * 1000000;
-    assert_int_equal(pruned_after_restart(*state, crm_time_now_us() - hour, 2 * hour), 5);
+    assert_int_equal(pruned_after_restart(*state, crm_time_now_us() - HOUR, HOUR, 2 * HOUR, 1), 5);
+}
+
+/* Heard of three hours ago, but the producer was down all that time (a
+ * restore, a stopped deployment): not silent in its running, kept. */
+static void test_producer_downtime_is_not_silence(void **state)
+{
+    assert_int_equal(pruned_after_restart(*state, crm_time_now_us() - 3 * HOUR, 0, 2 * HOUR, 1), 5);
 }
 
 static void test_retired_consumer_is_forgotten(void **state)
 {
-    int64_t hour = 3600LL * 1000000;
     /* only the live consumer, at 20, counts; the newest event stays */
-    assert_int_equal(pruned_after_restart(*state, crm_time_now_us() - 3 * hour, 2 * hour), 19);
+    assert_int_equal(pruned_after_restart(*state, crm_time_now_us() - 3 * HOUR, 3 * HOUR, 2 * HOUR, 1), 19);
+}
+
+/* The only consumer retired: events go by age alone, not kept for ever. */
+static void test_outbox_pruned_when_every_consumer_is_forgotten(void **state)
+{
+    assert_int_equal(pruned_after_restart(*state, crm_time_now_us() - 3 * HOUR, 3 * HOUR, 2 * HOUR, 0), 19);
 }
 
 /* An event that never applies, late in a replay batch: the events before it
@@ -935,7 +956,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbox_pruned_behind_its_consumers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_event_in_a_batch_is_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pruning_waits_for_consumers_of_a_previous_run, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pruning_waits_for_a_consumer_heard_lately, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pruning_waits_for_a_consumer_quiet_less_than_the_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_producer_downtime_is_not_silence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_pruned_when_every_consumer_is_forgotten, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retired_consumer_is_forgotten, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_waits_for_what_its_producer_had_applied, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unchanged_events_not_committed, setup, teardown),
