@@ -424,6 +424,38 @@ static void suspend(http_req_t *r)
     }
 }
 
+/* Every X-Forwarded-For line, in order, joined as one list: a proxy may
+ * add a line of its own rather than append to the client's, and the client
+ * wrote the first. Past the buffer, the leftmost (the client's own) go. */
+typedef struct {
+    char buf[2048];
+    size_t len;
+} xff_t;
+
+static enum MHD_Result add_xff(void *arg, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    xff_t *x = arg;
+    if (strcasecmp(key, "X-Forwarded-For") != 0 || !value)
+        return MHD_YES;
+    size_t n = strlen(value), sep = x->len ? 1 : 0;
+    if (n + sep >= sizeof x->buf) { /* one line larger than all: its rightmost part */
+        value += n - (sizeof x->buf - 1);
+        n = sizeof x->buf - 1;
+        x->len = 0;
+        sep = 0;
+    } else if (x->len + sep + n >= sizeof x->buf) {
+        size_t drop = x->len + sep + n - (sizeof x->buf - 1);
+        memmove(x->buf, x->buf + drop, x->len - drop);
+        x->len -= drop;
+    }
+    if (sep)
+        x->buf[x->len++] = ',';
+    memcpy(x->buf + x->len, value, n);
+    x->len += n;
+    x->buf[x->len] = '\0';
+    return MHD_YES;
+}
+
 /* The TCP peer's address, or the client's behind a trusted proxy. */
 static void client_address(gateway_t *gw, struct MHD_Connection *conn, char *out, size_t cap)
 {
@@ -431,8 +463,10 @@ static void client_address(gateway_t *gw, struct MHD_Connection *conn, char *out
     char peer[INET_ADDRSTRLEN] = "";
     if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, peer, sizeof peer);
-    gw_realip_client(gw->realip, peer, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For"), out,
-                     cap);
+    xff_t xff = {.len = 0};
+    xff.buf[0] = '\0';
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, add_xff, &xff);
+    gw_realip_client(gw->realip, peer, xff.len ? xff.buf : NULL, out, cap);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,

@@ -787,9 +787,16 @@ static int login_over_http(const char *source, const char *xff, const char *logi
     int fd = connect_http_from(source);
     char body[256], head[512];
     int blen = snprintf(body, sizeof body, "{\"login\":\"%s\",\"password\":\"%s\"}", login, password);
-    char xff_line[160] = "";
-    if (xff)
-        snprintf(xff_line, sizeof xff_line, "X-Forwarded-For: %s\r\n", xff);
+    /* "a|b": two header lines, as a proxy that adds its own line sends */
+    char xff_line[200] = "";
+    if (xff) {
+        const char *bar = strchr(xff, '|');
+        if (bar)
+            snprintf(xff_line, sizeof xff_line, "X-Forwarded-For: %.*s\r\nX-Forwarded-For: %s\r\n", (int)(bar - xff),
+                     xff, bar + 1);
+        else
+            snprintf(xff_line, sizeof xff_line, "X-Forwarded-For: %s\r\n", xff);
+    }
     int n = snprintf(head, sizeof head,
                      "POST /twirp/crm.identity.v1.Identity/Login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
                      "%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", xff_line, blen, body);
@@ -811,6 +818,9 @@ static void test_client_address_behind_a_trusted_proxy(void **state)
     assert_int_equal(login_over_http("127.0.0.1", "198.51.100.4", "proxied", "proxied-pass-1"), 200);
     /* a client that leftmost-pads the header is still found at its hop */
     assert_int_equal(login_over_http("127.0.0.1", "198.51.100.4, 203.0.113.7", "proxied", "proxied-pass-1"), 429);
+    /* and a proxy that adds a line of its own after the client's forged one
+     * (HAProxy's forwardfor) is read to its last line */
+    assert_int_equal(login_over_http("127.0.0.1", "198.51.100.77|203.0.113.7", "proxied", "proxied-pass-1"), 429);
     /* a peer that is no proxy writes what it likes, and is itself locked */
     for (int i = 0; i < 5; i++) {
         char forged[32];
