@@ -1087,11 +1087,11 @@ crm_rpc_server_t *crm_rpc_server_new(struct ev_loop *loop, void *zctx, const cha
     }
     self->socket = zmq_socket(zctx, ZMQ_ROUTER);
     if (!self->socket || crm_zsock_setup(self->socket, max_msg) != 0 ||
-        crm_curve_server(self->socket, CRM_CURVE_RPC) != 0 || zmq_bind(self->socket, endpoint) != 0) {
-        crm_error("bind %s: %s", endpoint, zmq_strerror(errno));
+        crm_curve_server(self->socket, CRM_CURVE_RPC) != 0) {
+        crm_error("RPC socket: %s", zmq_strerror(errno));
         goto fail;
     }
-    if (!(self->watch = crm_zwatch_new(loop, self->socket, on_request, self)))
+    if (endpoint && crm_rpc_server_listen(self, endpoint) != 0)
         goto fail;
     if (crm_rpc_server_add(self, &health_api, self) != 0 || crm_rpc_server_add(self, &ops_api, self) != 0)
         goto fail;
@@ -1099,6 +1099,17 @@ crm_rpc_server_t *crm_rpc_server_new(struct ev_loop *loop, void *zctx, const cha
 fail:
     crm_rpc_server_destroy(&self);
     return NULL;
+}
+
+int crm_rpc_server_listen(crm_rpc_server_t *self, const char *endpoint)
+{
+    if (zmq_bind(self->socket, endpoint) != 0) {
+        crm_error("bind %s: %s", endpoint, zmq_strerror(errno));
+        return -1;
+    }
+    if (!(self->watch = crm_zwatch_new(self->loop, self->socket, on_request, self)))
+        return -1;
+    return 0;
 }
 
 void crm_rpc_server_destroy(crm_rpc_server_t **self_p)

@@ -68,6 +68,11 @@ typedef struct {
  * bounds an incoming request's bytes. Returns NULL on error (logged). */
 crm_rpc_server_t *crm_rpc_server_new(struct ev_loop *loop, void *zctx, const char *service,
                                      const char *endpoint, crm_store_t *store, int64_t max_msg);
+/* Binds endpoint and starts serving, for a server made with endpoint NULL:
+ * a service binds its RPC socket last, once all it serves is ready, so
+ * that an open port means a started service (container health checks
+ * probe it). Returns 0 or -1 (logged). */
+int crm_rpc_server_listen(crm_rpc_server_t *self, const char *endpoint);
 void crm_rpc_server_destroy(crm_rpc_server_t **self_p);
 
 /* Registers api->desc with one handler for each of its methods, found by

@@ -24,7 +24,9 @@ static const struct {
     int port;
 } backends[] = {{"identity", 5601}, {"pipeline", 5611}, {"activities", 5621}, {"notifications", 5631}};
 
-#define SHARED_FLAGS (6 + 2 * CRM_SERVICE_MAX_CONSUMES)
+/* data-dir, rpc, events, replay, heartbeat-ms, outbox-keep-seconds,
+ * commit-window-us, curve-dir, and two for each producer consumed */
+#define SHARED_FLAGS (8 + 2 * CRM_SERVICE_MAX_CONSUMES)
 #define MAX_FLAGS (SHARED_FLAGS + CRM_SERVICE_MAX_FLAGS)
 #define MAX_TEXTS (5 * SHARED_FLAGS) /* a name, variable, default and help a flag, and a few more */
 #define MAX_TIMERS 4
@@ -194,8 +196,10 @@ static int parse_flags(crm_service_t *self, int argc, char **argv)
                             "CurveZMQ keys (crmctl keygen); empty: plain"};
     if (crm_config_parse(opts, n, argc, argv, text(self, "crm-%s [flags]", def->name)) != 0)
         return -1;
-    if (self->heartbeat_ms < 1 || self->heartbeat_ms > 3600000) {
-        crm_error("--heartbeat-ms must be 1 to 3600000");
+    if (self->heartbeat_ms <= 0) /* as before the skeleton: 0 keeps the default */
+        self->heartbeat_ms = 500;
+    if (self->heartbeat_ms > 3600000) {
+        crm_error("--heartbeat-ms must be at most 3600000");
         return -1;
     }
     if (n_consumes(def) && crm_consumer_set_window(self->window_us) != 0) {
@@ -225,8 +229,21 @@ static int open_store(crm_service_t *self)
         return -1; /* logged, with the folder */
     if (def->store)
         *def->store = self->store;
-    if (def->upgrade && def->upgrade(self->store, def->ctx) != 0)
-        return -1; /* logged by the service */
+    if (def->upgrade) {
+        if (def->upgrade(self->store, def->ctx) != 0)
+            return -1; /* logged by the service */
+    } else {
+        /* nothing of this service's records changed shape: a newer schema
+         * needs no rewrite, and no stale "from" may stay for a later one */
+        uint64_t from = 0;
+        int rc = crm_store_upgrade_from(self->store, &from);
+        if (rc == 0 && from)
+            rc = crm_store_upgrade_done(self->store);
+        if (rc) {
+            crm_error("ending the store's upgrade in %s: %s", self->data_dir, mdb_strerror(rc));
+            return -1;
+        }
+    }
     if (def->outbox) {
         self->outbox = crm_outbox_new(def->name, outbox_dbi);
         /* its events tell what it had applied of others' */
@@ -263,8 +280,8 @@ static int open_sockets(crm_service_t *self)
     }
     char prefix[64];
     snprintf(prefix, sizeof prefix, "crm.%s.v1.", def->name);
-    self->rpc = crm_rpc_server_new(self->loop, self->zctx, def->name, self->rpc_ep, self->store,
-                                   crm_limit_service(prefix));
+    /* bound last (in start), once all it serves is ready */
+    self->rpc = crm_rpc_server_new(self->loop, self->zctx, def->name, NULL, self->store, crm_limit_service(prefix));
     if (!self->rpc) {
         crm_error("serving RPC on %s failed", self->rpc_ep);
         return -1;
@@ -313,6 +330,10 @@ static int start(crm_service_t *self, int argc, char **argv)
         return 1;
     if (def->start && def->start(self, def->ctx) != 0)
         return 1;
+    if (crm_rpc_server_listen(self->rpc, self->rpc_ep) != 0) {
+        crm_error("serving RPC on %s failed", self->rpc_ep);
+        return 1;
+    }
     /* events of a previous run that were committed but never published */
     if (self->publisher)
         crm_publisher_flush(self->publisher);

@@ -186,6 +186,8 @@ typedef struct {
     int configured, started, stopped;
     int store_seen, outbox_seen, rpc_seen;
     int refuse_configure;
+    char rpc_path[160];    /* the RPC endpoint's ipc file */
+    int rpc_bound_at_start; /* it existed when start ran */
     ev_timer quit;
 } ctx_t;
 
@@ -202,6 +204,7 @@ static int start(crm_service_t *svc, void *arg)
 {
     ctx_t *c = arg;
     c->started++;
+    c->rpc_bound_at_start = c->rpc_path[0] && access(c->rpc_path, F_OK) == 0;
     c->store_seen = c->store != NULL;
     c->outbox_seen = c->outbox != NULL;
     c->rpc_seen = crm_service_rpc(svc) != NULL && crm_service_zctx(svc) != NULL &&
@@ -258,8 +261,12 @@ static void test_service_runs_until_a_signal(void **state)
 {
     fixture_t *f = *state;
     ctx_t c = {0};
+    snprintf(c.rpc_path, sizeof c.rpc_path, "%s/rpc", f->dir);
     crm_service_def_t def = def_with(&c, API(complete));
     assert_int_equal(run(f, &def, NULL), 0);
+    /* the RPC port opens once start is done: an open port (what a
+     * container's health check probes) means a started service */
+    assert_false(c.rpc_bound_at_start);
     assert_int_equal(c.configured, 1);
     assert_int_equal(c.started, 1);
     assert_int_equal(c.stopped, 1);
