@@ -376,6 +376,9 @@ static int rewrite_batch(MDB_txn *txn, void *arg)
         free(after);
         after = key;
         after_len = kc.mv_size;
+        /* a record fn could not find must not pass for the table's end */
+        if (rc == MDB_NOTFOUND)
+            rc = MDB_CORRUPTED;
         if (rc)
             break;
     }
