@@ -98,6 +98,7 @@ int gw_configure(gateway_t *gw, gw_config_t *cfg, int argc, char **argv)
         const char *web_err = "";
         if (!(gw->web = gw_webapp_load(cfg->web_dir, &web_err))) {
             crm_error("bad configuration: --web-dir \"%s\": %s", cfg->web_dir, web_err);
+            gw_realip_destroy(&gw->realip);
             return 2;
         }
     }

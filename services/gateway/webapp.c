@@ -67,18 +67,32 @@ static int plain_name(const char *name)
     return 1;
 }
 
-/* Reads path whole if it is a regular file (a symbolic link is not
- * followed: O_NOFOLLOW). Returns 0, 1 if there is no such file, -1 on
- * error (logged). */
+/* Reads path whole if it is a regular file: a symbolic link is not
+ * followed (O_NOFOLLOW) and, like a folder or a device, not served.
+ * Returns 0, 1 if there is no such file or it is not served (a warning
+ * says so), -1 on error (logged). */
 static int read_file(const char *path, char **data, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 && errno == ELOOP) {
+        crm_warn("web app: %s is a symbolic link: not served", path);
+        return 1;
+    }
     if (fd < 0)
         return errno == ENOENT ? 1 : (crm_error("web app: %s: %s", path, strerror(errno)), -1);
     struct stat sb;
     char *buf = NULL;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size > WEBAPP_FILE_MAX) {
-        crm_error("web app: %s is not a regular file of at most %d bytes", path, WEBAPP_FILE_MAX);
+    if (fstat(fd, &sb) != 0) {
+        crm_error("web app: %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        crm_warn("web app: %s is not a regular file: not served", path);
+        close(fd);
+        return 1;
+    }
+    if (sb.st_size > WEBAPP_FILE_MAX) {
+        crm_error("web app: %s is larger than %d bytes", path, WEBAPP_FILE_MAX);
         goto fail;
     }
     buf = crm_malloc((size_t)sb.st_size + 1);

@@ -82,7 +82,8 @@ export function PipelineBoard({ user }: { user: User }) {
             {error.value && <p class="error" role="alert">{error.value}</p>}
             {columns.value === null
                 ? <p role="status">Loading…</p>
-                : <div class="columns">
+                // scrolls sideways: a tab stop, so that the keyboard can scroll it too
+                : <div class="columns" role="group" aria-label="Stages" tabIndex={0}>
                     {columns.value.map((c) => <KanbanColumn key={c.stage?.id} column={c} onMove={move} />)}
                   </div>}
         </section>
