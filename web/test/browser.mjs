@@ -245,6 +245,37 @@ try {
         assert(await card(fromStage).count() === 0, "the card is still in its old column");
     });
 
+    await check("a move the server refuses goes back, with the server's error text", async () => {
+        // a stage of the team that is deleted after the board has shown it
+        const gone = await call(`${PL}/CreateStage`, {
+            name: "Demo", teamId: team.id, status: "LEAD_STATUS_IN_PROGRESS", probability: 30,
+            type: "STAGE_TYPE_OPPORTUNITY", sequence: 1000,
+        }, liToken);
+        await page.reload();
+        await card(toStage).waitFor();
+        const target = await page.getByRole("region", { name: "Demo", exact: true }).getByRole("list").boundingBox();
+        await call(`${PL}/DeleteStage`, { id: gone.id }, liToken);
+        let want = "";
+        try {
+            await call(`${PL}/UpdateLead`, { id: lead.id, stageId: gone.id }, liToken);
+        } catch (e) {
+            want = e.twirp.msg;
+        }
+        assert(want, "the server took a deleted stage");
+        const from = await card(toStage).boundingBox();
+        await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+        await page.mouse.down();
+        await page.mouse.move(from.x + from.width / 2 + 10, from.y + from.height / 2 + 5, { steps: 5 });
+        await page.mouse.move(target.x + target.width / 2, target.y + 20, { steps: 20 });
+        await page.mouse.up();
+        const alert = page.getByRole("alert");
+        await alert.waitFor({ timeout: 5000 });
+        const text = (await alert.textContent()).trim();
+        assert(text === want, `alert "${text}", server said "${want}"`);
+        await card(toStage).waitFor({ timeout: 5000 });
+        assert((await call(`${PL}/GetLead`, { id: lead.id }, liToken)).stageId === toStage.id, "moved on the server");
+    });
+
     await check("a call with the cookie from another origin is permission_denied", async () => {
         const url = `${base}/twirp/${ID}/WhoAmI`;
         const same = await context.request.post(url, { headers: { "Content-Type": "application/json", Origin: base }, data: "{}" });
