@@ -275,6 +275,8 @@ static void on_call_done(gw_call_t *call, const crm_status_t *st, const uint8_t 
 static void on_stream_ready(void *door, gw_stream_client_t *client, const crm_status_t *st)
 {
     http_req_t *r = door;
+    if (r->by_cookie && st->code == CODE(UNAUTHENTICATED))
+        clear_cookie(r);
     if (st->code != CODE(OK)) {
         answer_error(r, st);
     } else {

@@ -327,6 +327,12 @@ static void test_logout_clears_the_cookie(void **state)
     assert_int_equal(header(resp, "Set-Cookie", sc, sizeof sc), 0);
     assert_non_null(strstr(sc, "Max-Age=0"));
     free(resp);
+    /* the stream likewise */
+    snprintf(headers, sizeof headers, "Cookie: crm_session=%s\r\n", cookie);
+    assert_int_equal(sys_http_response(env, "GET", "/v1/stream", headers, NULL, 0, &resp, NULL), 401);
+    assert_int_equal(header(resp, "Set-Cookie", sc, sizeof sc), 0);
+    assert_non_null(strstr(sc, "Max-Age=0"));
+    free(resp);
 }
 
 int main(void)

@@ -48,6 +48,19 @@ async function check(name, fn) {
 function assert(cond, msg) {
     if (!cond) throw new Error(msg);
 }
+// Runs fn until it stops throwing, for at most ms: the page fills in
+// parts (names, totals) as their calls come back.
+async function eventually(fn, ms = 5000) {
+    const until = Date.now() + ms;
+    for (;;) {
+        try {
+            return await fn();
+        } catch (e) {
+            if (Date.now() > until) throw e;
+            await new Promise((ok) => setTimeout(ok, 100));
+        }
+    }
+}
 
 // --- the services, as deploy/run-local.sh starts them -------------------------
 function freePort() {
@@ -218,9 +231,12 @@ try {
         assert(fromStage && toStage, `the new opportunity's stage ${lead.stageId} has no next stage`);
         await page.reload();
         await card(fromStage).waitFor();
-        const text = await card(fromStage).textContent();
-        for (const want of ["Zhang San", "Li", "3,750.00"])
-            assert(text.includes(want), `card "${text}" lacks "${want}"`);
+        // the customer's and salesperson's names come with their own calls
+        await eventually(async () => {
+            const text = await card(fromStage).textContent();
+            for (const want of ["Zhang San", "Li", "3,750.00"])
+                assert(text.includes(want), `card "${text}" lacks "${want}"`);
+        });
         const totals = await page.getByRole("region", { name: fromStage.name, exact: true }).getByLabel("Count").textContent();
         assert(totals.trim() === "1", `count ${totals}`);
     });
