@@ -9,7 +9,12 @@ CC        ?= cc
 PKGS      := libzmq libprotobuf-c libsodium libmicrohttpd jansson
 DEBS      := build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
              libprotobuf-dev protobuf-compiler liblmdb-dev lmdb-utils libev-dev libsodium-dev \
-             libmicrohttpd-dev libjansson-dev libcmocka-dev clang libclang-rt-dev curl iproute2 python3-yaml
+             libmicrohttpd-dev libjansson-dev libcmocka-dev clang libclang-rt-dev curl iproute2 python3-yaml \
+             nodejs
+# The browser test's Chromium: installed by deps like DEBS, but a machine
+# that cannot have it still builds and tests everything else (the browser
+# test is then skipped, with the reason).
+BROWSER_DEBS := chromium
 
 CFLAGS_release := -O2 -g
 CFLAGS_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -47,11 +52,11 @@ BENCH_BIN  := $(patsubst tests/bench/%.c,$(B)/tests/bench/%,$(BENCH_SRC))
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   := $(patsubst tests/fuzz/%.c,build/fuzz/tests/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all deps run test unit system fuzz fuzz-smoke bench soak coverage clean programs tests test-deploy
+.PHONY: web web-deps all deps run test unit system fuzz fuzz-smoke bench soak coverage clean programs tests test-deploy
 .SECONDARY:
 
 all: deps
-	@$(MAKE) --no-print-directory VARIANT=release programs
+	@$(MAKE) --no-print-directory VARIANT=release programs web
 
 programs: $(PROGRAMS)
 
@@ -68,12 +73,34 @@ deps:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+	@dpkg-query -W -f='$${Status}' $(BROWSER_DEBS) 2>/dev/null | grep -q 'ok installed' || { \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; echo "installing: $(BROWSER_DEBS)"; \
+	  $$SUDO apt-get update -qq; DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(BROWSER_DEBS) >/dev/null || \
+	  echo "$(BROWSER_DEBS) could not be installed: the browser test will be skipped"; }
+	@# Debian's npm, unless a nodejs that carries its own npm (NodeSource's) is installed
+	@command -v npm >/dev/null || { SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; echo "installing: npm"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null; }
+	@$(MAKE) --no-print-directory web-deps
+
+# The web app's npm packages, exactly as package-lock.json has them; again
+# only when the lock file changed since the last install.
+web-deps:
+	@if [ ! -e web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then \
+	  echo "installing: web/ npm packages (npm ci)"; cd web && npm ci --no-audit --no-fund --loglevel=error; fi
+
+# The web app (web/, TypeScript): generated client, type check, bundle with
+# hashed names and their gzip'd copies in build/web (web/build.mjs).
+WEB_SRC := $(wildcard web/src/*) web/build.mjs web/tsconfig.json web/package-lock.json
+web: build/web/index.html
+build/web/index.html: $(WEB_SRC) $(PROTOS)
+	@echo "  WEB     build/web"
+	@cd web && node build.mjs ../build/web
 
 run: all
 	@deploy/run-local.sh build/release
 
 test: deps
-	@$(MAKE) --no-print-directory VARIANT=asan tests
+	@$(MAKE) --no-print-directory VARIANT=asan tests web
 	@if command -v clang >/dev/null; then $(MAKE) --no-print-directory VARIANT=fuzz CC=clang fuzz-bins; fi
 	@tests/run.sh build/asan build/fuzz
 

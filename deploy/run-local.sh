@@ -45,6 +45,8 @@ pids+=($!)
 pids+=($!)
 "$bin/crm-notifications" --data-dir "$data/notifications" 2>"$data/logs/notifications.log" &
 pids+=($!)
+# the web app make built (CRM_WEB_DIR= for none)
+export CRM_WEB_DIR=${CRM_WEB_DIR-build/web}
 "$bin/crm-gateway" --zmq "tcp://127.0.0.1:$zmq_port" --http-port "$http_port" 2>"$data/logs/gateway.log" &
 pids+=($!)
 
@@ -61,6 +63,7 @@ for _ in $(seq 1 100); do
 done
 
 echo "CRM is running"
+[ -n "$CRM_WEB_DIR" ] && echo "  web app:        http://127.0.0.1:$http_port/  (sign in as admin, below)"
 echo "  HTTP (Twirp):   http://127.0.0.1:$http_port/twirp/<package>.<Service>/<Method>"
 echo "  ZeroMQ door:    tcp://127.0.0.1:$zmq_port"
 echo "  health/metrics: http://127.0.0.1:$http_port/healthz  /metrics"

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Runs every unit test, system test and (where built) fuzz target, and ends
-# with one line: "N passed, N failed".
+# Runs every unit test, system test, the browser test of the web app and
+# (where built) fuzz target, and ends with one line: "N passed, N failed"
+# (", N skipped" when a test could not run here, with its reason above).
 #   tests/run.sh build/asan build/fuzz
 set -u
 asan=${1:-build/asan}
 fuzz=${2:-build/fuzz}
 passed=0
 failed=0
+skipped=0
 failures=()
 logdir=$(mktemp -d /tmp/crm-test-logs.XXXXXX)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
@@ -74,6 +76,29 @@ if [ -d "$fuzz/tests/fuzz" ]; then
 else
     echo "== fuzz targets skipped: clang not found"
 fi
+echo "== web app in headless Chromium (web/test/browser.mjs)"
+# its own checks count; exit 77: it cannot run here (no Chromium), skipped
+if ! command -v node >/dev/null; then
+    skipped=$((skipped + 1)); echo "skip browser test: node is not installed (make deps installs it)"
+else
+    node web/test/browser.mjs "$asan" build/web >"$logdir/browser.log" 2>&1
+    rc=$?
+    p=$(grep -Eo '^[0-9]+ passed' "$logdir/browser.log" | tail -1 | grep -Eo '^[0-9]+')
+    f=$(grep -Eo '^[0-9]+ passed, [0-9]+ failed' "$logdir/browser.log" | tail -1 | grep -Eo '[0-9]+ failed' | grep -Eo '^[0-9]+')
+    if [ "$rc" -eq 77 ]; then
+        skipped=$((skipped + 1)); echo "skip browser test: $(grep -m1 '^skipped:' "$logdir/browser.log")"
+    else
+        p=${p:-0}; f=${f:-0}
+        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+        passed=$((passed + p)); failed=$((failed + f))
+        if [ "$f" -ne 0 ]; then
+            failures+=("browser"); echo "FAIL browser test ($p passed, $f failed; exit $rc) — log follows"
+            tail -60 "$logdir/browser.log"
+        else
+            echo "ok   browser test ($p passed)"
+        fi
+    fi
+fi
 echo "== deploy/ configuration (docker-compose config where installed, else a YAML parse)"
 if tests/deploy/check-config.sh >"$logdir/check-config.log" 2>&1; then
     passed=$((passed + 1)); echo "ok   deploy/ config ($(tail -1 "$logdir/check-config.log"))"
@@ -82,5 +107,9 @@ else
 fi
 [ ${#failures[@]} -eq 0 ] || echo "failed: ${failures[*]} (logs in $logdir)"
 [ ${#failures[@]} -eq 0 ] && rm -rf "$logdir"
-echo "$passed passed, $failed failed"
+if [ "$skipped" -ne 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ]

@@ -2,6 +2,7 @@
  * main.c wires from. */
 #include "gateway.h"
 #include "realip.h"
+#include "webapp.h"
 #include "crm_config.h"
 #include "crm_limits.h"
 #include "crm_log.h"
@@ -63,6 +64,8 @@ int gw_configure(gateway_t *gw, gw_config_t *cfg, int argc, char **argv)
         {"max-in-flight-per-session", "CRM_MAX_IN_FLIGHT_PER_SESSION", CRM_OPT_INT, &held_per_session, "67108864",
          "bytes of request bodies and unread replies held for one session (a token's calls from any address) at most"},
         {"rate-per-session", "CRM_RATE_PER_SESSION", CRM_OPT_INT, &rate, "2000", "calls a second per session (0: no limit)"},
+        {"web-dir", "CRM_WEB_DIR", CRM_OPT_STRING, &cfg->web_dir, "",
+         "the web app's built files, served at / (make builds them into build/web); empty: no web app"},
         {"curve-dir", "CRM_CURVE_DIR", CRM_OPT_STRING, &cfg->curve_dir, "", "CurveZMQ keys (crmctl keygen); empty: plain"},
         {"session-cache-ms", "CRM_SESSION_CACHE_MS", CRM_OPT_INT, &cache_ms, "10000", "how long a principal is trusted without asking identity"},
     };
@@ -90,6 +93,14 @@ int gw_configure(gateway_t *gw, gw_config_t *cfg, int argc, char **argv)
     if (!(gw->realip = gw_realip_new(trusted_proxies, &realip_err))) {
         crm_error("bad configuration: --trusted-proxies \"%s\": %s", trusted_proxies, realip_err);
         return 2;
+    }
+    if (cfg->web_dir[0]) {
+        const char *web_err = "";
+        if (!(gw->web = gw_webapp_load(cfg->web_dir, &web_err))) {
+            crm_error("bad configuration: --web-dir \"%s\": %s", cfg->web_dir, web_err);
+            gw_realip_destroy(&gw->realip);
+            return 2;
+        }
     }
     raise_fd_limit();
     gw->sessions = crm_map_new();

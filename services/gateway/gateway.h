@@ -97,6 +97,7 @@ typedef struct {
 typedef struct {
     const char *curve_dir, *zmq, *http_address, *identity_events, *notifications_stream;
     const char *backends[4]; /* RPC endpoints: identity, pipeline, activities, notifications */
+    const char *web_dir;     /* the web app's built files; "": no web app */
     int64_t http_port;
 } gw_config_t;
 
@@ -136,6 +137,7 @@ struct gateway {
     int64_t max_held_per_address;
     int64_t http_per_address;     /* HTTP connections one address may open */
     struct gw_realip *realip;     /* trusted reverse proxies (realip.c) */
+    struct gw_webapp *web;        /* the web app's files, NULL if none (webapp.c) */
     int64_t refused_budget;       /* requests refused for bytes in flight */
     crm_map_t *held_by_session;   /* bytes in flight by session (gw_call_session_key) */
     int64_t max_held_per_session;
@@ -230,9 +232,11 @@ void gw_identity_stop(gateway_t *gw);
 gw_zmq_door_t *gw_zmq_door_new(gateway_t *gw, const char *endpoint);
 void gw_zmq_door_destroy(gw_zmq_door_t **self_p);
 
-/* The HTTP door (http_door.c), serving GET /v1/stream from stream. Returns
- * the door, or NULL (logged). */
-gw_http_door_t *gw_http_door_new(gateway_t *gw, gw_stream_t *stream, const char *address, int port);
+/* The HTTP door (http_door.c), serving GET /v1/stream from stream and the
+ * web app from web (NULL: none; it must outlive the door). Returns the
+ * door, or NULL (logged). */
+gw_http_door_t *gw_http_door_new(gateway_t *gw, gw_stream_t *stream, const struct gw_webapp *web, const char *address,
+                                 int port);
 /* Lets resumed connections take their answers, then stops the daemon. */
 void gw_http_door_destroy(gw_http_door_t **self_p);
 /* Has libmicrohttpd run on the next loop turn: after MHD_resume_connection,

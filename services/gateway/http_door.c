@@ -1,12 +1,16 @@
 /* The HTTP front door: the Twirp wire protocol (POST /twirp/<pkg>.<Service>/
  * <Method>, application/json or application/protobuf, errors as Twirp JSON),
- * plus GET /healthz, GET /metrics and GET /v1/stream (stream.c).
+ * plus GET /healthz, GET /metrics, GET /v1/stream (stream.c) and, for any
+ * other GET, the web app (webapp.c) with its session cookie (websession.c).
  * libmicrohttpd runs without threads of its own: its epoll fd sits in the
  * libev loop, and a connection waiting for a service is suspended, not
  * parked on a thread. */
 #include "gateway.h"
 #include "realip.h"
 #include "stream.h"
+#include "webapp.h"
+#include "websession.h"
+#include "identity.pb-c.h"
 #include "crm_json.h"
 #include "crm_log.h"
 #include "crm_mem.h"
@@ -42,6 +46,7 @@ typedef enum { ADMIT_NONE, ADMIT_WAITING, ADMIT_OK } admit_t;
 struct gw_http_door {
     gateway_t *gw;
     gw_stream_t *stream;
+    const gw_webapp_t *web;
     struct MHD_Daemon *daemon;
     ev_io io;
     ev_timer timer;
@@ -70,6 +75,12 @@ typedef struct {
     const char *type;
     const ProtobufCMethodDescriptor *method;
     gw_stream_client_t *stream; /* a decided stream, until its response is made */
+    int secure;       /* the browser came over TLS (to a trusted proxy) */
+    int by_cookie;    /* the session token came from the session cookie */
+    int want_cookie;  /* a Login that asked for a cookie session */
+    char *set_cookie; /* a Set-Cookie for the answer, or NULL */
+    int is_web;       /* the answer is web, one of the app's files */
+    gw_webapp_file_t web;
 } http_req_t;
 
 static void reschedule(gw_http_door_t *self)
@@ -178,9 +189,46 @@ static void refuse(http_req_t *r, const crm_status_t *st)
     }
 }
 
+/* A session the cookie carried is over (expired, revoked, logged out): the
+ * browser forgets it, so that the app shows its sign-in screen. */
+static void clear_cookie(http_req_t *r)
+{
+    free(r->set_cookie);
+    r->set_cookie = gw_websession_cookie("", 0, r->secure);
+}
+
+/* A Login that asked for a cookie session: the token goes into the
+ * cookie and out of the reply, so that page script never holds it.
+ * Returns the reply to send (body itself, or *repacked, malloc'd). */
+static const uint8_t *login_to_cookie(http_req_t *r, const uint8_t *body, size_t *len, uint8_t **repacked)
+{
+    Crm__Identity__V1__LoginReply *m = crm__identity__v1__login_reply__unpack(NULL, *len, body);
+    if (!m)
+        return body; /* answered below as the malformed reply it is */
+    int64_t max_age = (m->expires_at - crm_time_now_us()) / 1000000;
+    free(r->set_cookie);
+    r->set_cookie = gw_websession_cookie(m->token, max_age, r->secure);
+    char *token = m->token;
+    m->token = (char *)"";
+    size_t n = crm__identity__v1__login_reply__get_packed_size(m);
+    *repacked = crm_malloc(n ? n : 1);
+    *len = crm__identity__v1__login_reply__pack(m, *repacked);
+    m->token = token; /* freed with the message */
+    crm__identity__v1__login_reply__free_unpacked(m, NULL);
+    return *repacked;
+}
+
 static void on_call_done(gw_call_t *call, const crm_status_t *st, const uint8_t *body, size_t len)
 {
     http_req_t *r = call->door;
+    uint8_t *repacked = NULL;
+    if (st->code == CODE(OK) && r->want_cookie)
+        body = login_to_cookie(r, body, &len, &repacked);
+    if (r->by_cookie && st->code == CODE(UNAUTHENTICATED))
+        clear_cookie(r);
+    /* logging out ends the browser's session whatever identity says of it */
+    if (!strcmp(call->method_name, "crm.identity.v1.Identity/Logout"))
+        clear_cookie(r);
     if (st->code != CODE(OK)) {
         answer_error(r, st);
     } else if (!r->json) {
@@ -219,6 +267,7 @@ static void on_call_done(gw_call_t *call, const crm_status_t *st, const uint8_t 
         r->held = (int64_t)r->data_len;
     }
     r->waiting = 0;
+    free(repacked);
     gw_call_free(call);
     resume(r);
 }
@@ -226,6 +275,8 @@ static void on_call_done(gw_call_t *call, const crm_status_t *st, const uint8_t 
 static void on_stream_ready(void *door, gw_stream_client_t *client, const crm_status_t *st)
 {
     http_req_t *r = door;
+    if (r->by_cookie && st->code == CODE(UNAUTHENTICATED))
+        clear_cookie(r);
     if (st->code != CODE(OK)) {
         answer_error(r, st);
     } else {
@@ -252,9 +303,38 @@ static void on_admitted(gw_call_t *call, const crm_status_t *st)
         return;
     }
     r->admission = st->code == CODE(OK) ? ADMIT_OK : ADMIT_NONE;
+    if (r->by_cookie && st->code == CODE(UNAUTHENTICATED))
+        clear_cookie(r);
     if (st->code != CODE(OK))
         refuse(r, st);
     resume(r);
+}
+
+/* The request's session token: the Authorization header's (a program's),
+ * else the session cookie's (a browser's), else "". A browser sends its
+ * cookie with any request any site makes it send, so one the cookie
+ * authenticates must come from this origin (websession.h). Returns 0, or
+ * -1 with *st. */
+static int session_token(http_req_t *r, const char **token, crm_status_t *st)
+{
+    const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    *token = "";
+    if (auth) {
+        if (!starts_with(auth, "Bearer "))
+            return crm_status_set(st, CODE(UNAUTHENTICATED), "token", "Authorization must be \"Bearer <token>\"");
+        *token = auth + 7;
+        return 0;
+    }
+    const char *cookie = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, GW_WEBSESSION_COOKIE);
+    if (!cookie || !cookie[0])
+        return 0;
+    if (!gw_websession_origin_ok(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin"),
+                                 MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host")))
+        return crm_status_set(st, CODE(PERMISSION_DENIED), "Origin",
+                              "a call with the session cookie must come from this site's own pages");
+    r->by_cookie = 1;
+    *token = cookie;
+    return 0;
 }
 
 /* A Twirp request's headers: its route, its size and its caller are
@@ -268,25 +348,40 @@ static void begin_twirp(http_req_t *r, const char *url)
     if (starts_with(ctype, "application/protobuf"))
         r->json = 0;
     else if (!starts_with(ctype, "application/json")) {
-        crm_status_set(&st, CODE(BAD_ROUTE), NULL, "Content-Type must be application/json or application/protobuf");
+        /* with the session cookie and no Authorization this is a browser
+         * made to post a form or a simple request by another site: not a
+         * bad route but a refusal */
+        if (!MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization") &&
+            MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, GW_WEBSESSION_COOKIE))
+            crm_status_set(&st, CODE(PERMISSION_DENIED), "Content-Type",
+                           "a call with the session cookie must be a Twirp call (application/json or application/protobuf)");
+        else
+            crm_status_set(&st, CODE(BAD_ROUTE), NULL, "Content-Type must be application/json or application/protobuf");
         refuse(r, &st);
         return;
     }
-    const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-    const char *token = "";
-    if (auth) {
-        if (!starts_with(auth, "Bearer ")) {
-            crm_status_set(&st, CODE(UNAUTHENTICATED), "token", "Authorization must be \"Bearer <token>\"");
-            refuse(r, &st);
-            return;
-        }
-        token = auth + 7;
+    const char *token;
+    if (session_token(r, &token, &st) != 0) {
+        refuse(r, &st);
+        return;
     }
     const char *idem = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key");
     r->call = gw_call_new(gw, url + strlen("/twirp/"), token, idem ? idem : "", &st);
     if (!r->call) {
         refuse(r, &st);
         return;
+    }
+    const char *wants = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, GW_WEBSESSION_HEADER);
+    if (wants && !strcasecmp(wants, "cookie") && !strcmp(r->call->method_name, "crm.identity.v1.Identity/Login")) {
+        /* another site must not sign this browser in to an account of its
+         * choosing (login CSRF) */
+        if (!gw_websession_origin_ok(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin"),
+                                     MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host"))) {
+            crm_status_set(&st, CODE(PERMISSION_DENIED), "Origin", "sign in from this site's own pages");
+            refuse(r, &st);
+            return;
+        }
+        r->want_cookie = 1;
     }
     r->session = gw_call_session_key(r->call);
     if (gw_budget_over(gw, r->address, r->session)) {
@@ -377,12 +472,34 @@ static int take_upload(http_req_t *r, const char *upload, size_t n)
     return 0;
 }
 
+/* The paths the web app never answers: the API's own. */
+static int api_path(const char *url)
+{
+    return !strncmp(url, "/twirp/", 7) || !strncmp(url, "/v1/", 4) || !strcmp(url, "/healthz") ||
+           !strcmp(url, "/metrics");
+}
+
 static void start_get(http_req_t *r, const char *url)
 {
     if (!strcmp(url, "/v1/stream")) {
+        crm_status_t st;
+        const char *token;
         r->json = 1;
+        if (session_token(r, &token, &st) != 0) {
+            answer_error(r, &st);
+            return;
+        }
         r->waiting = 1;
-        gw_stream_begin(r->door->stream, r->conn, on_stream_ready, r);
+        gw_stream_begin(r->door->stream, r->conn, token, on_stream_ready, r);
+    } else if (r->door->web && !api_path(url)) {
+        const char *ae = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept-Encoding");
+        if (gw_webapp_find(r->door->web, url, gw_webapp_accepts_gzip(ae), &r->web) == 0) {
+            r->is_web = 1;
+            r->status = 200;
+            r->answered = 1;
+        } else {
+            answer(r, 404, "text/plain; charset=utf-8", crm_strdup("not found\n"), 10);
+        }
     } else if (!strcmp(url, "/healthz")) {
         answer(r, 200, "text/plain", crm_strdup("ok\n"), 3);
     } else if (!strcmp(url, "/metrics")) {
@@ -394,8 +511,30 @@ static void start_get(http_req_t *r, const char *url)
     }
 }
 
+static enum MHD_Result queue_web(http_req_t *r)
+{
+    /* the file stays in memory as long as the gateway runs: no copy */
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(r->web.len, (void *)r->web.data, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", r->web.type);
+    MHD_add_response_header(resp, "Cache-Control", r->web.cache_control);
+    /* a cache keeps the gzip'd and the plain answer apart */
+    MHD_add_response_header(resp, "Vary", "Accept-Encoding");
+    if (r->web.gzip)
+        MHD_add_response_header(resp, "Content-Encoding", "gzip");
+    for (const char *const *h = gw_webapp_security_headers; *h; h += 2)
+        MHD_add_response_header(resp, h[0], h[1]);
+    enum MHD_Result ok = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
 static enum MHD_Result queue(http_req_t *r)
 {
+    if (r->is_web)
+        return queue_web(r);
     if (r->stream) {
         struct MHD_Response *resp = gw_stream_response(r->stream);
         r->stream = NULL;
@@ -411,6 +550,11 @@ static enum MHD_Result queue(http_req_t *r)
         return MHD_NO;
     r->data = NULL;
     MHD_add_response_header(resp, "Content-Type", r->type);
+    if (r->set_cookie)
+        MHD_add_response_header(resp, "Set-Cookie", r->set_cookie);
+    /* the app's API answers never belong in a shared cache */
+    if (r->set_cookie || r->by_cookie)
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
     enum MHD_Result ok = MHD_queue_response(r->conn, r->status, resp);
     MHD_destroy_response(resp);
     return ok;
@@ -456,8 +600,9 @@ static enum MHD_Result add_xff(void *arg, enum MHD_ValueKind kind, const char *k
     return MHD_YES;
 }
 
-/* The TCP peer's address, or the client's behind a trusted proxy. */
-static void client_address(gateway_t *gw, struct MHD_Connection *conn, char *out, size_t cap)
+/* The TCP peer's address, or the client's behind a trusted proxy; *secure:
+ * a trusted proxy says the browser came over TLS. */
+static void client_address(gateway_t *gw, struct MHD_Connection *conn, char *out, size_t cap, int *secure)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     char peer[INET_ADDRSTRLEN] = "";
@@ -467,6 +612,8 @@ static void client_address(gateway_t *gw, struct MHD_Connection *conn, char *out
     xff.buf[0] = '\0';
     MHD_get_connection_values(conn, MHD_HEADER_KIND, add_xff, &xff);
     gw_realip_client(gw->realip, peer, xff.len ? xff.buf : NULL, out, cap);
+    const char *proto = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-Proto");
+    *secure = proto && !strcasecmp(proto, "https") && gw_realip_trusted_peer(gw->realip, peer);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -480,7 +627,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->gw = self->gw;
         r->door = self;
         r->conn = conn;
-        client_address(self->gw, conn, r->address, sizeof r->address);
+        client_address(self->gw, conn, r->address, sizeof r->address, &r->secure);
         *con_cls = r;
         if (!strcmp(method, "POST") && !strncmp(url, "/twirp/", 7)) {
             begin_twirp(r, url);
@@ -553,11 +700,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     release(r);
     free(r->body);
     free(r->data);
+    free(r->set_cookie);
     free(r);
     *con_cls = NULL;
 }
 
-gw_http_door_t *gw_http_door_new(gateway_t *gw, gw_stream_t *stream, const char *address, int port)
+gw_http_door_t *gw_http_door_new(gateway_t *gw, gw_stream_t *stream, const gw_webapp_t *web, const char *address,
+                                 int port)
 {
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
@@ -569,6 +718,7 @@ gw_http_door_t *gw_http_door_new(gateway_t *gw, gw_stream_t *stream, const char 
     gw_http_door_t *self = crm_calloc(1, sizeof *self);
     self->gw = gw;
     self->stream = stream;
+    self->web = web;
     self->daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO,
                                     (uint16_t)port, NULL, NULL, on_request, self,
                                     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,

@@ -4,6 +4,7 @@
  * teardown. No store of its own. */
 #include "gateway.h"
 #include "realip.h"
+#include "webapp.h"
 #include "stream.h"
 #include "crm_curve.h"
 #include "crm_log.h"
@@ -33,7 +34,7 @@ int main(int argc, char **argv)
         return 1;
     gw.stream = gw_stream_new(&gw, cfg.notifications_stream);
     gw.zmq = gw.stream ? gw_zmq_door_new(&gw, cfg.zmq) : NULL;
-    gw.http = gw.zmq ? gw_http_door_new(&gw, gw.stream, cfg.http_address, (int)cfg.http_port) : NULL;
+    gw.http = gw.zmq ? gw_http_door_new(&gw, gw.stream, gw.web, cfg.http_address, (int)cfg.http_port) : NULL;
     if (!gw.http)
         return 1;
     gw.hooks.revoked = gw_stream_recheck;
@@ -62,6 +63,7 @@ int main(int argc, char **argv)
     gw_session_free_all(&gw);
     gw_budget_free_all(&gw);
     gw_realip_destroy(&gw.realip);
+    gw_webapp_destroy(&gw.web); /* after the door: responses point into it */
     crm_curve_shutdown();
     zmq_ctx_term(gw.zctx);
     return 0;

@@ -122,6 +122,13 @@ void gw_realip_destroy(gw_realip_t **self_p)
     *self_p = NULL;
 }
 
+int gw_realip_trusted_peer(const gw_realip_t *self, const char *peer)
+{
+    int family;
+    unsigned char a[16];
+    return self && self->n && peer && parse_ip(peer, strlen(peer), &family, a) == 0 && trusted(self, family, a);
+}
+
 void gw_realip_client(const gw_realip_t *self, const char *peer, const char *xff, char *out, size_t cap)
 {
     snprintf(out, cap, "%s", peer);

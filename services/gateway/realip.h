@@ -25,4 +25,8 @@ void gw_realip_destroy(gw_realip_t **self_p);
  * walk at the last one that could. */
 void gw_realip_client(const gw_realip_t *self, const char *peer, const char *xff, char *out, size_t cap);
 
+/* Whether peer (the TCP peer's address) is one of the trusted proxies:
+ * only then do its X-Forwarded-* headers say anything. */
+int gw_realip_trusted_peer(const gw_realip_t *self, const char *peer);
+
 #endif

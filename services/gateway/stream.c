@@ -435,15 +435,16 @@ static void on_auth(gw_call_t *call, const crm_status_t *st, const uint8_t *body
         gw_backfill_start(self->backfill, c);
 }
 
-void gw_stream_begin(gw_stream_t *self, struct MHD_Connection *conn, gw_stream_ready_fn *ready, void *door)
+void gw_stream_begin(gw_stream_t *self, struct MHD_Connection *conn, const char *token, gw_stream_ready_fn *ready,
+                     void *door)
 {
     crm_status_t st;
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     const char *resume = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
     int64_t after = 0;
     gw_stream_client_t *c;
-    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || !auth[7] || strlen(auth + 7) >= sizeof c->token) {
-        crm_status_set(&st, CODE(UNAUTHENTICATED), "token", "the stream needs a session token (Authorization: Bearer <token>)");
+    if (!token[0] || strlen(token) >= sizeof c->token) {
+        crm_status_set(&st, CODE(UNAUTHENTICATED), "token",
+                       "the stream needs a session token (Authorization: Bearer <token>, or the app's session cookie)");
         ready(door, NULL, &st);
         return;
     }
@@ -472,7 +473,7 @@ void gw_stream_begin(gw_stream_t *self, struct MHD_Connection *conn, gw_stream_r
     c->door = door;
     c->last_sent_id = after;
     c->resumed = resume != NULL;
-    snprintf(c->token, sizeof c->token, "%s", auth + 7);
+    snprintf(c->token, sizeof c->token, "%s", token);
     c->all_next = self->all;
     if (self->all)
         self->all->all_prev = c;

@@ -26,9 +26,11 @@ typedef void (gw_stream_ready_fn)(void *door, gw_stream_client_t *client, const 
 gw_stream_t *gw_stream_new(gateway_t *gw, const char *endpoint);
 /* After the HTTP door is destroyed: closes the socket, frees what is left. */
 void gw_stream_destroy(gw_stream_t **self_p);
-/* Starts the stream request on conn: checks its headers, authenticates the
- * token, registers the client, and calls ready. */
-void gw_stream_begin(gw_stream_t *self, struct MHD_Connection *conn, gw_stream_ready_fn *ready, void *door);
+/* Starts the stream request on conn with the session token the door read
+ * (bearer header or session cookie; "" if none): checks its headers,
+ * authenticates the token, registers the client, and calls ready. */
+void gw_stream_begin(gw_stream_t *self, struct MHD_Connection *conn, const char *token, gw_stream_ready_fn *ready,
+                     void *door);
 /* The 200 response of a decided stream; it owns client from now on (freed
  * with the response). NULL if libmicrohttpd can't make one (client freed). */
 struct MHD_Response *gw_stream_response(gw_stream_client_t *client);

@@ -441,8 +441,29 @@ int64_t sys_create_user(sys_env_t *env, const char *admin_token, const char *log
 int sys_http(sys_env_t *env, const char *method, const char *path, const char *headers,
              const void *body, size_t len, char **body_out, size_t *body_len)
 {
+    char *buf;
+    size_t n;
     if (body_out)
         *body_out = NULL;
+    int status = sys_http_response(env, method, path, headers, body, len, &buf, &n);
+    if (status < 0)
+        return -1;
+    char *b = strstr(buf, "\r\n\r\n");
+    if (body_out && b) {
+        size_t blen = n - (size_t)(b + 4 - buf);
+        *body_out = crm_memdup(b + 4, blen + 1);
+        (*body_out)[blen] = '\0';
+        if (body_len)
+            *body_len = blen;
+    }
+    free(buf);
+    return status;
+}
+
+int sys_http_response(sys_env_t *env, const char *method, const char *path, const char *headers,
+                      const void *body, size_t len, char **response, size_t *response_len)
+{
+    *response = NULL;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return -1;
@@ -482,15 +503,9 @@ int sys_http(sys_env_t *env, const char *method, const char *path, const char *h
         free(buf);
         return -1;
     }
-    char *b = strstr(buf, "\r\n\r\n");
-    if (body_out && b) {
-        size_t blen = n - (size_t)(b + 4 - buf);
-        *body_out = crm_memdup(b + 4, blen + 1);
-        (*body_out)[blen] = '\0';
-        if (body_len)
-            *body_len = blen;
-    }
-    free(buf);
+    *response = buf;
+    if (response_len)
+        *response_len = n;
     return status;
 }
 

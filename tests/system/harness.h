@@ -87,6 +87,10 @@ int64_t sys_create_user(sys_env_t *env, const char *admin_token, const char *log
  * malloc'd NUL-terminated body in *body_out (may be NULL). */
 int sys_http(sys_env_t *env, const char *method, const char *path, const char *headers,
              const void *body, size_t len, char **body_out, size_t *body_len);
+/* The same, giving the whole response, status line and headers included
+ * (*response malloc'd and NUL-terminated, NULL on failure). */
+int sys_http_response(sys_env_t *env, const char *method, const char *path, const char *headers,
+                      const void *body, size_t len, char **response, size_t *response_len);
 
 /* Calls method with a JSON request (printf-formatted), as crmctl does: the
  * JSON goes through the codec to protobuf and the reply back to JSON.
