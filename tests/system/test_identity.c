@@ -540,6 +540,106 @@ static void test_gateway_stops_cleanly_with_calls_in_flight(void **state)
     assert_int_equal(sys_stop(e), 0);
 }
 
+/* The teams a user belongs to, as GetUser tells. */
+static size_t user_teams(int64_t id, int64_t *first)
+{
+    crm_status_t st;
+    Crm__Identity__V1__GetUserRequest gu = CRM__IDENTITY__V1__GET_USER_REQUEST__INIT;
+    gu.id = id;
+    Crm__Identity__V1__User *u = sys_call(env, M("GetUser"), admin, &gu.base, &crm__identity__v1__user__descriptor, &st);
+    assert_non_null(u);
+    size_t n = u->n_team_ids;
+    *first = n ? u->team_ids[0] : 0;
+    crm__identity__v1__user__free_unpacked(u, NULL);
+    return n;
+}
+
+/* Teams: people must be active users (named by the field at fault),
+ * members are kept once, a change of members moves each user's teams, a
+ * mask or id that names nothing is refused, and only managers change
+ * teams. */
+static void test_teams(void **state)
+{
+    crm_status_t st;
+    int64_t lead = sys_create_user(env, admin, "teamlead", "teamlead-pass-1", MANAGER, 0);
+    int64_t a = sys_create_user(env, admin, "member.a", "member-pass-1", OWN, 0);
+    int64_t b = sys_create_user(env, admin, "member.b", "member-pass-1", OWN, 0);
+    assert_true(lead > 0 && a > 0 && b > 0);
+
+    Crm__Identity__V1__CreateTeamRequest ct = CRM__IDENTITY__V1__CREATE_TEAM_REQUEST__INIT;
+    ct.name = "Direct sales";
+    ct.leader_id = 999999;
+    expect_fail(env, M("CreateTeam"), admin, &ct.base, &crm__identity__v1__team__descriptor, CODE(INVALID_ARGUMENT),
+                "leaderId");
+    ct.leader_id = lead;
+    int64_t unknown[] = {a, 999998};
+    ct.member_ids = unknown;
+    ct.n_member_ids = 2;
+    expect_fail(env, M("CreateTeam"), admin, &ct.base, &crm__identity__v1__team__descriptor, CODE(INVALID_ARGUMENT),
+                "memberIds");
+    ct.name = "";
+    ct.n_member_ids = 0;
+    expect_fail(env, M("CreateTeam"), admin, &ct.base, &crm__identity__v1__team__descriptor, CODE(INVALID_ARGUMENT),
+                "name");
+    ct.name = "Direct sales";
+    int64_t twice[] = {a, a};
+    ct.member_ids = twice;
+    ct.n_member_ids = 2;
+    Crm__Identity__V1__Team *team = sys_call(env, M("CreateTeam"), admin, &ct.base, &crm__identity__v1__team__descriptor,
+                                             &st);
+    assert_non_null(team);
+    assert_int_equal(team->n_member_ids, 1); /* kept once */
+    int64_t team_id = team->id, first;
+    crm__identity__v1__team__free_unpacked(team, NULL);
+    assert_int_equal(user_teams(a, &first), 1);
+    assert_true(first == team_id);
+    assert_int_equal(user_teams(lead, &first), 1);
+
+    /* b in, a out: each user's teams follow */
+    Google__Protobuf__FieldMask mask = GOOGLE__PROTOBUF__FIELD_MASK__INIT;
+    char *members_path[] = {"member_ids"}, *bad_path[] = {"created_at"};
+    mask.paths = members_path;
+    mask.n_paths = 1;
+    Crm__Identity__V1__UpdateTeamRequest ut = CRM__IDENTITY__V1__UPDATE_TEAM_REQUEST__INIT;
+    int64_t only_b[] = {b};
+    ut.id = team_id;
+    ut.member_ids = only_b;
+    ut.n_member_ids = 1;
+    ut.update_mask = &mask;
+    team = sys_call(env, M("UpdateTeam"), admin, &ut.base, &crm__identity__v1__team__descriptor, &st);
+    assert_non_null(team);
+    crm__identity__v1__team__free_unpacked(team, NULL);
+    assert_int_equal(user_teams(a, &first), 0);
+    assert_int_equal(user_teams(b, &first), 1);
+    assert_true(first == team_id);
+    assert_int_equal(user_teams(lead, &first), 1); /* the leader stays */
+
+    char *a_token = sys_login(env, "member.a", "member-pass-1", &st);
+    assert_non_null(a_token);
+    expect_fail(env, M("UpdateTeam"), a_token, &ut.base, &crm__identity__v1__team__descriptor, CODE(PERMISSION_DENIED),
+                NULL);
+    free(a_token);
+    mask.paths = bad_path;
+    expect_fail(env, M("UpdateTeam"), admin, &ut.base, &crm__identity__v1__team__descriptor, CODE(INVALID_ARGUMENT),
+                "updateMask");
+    mask.paths = members_path;
+    ut.id = 424242;
+    expect_fail(env, M("UpdateTeam"), admin, &ut.base, &crm__identity__v1__team__descriptor, CODE(NOT_FOUND), "id");
+    Crm__Identity__V1__GetTeamRequest gt = CRM__IDENTITY__V1__GET_TEAM_REQUEST__INIT;
+    gt.id = 424242;
+    expect_fail(env, M("GetTeam"), admin, &gt.base, &crm__identity__v1__team__descriptor, CODE(NOT_FOUND), "id");
+
+    Crm__Identity__V1__ListTeamsRequest lt = CRM__IDENTITY__V1__LIST_TEAMS_REQUEST__INIT;
+    Crm__Identity__V1__ListTeamsReply *all = sys_call(env, M("ListTeams"), admin, &lt.base,
+                                                      &crm__identity__v1__list_teams_reply__descriptor, &st);
+    assert_non_null(all);
+    int found = 0;
+    for (size_t i = 0; i < all->n_teams; i++)
+        found |= all->teams[i]->id == team_id && !strcmp(all->teams[i]->name, "Direct sales");
+    assert_true(found);
+    crm__identity__v1__list_teams_reply__free_unpacked(all, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest shared[] = {
@@ -555,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_idempotent_create),
         cmocka_unit_test(test_list_users_paging),
         cmocka_unit_test(test_list_paging_errors),
+        cmocka_unit_test(test_teams),
     };
     const struct CMUnitTest own[] = {
         cmocka_unit_test(test_session_expiry),
