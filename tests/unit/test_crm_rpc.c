@@ -1331,12 +1331,10 @@ static void test_read_your_writes_holds_until_applied(void **state)
     crm__health__v1__check_reply__free_unpacked(h, NULL);
 }
 
-static void test_read_your_writes_deadline(void **state)
+/* GetTeam as alice, held for a mark of PRODUCER never reached, with the
+ * deadline given (0: none). */
+static void send_held(fixture_t *f, uint64_t id, int64_t deadline)
 {
-    fixture_t *f = *state;
-    start_two_services(f);
-    raw_connect(f, f->endpoint_b);
-
     Crm__Rpc__V1__SeqMark mark = CRM__RPC__V1__SEQ_MARK__INIT;
     mark.producer = PRODUCER;
     mark.seq = 1000; /* never reached */
@@ -1344,17 +1342,24 @@ static void test_read_your_writes_deadline(void **state)
     Crm__Identity__V1__GetTeamRequest gt = CRM__IDENTITY__V1__GET_TEAM_REQUEST__INIT;
     gt.id = 1;
     Crm__Rpc__V1__RpcRequest req = CRM__RPC__V1__RPC_REQUEST__INIT;
-    req.id = 77;
+    req.id = id;
     req.method = IDENTITY "GetTeam";
     req.principal = (Crm__Rpc__V1__Principal *)alice();
     req.marks = marks;
     req.n_marks = 1;
-    double t0 = crm_time_mono_us() / 1e6;
-    req.deadline = crm_time_now_us() + 300000;
+    req.deadline = deadline;
     raw_send(f, &req, &gt.base);
-
     run_for(f, 0.1);
     assert_int_equal(crm_rpc_server_held(f->server_b), 1);
+}
+
+static void test_read_your_writes_deadline(void **state)
+{
+    fixture_t *f = *state;
+    start_two_services(f);
+    raw_connect(f, f->endpoint_b);
+    double t0 = crm_time_mono_us() / 1e6;
+    send_held(f, 77, crm_time_now_us() + 300000);
     assert_int_equal(f->n_raw, 0);
     raw_wait(f, 1, 2.0);
     double waited = crm_time_mono_us() / 1e6 - t0;
@@ -1372,21 +1377,7 @@ static void test_read_your_writes_without_deadline(void **state)
     fixture_t *f = *state;
     start_two_services(f);
     raw_connect(f, f->endpoint_b);
-    Crm__Rpc__V1__SeqMark mark = CRM__RPC__V1__SEQ_MARK__INIT;
-    mark.producer = PRODUCER;
-    mark.seq = 1000; /* never reached */
-    Crm__Rpc__V1__SeqMark *marks[] = {&mark};
-    Crm__Identity__V1__GetTeamRequest gt = CRM__IDENTITY__V1__GET_TEAM_REQUEST__INIT;
-    gt.id = 1;
-    Crm__Rpc__V1__RpcRequest req = CRM__RPC__V1__RPC_REQUEST__INIT;
-    req.id = 78;
-    req.method = IDENTITY "GetTeam";
-    req.principal = (Crm__Rpc__V1__Principal *)alice();
-    req.marks = marks;
-    req.n_marks = 1;
-    raw_send(f, &req, &gt.base);
-    run_for(f, 0.1);
-    assert_int_equal(crm_rpc_server_held(f->server_b), 1);
+    send_held(f, 78, 0);
     raw_wait(f, 1, 8.0);
     assert_true(f->raw_replies[0].id == 78);
     assert_int_equal(f->raw_replies[0].st.code, CRM__RPC__V1__CODE__CODE_UNAVAILABLE);
