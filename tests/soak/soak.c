@@ -704,25 +704,11 @@ static proc_stat_t procs[SERVICES];
 static int64_t kill_at[4096];
 static int kill_what[4096], n_kill_log;
 
-static long proc_kib(pid_t pid, const char *field)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long v = -1;
-    size_t n = strlen(field);
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, field, n) && line[n] == ':')
-            v = strtol(line + n + 1, NULL, 10);
-    if (f)
-        fclose(f);
-    return v;
-}
 
 static void sample_peaks(void)
 {
     for (int i = 0; i < SERVICES; i++) {
-        long h = env->pid[i] > 0 ? proc_kib(env->pid[i], "VmHWM") : -1;
+        long h = env->pid[i] > 0 ? sys_proc_kib(env->pid[i], "VmHWM") : -1;
         if (h > procs[i].peak)
             procs[i].peak = h;
     }
@@ -1078,8 +1064,8 @@ int main(int argc, char **argv)
     bomb_len = strlen(bomb);
 
     for (int i = 0; i < SERVICES; i++) {
-        procs[i].rss_start = proc_kib(env->pid[i], "VmRSS");
-        procs[i].hwm_start = proc_kib(env->pid[i], "VmHWM");
+        procs[i].rss_start = sys_proc_kib(env->pid[i], "VmRSS");
+        procs[i].hwm_start = sys_proc_kib(env->pid[i], "VmHWM");
     }
 
     /* traffic */
@@ -1161,8 +1147,8 @@ int main(int argc, char **argv)
      * count what the inbox holds after the reckoning */
     sample_peaks();
     for (int i = 0; i < SERVICES; i++) {
-        procs[i].rss_end = proc_kib(env->pid[i], "VmRSS");
-        procs[i].hwm_end = proc_kib(env->pid[i], "VmHWM");
+        procs[i].rss_end = sys_proc_kib(env->pid[i], "VmRSS");
+        procs[i].hwm_end = sys_proc_kib(env->pid[i], "VmHWM");
     }
     reckon(admin);
 

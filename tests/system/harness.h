@@ -159,4 +159,7 @@ int sys_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Milliseconds since an arbitrary start. */
 int64_t sys_now_ms(void);
 
+/* A field of /proc/<pid>/status in KiB (VmRSS, VmHWM), or -1. */
+long sys_proc_kib(pid_t pid, const char *field);
+
 #endif

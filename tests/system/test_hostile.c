@@ -63,21 +63,6 @@ static int teardown(void **state)
     return sys_stop(env) == 0 ? 0 : -1;
 }
 
-/* A field of /proc/<pid>/status in KiB (VmRSS, VmHWM). */
-static long proc_kib(pid_t pid, const char *field)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long v = -1;
-    size_t n = strlen(field);
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, field, n) && line[n] == ':')
-            v = strtol(line + n + 1, NULL, 10);
-    if (f)
-        fclose(f);
-    return v;
-}
 
 /* Resets the gateway's peak RSS (VmHWM) to its RSS now, and gives that. */
 static long reset_peak(void)
@@ -89,7 +74,7 @@ static long reset_peak(void)
     assert_non_null(f);
     fputs("5", f);
     fclose(f);
-    return proc_kib(gw, "VmRSS");
+    return sys_proc_kib(gw, "VmRSS");
 }
 
 static void assert_healthz(void)
@@ -153,7 +138,7 @@ static long bombard(const char *headers, const char *body, int status, const cha
         free(b[i].out);
     }
     assert_healthz();
-    return proc_kib(env->pid[SYS_GATEWAY], "VmHWM") - before;
+    return sys_proc_kib(env->pid[SYS_GATEWAY], "VmHWM") - before;
 }
 
 static void test_http_bombs(void **state)
@@ -205,7 +190,7 @@ static void test_zmq_bombs(void **state)
         }
         assert_healthz();
     }
-    long grew = proc_kib(env->pid[SYS_GATEWAY], "VmHWM") - before;
+    long grew = sys_proc_kib(env->pid[SYS_GATEWAY], "VmHWM") - before;
     printf("  gateway peak RSS growth, %d ZeroMQ bombs: %ld KiB\n", 3 * BOMBERS, grew);
     assert_true(grew < (long)(BOMB_BYTES + 2 * 8 * BOMB_BYTES + 64 * MIB) / 1024);
     free(body);

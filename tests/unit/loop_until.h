@@ -48,4 +48,26 @@ static inline int loop_until(struct ev_loop *loop, loop_pred_fn *pred, void *arg
     return u.ok;
 }
 
+/* Calls answered into an array of results, each with an int "done" field
+ * at the same place: every one answered. */
+typedef struct {
+    const char *first_done; /* &results[0].done */
+    size_t stride;          /* sizeof results[0] */
+    int n;
+} loop_all_done_t;
+
+static inline int loop_all_done_pred(void *arg)
+{
+    loop_all_done_t *a = arg;
+    for (int i = 0; i < a->n; i++)
+        if (!*(const int *)(const void *)(a->first_done + (size_t)i * a->stride))
+            return 0;
+    return 1;
+}
+
+/* Runs loop until all n results are answered (1) or seconds pass (0). */
+#define loop_until_all_done(loop, results, n, seconds)                                                      \
+    loop_until((loop), loop_all_done_pred,                                                                  \
+               &(loop_all_done_t){(const char *)&(results)[0].done, sizeof (results)[0], (n)}, (seconds))
+
 #endif

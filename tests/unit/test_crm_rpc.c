@@ -405,24 +405,9 @@ static void send_msg(crm_rpc_client_t *c, const char *method, const ProtobufCMes
     assert_int_equal(call_msg(c, method, m, o, r), 0);
 }
 
-typedef struct {
-    result_t *r;
-    int n;
-} results_t;
-
-static int all_done(void *arg)
-{
-    results_t *rs = arg;
-    for (int i = 0; i < rs->n; i++)
-        if (!rs->r[i].done)
-            return 0;
-    return 1;
-}
-
 static void wait_all(fixture_t *f, result_t *r, int n)
 {
-    results_t rs = {r, n};
-    if (!run_until(f, all_done, &rs, 5.0))
+    if (!loop_until_all_done(f->loop, r, n, 5.0))
         fail_msg("calls not answered in time");
     for (int i = 0; i < n; i++)
         assert_int_equal(r[i].done, 1);

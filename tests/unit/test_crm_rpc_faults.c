@@ -219,24 +219,9 @@ static int send_call(fixture_t *f, const char *method, const ProtobufCMessage *m
     return crm_rpc_client_call(f->client, &req, on_done, r, &st);
 }
 
-typedef struct {
-    result_t *r;
-    int n;
-} results_t;
-
-static int all_done(void *arg)
-{
-    results_t *rs = arg;
-    for (int i = 0; i < rs->n; i++)
-        if (!rs->r[i].done)
-            return 0;
-    return 1;
-}
-
 static void wait_all(fixture_t *f, result_t *r, int n)
 {
-    results_t rs = {r, n};
-    if (!loop_until(f->loop, all_done, &rs, 5.0))
+    if (!loop_until_all_done(f->loop, r, n, 5.0))
         fail_msg("calls not answered in time");
     for (int i = 0; i < n; i++)
         assert_int_equal(r[i].done, 1);
