@@ -90,7 +90,7 @@ web-deps:
 
 # The web app (web/, TypeScript): generated client, type check, bundle with
 # hashed names and their gzip'd copies in build/web (web/build.mjs).
-WEB_SRC := $(wildcard web/src/*) web/build.mjs web/tsconfig.json web/package-lock.json
+WEB_SRC := $(shell find web/src -type f) web/build.mjs web/tsconfig.json web/package-lock.json
 web: build/web/index.html
 build/web/index.html: $(WEB_SRC) $(PROTOS)
 	@echo "  WEB     build/web"

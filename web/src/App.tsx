@@ -1,24 +1,39 @@
 // The app's frame: sign-in until there is a session, then the top bar and
-// the Pipeline (the one screen of this first slice).
+// the screen the address names (routes.tsx).
 import { useEffect } from "preact/hooks";
 import { currentUser, loadSession, sessionError } from "./session";
 import { SignIn } from "./SignIn";
-import { PipelineBoard } from "./PipelineBoard";
 import { TopBar } from "./TopBar";
+import { match, navigate, onLinkClick, path } from "./router";
+import { home, screens } from "./routes";
 
 export function App() {
     useEffect(() => {
         void loadSession();
+        document.addEventListener("click", onLinkClick);
+        return () => document.removeEventListener("click", onLinkClick);
     }, []);
     const user = currentUser.value;
     if (user === null) return <p class="loading" role="status">Loading…</p>;
     if (user === "signed-out") return <SignIn notice={sessionError.value} />;
+    const at = path.value;
+    let body = null;
+    for (const s of screens) {
+        const params = match(s.path, at);
+        if (!params) continue;
+        body = !s.allowed || s.allowed(user)
+            ? s.render(user, params)
+            : <p class="error" role="alert">Your access level does not include this screen.</p>;
+        break;
+    }
+    if (body === null) {
+        if (at === "/" || at === "") queueMicrotask(() => navigate(home, true));
+        body = <p role="status">{at === "/" ? "Loading…" : "There is no such page."}</p>;
+    }
     return (
         <>
             <TopBar user={user} />
-            <main id="main">
-                <PipelineBoard user={user} />
-            </main>
+            <main id="main">{body}</main>
         </>
     );
 }

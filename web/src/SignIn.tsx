@@ -2,6 +2,8 @@
 import { useSignal } from "@preact/signals";
 import { cookieSession, errorText, identity } from "./api";
 import { currentUser } from "./session";
+import { navigate } from "./router";
+import { home } from "./routes";
 
 export function SignIn({ notice }: { notice: string }) {
     const login = useSignal("");
@@ -20,7 +22,7 @@ export function SignIn({ notice }: { notice: string }) {
             );
             password.value = "";
             if (!response.user) throw new Error("the server sent no user");
-            if (location.pathname === "/") history.replaceState(null, "", "/pipeline");
+            if (location.pathname === "/") navigate(home, true);
             currentUser.value = response.user;
         } catch (e) {
             error.value = errorText(e);

@@ -1,6 +1,9 @@
-// The bar above every screen: the app's name, who is signed in, Sign out.
+// The bar above every screen: the app's name, a link to each screen the
+// user may use, who is signed in, Sign out.
 import type { User } from "../gen/identity";
 import { identity } from "./api";
+import { path } from "./router";
+import { screens } from "./routes";
 import { currentUser } from "./session";
 
 export function TopBar({ user }: { user: User }) {
@@ -12,11 +15,15 @@ export function TopBar({ user }: { user: User }) {
             currentUser.value = "signed-out";
         }
     }
+    const at = path.value;
     return (
         <header class="topbar">
             <span class="brand">CRM</span>
             <nav aria-label="Main">
-                <a href="/pipeline" aria-current="page">Pipeline</a>
+                {screens.filter((s) => s.nav && (!s.allowed || s.allowed(user))).map((s) => (
+                    <a key={s.path} href={s.path}
+                        aria-current={at === s.path || at.startsWith(s.path + "/") ? "page" : undefined}>{s.nav}</a>
+                ))}
             </nav>
             <span class="who">{user.name || user.login}</span>
             <button type="button" onClick={signOut}>Sign out</button>

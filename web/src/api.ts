@@ -5,6 +5,8 @@ import { TwirpFetchTransport } from "@protobuf-ts/twirp-transport";
 import { RpcError } from "@protobuf-ts/runtime-rpc";
 import { IdentityClient } from "../gen/identity.client";
 import { PipelineClient } from "../gen/pipeline.client";
+import { ActivitiesClient } from "../gen/activities.client";
+import { NotificationsClient } from "../gen/notifications.client";
 
 const transport = new TwirpFetchTransport({
     baseUrl: "/twirp",
@@ -17,6 +19,8 @@ const transport = new TwirpFetchTransport({
 
 export const identity = new IdentityClient(transport);
 export const pipeline = new PipelineClient(transport);
+export const activities = new ActivitiesClient(transport);
+export const notifications = new NotificationsClient(transport);
 
 // Login with the header that asks the gateway for a cookie session.
 export const cookieSession = { meta: { "Crm-Session": "cookie" } };

@@ -28,3 +28,10 @@ export function formatMoney(minor: string | bigint, currency: string): string {
     }
     return new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(n / 100);
 }
+
+// Unix microseconds (as int64 strings) → the user's local date and time.
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+export function formatDateTime(micros: string | bigint): string {
+    const ms = Number(BigInt(micros) / 1000n);
+    return ms ? dateTime.format(new Date(ms)) : "";
+}
