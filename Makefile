@@ -113,7 +113,8 @@ fuzz: deps
 
 # Docker image, docker-compose and a scenario on a Docker engine it starts
 # itself (root; about 2 minutes): tests/deploy/test-deploy.sh.
-test-deploy:
+test-deploy: deps
+	@$(MAKE) --no-print-directory web
 	@tests/deploy/test-deploy.sh
 
 bench: deps

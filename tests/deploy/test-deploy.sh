@@ -553,6 +553,14 @@ done
 # --- 6. scenario -----------------------------------------------------------------
 phase scenario
 health=$(curl -fsS "$http_door/healthz") && ok "GET /healthz on the HTTP door: $health" || bad "GET /healthz"
+# the web app the image carries: the page, then the script it names, compressed
+page=$(curl -fsS "$http_door/pipeline") || page=
+asset=$(grep -Eo '/assets/[^"]+\.js' <<<"$page" | head -1)
+if [ -n "$asset" ] && curl -fsS -H 'Accept-Encoding: gzip' -o /dev/null -w '%{content_type}' "$http_door$asset" | grep -q javascript; then
+    ok "the web app from the image: /pipeline names $asset, served as JavaScript"
+else
+    bad "the web app: GET /pipeline gave no script (${page:0:80})"
+fi
 login=$(curl -sS -X POST "$http_door/twirp/crm.identity.v1.Identity/Login" -H 'Content-Type: application/json' \
     -d "{\"login\":\"admin\",\"password\":\"$admin_pw\"}") || die "login over HTTP failed: $login"
 token=$(json token <<<"$login")
