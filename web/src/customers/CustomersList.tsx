@@ -62,7 +62,7 @@ export function CustomersList() {
             {customers.value === null ? <p role="status">Loading…</p> : customers.value.length === 0 ? (
                 <p role="status">{searched.value ? `No customer matches “${searched.value}”.` : "There are no customers yet."}</p>
             ) : (
-                <div class="leads-scroll" role="region" aria-label="Customers" tabIndex={0}>
+                <div class="leads-scroll" role="region" aria-label="List of customers" tabIndex={0}>
                     <table class="leads-table">
                         <thead>
                             <tr>

@@ -299,8 +299,8 @@ export function LeadForm({ user, id }: Props) {
                         <Field id="lead-customerId" label="Customer" name="customerId" error={err}>
                             <CustomerSelect id="lead-customerId" value={d.customerId} noneLabel="No customer"
                                 onChange={(v) => set("customerId", v)} />
+                            {d.customerId !== "0" && <a href={`/customers/${d.customerId}`}>Open the customer</a>}
                         </Field>
-                        {d.customerId !== "0" && <p class="lead-link"><a href={`/customers/${d.customerId}`}>Open the customer</a></p>}
                         {text("companyName", "Company name")}
                         {text("contactName", "Contact")}
                         {text("function", "Function (job title)")}

@@ -97,7 +97,7 @@ export function LeadsList() {
             {leads.value === null ? <p role="status">Loading…</p> : leads.value.length === 0 ? (
                 <p role="status">{searched.value ? `No ${what} match “${searched.value}”.` : `There are no ${what} yet.`}</p>
             ) : (
-                <div class="leads-scroll" role="region" aria-label={opp ? "Opportunities" : "Leads"} tabIndex={0}>
+                <div class="leads-scroll" role="region" aria-label={opp ? "List of opportunities" : "List of leads"} tabIndex={0}>
                     <table class="leads-table">
                         <thead>
                             <tr>

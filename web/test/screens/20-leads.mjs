@@ -217,7 +217,7 @@ export default async function (t) {
         await call(`${PL}/CreateLead`, { name: `Olga batch ${String(i).padStart(2, "0")}`, salespersonId: own.user.id, teamId: team.id }, own.token);
     const o = await newPage();
     await signIn(o.page, "leadsown", own.password, "/leads");
-    const rows = (p) => p.getByRole("region", { name: "Leads" }).getByRole("row");
+    const rows = (p) => p.getByRole("region", { name: "List of leads" }).getByRole("row");
 
     await check("own leads only: the list shows their and unassigned leads, never another salesperson's", async () => {
         await o.page.getByRole("search").getByLabel("Search").fill("lead");
