@@ -207,6 +207,41 @@ export default async function (t) {
         await page.getByRole("heading", { name: "张三" }).waitFor();
         await page.getByRole("region", { name: "Opportunities" }).getByRole("link", { name: "Consulting for Zhang San" }).waitFor();
     });
+    await check("Convert with Create a new customer: the server's refusal under the choice, then a customer from the lead", async () => {
+        const bare = await call(`${PL}/CreateLead`, { name: "Call from a stranger", teamId: team.id, salespersonId: mgr.user.id }, mgr.token);
+        let want;
+        try {
+            await call(`${PL}/ConvertLead`, { id: bare.id, customerAction: "CUSTOMER_ACTION_CREATE" }, mgr.token);
+        } catch (e) {
+            want = e.twirp;
+        }
+        assert(want?.meta?.field === "customerAction", `server said ${JSON.stringify(want)}`);
+        await page.goto(`${base}/leads/${bare.id}`);
+        await page.getByRole("button", { name: "Convert to opportunity" }).click();
+        const dialog = page.getByRole("dialog", { name: "Convert to opportunity" });
+        assert(await dialog.getByLabel("Create a new customer").isChecked(), "Create is not the choice for a lead without customer");
+        await dialog.getByRole("button", { name: "Convert" }).click();
+        await eventually(async () => {
+            const text = await describedBy(dialog.getByRole("group", { name: "Customer" }));
+            assert(text === want.msg, `under the choice: "${text}", server said "${want.msg}"`);
+        });
+        await dialog.getByRole("button", { name: "Cancel" }).click();
+        await page.getByLabel("Company name").fill("Stranger Things Ltd");
+        await page.getByLabel("Contact").fill("王小明");
+        await page.getByRole("button", { name: "Save" }).click();
+        await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+        await page.getByRole("button", { name: "Convert to opportunity" }).click();
+        await dialog.getByRole("button", { name: "Convert" }).click();
+        await page.getByRole("button", { name: "Mark won" }).waitFor();
+        const got = await call(`${PL}/GetLead`, { id: bare.id }, mgr.token);
+        assert(got.type === "LEAD_TYPE_OPPORTUNITY" && got.customerId, JSON.stringify(got));
+        const made = await call(`${PL}/GetCustomer`, { id: got.customerId }, mgr.token);
+        assert(made.name === "王小明", `the customer made is ${JSON.stringify(made)}`);
+        await eventually(async () => {
+            const shown = await page.getByLabel("Customer", { exact: true }).evaluate((s) => s.selectedOptions[0]?.textContent);
+            assert(shown === "王小明", `the Customer field shows "${shown}"`);
+        });
+    });
     await context.close();
 
     // --- an own-leads user ----------------------------------------------------
