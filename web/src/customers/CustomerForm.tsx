@@ -124,8 +124,8 @@ export function CustomerForm({ user, id }: { user: User; id: string }) {
     const s = saved.value;
     const err = error.value;
     const readOnly = !seesAllLeads(user) && s !== null && s.salespersonId !== "0" && s.salespersonId !== user.id;
-    const people_ = seesAllLeads(user) ? people.value : people.value.filter((p) => p.id === user.id);
-    const other = d.salespersonId !== "0" && !people_.some((p) => p.id === d.salespersonId)
+    const offered = seesAllLeads(user) ? people.value : people.value.filter((p) => p.id === user.id);
+    const other = d.salespersonId !== "0" && !offered.some((p) => p.id === d.salespersonId)
         ? people.value.find((p) => p.id === d.salespersonId) ?? null : null;
 
     // (preact types each input type apart; these four take the same props)
@@ -174,7 +174,7 @@ export function CustomerForm({ user, id }: { user: User; id: string }) {
                                     onChange={(e) => set("salespersonId", e.currentTarget.value)}>
                                     <option value="0">Nobody (unassigned)</option>
                                     {other && <option value={other.id}>{other.name || other.login}</option>}
-                                    {people_.map((p) => <option key={p.id} value={p.id}>{p.name || p.login}</option>)}
+                                    {offered.map((p) => <option key={p.id} value={p.id}>{p.name || p.login}</option>)}
                                 </select>
                             </Field>
                             <Field id="customer-teamId" label="Sales team" name="teamId" error={err}>

@@ -93,24 +93,24 @@ export function LeadForm({ user, id }: Props) {
     }, [id]);
 
     // the stages of the lead's team and type, the lost reason's name, its quotations
-    const l0 = saved.value;
-    const stageKey = l0 ? `${l0.teamId}/${l0.type}` : "";
+    const loaded = saved.value;
+    const stageKey = loaded ? `${loaded.teamId}/${loaded.type}` : "";
     useEffect(() => {
-        if (!l0) return;
-        pipeline.listStages({ teamId: l0.teamId, type: isOpportunity(l0.type) ? LeadType.OPPORTUNITY : LeadType.LEAD })
+        if (!loaded) return;
+        pipeline.listStages({ teamId: loaded.teamId, type: isOpportunity(loaded.type) ? LeadType.OPPORTUNITY : LeadType.LEAD })
             .then(({ response }) => (stages.value = response.stages))
             .catch(fail);
     }, [stageKey]);
     useEffect(() => {
-        if (!l0 || l0.lostReasonId === "0") return void (lostReason.value = "");
-        loadLostReasons().then((r) => (lostReason.value = r.find((x) => x.id === l0.lostReasonId)?.name ?? "")).catch(fail);
-    }, [l0?.lostReasonId]);
+        if (!loaded || loaded.lostReasonId === "0") return void (lostReason.value = "");
+        loadLostReasons().then((r) => (lostReason.value = r.find((x) => x.id === loaded.lostReasonId)?.name ?? "")).catch(fail);
+    }, [loaded?.lostReasonId]);
     useEffect(() => {
-        if (!l0 || !isOpportunity(l0.type)) return;
-        pipeline.listQuotations({ customerId: "0", opportunityId: l0.id, pageSize: 50, pageToken: "" })
+        if (!loaded || !isOpportunity(loaded.type)) return;
+        pipeline.listQuotations({ customerId: "0", opportunityId: loaded.id, pageSize: 50, pageToken: "" })
             .then(({ response }) => (quotations.value = response.quotations))
             .catch(fail);
-    }, [l0?.id, l0?.status]);
+    }, [loaded?.id, loaded?.status]);
 
     // The server's lead, with what the person typed and has not saved kept.
     function show(l: Lead) {
@@ -227,9 +227,9 @@ export function LeadForm({ user, id }: Props) {
     const err = error.value;
     const stageName = s ? stages.value.find((x) => x.id === s.stageId)?.name ?? "" : "";
     // own-leads users may give a lead to themselves or to nobody only
-    const people_ = seesAllLeads(user) ? people.value : people.value.filter((p) => p.id === user.id);
+    const offered = seesAllLeads(user) ? people.value : people.value.filter((p) => p.id === user.id);
     // a salesperson the list does not offer stays shown as the lead has it
-    const other = d.salespersonId !== "0" && !people_.some((p) => p.id === d.salespersonId)
+    const other = d.salespersonId !== "0" && !offered.some((p) => p.id === d.salespersonId)
         ? people.value.find((p) => p.id === d.salespersonId) ?? null : null;
 
     // (preact types each input type apart; these four take the same props)
@@ -320,7 +320,7 @@ export function LeadForm({ user, id }: Props) {
                                 onChange={(e) => set("salespersonId", e.currentTarget.value)}>
                                 <option value="0">Nobody (unassigned)</option>
                                 {other && <option value={other.id}>{other.name || other.login}</option>}
-                                {people_.map((p) => <option key={p.id} value={p.id}>{p.name || p.login}</option>)}
+                                {offered.map((p) => <option key={p.id} value={p.id}>{p.name || p.login}</option>)}
                             </select>
                         </Field>
                         <Field id="lead-teamId" label="Sales team" name="teamId" error={err}>
