@@ -5,6 +5,11 @@ import type { ComponentChildren } from "preact";
 import type { User } from "../gen/identity";
 import { hasSales } from "./access";
 import { PipelineBoard } from "./PipelineBoard";
+import { LeadForm } from "./leads/LeadForm";
+import { LeadsList } from "./leads/LeadsList";
+import { QuotationView } from "./leads/QuotationView";
+import { CustomerForm } from "./customers/CustomerForm";
+import { CustomersList } from "./customers/CustomersList";
 
 export type Screen = {
     path: string;                       // "/leads/:id": params by name
@@ -15,6 +20,14 @@ export type Screen = {
 
 export const screens: Screen[] = [
     { path: "/pipeline", nav: "Pipeline", allowed: hasSales, render: (u) => <PipelineBoard user={u} /> },
+    { path: "/leads", nav: "Leads", allowed: hasSales, render: () => <LeadsList /> },
+    // before /leads/:id, which "new" would match too
+    { path: "/leads/new", allowed: hasSales, render: (u) => <LeadForm key="new" user={u} id="new" /> },
+    { path: "/leads/:id", allowed: hasSales, render: (u, p) => <LeadForm key={p.id} user={u} id={p.id} /> },
+    { path: "/quotations/:id", allowed: hasSales, render: (_u, p) => <QuotationView id={p.id} /> },
+    { path: "/customers", nav: "Customers", allowed: hasSales, render: () => <CustomersList /> },
+    { path: "/customers/new", allowed: hasSales, render: (u) => <CustomerForm key="new" user={u} id="new" /> },
+    { path: "/customers/:id", allowed: hasSales, render: (u, p) => <CustomerForm key={p.id} user={u} id={p.id} /> },
 ];
 
 export const home = "/pipeline";

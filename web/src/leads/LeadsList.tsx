@@ -1,0 +1,139 @@
+// Leads and opportunities in one list with a switch between them (walkthrough
+// 4), a search on name, contact, email and customer, and pages as the
+// server cuts them (pageToken). An own-leads user gets from the server only
+// their leads and unassigned ones.
+import { useSignal } from "@preact/signals";
+import { useEffect } from "preact/hooks";
+import { LeadType, type Lead, type Stage } from "../../gen/pipeline";
+import { errorText, isUnauthenticated, pipeline } from "../api";
+import { formatMoney } from "../format";
+import { customerNames, loadCustomerNames, loadUserNames, userNames } from "../names";
+import { currentUser } from "../session";
+import { statusLabel } from "./labels";
+
+const PAGE_SIZE = 20;
+
+export function LeadsList() {
+    const type = useSignal(new URLSearchParams(location.search).get("type") === "opportunity" ? LeadType.OPPORTUNITY : LeadType.LEAD);
+    const query = useSignal("");          // as typed
+    const searched = useSignal("");       // as last asked for
+    const tokens = useSignal<string[]>([""]); // the token of each page up to this one
+    const leads = useSignal<Lead[] | null>(null);
+    const next = useSignal("");
+    const stages = useSignal<ReadonlyMap<string, Stage>>(new Map());
+    const error = useSignal("");
+
+    const page = tokens.value.length - 1;
+    useEffect(() => {
+        let stale = false;
+        leads.value = null;
+        error.value = "";
+        pipeline.listLeads({
+            type: type.value, stageId: "0", teamId: "0", salespersonId: "0", customerId: "0", tagId: "0",
+            query: searched.value, pageSize: PAGE_SIZE, pageToken: tokens.value[page],
+        }).then(({ response }) => {
+            if (stale) return;
+            leads.value = response.leads;
+            next.value = response.nextPageToken;
+            void loadCustomerNames(response.leads.map((l) => l.customerId));
+        }).catch((e) => {
+            if (isUnauthenticated(e)) currentUser.value = "signed-out";
+            else if (!stale) error.value = errorText(e);
+        });
+        return () => void (stale = true);
+    }, [type.value, searched.value, tokens.value]);
+
+    useEffect(() => {
+        loadUserNames().catch((e) => (error.value = errorText(e)));
+        pipeline.listStages({ teamId: "0", type: 0 }).then(({ response }) => {
+            stages.value = new Map(response.stages.map((s) => [s.id, s]));
+        }).catch((e) => (error.value = errorText(e)));
+    }, []);
+
+    // team stages are not among the global ones: ask for those the page names
+    useEffect(() => {
+        const teams = new Set((leads.value ?? []).filter((l) => !stages.value.has(l.stageId)).map((l) => l.teamId));
+        for (const teamId of teams)
+            pipeline.listStages({ teamId, type: 0 }).then(({ response }) => {
+                const m = new Map(stages.value);
+                response.stages.forEach((s) => m.set(s.id, s));
+                stages.value = m;
+            }).catch((e) => (error.value = errorText(e)));
+    }, [leads.value]);
+
+    function choose(t: LeadType) {
+        type.value = t;
+        tokens.value = [""];
+        history.replaceState(null, "", t === LeadType.OPPORTUNITY ? "/leads?type=opportunity" : "/leads");
+    }
+
+    function search(ev: Event) {
+        ev.preventDefault();
+        searched.value = query.value.trim();
+        tokens.value = [""];
+    }
+
+    const opp = type.value === LeadType.OPPORTUNITY;
+    const what = opp ? "opportunities" : "leads";
+    return (
+        <section class="leads-list" aria-labelledby="leads-title">
+            <div class="leads-head">
+                <h1 id="leads-title">{opp ? "Opportunities" : "Leads"}</h1>
+                <a class="leads-new" href={opp ? "/leads/new?type=opportunity" : "/leads/new"}>New</a>
+            </div>
+            <div class="leads-tools">
+                <div class="leads-switch" role="group" aria-label="Show">
+                    <button type="button" aria-pressed={!opp} onClick={() => choose(LeadType.LEAD)}>Leads</button>
+                    <button type="button" aria-pressed={opp} onClick={() => choose(LeadType.OPPORTUNITY)}>Opportunities</button>
+                </div>
+                <form role="search" class="leads-search" onSubmit={search}>
+                    <label for="leads-query">Search</label>
+                    <input id="leads-query" type="search" value={query.value} placeholder="Name, contact, email or customer"
+                        onInput={(e) => (query.value = e.currentTarget.value)} />
+                    <button type="submit">Search</button>
+                </form>
+            </div>
+            {error.value && <p class="error" role="alert">{error.value}</p>}
+            {leads.value === null ? <p role="status">Loading…</p> : leads.value.length === 0 ? (
+                <p role="status">{searched.value ? `No ${what} match “${searched.value}”.` : `There are no ${what} yet.`}</p>
+            ) : (
+                <div class="leads-scroll" role="region" aria-label={opp ? "List of opportunities" : "List of leads"} tabIndex={0}>
+                    <table class="leads-table">
+                        <thead>
+                            <tr>
+                                <th scope="col">Subject</th>
+                                <th scope="col">Customer</th>
+                                <th scope="col">Contact</th>
+                                <th scope="col">Email</th>
+                                <th scope="col">Stage</th>
+                                <th scope="col">Status</th>
+                                <th scope="col" class="num">Expected revenue</th>
+                                <th scope="col">Salesperson</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {leads.value.map((l) => (
+                                <tr key={l.id}>
+                                    <th scope="row"><a href={`/leads/${l.id}`}>{l.name}</a></th>
+                                    <td>{l.customerId !== "0" ? customerNames.value.get(l.customerId) ?? "" : l.companyName}</td>
+                                    <td>{l.contactName}</td>
+                                    <td>{l.email}</td>
+                                    <td>{stages.value.get(l.stageId)?.name ?? ""}</td>
+                                    <td>{statusLabel[l.status]}</td>
+                                    <td class="num">{formatMoney(l.expectedRevenue, l.currency)}</td>
+                                    <td>{l.salespersonId !== "0" ? userNames.value.get(l.salespersonId) ?? "" : "Unassigned"}</td>
+                                </tr>
+                            ))}
+                        </tbody>
+                    </table>
+                </div>
+            )}
+            <nav class="leads-pages" aria-label="Pages">
+                <button type="button" disabled={page === 0} onClick={() => (tokens.value = tokens.value.slice(0, -1))}>Previous page</button>
+                <span>Page {page + 1}</span>
+                <button type="button" disabled={!next.value || leads.value === null}
+                    onClick={() => (tokens.value = [...tokens.value, next.value])}>Next page</button>
+            </nav>
+        </section>
+    );
+}

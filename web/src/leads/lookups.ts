@@ -1,0 +1,48 @@
+// The lists a lead's form chooses from, each asked once per page load:
+// salespeople, sales teams, categories (tags) and lost reasons.
+import { SalesAccess } from "../../gen/common";
+import type { Team, User } from "../../gen/identity";
+import type { LostReason, Tag } from "../../gen/pipeline";
+import { identity, pipeline } from "../api";
+import { byName, collator } from "./labels";
+
+let salespeople: Promise<User[]> | null = null;
+let teams: Promise<Team[]> | null = null;
+let tags: Promise<Tag[]> | null = null;
+let lostReasons: Promise<LostReason[]> | null = null;
+
+// A failed load is asked again next time rather than remembered.
+function once<T>(get: () => Promise<T>, keep: (p: Promise<T> | null) => void): Promise<T> {
+    const p = get();
+    keep(p);
+    p.catch(() => keep(null));
+    return p;
+}
+
+// Active users with a sales level: who may be a lead's salesperson.
+export function loadSalespeople(): Promise<User[]> {
+    return salespeople ??= once(async () => {
+        const all: User[] = [];
+        let pageToken = "";
+        do {
+            const { response } = await identity.listUsers({ pageSize: 1000, pageToken, includeInactive: false });
+            all.push(...response.users);
+            pageToken = response.nextPageToken;
+        } while (pageToken);
+        return all.filter((u) => u.active && (u.isAdmin || u.salesAccess !== SalesAccess.NONE))
+            .sort((a, b) => collator.compare(a.name || a.login, b.name || b.login));
+    }, (p) => (salespeople = p));
+}
+
+export function loadTeams(): Promise<Team[]> {
+    return teams ??= once(async () => (await identity.listTeams({})).response.teams.sort(byName), (p) => (teams = p));
+}
+
+export function loadTags(): Promise<Tag[]> {
+    return tags ??= once(async () => (await pipeline.listTags({})).response.tags.sort(byName), (p) => (tags = p));
+}
+
+export function loadLostReasons(): Promise<LostReason[]> {
+    return lostReasons ??= once(async () => (await pipeline.listLostReasons({})).response.lostReasons.sort(byName),
+        (p) => (lostReasons = p));
+}
