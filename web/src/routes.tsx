@@ -5,16 +5,29 @@ import type { ComponentChildren } from "preact";
 import type { User } from "../gen/identity";
 import { hasSales } from "./access";
 import { PipelineBoard } from "./PipelineBoard";
+import { CalendarScreen } from "./calls/CalendarScreen";
+import { CallsScreen } from "./calls/CallsScreen";
+import { InviteScreen } from "./invite/InviteScreen";
 
 export type Screen = {
     path: string;                       // "/leads/:id": params by name
     nav?: string;                       // its link in the top bar, if any
     allowed?: (u: User) => boolean;     // default: everyone signed in
     render: (u: User, params: Record<string, string>) => ComponentChildren;
+} | {
+    path: string;
+    public: true;                       // shown without a session, in place of Sign in
+    nav?: undefined;
+    allowed?: undefined;
+    render: (u: User | null, params: Record<string, string>) => ComponentChildren;
 };
 
 export const screens: Screen[] = [
     { path: "/pipeline", nav: "Pipeline", allowed: hasSales, render: (u) => <PipelineBoard user={u} /> },
+    { path: "/calls", nav: "Calls", allowed: hasSales, render: (u) => <CallsScreen user={u} /> },
+    { path: "/calendar", nav: "Calendar", allowed: hasSales, render: (u) => <CalendarScreen user={u} /> },
+    { path: "/invite/:token", public: true,
+      render: (_: User | null, p: Record<string, string>) => <InviteScreen token={p.token} /> },
 ];
 
 export const home = "/pipeline";
