@@ -104,6 +104,7 @@ export default async function (t) {
         const responsible = form.getByLabel("Responsible");
         assert((await responsible.locator("option:checked").textContent()) === "王芳", "the responsible is not the user");
         await axeCheck(page, "Schedule a call");
+        await t.screenshot(page, "30-schedule-call");
         await form.getByRole("button", { name: "Schedule", exact: true }).click();
         await page.getByRole("status").getByText("Call scheduled: Present the offer").waitFor();
         const c = await until(async () => (await callsOf("CALL_STATUS_SCHEDULED")).find((c) => c.summary === "Present the offer"));
@@ -181,6 +182,7 @@ export default async function (t) {
         await page.getByLabel("Status").selectOption({ label: "Held" });
         await item.waitFor();
         assert(await item.getByRole("button", { name: "Mark held" }).count() === 0, "a held call offers Mark held");
+        await t.screenshot(page, "30-calls-held");
     });
 
     const meeting = await localDay(page, 7, 10, 0);  // the day of the call, before it
@@ -200,6 +202,7 @@ export default async function (t) {
         const entries = await day(page, meeting.day).getByRole("listitem").allTextContents();
         assert(entries.join("|") === "10:00 Meeting: Kick-off with 张三|14:30 Call (held): Present the offer",
             `the day's entries: ${entries.join("|")}`);
+        await t.screenshot(page, "30-calendar");
     });
 
     await check("the meeting is on the attendee's calendar, in their own time zone", async () => {
@@ -239,6 +242,7 @@ export default async function (t) {
         const wide = await pp.evaluate(() => document.documentElement.scrollWidth);
         assert(wide <= 390, `the page is ${wide} px wide`);
         await axeCheck(pp, "Calendar on a phone");
+        await t.screenshot(pp, "30-calendar-phone");
         await pp.goto(`${base}/calls`);
         await pp.getByRole("heading", { name: "Scheduled calls" }).waitFor();
         await pp.getByRole("button", { name: "Schedule a call" }).click();

@@ -59,6 +59,7 @@ export default async function (t) {
             assert(text === want, `under New password: "${text}", server said "${want}"`);
         });
         await axeCheck(page, "Set your password, with an error");
+        await t.screenshot(page, "35-invite");
     });
 
     await check("setting the password signs the user in on the Pipeline", async () => {
@@ -76,6 +77,35 @@ export default async function (t) {
         assert(login.user.id === created.user.id, JSON.stringify(login.user));
     });
     await context.close();
+
+    await check("a mistyped login after the password is set: the server's words, then signing in with the right one", async () => {
+        const second = await call(`${ID}/CreateUser`, {
+            login: "invite-liu", name: "刘洋", email: "liu@example.com",
+            salesAccess: "SALES_ACCESS_OWN_LEADS", hrAccess: "HR_ACCESS_EMPLOYEE",
+        }, admin);
+        let want = "";
+        try {
+            await call(`${ID}/Login`, { login: "invite-liu-typo", password: PASSWORD });
+        } catch (e) {
+            want = e.twirp.msg;
+        }
+        const { context: c2, page: p } = await newPage();
+        await p.goto(`${base}/invite/${encodeURIComponent(second.inviteToken)}`);
+        await p.getByLabel("Login").fill("invite-liu-typo");
+        await p.getByLabel("New password").fill(PASSWORD);
+        await p.getByLabel("Repeat the password").fill(PASSWORD);
+        await p.getByRole("button", { name: "Set password and sign in" }).click();
+        await p.getByText("Your password is set.").waitFor();
+        await eventually(async () => {
+            const text = await underField(p, "Login");
+            assert(text === want, `under Login: "${text}", server said "${want}"`);
+        });
+        await p.getByLabel("Login").fill("invite-liu");
+        await p.getByRole("button", { name: "Sign in" }).click();
+        await p.getByRole("heading", { name: "Pipeline", exact: true }).waitFor();
+        assert((await p.getByRole("banner").textContent()).includes("刘洋"), "not signed in as 刘洋");
+        await c2.close();
+    });
 
     await check("the used link is refused with the server's words", async () => {
         const want = await serverSays({ inviteToken: token, password: "another-pass-2026" });
