@@ -4,7 +4,7 @@
 // details. Schedule a meeting starts here. On a phone the days stack into
 // one list.
 import { useSignal } from "@preact/signals";
-import { useEffect } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
 import { CalendarEventKind, CallStatus, ListCalendarRequest, type CalendarEvent, type Meeting } from "../../gen/activities";
 import type { User } from "../../gen/identity";
 import { activities, errorText, isUnauthenticated } from "../api";
@@ -42,6 +42,7 @@ export function CalendarScreen({ user }: { user: User }) {
     const notice = useSignal("");
     const open = useSignal<CalendarEvent | null>(null);
     const planning = useSignal(false);
+    const asked = useRef(0);
 
     function fail(e: unknown) {
         if (isUnauthenticated(e)) currentUser.value = "signed-out";
@@ -49,7 +50,7 @@ export function CalendarScreen({ user }: { user: User }) {
     }
 
     async function load() {
-        const from = week.value, asked = from;
+        const from = week.value, mine = ++asked.current;
         try {
             const all: CalendarEvent[] = [];
             let pageToken = "";
@@ -60,7 +61,7 @@ export function CalendarScreen({ user }: { user: User }) {
                 all.push(...response.events);
                 pageToken = response.nextPageToken;
             } while (pageToken);
-            if (week.value !== asked) return; // the user moved on meanwhile
+            if (mine !== asked.current) return; // another week or user was asked for meanwhile
             events.value = all;
             error.value = "";
             void loadDocNames(all.map((e) => e.doc));

@@ -3,7 +3,7 @@
 // be marked held or cancelled. Log a call and Schedule a call open here,
 // on a lead or opportunity (/calls?lead=ID starts them on that one).
 import { useSignal } from "@preact/signals";
-import { useEffect } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
 import { CallStatus, ListCallsRequest, type Call } from "../../gen/activities";
 import type { User } from "../../gen/identity";
 import type { Lead } from "../../gen/pipeline";
@@ -12,18 +12,12 @@ import { loadUserNames, userNames } from "../names";
 import { currentUser } from "../session";
 import { CallForm, type CallFormMode } from "./CallForm";
 import { docLabel, loadDocNames } from "./docs";
+import { statusWords } from "./words";
 import { addDays, dateTimeFormat, fromMicros, parseLocal, toMicros } from "./time";
 import { activeUsers, displayName, loadActiveUsers } from "./users";
 
 const PAGE = 50;
 const minutes = new Intl.NumberFormat(undefined, { style: "unit", unit: "minute", unitDisplay: "short" });
-
-export const statusWords: Record<CallStatus, string> = {
-    [CallStatus.UNSPECIFIED]: "",
-    [CallStatus.SCHEDULED]: "Scheduled",
-    [CallStatus.HELD]: "Held",
-    [CallStatus.CANCELLED]: "Cancelled",
-};
 
 export function CallsScreen({ user }: { user: User }) {
     const status = useSignal<CallStatus>(CallStatus.SCHEDULED);
@@ -37,6 +31,7 @@ export function CallsScreen({ user }: { user: User }) {
     const form = useSignal<CallFormMode | null>(null);
     const startLead = useSignal<Lead | null>(null);
     const busyId = useSignal("");
+    const asked = useRef(0);
 
     function fail(e: unknown) {
         if (isUnauthenticated(e)) currentUser.value = "signed-out";
@@ -45,6 +40,7 @@ export function CallsScreen({ user }: { user: User }) {
 
     async function load(pageToken = "") {
         const fromDate = parseLocal(from.value), toDate = parseLocal(to.value);
+        const mine = ++asked.current;
         try {
             const { response } = await activities.listCalls(ListCallsRequest.create({
                 status: status.value, responsibleId: responsible.value,
@@ -53,6 +49,7 @@ export function CallsScreen({ user }: { user: User }) {
                 to: toDate ? toMicros(addDays(toDate, 1)) : "0",
                 pageSize: PAGE, pageToken,
             }));
+            if (mine !== asked.current) return; // the filters changed meanwhile
             calls.value = pageToken ? [...(calls.value ?? []), ...response.calls] : response.calls;
             nextPage.value = response.nextPageToken;
             error.value = "";

@@ -2,9 +2,9 @@
 // focus moves in, Escape closes, focus returns to the entry).
 import { useEffect, useRef } from "preact/hooks";
 import { CalendarEventKind, CallStatus, type CalendarEvent } from "../../gen/activities";
-import { statusWords } from "./CallsScreen";
 import { docLabel } from "./docs";
 import { dateTimeFormat, fromMicros } from "./time";
+import { statusWords } from "./words";
 
 export function EventDetails({ event, onClose }: { event: CalendarEvent; onClose: () => void }) {
     const ref = useRef<HTMLDialogElement>(null);
