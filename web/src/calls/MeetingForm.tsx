@@ -31,6 +31,7 @@ export function MeetingForm({ user, day, onDone, onCancel }: Props) {
     const start = useSignal(localInputValue(first));
     const end = useSignal(localInputValue(new Date(first.getTime() + 3600_000)));
     const attendees = useSignal<ReadonlySet<string>>(new Set());
+    const find = useSignal("");
     const lead = useSignal<Lead | null>(null);
     const error = useSignal<FormError>(null);
     const busy = useSignal(false);
@@ -70,6 +71,11 @@ export function MeetingForm({ user, day, onDone, onCancel }: Props) {
     }
 
     const others = (activeUsers.value ?? []).filter((u) => u.id !== user.id);
+    // those chosen stay in sight whatever the search
+    const needle = find.value.trim().toLocaleLowerCase();
+    const shown = needle
+        ? others.filter((u) => attendees.value.has(u.id) || `${u.name} ${u.login}`.toLocaleLowerCase().includes(needle))
+        : others;
     const attendeeMsg = error.value?.field === "attendeeIds" ? error.value.message : "";
     return (
         <form class="meetingform" onSubmit={submit} aria-labelledby="meeting-title">
@@ -91,11 +97,18 @@ export function MeetingForm({ user, day, onDone, onCancel }: Props) {
             <fieldset class={attendeeMsg ? "meeting-attendees invalid" : "meeting-attendees"} aria-describedby="meeting-attendees-error">
                 <legend>Attendees</legend>
                 <p class="meeting-organiser">{displayName(user)} (organiser)</p>
+                {others.length > 10 && (
+                    <label class="meeting-find">
+                        Find people
+                        <input type="search" value={find.value} onInput={(e) => (find.value = e.currentTarget.value)} />
+                    </label>
+                )}
                 {activeUsers.value === null ? <p role="status">Loading…</p> : others.length === 0
                     ? <p>There are no other users.</p>
+                    : shown.length === 0 ? <p>No one by that name.</p>
                     : (
                         <ul>
-                            {others.map((u) => (
+                            {shown.map((u) => (
                                 <li key={u.id}>
                                     <label>
                                         <input type="checkbox" checked={attendees.value.has(u.id)}

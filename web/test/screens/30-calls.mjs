@@ -103,6 +103,12 @@ export default async function (t) {
         await form.getByLabel("Duration (minutes)").fill("30");
         const responsible = form.getByLabel("Responsible");
         assert((await responsible.locator("option:checked").textContent()) === "王芳", "the responsible is not the user");
+        await eventually(async () => {
+            const names = await responsible.getByRole("option").allTextContents();
+            assert(names.includes("赵磊"), `responsibles: ${names.join(", ")}`);
+            const sorted = await page.evaluate((n) => [...n].sort(new Intl.Collator(undefined, { sensitivity: "base" }).compare), names);
+            assert(names.join("|") === sorted.join("|"), `not in the language's order: ${names.join(", ")}`);
+        });
         await axeCheck(page, "Schedule a call");
         await t.screenshot(page, "30-schedule-call");
         await form.getByRole("button", { name: "Schedule", exact: true }).click();
@@ -132,6 +138,16 @@ export default async function (t) {
         assert(got.status === "CALL_STATUS_CANCELLED", `status ${got.status}`);
     });
 
+    await check("/calls?lead=ID&form=schedule opens Schedule a call on that opportunity", async () => {
+        await page.goto(`${base}/calls?lead=${opp.id}&form=schedule`);
+        const form = page.getByRole("form", { name: "Schedule a call" });
+        await form.getByText("Customer: 张三 Trading").waitFor();
+        const chosen = await form.getByLabel("Lead or opportunity").locator("option:checked").textContent();
+        assert(chosen === "Consulting for 张三 (opportunity)", `chosen: ${chosen}`);
+        await form.getByRole("button", { name: "Discard" }).click();
+        await form.waitFor({ state: "detached" });
+    });
+
     const day = (p, label) => p.getByRole("region", { name: label, exact: true });
     await check("the calendar shows the call on its day at its time, and its details", async () => {
         await page.getByRole("link", { name: "Calendar", exact: true }).click();
@@ -150,6 +166,15 @@ export default async function (t) {
         await page.keyboard.press("Escape");
         await dialog.waitFor({ state: "detached" });
         await eventually(async () => assert(await entry.evaluate((e) => e === document.activeElement), "focus not back on the entry"));
+        // by keyboard alone: from the week's buttons, Tab reaches the entry, Enter opens it
+        await page.getByRole("button", { name: "Next week" }).focus();
+        for (let i = 0; i < 10 && !(await entry.evaluate((e) => e === document.activeElement)); i++)
+            await page.keyboard.press("Tab");
+        assert(await entry.evaluate((e) => e === document.activeElement), "Tab does not reach the entry");
+        await page.keyboard.press("Enter");
+        await dialog.waitFor();
+        await page.keyboard.press("Escape");
+        await dialog.waitFor({ state: "detached" });
     });
     await check("axe-core: the Calendar has no serious or critical violations", () => axeCheck(page, "Calendar"));
 
