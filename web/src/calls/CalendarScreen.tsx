@@ -111,18 +111,18 @@ export function CalendarScreen({ user }: { user: User }) {
                 </div>
                 <h2 class="cal-range" aria-live="polite">{dateFormat.formatRange(days[0], days[6])}</h2>
                 {seesAllLeads(user) && (
-                    <label class="cal-whose">
-                        Calendar of
-                        <select value={userId.value} onChange={(e) => { events.value = null; userId.value = e.currentTarget.value; }}>
+                    <div class="cal-whose">
+                        <label for="cal-whose-user">Calendar of</label>
+                        <select id="cal-whose-user" value={userId.value} onChange={(e) => { events.value = null; userId.value = e.currentTarget.value; }}>
                             <option value={user.id}>Me</option>
                             {(activeUsers.value ?? []).filter((u) => u.id !== user.id).map((u) =>
                                 <option key={u.id} value={u.id}>{displayName(u)}</option>)}
                         </select>
-                    </label>
+                    </div>
                 )}
             </div>
             {error.value && <p class="error" role="alert">{error.value}</p>}
-            {events.value === null ? <p role="status">Loading…</p> : (
+            {events.value === null ? !error.value && <p role="status">Loading…</p> : (
                 <div class="cal-week">
                     {days.map((d, i) => {
                         const on = eventsOn(events.value ?? [], d);

@@ -114,34 +114,34 @@ export function CallsScreen({ user }: { user: User }) {
             )}
             <p class="calls-notice" role="status">{notice.value}</p>
             <form class="calls-filters" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
-                <label>
-                    Status
-                    <select value={String(status.value)} onChange={(e) => (status.value = Number(e.currentTarget.value))}>
+                <div>
+                    <label for="calls-status">Status</label>
+                    <select id="calls-status" value={String(status.value)} onChange={(e) => (status.value = Number(e.currentTarget.value))}>
                         {[CallStatus.SCHEDULED, CallStatus.HELD, CallStatus.CANCELLED].map((s) =>
                             <option key={s} value={String(s)}>{statusWords[s]}</option>)}
                         <option value={String(CallStatus.UNSPECIFIED)}>Any status</option>
                     </select>
-                </label>
-                <label>
-                    Responsible
-                    <select value={responsible.value} onChange={(e) => (responsible.value = e.currentTarget.value)}>
+                </div>
+                <div>
+                    <label for="calls-responsible">Responsible</label>
+                    <select id="calls-responsible" value={responsible.value} onChange={(e) => (responsible.value = e.currentTarget.value)}>
                         <option value={user.id}>Me</option>
                         <option value="0">Anyone</option>
                         {(activeUsers.value ?? []).filter((u) => u.id !== user.id).map((u) =>
                             <option key={u.id} value={u.id}>{displayName(u)}</option>)}
                     </select>
-                </label>
-                <label>
-                    From
-                    <input type="date" value={from.value} onChange={(e) => (from.value = e.currentTarget.value)} />
-                </label>
-                <label>
-                    To
-                    <input type="date" value={to.value} onChange={(e) => (to.value = e.currentTarget.value)} />
-                </label>
+                </div>
+                <div>
+                    <label for="calls-from">From</label>
+                    <input id="calls-from" type="date" value={from.value} onChange={(e) => (from.value = e.currentTarget.value)} />
+                </div>
+                <div>
+                    <label for="calls-to">To</label>
+                    <input id="calls-to" type="date" value={to.value} onChange={(e) => (to.value = e.currentTarget.value)} />
+                </div>
             </form>
             {error.value && <p class="error" role="alert">{error.value}</p>}
-            {calls.value === null ? <p role="status">Loading…</p>
+            {calls.value === null ? !error.value && <p role="status">Loading…</p>
                 : calls.value.length === 0 ? <p>No calls match these filters.</p>
                 : (
                     <ul class="calls-list" aria-label="Calls">

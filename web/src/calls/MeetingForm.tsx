@@ -98,10 +98,10 @@ export function MeetingForm({ user, day, onDone, onCancel }: Props) {
                 <legend>Attendees</legend>
                 <p class="meeting-organiser">{displayName(user)} (organiser)</p>
                 {others.length > 10 && (
-                    <label class="meeting-find">
-                        Find people
-                        <input type="search" value={find.value} onInput={(e) => (find.value = e.currentTarget.value)} />
-                    </label>
+                    <div class="meeting-find">
+                        <label for="meeting-find">Find people</label>
+                        <input id="meeting-find" type="search" value={find.value} onInput={(e) => (find.value = e.currentTarget.value)} />
+                    </div>
                 )}
                 {activeUsers.value === null ? <p role="status">Loading…</p> : others.length === 0
                     ? <p>There are no other users.</p>

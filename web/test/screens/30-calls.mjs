@@ -148,6 +148,24 @@ export default async function (t) {
         await form.waitFor({ state: "detached" });
     });
 
+    await check("a From date after the To date shows the server's words", async () => {
+        let want = "";
+        try {
+            await call(`${ACT}/ListCalls`, { from: "1800000000000000", to: "1700000000000000" }, wang.token);
+        } catch (e) {
+            want = e.twirp.msg;
+        }
+        await page.getByLabel("From").fill(planned.value.slice(0, 10));
+        await page.getByLabel("To").fill("2026-01-01");
+        const alert = page.getByRole("alert");
+        await alert.waitFor();
+        const text = (await alert.textContent()).trim();
+        assert(text === want, `alert "${text}", server said "${want}"`);
+        await page.getByLabel("From").fill("");
+        await page.getByLabel("To").fill("");
+        await alert.waitFor({ state: "detached" });
+    });
+
     const day = (p, label) => p.getByRole("region", { name: label, exact: true });
     await check("the calendar shows the call on its day at its time, and its details", async () => {
         await page.getByRole("link", { name: "Calendar", exact: true }).click();
