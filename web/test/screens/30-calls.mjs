@@ -272,6 +272,16 @@ export default async function (t) {
         await zc.close();
     });
 
+    await check("a manager sees another user's calendar through Calendar of", async () => {
+        await page.getByLabel("Calendar of").selectOption({ label: "赵磊" });
+        await day(page, meeting.day).getByRole("button", { name: "10:00 Meeting: Kick-off with 张三" }).waitFor();
+        // the call is Wang's: not on Zhao's calendar
+        assert(await page.getByRole("button", { name: /Present the offer/ }).count() === 0, "Wang's call on Zhao's calendar");
+        assert(await page.getByRole("button", { name: "Schedule a meeting" }).count() === 0, "meetings offered for someone else");
+        await page.getByLabel("Calendar of").selectOption({ label: "Me" });
+        await day(page, meeting.day).getByRole("button", { name: /Present the offer/ }).waitFor();
+    });
+
     await check("on a phone the calendar's days stack, with no page overflow", async () => {
         const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, timezoneId: "Asia/Shanghai", locale: "en-GB" });
         const pp = await phone.newPage();
