@@ -12,6 +12,11 @@ export default async function (t) {
     const opp = await call(`${PL}/CreateLead`, {
         type: "LEAD_TYPE_OPPORTUNITY", name: "Consulting for 张三", customerId: customer.id, salespersonId: wang.user.id,
     }, wang.token);
+    // a long name in the lists, for the phone's width
+    await call(`${PL}/CreateLead`, {
+        type: "LEAD_TYPE_OPPORTUNITY", name: "Consulting for 张三: a year of support, training and visits to the Shanghai office",
+        customerId: customer.id, salespersonId: wang.user.id,
+    }, wang.token);
     const doc = { model: "lead", id: opp.id };
     const callsOf = async (status) =>
         (await call(`${ACT}/ListCalls`, { doc, status }, wang.token)).calls ?? [];
