@@ -301,6 +301,11 @@ export default async function (t) {
         assert(wide <= 390, `the page is ${wide} px wide`);
         await axeCheck(pp, "Calendar on a phone");
         await t.screenshot(pp, "30-calendar-phone");
+        await pp.getByRole("button", { name: "Schedule a meeting" }).click();
+        await pp.getByRole("form", { name: "Schedule a meeting" }).getByLabel("Lead or opportunity")
+            .getByRole("option", { name: /a year of support/ }).waitFor({ state: "attached" });
+        const wideMeeting = await pp.evaluate(() => document.documentElement.scrollWidth);
+        assert(wideMeeting <= 390, `Schedule a meeting is ${wideMeeting} px wide`);
         await pp.goto(`${base}/calls`);
         await pp.getByRole("heading", { name: "Scheduled calls" }).waitFor();
         await pp.getByRole("button", { name: "Schedule a call" }).click();
