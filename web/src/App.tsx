@@ -1,5 +1,6 @@
-// The app's frame: sign-in until there is a session, then the top bar and
-// the screen the address names (routes.tsx).
+// The app's frame: sign-in until there is a session (or the public screen
+// the address names), then the top bar and the screen the address names
+// (routes.tsx).
 import { useEffect } from "preact/hooks";
 import { currentUser, loadSession, sessionError } from "./session";
 import { SignIn } from "./SignIn";
@@ -14,9 +15,16 @@ export function App() {
         return () => document.removeEventListener("click", onLinkClick);
     }, []);
     const user = currentUser.value;
-    if (user === null) return <p class="loading" role="status">Loading…</p>;
-    if (user === "signed-out") return <SignIn notice={sessionError.value} />;
     const at = path.value;
+    if (user === null) return <p class="loading" role="status">Loading…</p>;
+    if (user === "signed-out") {
+        // a public screen (an invitation) is its own page, without the top bar
+        for (const s of screens) {
+            const params = "public" in s && match(s.path, at);
+            if (params) return <main id="main" class="signin">{s.render(null, params)}</main>;
+        }
+        return <SignIn notice={sessionError.value} />;
+    }
     let body = null;
     for (const s of screens) {
         const params = match(s.path, at);

@@ -10,12 +10,21 @@ import { LeadsList } from "./leads/LeadsList";
 import { QuotationView } from "./leads/QuotationView";
 import { CustomerForm } from "./customers/CustomerForm";
 import { CustomersList } from "./customers/CustomersList";
+import { CalendarScreen } from "./calls/CalendarScreen";
+import { CallsScreen } from "./calls/CallsScreen";
+import { InviteScreen } from "./invite/InviteScreen";
 
 export type Screen = {
     path: string;                       // "/leads/:id": params by name
     nav?: string;                       // its link in the top bar, if any
     allowed?: (u: User) => boolean;     // default: everyone signed in
     render: (u: User, params: Record<string, string>) => ComponentChildren;
+} | {
+    path: string;
+    public: true;                       // shown without a session, in place of Sign in
+    nav?: undefined;
+    allowed?: undefined;
+    render: (u: User | null, params: Record<string, string>) => ComponentChildren;
 };
 
 export const screens: Screen[] = [
@@ -28,6 +37,10 @@ export const screens: Screen[] = [
     { path: "/customers", nav: "Customers", allowed: hasSales, render: () => <CustomersList /> },
     { path: "/customers/new", allowed: hasSales, render: (u) => <CustomerForm key="new" user={u} id="new" /> },
     { path: "/customers/:id", allowed: hasSales, render: (u, p) => <CustomerForm key={p.id} user={u} id={p.id} /> },
+    { path: "/calls", nav: "Calls", allowed: hasSales, render: (u) => <CallsScreen user={u} /> },
+    { path: "/calendar", nav: "Calendar", allowed: hasSales, render: (u) => <CalendarScreen user={u} /> },
+    { path: "/invite/:token", public: true,
+      render: (_: User | null, p: Record<string, string>) => <InviteScreen token={p.token} /> },
 ];
 
 export const home = "/pipeline";
