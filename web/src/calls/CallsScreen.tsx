@@ -11,7 +11,7 @@ import { activities, errorText, isUnauthenticated, pipeline } from "../api";
 import { loadUserNames, userNames } from "../names";
 import { currentUser } from "../session";
 import { CallForm, type CallFormMode } from "./CallForm";
-import { docLabel, loadDocNames } from "./docs";
+import { docLabel, docPath, loadDocNames } from "./docs";
 import { statusWords } from "./words";
 import { addDays, dateTimeFormat, fromMicros, parseLocal, toMicros } from "./time";
 import { activeUsers, displayName, loadActiveUsers } from "./users";
@@ -151,7 +151,7 @@ export function CallsScreen({ user }: { user: User }) {
                                 <dl>
                                     <dt>Date</dt><dd><time dateTime={fromMicros(c.at).toISOString()}>{dateTimeFormat.format(fromMicros(c.at))}</time></dd>
                                     <dt>Duration</dt><dd>{minutes.format(c.durationMinutes)}</dd>
-                                    <dt>About</dt><dd>{docLabel(c.doc)}</dd>
+                                    <dt>About</dt><dd><a href={docPath(c.doc!)}>{docLabel(c.doc)}</a></dd>
                                     <dt>Responsible</dt><dd>{names.get(c.responsibleId) ?? ""}</dd>
                                     <dt>Status</dt><dd>{statusWords[c.status]}</dd>
                                 </dl>

@@ -2,7 +2,7 @@
 // focus moves in, Escape closes, focus returns to the entry).
 import { useEffect, useRef } from "preact/hooks";
 import { CalendarEventKind, CallStatus, type CalendarEvent } from "../../gen/activities";
-import { docLabel } from "./docs";
+import { docLabel, docPath } from "./docs";
 import { dateTimeFormat, fromMicros } from "./time";
 import { statusWords } from "./words";
 
@@ -21,7 +21,7 @@ export function EventDetails({ event, onClose }: { event: CalendarEvent; onClose
                 <dt>Kind</dt><dd>{call ? "Call" : "Meeting"}</dd>
                 <dt>When</dt><dd>{end > start ? dateTimeFormat.formatRange(start, end) : dateTimeFormat.format(start)}</dd>
                 {call && event.callStatus !== CallStatus.UNSPECIFIED && <><dt>Status</dt><dd>{statusWords[event.callStatus]}</dd></>}
-                {event.doc?.model && <><dt>About</dt><dd>{docLabel(event.doc)}</dd></>}
+                {event.doc?.model && <><dt>About</dt><dd><a href={docPath(event.doc!)}>{docLabel(event.doc)}</a></dd></>}
             </dl>
             {call && <p><a href="/calls">Scheduled calls</a></p>}
             <form method="dialog">

@@ -12,6 +12,13 @@ export const docKey = (d: DocRef | undefined) => (d && d.model ? `${d.model}:${d
 
 const modelWords: Record<string, string> = { lead: "Lead", customer: "Customer", quotation: "Quotation" };
 
+const modelPaths: Record<string, string> = { lead: "/leads/", customer: "/customers/", quotation: "/quotations/" };
+
+// The screen that shows the document.
+export function docPath(d: DocRef): string {
+    return (modelPaths[d.model] ?? "/") + encodeURIComponent(d.id);
+}
+
 // The document's name, or its kind and number until (or if never) known.
 export function docLabel(d: DocRef | undefined): string {
     if (!d || !d.model) return "";

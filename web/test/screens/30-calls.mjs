@@ -129,6 +129,15 @@ export default async function (t) {
             assert(text.includes(want), `"${text}" lacks "${want}"`);
     });
 
+    await check("a call's opportunity links to its form", async () => {
+        const item = page.getByRole("list", { name: "Calls" }).getByRole("listitem", { name: "Present the offer" });
+        await item.getByRole("link", { name: "Consulting for 张三", exact: true }).click();
+        await page.waitForURL(`${base}/leads/${opp.id}`);
+        await page.getByRole("button", { name: "Mark won" }).waitFor();
+        await page.goBack();
+        await page.getByRole("list", { name: "Calls" }).waitFor();
+    });
+
     const other = await call(`${ACT}/ScheduleCall`, {
         doc, summary: "Follow-up by phone", plannedAt: String(Number(planned.micros) + 2 * 3600e6), durationMinutes: 15,
     }, wang.token);
