@@ -1,0 +1,78 @@
+// A sales team's name, leader and members, to create a team or change one.
+import { useSignal } from "@preact/signals";
+import type { Team, User } from "../../gen/identity";
+import { Field, FormAlert, type FormError } from "../ui/form";
+import { failure } from "./failure";
+
+export type TeamFields = Pick<Team, "name" | "leaderId" | "memberIds">;
+
+type Props = {
+    idPrefix: string;
+    title: string;
+    submitLabel: string;
+    initial: TeamFields;
+    people: User[];                 // active users, sorted
+    onSave: (fields: TeamFields) => Promise<void>;
+    onCancel?: () => void;
+};
+
+export function TeamForm({ idPrefix, title, submitLabel, initial, people, onSave, onCancel }: Props) {
+    const f = useSignal<TeamFields>({ ...initial, memberIds: [...initial.memberIds] });
+    const error = useSignal<FormError>(null);
+    const busy = useSignal(false);
+    const id = (n: string) => `${idPrefix}-${n}`;
+
+    function toggle(userId: string, on: boolean) {
+        const ids = f.value.memberIds.filter((m) => m !== userId);
+        f.value = { ...f.value, memberIds: on ? [...ids, userId] : ids };
+    }
+
+    async function submit(ev: Event) {
+        ev.preventDefault();
+        busy.value = true;
+        error.value = null;
+        try {
+            await onSave({ ...f.value, name: f.value.name.trim() });
+        } catch (e) {
+            error.value = failure(e);
+        } finally {
+            busy.value = false;
+        }
+    }
+
+    const memberError = error.value?.field === "memberIds" ? error.value.message : "";
+    return (
+        <form class="manage-form" onSubmit={submit} aria-label={title}>
+            <h2>{title}</h2>
+            <div class="manage-grid">
+                <Field id={id("name")} label="Name" name="name" error={error.value}>
+                    <input id={id("name")} aria-describedby={`${id("name")}-error`} value={f.value.name} required maxLength={128}
+                        onInput={(e) => (f.value = { ...f.value, name: e.currentTarget.value })} />
+                </Field>
+                <Field id={id("leader")} label="Team leader" name="leaderId" error={error.value}>
+                    <select id={id("leader")} aria-describedby={`${id("leader")}-error`} value={f.value.leaderId}
+                        onChange={(e) => (f.value = { ...f.value, leaderId: e.currentTarget.value })}>
+                        <option value="0">No leader</option>
+                        {people.map((u) => <option key={u.id} value={u.id}>{u.name || u.login}</option>)}
+                    </select>
+                </Field>
+            </div>
+            <fieldset class="manage-members" aria-describedby={`${id("members")}-error`}>
+                <legend>Members</legend>
+                {people.map((u) => (
+                    <label key={u.id} class="manage-check">
+                        <input type="checkbox" checked={f.value.memberIds.includes(u.id)}
+                            onChange={(e) => toggle(u.id, e.currentTarget.checked)} />
+                        {u.name || u.login}
+                    </label>
+                ))}
+                <p id={`${id("members")}-error`} class="field-error" role={memberError ? "alert" : undefined}>{memberError}</p>
+            </fieldset>
+            <FormAlert error={error.value} fields={["name", "leaderId", "memberIds"]} />
+            <div class="manage-actions">
+                <button type="submit" disabled={busy.value}>{submitLabel}</button>
+                {onCancel && <button type="button" onClick={onCancel}>Cancel</button>}
+            </div>
+        </form>
+    );
+}
