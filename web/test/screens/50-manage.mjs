@@ -134,6 +134,7 @@ export default async function (t) {
             await page.getByRole("heading", { level: 1 }).waitFor();
             const wide = await page.evaluate(() => document.documentElement.scrollWidth);
             assert(wide <= 390, `${path}: the page is ${wide} px wide`);
+            if (path === "/settings/stages") await t.screenshot(page, "stages-phone");
         }
     });
     await context.close();
@@ -166,6 +167,7 @@ export default async function (t) {
         await ap.getByRole("rowheader", { name: "Zhao Lei 赵磊" }).waitFor();
     });
     await check("axe-core: Users, with the invitation shown, has no serious or critical violations", () => axeCheck(ap, "Users"));
+    await t.screenshot(ap, "users");
 
     await check("the administrator changes a user's access level to Manager, on the server", async () => {
         await ap.getByRole("button", { name: "Edit access of Zhao Lei 赵磊" }).click();
