@@ -28,7 +28,6 @@ export function StagesSettings({ user }: { user: User }) {
     async function load() {
         try {
             stages.value = (await pipeline.listStages({ teamId: teamId.value, type: 0 })).response.stages;
-            error.value = null;
         } catch (e) {
             error.value = failure(e);
         }
@@ -39,12 +38,14 @@ export function StagesSettings({ user }: { user: User }) {
     useEffect(() => {
         stages.value = null;
         editing.value = null;
+        error.value = null;
         void load();
     }, [teamId.value]);
 
     const teamName = (id: string) => id === "0" ? "Every team" : teams.value.find((t) => t.id === id)?.name ?? `Team ${id}`;
 
     async function create(f: StageFields) {
+        error.value = null;
         const s = await pipeline.createStage({ ...f, teamId: teamId.value });
         done.value = `Stage “${s.response.name}” created for ${teamName(teamId.value)}.`;
         formKey.value++;
@@ -52,6 +53,7 @@ export function StagesSettings({ user }: { user: User }) {
     }
 
     async function save(s: Stage, f: StageFields) {
+        error.value = null;
         const paths = (Object.keys(f) as (keyof StageFields)[]).filter((k) => f[k] !== s[k]);
         if (paths.length) {
             await pipeline.updateStage(UpdateStageRequest.create({ id: s.id, ...f, updateMask: { paths } }));
@@ -70,6 +72,7 @@ export function StagesSettings({ user }: { user: User }) {
         const place = (s: Stage, sequence: number) =>
             pipeline.updateStage(UpdateStageRequest.create({ id: s.id, sequence, updateMask: { paths: ["sequence"] } }));
         done.value = "";
+        error.value = null;
         try {
             if (a.sequence === b.sequence) await place(a, b.sequence + by);
             else {
@@ -86,6 +89,7 @@ export function StagesSettings({ user }: { user: User }) {
     async function remove(s: Stage) {
         if (!confirm(`Delete stage “${s.name}”?`)) return;
         done.value = "";
+        error.value = null;
         try {
             await pipeline.deleteStage({ id: s.id });
             done.value = `Stage “${s.name}” deleted.`;

@@ -26,7 +26,6 @@ export function UsersSettings({ user: me }: { user: User }) {
     async function load() {
         try {
             users.value = await listUsers(true);
-            error.value = null;
         } catch (e) {
             error.value = failure(e);
         }

@@ -66,6 +66,28 @@ export default async function (t) {
         const rows = await page.getByRole("table").getByRole("rowheader").allTextContents();
         assert(rows.join("|") === after.join("|"), `table ${rows}, server ${after}`);
     });
+    await check("an empty stage is deleted after confirming; one that holds leads is kept, with the server's words", async () => {
+        await call(`${PL}/CreateStage`, { name: "Gone 50", teamId: team.id, probability: 5, sequence: 990 }, mgr.token);
+        const demo = (await stagesOf()).find((s) => s.name === "Demo 50");
+        await call(`${PL}/CreateLead`, { type: "LEAD_TYPE_OPPORTUNITY", name: "Held 50", teamId: team.id, stageId: demo.id }, mgr.token);
+        await page.reload();
+        page.once("dialog", (d) => d.accept());
+        await page.getByRole("button", { name: "Delete Gone 50" }).click();
+        await page.getByRole("status").filter({ hasText: "Stage “Gone 50” deleted." }).waitFor();
+        assert(await page.getByRole("rowheader", { name: "Gone 50" }).count() === 0, "the row stays");
+        assert(!(await stagesOf()).some((s) => s.name === "Gone 50"), "the server still has it");
+        let want = "";
+        try {
+            await call(`${PL}/DeleteStage`, { id: demo.id }, mgr.token);
+        } catch (e) {
+            want = e.twirp.msg;
+        }
+        assert(want, "the server deleted a stage holding a lead");
+        page.once("dialog", (d) => d.accept());
+        await page.getByRole("button", { name: "Delete Demo 50" }).click();
+        await page.getByRole("alert").filter({ hasText: want }).waitFor();
+        await page.getByRole("rowheader", { name: "Demo 50" }).waitFor();
+    });
     await check("axe-core: Stages, with a stage being edited, has no serious or critical violations", async () => {
         await page.getByRole("button", { name: "Edit Demo 50" }).click();
         await axeCheck(page, "Stages");
