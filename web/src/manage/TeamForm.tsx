@@ -12,12 +12,21 @@ type Props = {
     submitLabel: string;
     initial: TeamFields;
     people: User[];                 // active users, sorted
+    nameOf: (id: string) => string;
     onSave: (fields: TeamFields) => Promise<void>;
     onCancel?: () => void;
 };
 
-export function TeamForm({ idPrefix, title, submitLabel, initial, people, onSave, onCancel }: Props) {
-    const f = useSignal<TeamFields>({ ...initial, memberIds: [...initial.memberIds] });
+export function TeamForm({ idPrefix, title, submitLabel, initial, people, nameOf, onSave, onCancel }: Props) {
+    // the API checks every member and the leader on each change, and takes
+    // active users only: deactivated ones leave the team with this save
+    const active = (id: string) => people.some((u) => u.id === id);
+    const leaving = [...new Set([initial.leaderId, ...initial.memberIds])].filter((id) => id !== "0" && !active(id));
+    const f = useSignal<TeamFields>({
+        name: initial.name,
+        leaderId: active(initial.leaderId) ? initial.leaderId : "0",
+        memberIds: initial.memberIds.filter(active),
+    });
     const error = useSignal<FormError>(null);
     const busy = useSignal(false);
     const id = (n: string) => `${idPrefix}-${n}`;
@@ -68,6 +77,9 @@ export function TeamForm({ idPrefix, title, submitLabel, initial, people, onSave
                 ))}
                 <p id={`${id("members")}-error`} class="field-error" role={memberError ? "alert" : undefined}>{memberError}</p>
             </fieldset>
+            {leaving.length > 0 && (
+                <p class="manage-note">Deactivated users leave the team when it is saved: {leaving.map(nameOf).join(", ")}.</p>
+            )}
             <FormAlert error={error.value} fields={["name", "leaderId", "memberIds"]} />
             <div class="manage-actions">
                 <button type="submit" disabled={busy.value}>{submitLabel}</button>

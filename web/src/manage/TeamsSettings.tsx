@@ -45,6 +45,7 @@ export function TeamsSettings() {
 
     async function save(t: Team, f: TeamFields) {
         const same = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
+        // leaving deactivated users out changes the members and leader too
         const paths = [
             ...(f.name !== t.name ? ["name"] : []),
             ...(f.leaderId !== t.leaderId ? ["leader_id"] : []),
@@ -87,7 +88,7 @@ export function TeamsSettings() {
                                     editing.value === t.id && (
                                         <tr key={`${t.id}-edit`}><td colSpan={4}>
                                             <TeamForm idPrefix={`team-${t.id}`} title={`Edit sales team ${t.name}`}
-                                                submitLabel="Save team" initial={t} people={people.value}
+                                                submitLabel="Save team" initial={t} people={people.value} nameOf={nameOf}
                                                 onSave={(f) => save(t, f)} onCancel={() => (editing.value = null)} />
                                         </td></tr>
                                     ),
@@ -97,7 +98,7 @@ export function TeamsSettings() {
                       </div>}
             {list !== null && (
                 <TeamForm key={formKey.value} idPrefix="new-team" title="New sales team" submitLabel="Create team"
-                    initial={{ name: "", leaderId: "0", memberIds: [] }} people={people.value} onSave={create} />
+                    initial={{ name: "", leaderId: "0", memberIds: [] }} people={people.value} nameOf={nameOf} onSave={create} />
             )}
         </section>
     );

@@ -232,6 +232,10 @@ export default async function (t) {
     });
 
     await check("the administrator deactivates a user: inactive on the server, and they can no longer sign in", async () => {
+        const services = (await call(`${ID}/ListTeams`, {}, admin)).teams.find((x) => x.name === "Services 服务 50");
+        await call(`${ID}/UpdateTeam`, {
+            id: services.id, memberIds: [...services.memberIds, invited.id], updateMask: "memberIds",
+        }, admin);
         await ap.getByRole("button", { name: "Deactivate Zhao Lei 赵磊" }).click();
         await ap.getByRole("button", { name: "Reactivate Zhao Lei 赵磊" }).waitFor();
         const u = await call(`${ID}/GetUser`, { id: invited.id }, admin);
@@ -243,6 +247,19 @@ export default async function (t) {
             refused = true;
         }
         assert(refused, "a deactivated user signed in");
+    });
+
+    await check("a team with a deactivated member is renamed; the form says that member leaves it", async () => {
+        await ap.goto(`${base}/settings/teams`);
+        await ap.getByRole("button", { name: "Edit Services 服务 50" }).click();
+        const form = ap.getByRole("form", { name: "Edit sales team Services 服务 50" });
+        await form.getByText("Deactivated users leave the team when it is saved: Zhao Lei 赵磊.").waitFor();
+        await form.getByLabel("Name").fill("After-sales 售后 50");
+        await form.getByRole("button", { name: "Save team" }).click();
+        await ap.getByRole("rowheader", { name: "After-sales 售后 50" }).waitFor();
+        const got = (await call(`${ID}/ListTeams`, {}, admin)).teams.find((x) => x.name === "After-sales 售后 50");
+        assert(got && !got.memberIds.includes(invited.id) && got.memberIds.includes(own.user.id), JSON.stringify(got));
+        await ap.goto(`${base}/settings/users`);
     });
 
     await check("the administrator is not offered to deactivate themselves", async () => {
