@@ -6,6 +6,7 @@ import { useEffect } from "preact/hooks";
 import type { User } from "../../gen/identity";
 import { UpdateUserRequest } from "../../gen/identity";
 import { identity } from "../api";
+import { currentUser } from "../session";
 import type { FormError } from "../ui/form";
 import { hrAccessLabels, labelOf, salesAccessLabels } from "./labels";
 import { failure } from "./failure";
@@ -90,6 +91,8 @@ export function UsersSettings({ user: me }: { user: User }) {
                                                 ? <UserAccessForm user={u} self={self} onDone={(saved) => {
                                                     open.value = null;
                                                     if (saved) {
+                                                        // the top bar and the screens one may use follow one's own change
+                                                        if (self) currentUser.value = saved;
                                                         done.value = `Access of ${saved.name || saved.login} saved.`;
                                                         void load();
                                                     }

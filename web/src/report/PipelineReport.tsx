@@ -43,10 +43,17 @@ export function PipelineReport() {
     useEffect(() => {
         let stale = false;
         const group = groupBy.value;
-        pipeline.pipelineReport({ groupBy: group, teamId: teamId.value, from: from.value, to: to.value }).then(
-            ({ response }) => {
+        // by stage, the rows follow the board's order (the report's is by id)
+        const order = group === GroupBy.STAGE
+            ? pipeline.listStages({ teamId: teamId.value, type: 0 }).then(({ response }) => response.stages.map((s) => s.id))
+            : Promise.resolve([]);
+        Promise.all([
+            pipeline.pipelineReport({ groupBy: group, teamId: teamId.value, from: from.value, to: to.value }),
+            order,
+        ]).then(
+            ([{ response }, stageIds]) => {
                 if (stale) return;
-                rows.value = shown(group, response.rows);
+                rows.value = shown(group, response.rows, stageIds);
                 error.value = null;
             },
             (e) => {

@@ -28,14 +28,22 @@ function label(group: GroupBy, r: ReportRow): string {
     return r.label;
 }
 
-export function shown(group: GroupBy, rows: ReportRow[]): Row[] {
+// stageIds: the board's order of stages, for rows grouped by stage; a
+// stage it lacks (another team's) keeps the server's place, after them
+export function shown(group: GroupBy, rows: ReportRow[], stageIds: string[]): Row[] {
     const out = rows.map((r) => {
         const currency = (r as ReportRow & { currency?: unknown }).currency;
         return { ...r, label: label(group, r), currency: typeof currency === "string" ? currency : "" };
     });
-    // stages come in the server's order; months by date ("No date" last);
-    // people and teams by name in the user's language
-    if (group === GroupBy.EXPECTED_CLOSING_MONTH)
+    // months by date ("No date" last); people and teams by name in the
+    // user's language
+    if (group === GroupBy.STAGE) {
+        const place = (key: string) => {
+            const i = stageIds.indexOf(key);
+            return i < 0 ? stageIds.length : i;
+        };
+        out.sort((a, b) => place(a.key) - place(b.key));
+    } else if (group === GroupBy.EXPECTED_CLOSING_MONTH)
         out.sort((a, b) => (a.key === "" ? 1 : b.key === "" ? -1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     else if (group === GroupBy.SALESPERSON || group === GroupBy.TEAM)
         out.sort((a, b) => byName(a.label, b.label));

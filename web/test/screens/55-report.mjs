@@ -15,11 +15,16 @@ export default async function (t) {
     const stages = (await call(`${PL}/ListStages`, { teamId: team.id, type: "LEAD_TYPE_OPPORTUNITY" }, boss.token)).stages;
     assert(stages.length >= 2, "fewer than two opportunity stages");
     const [s0, s1] = stages;
+    // the team's own first stage: made last, so the report's order by id puts it last
+    const intake = await call(`${PL}/CreateStage`, {
+        name: "Intake 55", teamId: team.id, probability: 10, sequence: -1, type: "STAGE_TYPE_OPPORTUNITY",
+    }, boss.token);
     const leads = [
         { name: "Lathes 55", by: lina, revenue: 375000, probability: 80, stage: s0, closing: "2027-03-15" },
         { name: "Presses 55", by: lina, revenue: 120000, probability: 50, stage: s1, closing: "2027-03-02" },
         { name: "Mills 55", by: anna, revenue: 200000, probability: 20, stage: s0, closing: "2027-05-10" },
         { name: "Drills 55", by: anna, revenue: 50000, probability: 100, stage: s1, closing: "" },
+        { name: "Saws 55", by: lina, revenue: 80000, probability: 10, stage: intake, closing: "2027-05-20" },
     ];
     for (const l of leads) {
         await call(`${PL}/CreateLead`, {
@@ -91,6 +96,8 @@ export default async function (t) {
         await page.getByLabel("Sales team").selectOption({ label: "Report 55" });
         const byStage = sums((l) => l.stage.name);
         await expectRows(byStage);
+        const order = await table().locator("tbody").getByRole("rowheader").allTextContents();
+        assert(order.join("|") === ["Intake 55", s0.name, s1.name].join("|"), `rows in the order ${order}, not the board's`);
         // the same figures as the API's
         const api = (await call(`${PL}/PipelineReport`, { groupBy: "GROUP_BY_STAGE", teamId: team.id }, boss.token)).rows;
         for (const r of api) assert(byStage.get(r.label)?.weighted === Number(r.weightedRevenue), `API row ${JSON.stringify(r)}`);
