@@ -140,7 +140,7 @@ export function StagesSettings({ user }: { user: User }) {
                                         <button type="button" aria-label={`Move ${s.name} down`} disabled={i === list.length - 1}
                                             onClick={() => move(i, 1)}>↓</button>
                                         <button type="button" aria-label={`Edit ${s.name}`}
-                                            onClick={() => (editing.value = s.id)}>Edit</button>
+                                            onClick={() => { editing.value = s.id; error.value = null; }}>Edit</button>
                                         <button type="button" aria-label={`Delete ${s.name}`}
                                             onClick={() => remove(s)}>Delete</button>
                                     </td>

@@ -91,6 +91,7 @@ export default async function (t) {
     await check("axe-core: Stages, with a stage being edited, has no serious or critical violations", async () => {
         await page.getByRole("button", { name: "Edit Demo 50" }).click();
         await axeCheck(page, "Stages");
+        await t.screenshot(page, "stages");
         await page.getByRole("button", { name: "Cancel" }).click();
     });
 
