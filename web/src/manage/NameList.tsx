@@ -42,10 +42,11 @@ export function NameList({ title, noun, idPrefix, list, create }: Props) {
         error.value = null;
         done.value = "";
         try {
-            await create(name.value.trim());
-            done.value = `Added ${noun} “${name.value.trim()}”.`;
+            const added = name.value.trim();
+            await create(added);
             name.value = "";
             await load();
+            done.value = `Added ${noun} “${added}”.`;
         } catch (e) {
             error.value = failure(e);
         } finally {

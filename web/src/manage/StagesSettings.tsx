@@ -17,7 +17,7 @@ import { listTeams } from "./teams";
 const STEP = 10;
 
 export function StagesSettings({ user }: { user: User }) {
-    const teams = useSignal<Team[]>([]);
+    const teams = useSignal<Team[] | null>(null);   // null: not known yet
     const teamId = useSignal(user.teamIds[0] ?? "0");
     const stages = useSignal<Stage[] | null>(null);
     const error = useSignal<FormError>(null);
@@ -42,25 +42,24 @@ export function StagesSettings({ user }: { user: User }) {
         void load();
     }, [teamId.value]);
 
-    const teamName = (id: string) => id === "0" ? "Every team" : teams.value.find((t) => t.id === id)?.name ?? `Team ${id}`;
+    const teamName = (id: string) => id === "0" ? "Every team" : teams.value?.find((t) => t.id === id)?.name ?? `Team ${id}`;
 
     async function create(f: StageFields) {
         error.value = null;
         const s = await pipeline.createStage({ ...f, teamId: teamId.value });
-        done.value = `Stage “${s.response.name}” created for ${teamName(teamId.value)}.`;
         formKey.value++;
         await load();
+        done.value = `Stage “${s.response.name}” created for ${teamName(teamId.value)}.`;
     }
 
     async function save(s: Stage, f: StageFields) {
         error.value = null;
         const paths = (Object.keys(f) as (keyof StageFields)[]).filter((k) => f[k] !== s[k]);
-        if (paths.length) {
+        if (paths.length)
             await pipeline.updateStage(UpdateStageRequest.create({ id: s.id, ...f, updateMask: { paths } }));
-            done.value = `Stage “${f.name}” saved.`;
-        }
         editing.value = null;
         await load();
+        if (paths.length) done.value = `Stage “${f.name}” saved.`;
     }
 
     // Swaps the places of two neighbours; when their orders are equal (the
@@ -79,11 +78,12 @@ export function StagesSettings({ user }: { user: User }) {
                 await place(a, b.sequence);
                 await place(b, a.sequence);
             }
-            done.value = `Stage “${a.name}” moved ${by < 0 ? "up" : "down"}.`;
         } catch (e) {
             error.value = failure(e);
         }
         await load();
+        // said once the list shows it
+        if (!error.value) done.value = `Stage “${a.name}” moved ${by < 0 ? "up" : "down"}.`;
     }
 
     async function remove(s: Stage) {
@@ -92,11 +92,11 @@ export function StagesSettings({ user }: { user: User }) {
         error.value = null;
         try {
             await pipeline.deleteStage({ id: s.id });
-            done.value = `Stage “${s.name}” deleted.`;
         } catch (e) {
             error.value = failure(e);
         }
         await load();
+        if (!error.value) done.value = `Stage “${s.name}” deleted.`;
     }
 
     const list = stages.value;
@@ -105,13 +105,16 @@ export function StagesSettings({ user }: { user: User }) {
         <section class="manage" aria-labelledby="stages-title">
             <SettingsCrumb here="Stages" />
             <h1 id="stages-title">Stages</h1>
-            <div class="field manage-picker">
-                <label for="stages-team">Sales team</label>
-                <select id="stages-team" value={teamId.value} onChange={(e) => (teamId.value = e.currentTarget.value)}>
-                    <option value="0">Every team</option>
-                    {teams.value.map((t) => <option key={t.id} value={t.id}>{t.name}</option>)}
-                </select>
-            </div>
+            {/* shown with its options, so that it never shows a team it does not hold */}
+            {teams.value && (
+                <div class="field manage-picker">
+                    <label for="stages-team">Sales team</label>
+                    <select id="stages-team" value={teamId.value} onChange={(e) => (teamId.value = e.currentTarget.value)}>
+                        <option value="0">Every team</option>
+                        {teams.value.map((t) => <option key={t.id} value={t.id}>{t.name}</option>)}
+                    </select>
+                </div>
+            )}
             {error.value && <p class="error" role="alert">{error.value.message}</p>}
             <p role="status" class="manage-done">{done.value}</p>
             {list === null

@@ -38,9 +38,9 @@ export function TeamsSettings() {
 
     async function create(f: TeamFields) {
         const { response } = await identity.createTeam(f);
-        done.value = `Sales team “${response.name}” created.`;
         formKey.value++;
         await load();
+        done.value = `Sales team “${response.name}” created.`;
     }
 
     async function save(t: Team, f: TeamFields) {
@@ -51,12 +51,11 @@ export function TeamsSettings() {
             ...(f.leaderId !== t.leaderId ? ["leader_id"] : []),
             ...(!same(f.memberIds, t.memberIds) ? ["member_ids"] : []),
         ];
-        if (paths.length) {
+        if (paths.length)
             await identity.updateTeam(UpdateTeamRequest.create({ id: t.id, ...f, updateMask: { paths } }));
-            done.value = `Sales team “${f.name}” saved.`;
-        }
         editing.value = null;
         await load();
+        if (paths.length) done.value = `Sales team “${f.name}” saved.`;
     }
 
     const list = teams.value;

@@ -33,16 +33,20 @@ export function UsersSettings({ user: me }: { user: User }) {
     }
     useEffect(() => void load(), []);
 
+    // the server's reply is the user as saved: the row takes it, no reload
+    const replace = (saved: User) => (users.value = users.value?.map((x) => x.id === saved.id ? saved : x) ?? null);
+
     async function setActive(u: User, active: boolean) {
         done.value = "";
         error.value = null;
         try {
-            await identity.updateUser(UpdateUserRequest.create({ id: u.id, active, updateMask: { paths: ["active"] } }));
+            const { response } = await identity.updateUser(UpdateUserRequest.create({ id: u.id, active, updateMask: { paths: ["active"] } }));
+            replace(response);
             done.value = `${u.name || u.login} ${active ? "reactivated" : "deactivated"}.`;
         } catch (e) {
             error.value = failure(e);
+            await load();
         }
-        await load();
     }
 
     const list = users.value;
@@ -93,8 +97,8 @@ export function UsersSettings({ user: me }: { user: User }) {
                                                     if (saved) {
                                                         // the top bar and the screens one may use follow one's own change
                                                         if (self) currentUser.value = saved;
+                                                        replace(saved);
                                                         done.value = `Access of ${saved.name || saved.login} saved.`;
-                                                        void load();
                                                     }
                                                 }} />
                                                 : <PasswordForm user={u} self={self} onDone={(changed) => {

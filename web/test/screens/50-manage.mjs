@@ -33,7 +33,7 @@ export default async function (t) {
         await page.getByRole("link", { name: "Stages", exact: true }).click();
         await page.getByRole("heading", { name: "Stages", exact: true }).waitFor();
         const picked = await page.getByLabel("Sales team").inputValue();
-        assert(picked === team.id, `team picker shows ${picked}, the manager's team is ${team.id}`);
+        assert(picked === team.id, `team picker shows "${picked}", the manager's team is ${team.id}`);
         const form = page.getByRole("form", { name: "New stage" });
         await form.getByLabel("Name").fill(stageName);
         await form.getByLabel("Probability (%)").fill("35");
