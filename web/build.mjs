@@ -1,7 +1,8 @@
 // Builds the web app into OUT (default ../build/web): the typed Twirp client
-// generated from proto/ (protobuf-ts), a type check (tsc), one bundle with
-// hashed names (esbuild), index.html naming it, and a gzip'd copy of each
-// file for the gateway to serve as it is (no compression per request).
+// generated from proto/ (protobuf-ts), a type check (tsc), the entry bundle
+// and the chunks it loads on demand with hashed names (esbuild), index.html
+// naming the entry only, and a gzip'd copy of each file for the gateway to
+// serve as it is (no compression per request).
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync } from "node:fs";
 import { gzipSync, constants } from "node:zlib";
@@ -35,6 +36,10 @@ const result = await esbuild.build({
     bundle: true,
     minify: true,
     format: "esm",
+    // a screen's heavy library (the report's chart) in a chunk of its own,
+    // fetched by a dynamic import when that screen opens
+    splitting: true,
+    chunkNames: "chunk-[hash]",
     target: "es2022",
     outdir: join(out, "assets"),
     entryNames: "[name]-[hash]",
@@ -46,9 +51,19 @@ const result = await esbuild.build({
     logLevel: "warning",
 });
 
-const outputs = Object.keys(result.metafile.outputs).map((p) => resolve(p));
-const js = outputs.filter((p) => p.endsWith(".js")).map((p) => p.slice(out.length));
-const css = outputs.filter((p) => p.endsWith(".css")).map((p) => p.slice(out.length));
+const outputs = result.metafile.outputs;
+const entry = Object.keys(outputs).find((p) => outputs[p].entryPoint && p.endsWith(".js"));
+// what the first screen loads: the entry and, transitively, the chunks it
+// imports statically; a dynamic import waits for its screen
+const firstScreenFiles = new Set();
+(function take(p) {
+    if (firstScreenFiles.has(p)) return;
+    firstScreenFiles.add(p);
+    for (const i of outputs[p].imports) if (i.kind === "import-statement" && !i.external) take(i.path);
+})(entry);
+const rel = (p) => resolve(p).slice(out.length);
+const js = [rel(entry)];
+const css = Object.keys(outputs).filter((p) => p.endsWith(".css")).map(rel);
 // no inline script or style: the Content-Security-Policy allows neither
 const html = `<!doctype html>
 <html lang="en">
@@ -67,12 +82,13 @@ ${js.map((j) => `<script type="module" src="${j}"></script>`).join("\n")}
 `;
 writeFileSync(join(out, "index.html"), html);
 
+const firstScreenPaths = new Set([...firstScreenFiles].map(rel));
 let firstScreen = 0;
 for (const file of ["index.html", ...readdirSync(join(out, "assets")).map((f) => "assets/" + f)]) {
     const data = readFileSync(join(out, file));
     const gz = gzipSync(data, { level: constants.Z_BEST_COMPRESSION });
     writeFileSync(join(out, file + ".gz"), gz);
-    if (file.endsWith(".js")) firstScreen += gz.length;
+    if (firstScreenPaths.has("/" + file)) firstScreen += gz.length;
 }
 writeFileSync(join(out, "size.txt"), `first screen JavaScript, gzip'd: ${firstScreen} bytes\n`);
 console.log(`  web app in ${out}: first screen JavaScript ${(firstScreen / 1024).toFixed(1)} KiB gzip'd`);

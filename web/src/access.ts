@@ -6,3 +6,4 @@ import type { User } from "../gen/identity";
 export const isManager = (u: User) => u.isAdmin || u.salesAccess === SalesAccess.MANAGER;
 export const seesAllLeads = (u: User) => isManager(u) || u.salesAccess === SalesAccess.ALL_LEADS;
 export const hasSales = (u: User) => u.isAdmin || u.salesAccess !== SalesAccess.NONE;
+export const isAdmin = (u: User) => u.isAdmin;

@@ -3,7 +3,7 @@
 // the tests agree on what exists.
 import type { ComponentChildren } from "preact";
 import type { User } from "../gen/identity";
-import { hasSales } from "./access";
+import { hasSales, isAdmin, isManager } from "./access";
 import { PipelineBoard } from "./PipelineBoard";
 import { LeadForm } from "./leads/LeadForm";
 import { LeadsList } from "./leads/LeadsList";
@@ -13,6 +13,13 @@ import { CustomersList } from "./customers/CustomersList";
 import { CalendarScreen } from "./calls/CalendarScreen";
 import { CallsScreen } from "./calls/CallsScreen";
 import { InviteScreen } from "./invite/InviteScreen";
+import { LostReasonsSettings } from "./manage/LostReasonsSettings";
+import { Settings } from "./manage/Settings";
+import { StagesSettings } from "./manage/StagesSettings";
+import { TagsSettings } from "./manage/TagsSettings";
+import { TeamsSettings } from "./manage/TeamsSettings";
+import { UsersSettings } from "./manage/UsersSettings";
+import { PipelineReport } from "./report/PipelineReport";
 
 export type Screen = {
     path: string;                       // "/leads/:id": params by name
@@ -41,6 +48,13 @@ export const screens: Screen[] = [
     { path: "/calendar", nav: "Calendar", allowed: hasSales, render: (u) => <CalendarScreen user={u} /> },
     { path: "/invite/:token", public: true,
       render: (_: User | null, p: Record<string, string>) => <InviteScreen token={p.token} /> },
+    { path: "/report", nav: "Report", allowed: isManager, render: () => <PipelineReport /> },
+    { path: "/settings", nav: "Settings", allowed: isManager, render: (u) => <Settings user={u} /> },
+    { path: "/settings/stages", allowed: isManager, render: (u) => <StagesSettings user={u} /> },
+    { path: "/settings/teams", allowed: isManager, render: () => <TeamsSettings /> },
+    { path: "/settings/users", allowed: isAdmin, render: (u) => <UsersSettings user={u} /> },
+    { path: "/settings/lost-reasons", allowed: isManager, render: () => <LostReasonsSettings /> },
+    { path: "/settings/tags", allowed: isManager, render: () => <TagsSettings /> },
 ];
 
 export const home = "/pipeline";
