@@ -39,11 +39,16 @@ static int contains(const int64_t *v, size_t n, int64_t x)
     return 0;
 }
 
-/* Checks leader and members exist and are active; drops duplicate members. */
-static int check_people(crm_call_t *call, team_t *t)
+/* Checks leader and members exist and are active; drops duplicate members.
+ * People already in the team (before) stay even when deactivated since, as in
+ * OpenERP: a deactivated salesperson must not stop the team being renamed or
+ * given another member, only from being added again. */
+static int check_people(crm_call_t *call, team_t *t, const team_t *before)
 {
     Crm__Identity__V1__UserRecord *rec;
-    if (t->leader_id && (identity_user_get(call, t->leader_id, &rec) != 0 || !rec->user->active))
+    int kept_leader = before && before->leader_id == t->leader_id;
+    if (t->leader_id && !kept_leader &&
+        (identity_user_get(call, t->leader_id, &rec) != 0 || !rec->user->active))
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "leaderId",
                              "leader %lld is not an active user", (long long)t->leader_id);
     if (t->n_member_ids > TEAM_MEMBERS_MAX)
@@ -54,7 +59,8 @@ static int check_people(crm_call_t *call, team_t *t)
     for (size_t i = 0; i < t->n_member_ids; i++) {
         if (contains(uniq, n, t->member_ids[i]))
             continue;
-        if (identity_user_get(call, t->member_ids[i], &rec) != 0 || !rec->user->active)
+        int kept = before && contains(before->member_ids, before->n_member_ids, t->member_ids[i]);
+        if (!kept && (identity_user_get(call, t->member_ids[i], &rec) != 0 || !rec->user->active))
             return crm_call_fail(call, CODE(INVALID_ARGUMENT), "memberIds",
                                  "member %lld is not an active user", (long long)t->member_ids[i]);
         uniq[n++] = t->member_ids[i];
@@ -146,7 +152,7 @@ int identity_create_team(crm_call_t *call, const ProtobufCMessage *in, ProtobufC
     t->member_ids = req->member_ids;
     t->n_member_ids = req->n_member_ids;
     t->created_at = t->updated_at = crm_call_now(call);
-    if (check_people(call, t) != 0 || save_team(call, t, "team.created") != 0)
+    if (check_people(call, t, NULL) != 0 || save_team(call, t, "team.created") != 0)
         return -1;
     return sync_members(call, NULL, t);
 }
@@ -176,7 +182,7 @@ int identity_update_team(crm_call_t *call, const ProtobufCMessage *in, ProtobufC
         t->n_member_ids = req->n_member_ids;
     }
     t->updated_at = crm_call_now(call);
-    if (check_people(call, t) != 0 || save_team(call, t, "team.updated") != 0)
+    if (check_people(call, t, before) != 0 || save_team(call, t, "team.updated") != 0)
         return -1;
     return sync_members(call, before, t);
 }

@@ -629,6 +629,43 @@ static void test_teams(void **state)
     gt.id = 424242;
     expect_fail(env, M("GetTeam"), admin, &gt.base, &crm__identity__v1__team__descriptor, CODE(NOT_FOUND), "id");
 
+    /* b deactivated: still a member, the team can still be renamed; b cannot
+     * be added again elsewhere, nor a come back while inactive */
+    Google__Protobuf__FieldMask active_mask = GOOGLE__PROTOBUF__FIELD_MASK__INIT;
+    char *active_path[] = {"active"};
+    active_mask.paths = active_path;
+    active_mask.n_paths = 1;
+    Crm__Identity__V1__UpdateUserRequest uu = CRM__IDENTITY__V1__UPDATE_USER_REQUEST__INIT;
+    uu.id = b;
+    uu.active = 0;
+    uu.update_mask = &active_mask;
+    Crm__Identity__V1__User *u = sys_call(env, M("UpdateUser"), admin, &uu.base, &crm__identity__v1__user__descriptor, &st);
+    assert_non_null(u);
+    crm__identity__v1__user__free_unpacked(u, NULL);
+    char *name_path[] = {"name"};
+    mask.paths = name_path;
+    ut.id = team_id;
+    ut.name = "Direct sales";
+    team = sys_call(env, M("UpdateTeam"), admin, &ut.base, &crm__identity__v1__team__descriptor, &st);
+    assert_non_null(team);
+    assert_int_equal(team->n_member_ids, 1);
+    assert_true(team->member_ids[0] == b);
+    crm__identity__v1__team__free_unpacked(team, NULL);
+    int64_t a_and_b[] = {a, b};
+    mask.paths = members_path;
+    ut.member_ids = a_and_b;
+    ut.n_member_ids = 2;
+    team = sys_call(env, M("UpdateTeam"), admin, &ut.base, &crm__identity__v1__team__descriptor, &st);
+    assert_non_null(team); /* a added, b kept */
+    assert_int_equal(team->n_member_ids, 2);
+    crm__identity__v1__team__free_unpacked(team, NULL);
+    ct.name = "Field sales";
+    int64_t just_b[] = {b};
+    ct.member_ids = just_b;
+    ct.n_member_ids = 1;
+    expect_fail(env, M("CreateTeam"), admin, &ct.base, &crm__identity__v1__team__descriptor, CODE(INVALID_ARGUMENT),
+                "memberIds");
+
     Crm__Identity__V1__ListTeamsRequest lt = CRM__IDENTITY__V1__LIST_TEAMS_REQUEST__INIT;
     Crm__Identity__V1__ListTeamsReply *all = sys_call(env, M("ListTeams"), admin, &lt.base,
                                                       &crm__identity__v1__list_teams_reply__descriptor, &st);
