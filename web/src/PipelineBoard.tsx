@@ -23,7 +23,8 @@ const POLL_MS = 1000;     // how often the board asks whether it changed
 
 export function PipelineBoard({ user }: { user: User }) {
     const columns = useSignal<PipelineColumn[] | null>(null);
-    const error = useSignal("");
+    const error = useSignal("");      // a move's, until the next move
+    const readError = useSignal("");  // reading the board's, until a read succeeds
     const announce = useSignal("");
     const teams = useSignal<Team[]>([]);
     const people = useSignal<User[]>([]);
@@ -40,9 +41,9 @@ export function PipelineBoard({ user }: { user: User }) {
     const polling = useRef(false);
     const focusAfter = useRef<string | null>(null);
 
-    function failed(e: unknown) {
+    function failed(e: unknown, shown = readError) {
         if (isUnauthenticated(e)) currentUser.value = "signed-out";
-        else error.value = errorText(e);
+        else shown.value = errorText(e);
     }
 
     function request(extra: Partial<GetPipelineRequest>): GetPipelineRequest {
@@ -61,7 +62,7 @@ export function PipelineBoard({ user }: { user: User }) {
             if (g !== generation.current) return;
             columns.value = response.columns;
             version.current = response.version;
-            error.value = "";
+            readError.value = "";
         } catch (e) {
             if (g === generation.current) failed(e);
         }
@@ -78,6 +79,7 @@ export function PipelineBoard({ user }: { user: User }) {
             if (g !== generation.current || busy.current > 0 || response.unchanged) return;
             columns.value = response.columns;
             version.current = response.version;
+            readError.value = "";
         } catch (e) {
             failed(e);
         } finally {
@@ -157,7 +159,7 @@ export function PipelineBoard({ user }: { user: User }) {
             // back where it was; other moves made meanwhile stay
             if (columns.value) columns.value = moved(columns.value, leadId, fromStageId);
             focusAfter.current = leadId;
-            failed(e);
+            failed(e, error);
         } finally {
             busy.current--;
         }
@@ -194,6 +196,7 @@ export function PipelineBoard({ user }: { user: User }) {
                           canPickPerson={seesAllLeads(user)} onChange={(next) => (filters.value = next)} />
             <p class="board-live" role="status" aria-live="polite">{announce.value}</p>
             {error.value && <p class="error" role="alert">{error.value}</p>}
+            {readError.value && <p class="error" role="alert">{readError.value}</p>}
             {columns.value === null
                 ? <p role="status">Loading…</p>
                 // scrolls sideways: a tab stop, so that the keyboard can scroll it too
