@@ -301,8 +301,8 @@ static int board_version(crm_call_t *call, int64_t team_id, int64_t *out)
 {
     pipeline_t *pl = crm_call_ctx(call);
     int64_t team = 0, all = 0;
-    int rc = pl_version_get(crm_call_txn(call), pl, 0, &all);
-    if (rc == 0 && team_id)
+    int rc = pl_version_get(crm_call_txn(call), pl, PL_BOARDS_ALL, &all);
+    if (rc == 0)
         rc = pl_version_get(crm_call_txn(call), pl, team_id, &team);
     *out = team + all;
     return rc;

@@ -47,7 +47,7 @@ typedef struct {
     MDB_dbi cards_sp;    /* team, type, stage, salesperson, priority, age, id → "" */
     MDB_dbi kanban;      /* team, type, stage, salesperson → KanbanCell */
     MDB_dbi quotes_by_lead; /* lead id, quotation id → "" */
-    MDB_dbi board_versions; /* team id (0: what every board shows) → u64 version */
+    MDB_dbi board_versions; /* team id (PL_BOARDS_ALL: what every board shows) → u64 version */
 } pipeline_t;
 
 /* --- validation (util.c) ----------------------------------------------- */
@@ -104,8 +104,10 @@ int pl_lead_type(const lead_t *lead);
  * with the change from old (NULL for a new lead). Returns 0 or -1. */
 int pl_lead_save(crm_call_t *call, const lead_t *old, lead_t *lead);
 
-/* Bumps the board version of team (0: every team's, for global stages and
- * names) in txn. Returns an LMDB code. */
+/* The version key every board adds to its team's: global stages, names. */
+#define PL_BOARDS_ALL ((int64_t)-1)
+/* Bumps the board version of team (0: the leads of no team; PL_BOARDS_ALL:
+ * every board) in txn. Returns an LMDB code. */
 int pl_version_bump(MDB_txn *txn, const pipeline_t *pl, int64_t team_id);
 /* The board version of team as stored (0 if never bumped). Returns an LMDB code. */
 int pl_version_get(MDB_txn *txn, const pipeline_t *pl, int64_t team_id, int64_t *out);

@@ -15,7 +15,7 @@ int pl_apply_identity_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Even
     if (strcmp(ev->type, "team.created") && strcmp(ev->type, "team.updated")) {
         int rc = crm_readmodel_apply(&pl->readmodel, txn, pl->apply_arena, ev);
         /* a user's name or access changed: every board may show it */
-        if (rc == 0 && (rc = pl_version_bump(txn, pl, 0)) != 0)
+        if (rc == 0 && (rc = pl_version_bump(txn, pl, PL_BOARDS_ALL)) != 0)
             return rc;
         return rc;
     }

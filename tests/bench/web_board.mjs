@@ -146,15 +146,25 @@ try {
                 return lists.length >= n && [...lists].slice(0, n).every((l) => l.querySelector("li[data-lead-id]"));
             };
             while (!done()) await new Promise((ok) => requestAnimationFrame(ok));
-            return performance.now(); // since navigation start
+            const at = (suffix) => performance.getEntriesByType("resource").find((e) => e.name.endsWith(suffix));
+            return {
+                painted: performance.now(), // since navigation start
+                script: at(".js")?.responseEnd ?? 0,
+                whoami: at("/WhoAmI")?.responseEnd ?? 0,
+                board: at("/GetPipeline")?.responseEnd ?? 0,
+                boardAsked: at("/GetPipeline")?.startTime ?? 0,
+            };
         }, stages.length);
         renders.push(t);
     }
-    console.log(`first render (navigation → every column's first cards), 5 loads: median ${ms(pct(renders, 50))}, worst ${ms(Math.max(...renders))}`);
+    const med = (k) => ms(pct(renders.map((r) => r[k]), 50));
+    console.log(`first render (navigation → every column's first cards), 5 loads: median ${med("painted")}, ` +
+        `worst ${ms(Math.max(...renders.map((r) => r.painted)))}; medians of the way: script loaded ${med("script")}, ` +
+        `WhoAmI answered ${med("whoami")}, GetPipeline asked ${med("boardAsked")} and answered ${med("board")}`);
 
     // drags, back and forth between the first two columns
     const region = (s) => page.getByRole("region", { name: s.name, exact: true });
-    const settle = [];
+    const settle = [], persisted = [];
     for (let i = 0; i < MOVES; i++) {
         const from = stages[i % 2], to = stages[(i + 1) % 2];
         const card = region(from).getByRole("list", { name: `${from.name} cards` }).getByRole("listitem").first();
@@ -170,6 +180,7 @@ try {
         await page.mouse.up();
         const reply = await updated;
         if (reply.status() !== 200) throw new Error(`UpdateLead ${reply.status()}: ${await reply.text()}`);
+        persisted.push(performance.now() - t0);
         await page.waitForResponse((r) => r.url().endsWith("/GetPipeline"));
         await page.evaluate(() => new Promise((ok) => requestAnimationFrame(() => ok())));
         settle.push(performance.now() - t0);
@@ -179,7 +190,8 @@ try {
             throw new Error(`${name} is still in ${from.name}`);
     }
     console.log(`drag persisted and settled (release → UpdateLead answered, board read again and painted), ${MOVES} drags: ` +
-        `p50 ${ms(pct(settle, 50))}, p99 ${ms(pct(settle, 99))}, worst ${ms(Math.max(...settle))}`);
+        `p50 ${ms(pct(settle, 50))}, p99 ${ms(pct(settle, 99))}, worst ${ms(Math.max(...settle))}; ` +
+        `of which UpdateLead answered: p50 ${ms(pct(persisted, 50))}, p99 ${ms(pct(persisted, 99))}`);
 
     // the poll's cost when nothing changed, from the page as the app calls it
     const polls = await page.evaluate(async ([teamId]) => {
