@@ -22,6 +22,8 @@ type Props = {
     onDragging: (dragging: boolean) => void;
 };
 
+const plural = new Intl.PluralRules("en");
+
 export function KanbanColumn({ column, stages, tagNames, onMove, onLoadMore, onCreate, onDragging }: Props) {
     const list = useRef<HTMLUListElement>(null);
     const more = useRef<HTMLButtonElement>(null);
@@ -109,7 +111,7 @@ export function KanbanColumn({ column, stages, tagNames, onMove, onLoadMore, onC
         <section class="column" role="region" aria-labelledby={titleId} data-stage-id={stage.id}>
             <header>
                 <h2 id={titleId}>{stage.name}</h2>
-                <p class="column-count"><span aria-label="Count">{column.count}</span> opportunities</p>
+                <p class="column-count"><span aria-label="Count">{column.count}</span> {plural.select(Number(column.count)) === "one" ? "opportunity" : "opportunities"}</p>
                 <ul class="column-totals" aria-label="Totals">
                     {column.totals.map((t) => (
                         <li key={t.currency}>
