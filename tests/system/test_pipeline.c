@@ -276,8 +276,9 @@ static void test_board_version(void **state)
 
     json_decref(OK(admin, P("UpdateLead"), "{\"id\":\"%lld\",\"stageId\":\"%lld\",\"updateMask\":\"stageId\"}",
                    (long long)in_b, (long long)proposition));
+    json_decref(OK(admin, P("CreateLead"), "{\"type\":2,\"name\":\"Of no team\"}"));
     r = board(admin, known, a);
-    assert_true(json_is_true(json_object_get(r, "unchanged"))); /* another team's move */
+    assert_true(json_is_true(json_object_get(r, "unchanged"))); /* another team's move, a lead of none */
     json_decref(r);
 
     json_decref(OK(admin, P("UpdateLead"), "{\"id\":\"%lld\",\"stageId\":\"%lld\",\"updateMask\":\"stageId\"}",
