@@ -111,6 +111,10 @@ int pl_update_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
     c->updated_at = crm_call_now(call);
     if (check_customer(call, c, old) != 0)
         return -1;
+    /* cards show the customer's name, on the boards of any team */
+    int rc = strcmp(old->name, c->name) ? pl_version_bump(crm_call_txn(call), pl, PL_BOARDS_ALL) : 0;
+    if (rc)
+        return crm_call_fail_db(call, rc);
     return save_customer(call, c, "customer.updated");
 }
 

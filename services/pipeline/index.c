@@ -4,6 +4,7 @@
  * and salesperson) behind GetPipeline, which therefore never scans leads. */
 #include "pipeline.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define LTYPE(x) CRM__PIPELINE__V1__LEAD_TYPE__LEAD_TYPE_##x
@@ -91,32 +92,116 @@ static int pair_move(MDB_txn *txn, MDB_dbi dbi, const lead_t *old, int64_t old_v
     return key_move(txn, dbi, had ? ok : NULL, 16, has ? nk : NULL, 16);
 }
 
+/* A cell holds one total per currency (ISO codes, a few per column at
+ * most), kept sorted by code so that readers merge them in one pass. */
+#define CELL_CURRENCIES_MAX 64
+
 static int kanban_add(MDB_txn *txn, MDB_dbi dbi, const lead_t *l, int sign)
 {
     uint8_t key[25];
     column_key(key, l, 1);
     MDB_val k = {sizeof key, key}, d;
     Crm__Pipeline__V1__KanbanCell cell = CRM__PIPELINE__V1__KANBAN_CELL__INIT, *have = NULL;
+    Crm__Pipeline__V1__CurrencyTotal totals[CELL_CURRENCIES_MAX + 1], *ptrs[CELL_CURRENCIES_MAX + 1];
+    char codes[CELL_CURRENCIES_MAX + 1][4];
+    size_t n = 0;
     int rc = mdb_get(txn, dbi, &k, &d);
     if (rc == 0) {
         have = crm__pipeline__v1__kanban_cell__unpack(NULL, d.mv_size, d.mv_data);
-        if (!have)
+        if (!have || have->n_currencies > CELL_CURRENCIES_MAX) {
+            crm__pipeline__v1__kanban_cell__free_unpacked(have, NULL);
             return MDB_CORRUPTED;
+        }
         cell.count = have->count;
-        cell.expected_revenue = have->expected_revenue;
-        cell.weighted_revenue = have->weighted_revenue;
+        for (; n < have->n_currencies; n++) {
+            totals[n] = *have->currencies[n];
+            snprintf(codes[n], sizeof codes[n], "%s", have->currencies[n]->currency);
+            totals[n].currency = codes[n];
+        }
         crm__pipeline__v1__kanban_cell__free_unpacked(have, NULL);
     } else if (rc != MDB_NOTFOUND) {
         return rc;
     }
+    size_t at = 0;
+    while (at < n && strcmp(totals[at].currency, l->currency) < 0)
+        at++;
+    if (at == n || strcmp(totals[at].currency, l->currency) != 0) {
+        if (sign < 0 || n == CELL_CURRENCIES_MAX)
+            return MDB_CORRUPTED; /* removing a lead the cell never counted */
+        memmove(&totals[at + 1], &totals[at], sizeof *totals * (n - at));
+        memmove(&codes[at + 1], &codes[at], sizeof *codes * (n - at));
+        for (size_t i = at + 1; i <= n; i++)
+            totals[i].currency = codes[i];
+        crm__pipeline__v1__currency_total__init(&totals[at]);
+        snprintf(codes[at], sizeof codes[at], "%s", l->currency);
+        totals[at].currency = codes[at];
+        n++;
+    }
     cell.count += sign;
-    cell.expected_revenue += sign * l->expected_revenue;
-    cell.weighted_revenue += sign * PL_WEIGHTED(l);
+    totals[at].count += sign;
+    totals[at].expected_revenue += sign * l->expected_revenue;
+    totals[at].weighted_revenue += sign * PL_WEIGHTED(l);
+    if (totals[at].count <= 0) {
+        memmove(&totals[at], &totals[at + 1], sizeof *totals * (n - at - 1));
+        memmove(&codes[at], &codes[at + 1], sizeof *codes * (n - at - 1));
+        n--;
+        for (size_t i = at; i < n; i++)
+            totals[i].currency = codes[i];
+    }
     if (cell.count <= 0)
         return key_del(txn, dbi, key, sizeof key);
-    uint8_t buf[64];
+    for (size_t i = 0; i < n; i++)
+        ptrs[i] = &totals[i];
+    cell.currencies = ptrs;
+    cell.n_currencies = n;
+    uint8_t buf[64 + CELL_CURRENCIES_MAX * 48]; /* a total packs to at most 42 bytes */
     MDB_val v = {crm__pipeline__v1__kanban_cell__pack(&cell, buf), buf};
     return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+int pl_version_bump(MDB_txn *txn, const pipeline_t *pl, int64_t team_id)
+{
+    uint8_t key[8], val[8];
+    crm_key_put_u64(key, (uint64_t)team_id);
+    MDB_val k = {sizeof key, key}, d;
+    uint64_t v = 0;
+    int rc = mdb_get(txn, pl->board_versions, &k, &d);
+    if (rc == 0 && d.mv_size == 8)
+        v = crm_key_get_u64(d.mv_data);
+    else if (rc == 0)
+        return MDB_CORRUPTED;
+    else if (rc != MDB_NOTFOUND)
+        return rc;
+    crm_key_put_u64(val, v + 1);
+    MDB_val nv = {sizeof val, val};
+    return mdb_put(txn, pl->board_versions, &k, &nv, 0);
+}
+
+int pl_version_get(MDB_txn *txn, const pipeline_t *pl, int64_t team_id, int64_t *out)
+{
+    uint8_t key[8];
+    crm_key_put_u64(key, (uint64_t)team_id);
+    MDB_val k = {sizeof key, key}, d;
+    int rc = mdb_get(txn, pl->board_versions, &k, &d);
+    *out = 0;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc == 0 && d.mv_size != 8)
+        return MDB_CORRUPTED;
+    if (rc == 0)
+        *out = (int64_t)crm_key_get_u64(d.mv_data);
+    return rc;
+}
+
+int pl_kanban_rebuild_lead(MDB_txn *txn, const MDB_val *key, const MDB_val *data, void *arg)
+{
+    pipeline_t *pl = arg;
+    lead_t *l = crm__pipeline__v1__lead__unpack(NULL, data->mv_size, data->mv_data);
+    if (!l)
+        return MDB_CORRUPTED;
+    int rc = kanban_add(txn, pl->kanban, l, +1);
+    crm__pipeline__v1__lead__free_unpacked(l, NULL);
+    return rc;
 }
 
 static int same_column_and_sums(const lead_t *a, const lead_t *b)
@@ -164,7 +249,11 @@ static int save(pipeline_t *pl, MDB_txn *txn, const lead_t *old, const lead_t *l
     size_t ol = old ? card_key(ok, old, 1) : 0, nl = card_key(nk, l, 1);
     if ((rc = key_move(txn, pl->cards_sp, old ? ok : NULL, ol, nk, nl)) != 0)
         return rc;
-    if (old && same_column_and_sums(old, l))
+    /* any change may show on the board: its version moves in this batch */
+    if ((rc = pl_version_bump(txn, pl, l->team_id)) != 0 ||
+        (old && old->team_id != l->team_id && (rc = pl_version_bump(txn, pl, old->team_id)) != 0))
+        return rc;
+    if (old && same_column_and_sums(old, l) && !strcmp(old->currency, l->currency))
         return 0;
     if (old && (rc = kanban_add(txn, pl->kanban, old, -1)) != 0)
         return rc;

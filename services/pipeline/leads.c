@@ -192,6 +192,15 @@ static const char *customer_name(crm_call_t *call, int64_t id)
     return c->name;
 }
 
+void pl_lead_names(crm_call_t *call, lead_t *l)
+{
+    /* customers are readable by everyone with sales access, users by every
+     * user (ARCHITECTURE.md, Access rules): a name here tells no more */
+    l->customer_name = (char *)customer_name(call, l->customer_id);
+    l->salesperson_name = (char *)(l->salesperson_id ? pl_user_name(call, l->salesperson_id) : "");
+    l->team_name = (char *)team_name(call, l->team_id);
+}
+
 static const char *status_name(int status)
 {
     const ProtobufCEnumValue *v =
@@ -255,7 +264,11 @@ static int emit_lead(crm_call_t *call, const char *type, lead_t *l, const lead_t
     ev.lead = l;
     ev.changes = ch.items;
     ev.n_changes = ch.n;
-    return crm_call_emit(call, type, &ev.base);
+    if (crm_call_emit(call, type, &ev.base) != 0)
+        return -1;
+    /* after the event, which carries the lead as stored: names are the reply's */
+    pl_lead_names(call, l);
+    return 0;
 }
 
 /* --- Create / Get / Update --------------------------------------------------- */
@@ -302,6 +315,7 @@ int pl_get_lead(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *
     if (crm_call_require_sales(call) != 0 || get_visible(call, ((const Crm__Pipeline__V1__GetLeadRequest *)in)->id, "id", &l) != 0)
         return -1;
     *(lead_t *)out = *l;
+    pl_lead_names(call, (lead_t *)out);
     return 0;
 }
 
@@ -566,7 +580,7 @@ static int contains_ci(const char *hay, const char *needle)
     return strcasestr(hay, needle) != NULL;
 }
 
-static int matches(crm_call_t *call, const Crm__Pipeline__V1__ListLeadsRequest *r, const lead_t *l)
+int pl_lead_matches(crm_call_t *call, const Crm__Pipeline__V1__ListLeadsRequest *r, const lead_t *l)
 {
     if (!crm_call_sees_lead(call, l->salesperson_id))
         return 0;
@@ -647,7 +661,7 @@ int pl_list_leads(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage
                            crm_arena_allocator(crm_call_arena(call)), (void **)&l);
         if (rc)
             break;
-        if (matches(call, r, l)) {
+        if (pl_lead_matches(call, r, l)) {
             if (reply->n_leads == size) {
                 more = 1;
                 break;
@@ -661,6 +675,8 @@ int pl_list_leads(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage
             mdb_cursor_close(src[i].cur);
     if (rc)
         return crm_call_fail_db(call, rc);
+    for (size_t i = 0; i < reply->n_leads; i++)
+        pl_lead_names(call, reply->leads[i]);
     if (more)
         reply->next_page_token =
             crm_call_page_token(call, (uint64_t)(scanned > PL_SCAN_MAX ? last_scanned : reply->leads[reply->n_leads - 1]->id));

@@ -42,8 +42,24 @@ static int configure(void *ctx)
 
 static void stop(crm_service_t *svc, void *ctx) { crm_arena_destroy(&pl.apply_arena); }
 
+/* Older kanban cells added every currency together: they are emptied and
+ * summed again from the leads, each step resumable, before the read
+ * model's step ends the upgrade. */
+static int clear_cell(MDB_txn *txn, const MDB_val *key, const MDB_val *data, void *arg)
+{
+    return mdb_del(txn, ((pipeline_t *)arg)->kanban, (MDB_val *)key, NULL);
+}
+
 static int upgrade(crm_store_t *store, void *ctx)
 {
+    uint64_t from;
+    int rc = crm_store_upgrade_from(store, &from);
+    if (rc == 0 && from && from < PIPELINE_SCHEMA_CURRENCY_CELLS &&
+        ((rc = crm_store_rewrite(store, pl.kanban, "kanban_clear", clear_cell, &pl, 1000)) != 0 ||
+         (rc = crm_store_rewrite(store, pl.leads, "kanban_cells", pl_kanban_rebuild_lead, &pl, 1000)) != 0))
+        crm_error("summing the kanban per currency: %s", mdb_strerror(rc));
+    if (rc)
+        return rc;
     return crm_readmodel_upgrade(&pl.readmodel, store,
                                  &(crm_readmodel_layout_t){.since = PIPELINE_SCHEMA_READMODEL, .users_schema1 = 1});
 }
@@ -74,6 +90,7 @@ int main(int argc, char **argv)
             {"teams", 0, &pl.teams}, {"by_stage", 0, &pl.by_stage}, {"by_salesperson", 0, &pl.by_salesperson},
             {"by_customer", 0, &pl.by_customer}, {"by_team", 0, &pl.by_team}, {"by_tag", 0, &pl.by_tag},
             {"cards_sp", 0, &pl.cards_sp}, {"kanban", 0, &pl.kanban}, {"quotes_by_lead", 0, &pl.quotes_by_lead},
+            {"board_versions", 0, &pl.board_versions},
         },
         .consumes = {{"identity", pl_apply_identity_event}},
         .apis = {CRM_RPC_API(crm__pipeline__v1__pipeline__descriptor, methods)},

@@ -13,7 +13,10 @@
 /* The pipeline service: customers, leads and opportunities, stages and the
  * kanban, won/lost, quotations and reports. */
 
-#define PIPELINE_SCHEMA 2
+#define PIPELINE_SCHEMA 3
+/* The first schema whose kanban cells sum per currency (older ones added
+ * every currency together; their cells are rebuilt from the leads). */
+#define PIPELINE_SCHEMA_CURRENCY_CELLS 3
 /* The first schema whose users are crm.common.v1 records (schema 1's had
  * another layout, rewritten on upgrade). */
 #define PIPELINE_SCHEMA_READMODEL 2
@@ -44,6 +47,7 @@ typedef struct {
     MDB_dbi cards_sp;    /* team, type, stage, salesperson, priority, age, id → "" */
     MDB_dbi kanban;      /* team, type, stage, salesperson → KanbanCell */
     MDB_dbi quotes_by_lead; /* lead id, quotation id → "" */
+    MDB_dbi board_versions; /* team id (PL_BOARDS_ALL: what every board shows) → u64 version */
 } pipeline_t;
 
 /* --- validation (util.c) ----------------------------------------------- */
@@ -99,6 +103,22 @@ int pl_lead_type(const lead_t *lead);
 /* Stores lead and brings every index, card list and kanban cell in line
  * with the change from old (NULL for a new lead). Returns 0 or -1. */
 int pl_lead_save(crm_call_t *call, const lead_t *old, lead_t *lead);
+
+/* The version key every board adds to its team's: global stages, names. */
+#define PL_BOARDS_ALL ((int64_t)-1)
+/* Bumps the board version of team (0: the leads of no team; PL_BOARDS_ALL:
+ * every board) in txn. Returns an LMDB code. */
+int pl_version_bump(MDB_txn *txn, const pipeline_t *pl, int64_t team_id);
+/* The board version of team as stored (0 if never bumped). Returns an LMDB code. */
+int pl_version_get(MDB_txn *txn, const pipeline_t *pl, int64_t team_id, int64_t *out);
+/* A crm_store_rewrite step: adds the lead (data) to its kanban cell, to
+ * rebuild the cells of an older schema. Returns an LMDB code. */
+int pl_kanban_rebuild_lead(MDB_txn *txn, const MDB_val *key, const MDB_val *data, void *arg);
+/* 1 if the caller sees lead l and it passes ListLeads' filters r (leads.c). */
+int pl_lead_matches(crm_call_t *call, const Crm__Pipeline__V1__ListLeadsRequest *r, const lead_t *l);
+/* Fills the lead's display names (customer, salesperson, team) for a reply,
+ * in the call's arena; a name not known is left empty. Can't fail. */
+void pl_lead_names(crm_call_t *call, lead_t *lead);
 
 /* Moves lead (a copy of old) to its team's won or lost stage (status),
  * saves it and emits lead.won / lead.lost (leads.c). Returns 0 or -1. */

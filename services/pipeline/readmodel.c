@@ -12,8 +12,13 @@ int pl_apply_identity_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Even
 {
     pipeline_t *pl = arg;
     crm_arena_reset(pl->apply_arena);
-    if (strcmp(ev->type, "team.created") && strcmp(ev->type, "team.updated"))
-        return crm_readmodel_apply(&pl->readmodel, txn, pl->apply_arena, ev);
+    if (strcmp(ev->type, "team.created") && strcmp(ev->type, "team.updated")) {
+        int rc = crm_readmodel_apply(&pl->readmodel, txn, pl->apply_arena, ev);
+        /* a user's name or access changed: every board may show it */
+        if (rc == 0 && (rc = pl_version_bump(txn, pl, PL_BOARDS_ALL)) != 0)
+            return rc;
+        return rc;
+    }
     Crm__Identity__V1__TeamEvent *e = crm__identity__v1__team_event__unpack(crm_arena_allocator(pl->apply_arena),
                                                                            ev->payload.len, ev->payload.data);
     if (!e || !e->team)

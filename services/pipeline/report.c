@@ -14,6 +14,7 @@
 #define GROUP(x) CRM__PIPELINE__V1__GROUP_BY__GROUP_BY_##x
 
 typedef Crm__Pipeline__V1__ReportRow row_t;
+typedef Crm__Pipeline__V1__CurrencyTotal total_t;
 
 static void day_of(int64_t micros, char out[16])
 {
@@ -57,6 +58,27 @@ static const char *label_of(crm_call_t *call, int group, const lead_t *l, char *
         return "Unknown stage";
     }
     }
+}
+
+/* The row's total of currency, made on first use; the few currencies a row
+ * has are kept sorted by code. Can't fail. */
+static total_t *row_total(crm_call_t *call, row_t *row, const char *currency)
+{
+    size_t at = 0;
+    while (at < row->n_totals && strcmp(row->totals[at]->currency, currency) < 0)
+        at++;
+    if (at < row->n_totals && !strcmp(row->totals[at]->currency, currency))
+        return row->totals[at];
+    total_t **t = crm_arena_alloc(crm_call_arena(call), sizeof *t * (row->n_totals + 1));
+    if (row->n_totals) { /* memcpy from NULL is undefined even for 0 bytes */
+        memcpy(t, row->totals, sizeof *t * at);
+        memcpy(t + at + 1, row->totals + at, sizeof *t * (row->n_totals - at));
+    }
+    t[at] = crm_call_new(call, &crm__pipeline__v1__currency_total__descriptor);
+    t[at]->currency = crm_arena_strdup(crm_call_arena(call), currency);
+    row->totals = t;
+    row->n_totals++;
+    return t[at];
 }
 
 static uint64_t key_hash(const char *key)
@@ -139,8 +161,10 @@ int pl_pipeline_report(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
             row->count++;
             row->won_count += l->status == STATUS(WON);
             row->lost_count += l->status == STATUS(LOST);
-            if (__builtin_add_overflow(row->expected_revenue, l->expected_revenue, &row->expected_revenue) ||
-                __builtin_add_overflow(row->weighted_revenue, PL_WEIGHTED(l), &row->weighted_revenue)) {
+            total_t *t = row_total(call, row, l->currency);
+            t->count++;
+            if (__builtin_add_overflow(t->expected_revenue, l->expected_revenue, &t->expected_revenue) ||
+                __builtin_add_overflow(t->weighted_revenue, PL_WEIGHTED(l), &t->weighted_revenue)) {
                 crm__pipeline__v1__lead__free_unpacked(l, NULL);
                 mdb_cursor_close(cur);
                 crm_map_destroy(&index);
@@ -156,6 +180,12 @@ int pl_pipeline_report(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
     if (rc && rc != MDB_NOTFOUND)
         return crm_call_fail_db(call, rc);
     qsort(rows, n, sizeof *rows, by_key);
+    /* the single sums never add currencies together (pipeline.proto) */
+    for (size_t i = 0; i < n; i++)
+        if (rows[i]->n_totals == 1) {
+            rows[i]->expected_revenue = rows[i]->totals[0]->expected_revenue;
+            rows[i]->weighted_revenue = rows[i]->totals[0]->weighted_revenue;
+        }
     reply->rows = rows;
     reply->n_rows = n;
     return 0;

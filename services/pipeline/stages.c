@@ -123,8 +123,13 @@ static int check_stage_fields(crm_call_t *call, const stage_t *s)
     return 0;
 }
 
+/* Every stage write ends here: the boards that show the stage (its team's,
+ * or every team's for a global one) learn of it through their version. */
 static int emit_stage(crm_call_t *call, const char *type, stage_t *s)
 {
+    int rc = pl_version_bump(crm_call_txn(call), crm_call_ctx(call), s->team_id ? s->team_id : PL_BOARDS_ALL);
+    if (rc)
+        return crm_call_fail_db(call, rc);
     Crm__Pipeline__V1__StageEvent ev = CRM__PIPELINE__V1__STAGE_EVENT__INIT;
     ev.stage = s;
     return crm_call_emit(call, type, &ev.base);

@@ -71,6 +71,300 @@ static int column_has(json_t *col, int64_t lead)
     return 0;
 }
 
+/* --- the board's API: names, paging, versions, currencies ------------------------------ */
+
+static json_t *board(const char *token, const char *fmt_extra, int64_t team)
+{
+    return OK(token, P("GetPipeline"), "{\"teamId\":\"%lld\"%s}", (long long)team, fmt_extra);
+}
+
+/* A column's total of one currency: field of its CurrencyTotal, or -1 if none. */
+static int64_t total_of(json_t *col, const char *currency, const char *field)
+{
+    json_t *totals = json_object_get(col, "totals"), *t;
+    size_t i;
+    json_array_foreach(totals, i, t) if (!strcmp(sys_jstr(t, "currency"), currency)) return sys_jint(t, field);
+    return -1;
+}
+
+static int prio_rank(const char *name)
+{
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value_by_name(&crm__pipeline__v1__priority__descriptor, name);
+    assert_non_null(v);
+    return v->value;
+}
+
+/* Names are the lead's at every read, never a copy made when it was written:
+ * a customer renamed shows its new name on the lead, the list and the board. */
+static void test_board_names(void **state)
+{
+    int64_t bo;
+    char *bo_t = login_new_user("bo.names", "SALES_ACCESS_OWN_LEADS", &bo);
+    json_t *team = OK(admin, I("CreateTeam"), "{\"name\":\"Names\",\"memberIds\":[\"%lld\"]}", (long long)bo);
+    int64_t t = sys_jint(team, "id");
+    json_decref(team);
+    json_t *c = OK(admin, P("CreateCustomer"), "{\"name\":\"张三 Trading\"}");
+    int64_t cust = sys_jint(c, "id");
+    json_decref(c);
+    json_t *l = OK(admin, P("CreateLead"),
+                   "{\"type\":2,\"name\":\"Named\",\"teamId\":\"%lld\",\"salespersonId\":\"%lld\",\"customerId\":\"%lld\"}",
+                   (long long)t, (long long)bo, (long long)cust);
+    int64_t id = sys_jint(l, "id"), stage = sys_jint(l, "stageId");
+    assert_string_equal(sys_jstr(l, "customerName"), "张三 Trading");
+    assert_string_equal(sys_jstr(l, "salespersonName"), "bo.names");
+    assert_string_equal(sys_jstr(l, "teamName"), "Names");
+    json_decref(l);
+
+    json_decref(OK(admin, P("UpdateCustomer"), "{\"id\":\"%lld\",\"name\":\"Zhang San Ltd\",\"updateMask\":\"name\"}",
+                   (long long)cust));
+    l = OK(bo_t, P("GetLead"), "{\"id\":\"%lld\"}", (long long)id);
+    assert_string_equal(sys_jstr(l, "customerName"), "Zhang San Ltd");
+    json_decref(l);
+    json_t *list = OK(bo_t, P("ListLeads"), "{\"teamId\":\"%lld\"}", (long long)t);
+    assert_string_equal(sys_jstr(json_array_get(json_object_get(list, "leads"), 0), "customerName"), "Zhang San Ltd");
+    json_decref(list);
+    json_t *b = board(bo_t, "", t);
+    json_t *card = json_array_get(json_object_get(column(b, stage), "leads"), 0);
+    assert_int_equal(sys_jint(card, "id"), id);
+    assert_string_equal(sys_jstr(card, "customerName"), "Zhang San Ltd");
+    assert_string_equal(sys_jstr(card, "salespersonName"), "bo.names");
+    json_decref(b);
+    l = OK(bo_t, P("UpdateLead"), "{\"id\":\"%lld\",\"name\":\"Named again\",\"updateMask\":\"name\"}", (long long)id);
+    assert_string_equal(sys_jstr(l, "customerName"), "Zhang San Ltd");
+    json_decref(l);
+    free(bo_t);
+}
+
+/* One column paged to its end gives each card once, in the board's order
+ * (priority, then newest), the same cards as one big page; an own-leads
+ * user's pages hold only theirs and nobody's; tag and text filters narrow
+ * cards and counts alike. */
+static void test_board_paging(void **state)
+{
+    int64_t own, other;
+    char *own_t = login_new_user("own.pages", "SALES_ACCESS_OWN_LEADS", &own);
+    free(login_new_user("other.pages", "SALES_ACCESS_ALL_LEADS", &other));
+    json_t *team = OK(admin, I("CreateTeam"), "{\"name\":\"Pages\"}");
+    int64_t t = sys_jint(team, "id");
+    json_decref(team);
+    json_t *tag = OK(admin, P("CreateTag"), "{\"name\":\"paged\"}");
+    int64_t tag_id = sys_jint(tag, "id");
+    json_decref(tag);
+    static const char *const prio[] = {"PRIORITY_LOW", "PRIORITY_NORMAL", "PRIORITY_HIGH", "PRIORITY_VERY_HIGH"};
+    int64_t stage = 0, ids[23];
+    for (int i = 0; i < 23; i++) {
+        int64_t sp = i % 3 == 0 ? own : i % 3 == 1 ? other : 0;
+        char spf[48] = "";
+        if (sp)
+            snprintf(spf, sizeof spf, ",\"salespersonId\":\"%lld\"", (long long)sp);
+        json_t *l = OK(admin, P("CreateLead"),
+                       "{\"type\":2,\"name\":\"Page card %d%s\",\"teamId\":\"%lld\",\"priority\":\"%s\"%s}", i,
+                       i % 4 == 0 ? " needle" : "", (long long)t, prio[i % 4], spf);
+        ids[i] = sys_jint(l, "id");
+        stage = sys_jint(l, "stageId");
+        json_decref(l);
+    }
+    json_t *all = board(admin, ",\"cardsPerColumn\":200", t);
+    json_t *full = json_object_get(column(all, stage), "leads");
+    assert_int_equal(json_array_size(full), 23);
+    assert_int_equal(sys_jint(column(all, stage), "count"), 23);
+    assert_string_equal(sys_jstr(column(all, stage), "nextPageToken"), "");
+    size_t seen = 0;
+    char token[64] = "";
+    for (int pages = 0; pages < 10; pages++) {
+        json_t *p = OK(admin, P("GetPipeline"),
+                       "{\"teamId\":\"%lld\",\"stageId\":\"%lld\",\"cardsPerColumn\":5,\"pageToken\":\"%s\"}",
+                       (long long)t, (long long)stage, token);
+        json_t *cols = json_object_get(p, "columns");
+        assert_int_equal(json_array_size(cols), 1);
+        json_t *col = json_array_get(cols, 0), *leads = json_object_get(col, "leads"), *card;
+        assert_int_equal(sys_jint(col, "count"), 23);
+        size_t i;
+        json_array_foreach(leads, i, card) {
+            assert_true(seen < 23);
+            assert_int_equal(sys_jint(card, "id"), sys_jint(json_array_get(full, seen), "id"));
+            seen++;
+        }
+        snprintf(token, sizeof token, "%s", sys_jstr(col, "nextPageToken"));
+        json_decref(p);
+        if (!token[0])
+            break;
+    }
+    assert_int_equal(seen, 23);
+    /* the order is the board's: priority, then newest */
+    for (size_t i = 1; i < 23; i++) {
+        json_t *a = json_array_get(full, i - 1), *b = json_array_get(full, i);
+        int pa = prio_rank(sys_jstr(a, "priority")), pb = prio_rank(sys_jstr(b, "priority"));
+        assert_true(pa > pb || (pa == pb && sys_jint(a, "id") > sys_jint(b, "id")));
+    }
+    json_decref(all);
+
+    /* an own-leads user pages through theirs and nobody's: 8 + 7 */
+    token[0] = '\0';
+    seen = 0;
+    for (int pages = 0; pages < 10; pages++) {
+        json_t *p = OK(own_t, P("GetPipeline"),
+                       "{\"teamId\":\"%lld\",\"stageId\":\"%lld\",\"cardsPerColumn\":4,\"pageToken\":\"%s\"}",
+                       (long long)t, (long long)stage, token);
+        json_t *col = json_array_get(json_object_get(p, "columns"), 0), *card;
+        assert_int_equal(sys_jint(col, "count"), 15);
+        size_t i;
+        json_array_foreach(json_object_get(col, "leads"), i, card) {
+            assert_true(sys_jint(card, "salespersonId") != other);
+            seen++;
+        }
+        snprintf(token, sizeof token, "%s", sys_jstr(col, "nextPageToken"));
+        json_decref(p);
+        if (!token[0])
+            break;
+    }
+    assert_int_equal(seen, 15);
+
+    /* text: the six "needle" cards (i = 0, 4, ..., 20); with a tag: none yet */
+    json_t *q = board(admin, ",\"query\":\"NEEDLE\",\"cardsPerColumn\":4", t);
+    assert_int_equal(sys_jint(column(q, stage), "count"), 6);
+    assert_int_equal(json_array_size(json_object_get(column(q, stage), "leads")), 4);
+    assert_string_not_equal(sys_jstr(column(q, stage), "nextPageToken"), "");
+    json_decref(q);
+    json_decref(OK(admin, P("UpdateLead"), "{\"id\":\"%lld\",\"tagIds\":[\"%lld\"],\"updateMask\":\"tagIds\"}",
+                   (long long)ids[1], (long long)tag_id));
+    char f[80];
+    snprintf(f, sizeof f, ",\"tagId\":\"%lld\"", (long long)tag_id);
+    q = board(admin, f, t);
+    assert_int_equal(sys_jint(column(q, stage), "count"), 1);
+    assert_int_equal(sys_jint(json_array_get(json_object_get(column(q, stage), "leads"), 0), "id"), ids[1]);
+    json_decref(q);
+    /* ... and an own-leads user never counts another's card through a filter */
+    q = board(own_t, f, t);
+    assert_int_equal(sys_jint(column(q, stage), "count"), 0);
+    json_decref(q);
+
+    ERR(CODE(INVALID_ARGUMENT), "pageToken", admin, P("GetPipeline"),
+        "{\"teamId\":\"%lld\",\"stageId\":\"%lld\",\"pageToken\":\"zz\"}", (long long)t, (long long)stage);
+    ERR(CODE(INVALID_ARGUMENT), "pageToken", admin, P("GetPipeline"), "{\"teamId\":\"%lld\",\"pageToken\":\"%s\"}",
+        (long long)t, "00000000000000000000000000000000ff");
+    free(own_t);
+}
+
+/* The version a board polls: unchanged while nothing on it changed, moved
+ * by a change in its team (a lead leaving it too), not by another team's. */
+static void test_board_version(void **state)
+{
+    json_t *ta = OK(admin, I("CreateTeam"), "{\"name\":\"Version A\"}"), *tb = OK(admin, I("CreateTeam"), "{\"name\":\"Version B\"}");
+    int64_t a = sys_jint(ta, "id"), b = sys_jint(tb, "id");
+    json_decref(ta);
+    json_decref(tb);
+    json_t *la = OK(admin, P("CreateLead"), "{\"type\":2,\"name\":\"In A\",\"teamId\":\"%lld\"}", (long long)a);
+    json_t *lb = OK(admin, P("CreateLead"), "{\"type\":2,\"name\":\"In B\",\"teamId\":\"%lld\"}", (long long)b);
+    int64_t in_a = sys_jint(la, "id"), in_b = sys_jint(lb, "id");
+    json_decref(la);
+    json_decref(lb);
+    int64_t proposition = stage_named(admin, a, "Proposition");
+
+    json_t *r = board(admin, "", a);
+    int64_t v = sys_jint(r, "version");
+    assert_true(v > 0);
+    assert_true(json_array_size(json_object_get(r, "columns")) > 0);
+    json_decref(r);
+    char known[64];
+    snprintf(known, sizeof known, ",\"knownVersion\":\"%lld\"", (long long)v);
+    r = board(admin, known, a);
+    assert_true(json_is_true(json_object_get(r, "unchanged")));
+    assert_int_equal(json_array_size(json_object_get(r, "columns")), 0);
+    assert_int_equal(sys_jint(r, "version"), v);
+    json_decref(r);
+
+    json_decref(OK(admin, P("UpdateLead"), "{\"id\":\"%lld\",\"stageId\":\"%lld\",\"updateMask\":\"stageId\"}",
+                   (long long)in_b, (long long)proposition));
+    json_decref(OK(admin, P("CreateLead"), "{\"type\":2,\"name\":\"Of no team\"}"));
+    r = board(admin, known, a);
+    assert_true(json_is_true(json_object_get(r, "unchanged"))); /* another team's move, a lead of none */
+    json_decref(r);
+
+    json_decref(OK(admin, P("UpdateLead"), "{\"id\":\"%lld\",\"stageId\":\"%lld\",\"updateMask\":\"stageId\"}",
+                   (long long)in_a, (long long)proposition));
+    r = board(admin, known, a);
+    assert_false(json_is_true(json_object_get(r, "unchanged")));
+    int64_t v2 = sys_jint(r, "version");
+    assert_true(v2 > v);
+    assert_true(column_has(column(r, proposition), in_a));
+    json_decref(r);
+
+    /* a lead leaving A for B moves both boards */
+    r = board(admin, "", b);
+    int64_t vb = sys_jint(r, "version");
+    json_decref(r);
+    json_decref(OK(admin, P("UpdateLead"), "{\"id\":\"%lld\",\"teamId\":\"%lld\",\"updateMask\":\"teamId\"}",
+                   (long long)in_a, (long long)b));
+    r = board(admin, "", a);
+    assert_true(sys_jint(r, "version") > v2);
+    json_decref(r);
+    r = board(admin, "", b);
+    assert_true(sys_jint(r, "version") > vb);
+    json_decref(r);
+}
+
+/* Revenue in two currencies is never added up: a column and a report row
+ * give one total per currency and no single sum; with one currency the
+ * single sums stay as they were. */
+static void test_board_currencies(void **state)
+{
+    json_t *tm = OK(admin, I("CreateTeam"), "{\"name\":\"Currencies\"}");
+    int64_t t = sys_jint(tm, "id");
+    json_decref(tm);
+    json_t *e = OK(admin, P("CreateLead"), "{\"type\":2,\"name\":\"Euro\",\"teamId\":\"%lld\",\"expectedRevenue\":\"100000\",\"currency\":\"EUR\",\"probability\":50}", (long long)t);
+    int64_t stage = sys_jint(e, "stageId");
+    json_decref(e);
+    json_decref(OK(admin, P("CreateLead"), "{\"type\":2,\"name\":\"Euro 2\",\"teamId\":\"%lld\",\"expectedRevenue\":\"300\",\"currency\":\"EUR\",\"probability\":10}", (long long)t));
+    json_t *r = board(admin, "", t);
+    json_t *col = column(r, stage);
+    assert_int_equal(sys_jint(col, "count"), 2);
+    assert_int_equal(sys_jint(col, "expectedRevenue"), 100300);
+    assert_int_equal(sys_jint(col, "weightedRevenue"), 50030);
+    assert_int_equal(total_of(col, "EUR", "count"), 2);
+    json_decref(r);
+
+    json_t *u = OK(admin, P("CreateLead"), "{\"type\":2,\"name\":\"Dollar\",\"teamId\":\"%lld\",\"expectedRevenue\":\"200000\",\"currency\":\"USD\",\"probability\":25}", (long long)t);
+    int64_t usd = sys_jint(u, "id");
+    json_decref(u);
+    r = board(admin, "", t);
+    col = column(r, stage);
+    assert_int_equal(sys_jint(col, "count"), 3);
+    assert_int_equal(sys_jint(col, "expectedRevenue"), 0); /* never 300300 */
+    assert_int_equal(sys_jint(col, "weightedRevenue"), 0);
+    assert_int_equal(json_array_size(json_object_get(col, "totals")), 2);
+    assert_string_equal(sys_jstr(json_array_get(json_object_get(col, "totals"), 0), "currency"), "EUR");
+    assert_int_equal(total_of(col, "EUR", "expectedRevenue"), 100300);
+    assert_int_equal(total_of(col, "EUR", "weightedRevenue"), 50030);
+    assert_int_equal(total_of(col, "USD", "count"), 1);
+    assert_int_equal(total_of(col, "USD", "expectedRevenue"), 200000);
+    assert_int_equal(total_of(col, "USD", "weightedRevenue"), 50000);
+    json_decref(r);
+    /* the same filtered, where sums come from the leads, not the cells */
+    r = board(admin, ",\"query\":\"o\"", t);
+    col = column(r, stage);
+    assert_int_equal(total_of(col, "EUR", "expectedRevenue"), 100300);
+    assert_int_equal(total_of(col, "USD", "expectedRevenue"), 200000);
+    assert_int_equal(sys_jint(col, "expectedRevenue"), 0);
+    json_decref(r);
+
+    json_t *rep = OK(admin, P("PipelineReport"), "{\"groupBy\":\"GROUP_BY_TEAM\",\"teamId\":\"%lld\"}", (long long)t);
+    json_t *row = json_array_get(json_object_get(rep, "rows"), 0);
+    assert_int_equal(sys_jint(row, "count"), 3);
+    assert_int_equal(sys_jint(row, "expectedRevenue"), 0);
+    assert_int_equal(total_of(row, "EUR", "expectedRevenue"), 100300);
+    assert_int_equal(total_of(row, "USD", "weightedRevenue"), 50000);
+    json_decref(rep);
+
+    /* the dollar deal changes currency: one currency again, one sum again */
+    json_decref(OK(admin, P("UpdateLead"), "{\"id\":\"%lld\",\"currency\":\"EUR\",\"updateMask\":\"currency\"}", (long long)usd));
+    r = board(admin, "", t);
+    col = column(r, stage);
+    assert_int_equal(sys_jint(col, "expectedRevenue"), 300300);
+    assert_int_equal(total_of(col, "USD", "count"), -1);
+    json_decref(r);
+}
+
 /* --- the seed's walkthrough ------------------------------------------------------ */
 
 static void test_walkthrough(void **state)
@@ -664,6 +958,29 @@ static int write_schema1_users(MDB_txn *txn, void *arg)
     mdb_cursor_close(cur);
     if (rc != MDB_NOTFOUND)
         return rc;
+    /* kanban cells as schemas 1 and 2 kept them: every currency in one sum */
+    MDB_dbi kanban;
+    if ((rc = mdb_dbi_open(txn, "kanban", 0, &kanban)) != 0 || (rc = mdb_cursor_open(txn, kanban, &cur)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        Crm__Pipeline__V1__KanbanCell *cell = crm__pipeline__v1__kanban_cell__unpack(NULL, d.mv_size, d.mv_data);
+        assert_non_null(cell);
+        Crm__Pipeline__V1__KanbanCell old = CRM__PIPELINE__V1__KANBAN_CELL__INIT;
+        old.count = cell->count;
+        for (size_t i = 0; i < cell->n_currencies; i++) {
+            old.expected_revenue += cell->currencies[i]->expected_revenue;
+            old.weighted_revenue += cell->currencies[i]->weighted_revenue;
+        }
+        uint8_t buf[64];
+        MDB_val v = {crm__pipeline__v1__kanban_cell__pack(&old, buf), buf};
+        rc = mdb_cursor_put(cur, &k, &v, MDB_CURRENT);
+        crm__pipeline__v1__kanban_cell__free_unpacked(cell, NULL);
+        if (rc)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        return rc;
     return crm_store_meta_put_u64(store, txn, "schema_version", 1);
 }
 
@@ -680,8 +997,16 @@ static void test_upgrade_from_schema1(void **state)
     int64_t ann, hr = sys_create_user(e, token, "hr", "hr-pass-1", 0, 0);
     char *ann_token = sys_new_sales_user(e, token, "ann", "Ann Upgrade", "SALES_ACCESS_OWN_LEADS", &ann);
     assert_true(hr > 0);
-    json_decref(OK(token, I("CreateTeam"), "{\"name\":\"Back office\",\"memberIds\":[\"%lld\",\"%lld\"]}",
-                   (long long)hr, (long long)ann));
+    json_t *team = OK(token, I("CreateTeam"), "{\"name\":\"Back office\",\"memberIds\":[\"%lld\",\"%lld\"]}",
+                      (long long)hr, (long long)ann);
+    int64_t team_id = sys_jint(team, "id");
+    json_decref(team);
+    json_t *eur = OK(token, P("CreateLead"), "{\"type\":2,\"name\":\"E\",\"teamId\":\"%lld\",\"expectedRevenue\":\"700\",\"currency\":\"EUR\"}",
+                     (long long)team_id);
+    int64_t stage = sys_jint(eur, "stageId");
+    json_decref(eur);
+    json_decref(OK(token, P("CreateLead"), "{\"type\":2,\"name\":\"U\",\"teamId\":\"%lld\",\"expectedRevenue\":\"900\",\"currency\":\"USD\"}",
+                   (long long)team_id));
     ERR(CODE(INVALID_ARGUMENT), "salespersonId", token, P("CreateLead"), "{\"name\":\"X\",\"salespersonId\":\"%lld\"}",
         (long long)hr);
 
@@ -689,7 +1014,9 @@ static void test_upgrade_from_schema1(void **state)
     char dir[300];
     snprintf(dir, sizeof dir, "%s/pipeline", e->dir);
     const char *err;
-    crm_store_t *store = crm_store_open(dir, NULL, 0, 2 /* today's */, 0, &err);
+    MDB_dbi users, kanban;
+    const crm_store_dbi_t dbis[] = {{"users", 0, &users}, {"kanban", 0, &kanban}};
+    crm_store_t *store = crm_store_open(dir, dbis, 2, 3 /* today's */, 0, &err);
     assert_non_null(store);
     assert_int_equal(crm_store_write(store, write_schema1_users, store), 0);
     crm_store_close(&store);
@@ -705,6 +1032,14 @@ static void test_upgrade_from_schema1(void **state)
     assert_non_null(strstr(text, "Ann Upgrade")); /* names come from the users table */
     free(text);
     json_decref(report);
+    /* the cells were summed again per currency */
+    json_t *b = OK(token, P("GetPipeline"), "{\"teamId\":\"%lld\"}", (long long)team_id);
+    json_t *col = column(b, stage);
+    assert_int_equal(sys_jint(col, "count"), 2);
+    assert_int_equal(sys_jint(col, "expectedRevenue"), 0);
+    assert_int_equal(total_of(col, "EUR", "expectedRevenue"), 700);
+    assert_int_equal(total_of(col, "USD", "expectedRevenue"), 900);
+    json_decref(b);
     free(ann_token);
     free(token);
     assert_int_equal(sys_stop(e), 0);
@@ -717,6 +1052,10 @@ int main(void)
         cmocka_unit_test(test_access_matrix),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_read_your_writes),
+        cmocka_unit_test(test_board_names),
+        cmocka_unit_test(test_board_paging),
+        cmocka_unit_test(test_board_version),
+        cmocka_unit_test(test_board_currencies),
     };
     const struct CMUnitTest own[] = {
         cmocka_unit_test(test_kill_during_writes_and_restart),

@@ -1,6 +1,6 @@
-// Display names for the ids on cards. The API gives ids only (issue 14
-// asks it for names in the lead or a batch get): salespeople come from one
-// ListUsers, customers from one GetCustomer per customer, each asked once.
+// Display names by id for screens whose records carry ids only: users from
+// one ListUsers, customers from one GetCustomer each, each asked once. (Leads
+// carry their customer's and salesperson's names themselves.)
 import { signal } from "@preact/signals";
 import { identity, pipeline } from "./api";
 

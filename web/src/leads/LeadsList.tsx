@@ -7,7 +7,6 @@ import { useEffect } from "preact/hooks";
 import { LeadType, type Lead, type Stage } from "../../gen/pipeline";
 import { errorText, isUnauthenticated, pipeline } from "../api";
 import { formatMoney } from "../format";
-import { customerNames, loadCustomerNames, loadUserNames, userNames } from "../names";
 import { currentUser } from "../session";
 import { statusLabel } from "./labels";
 
@@ -35,7 +34,6 @@ export function LeadsList() {
             if (stale) return;
             leads.value = response.leads;
             next.value = response.nextPageToken;
-            void loadCustomerNames(response.leads.map((l) => l.customerId));
         }).catch((e) => {
             if (isUnauthenticated(e)) currentUser.value = "signed-out";
             else if (!stale) error.value = errorText(e);
@@ -44,7 +42,6 @@ export function LeadsList() {
     }, [type.value, searched.value, tokens.value]);
 
     useEffect(() => {
-        loadUserNames().catch((e) => (error.value = errorText(e)));
         pipeline.listStages({ teamId: "0", type: 0 }).then(({ response }) => {
             stages.value = new Map(response.stages.map((s) => [s.id, s]));
         }).catch((e) => (error.value = errorText(e)));
@@ -115,13 +112,13 @@ export function LeadsList() {
                             {leads.value.map((l) => (
                                 <tr key={l.id}>
                                     <th scope="row"><a href={`/leads/${l.id}`}>{l.name}</a></th>
-                                    <td>{l.customerId !== "0" ? customerNames.value.get(l.customerId) ?? "" : l.companyName}</td>
+                                    <td>{l.customerId !== "0" ? l.customerName : l.companyName}</td>
                                     <td>{l.contactName}</td>
                                     <td>{l.email}</td>
                                     <td>{stages.value.get(l.stageId)?.name ?? ""}</td>
                                     <td>{statusLabel[l.status]}</td>
                                     <td class="num">{formatMoney(l.expectedRevenue, l.currency)}</td>
-                                    <td>{l.salespersonId !== "0" ? userNames.value.get(l.salespersonId) ?? "" : "Unassigned"}</td>
+                                    <td>{l.salespersonId !== "0" ? l.salespersonName : "Unassigned"}</td>
                                 </tr>
                             ))}
                         </tbody>
