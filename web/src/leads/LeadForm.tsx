@@ -261,6 +261,9 @@ export function LeadForm({ user, id }: Props) {
                             {opp && !closed && <button type="button" disabled={busy.value} onClick={markWon}>Mark won</button>}
                             {!closed && <button type="button" disabled={busy.value} onClick={() => (dialog.value = "lost")}>Mark lost</button>}
                             {opp && s.status !== LeadStatus.LOST && <button type="button" disabled={busy.value} onClick={makeQuotation}>Make quotation</button>}
+                            {/* calls are made on the Calls screen, already on this document */}
+                            <a class="lead-action-link" href={`/calls?lead=${encodeURIComponent(s.id)}&form=log`}>Log a call</a>
+                            <a class="lead-action-link" href={`/calls?lead=${encodeURIComponent(s.id)}&form=schedule`}>Schedule a call</a>
                         </div>
                         {quotations.value.length > 0 && (
                             <p class="lead-quotations">Quotations: {quotations.value.map((q, i) => (
