@@ -7,29 +7,36 @@ import { useEffect } from "preact/hooks";
 import { LeadType, type Lead, type Stage } from "../../gen/pipeline";
 import { errorText, isUnauthenticated, pipeline } from "../api";
 import { formatMoney } from "../format";
+import { navigate, search as address } from "../router";
 import { currentUser } from "../session";
 import { statusLabel } from "./labels";
 
 const PAGE_SIZE = 20;
+const FIRST: readonly string[] = [""];  // one array: an effect's dependency
 
 export function LeadsList() {
-    const type = useSignal(new URLSearchParams(location.search).get("type") === "opportunity" ? LeadType.OPPORTUNITY : LeadType.LEAD);
+    // the switch is the address's (?type=opportunity), so that a link or Back
+    // to /leads shows the leads whatever was chosen before
+    const type = new URLSearchParams(address.value).get("type") === "opportunity" ? LeadType.OPPORTUNITY : LeadType.LEAD;
     const query = useSignal("");          // as typed
     const searched = useSignal("");       // as last asked for
-    const tokens = useSignal<string[]>([""]); // the token of each page up to this one
+    // the token of each page up to this one, for the type they were read for
+    const paged = useSignal<{ type: LeadType; tokens: readonly string[] }>({ type, tokens: FIRST });
+    const tokens = paged.value.type === type ? paged.value.tokens : FIRST;
+    const setTokens = (t: readonly string[]) => (paged.value = { type, tokens: t });
     const leads = useSignal<Lead[] | null>(null);
     const next = useSignal("");
     const stages = useSignal<ReadonlyMap<string, Stage>>(new Map());
     const error = useSignal("");
 
-    const page = tokens.value.length - 1;
+    const page = tokens.length - 1;
     useEffect(() => {
         let stale = false;
         leads.value = null;
         error.value = "";
         pipeline.listLeads({
-            type: type.value, stageId: "0", teamId: "0", salespersonId: "0", customerId: "0", tagId: "0",
-            query: searched.value, pageSize: PAGE_SIZE, pageToken: tokens.value[page],
+            type, stageId: "0", teamId: "0", salespersonId: "0", customerId: "0", tagId: "0",
+            query: searched.value, pageSize: PAGE_SIZE, pageToken: tokens[page],
         }).then(({ response }) => {
             if (stale) return;
             leads.value = response.leads;
@@ -39,7 +46,7 @@ export function LeadsList() {
             else if (!stale) error.value = errorText(e);
         });
         return () => void (stale = true);
-    }, [type.value, searched.value, tokens.value]);
+    }, [type, searched.value, tokens]);
 
     useEffect(() => {
         pipeline.listStages({ teamId: "0", type: 0 }).then(({ response }) => {
@@ -59,18 +66,16 @@ export function LeadsList() {
     }, [leads.value]);
 
     function choose(t: LeadType) {
-        type.value = t;
-        tokens.value = [""];
-        history.replaceState(null, "", t === LeadType.OPPORTUNITY ? "/leads?type=opportunity" : "/leads");
+        navigate(t === LeadType.OPPORTUNITY ? "/leads?type=opportunity" : "/leads", true);
     }
 
     function search(ev: Event) {
         ev.preventDefault();
         searched.value = query.value.trim();
-        tokens.value = [""];
+        setTokens([""]); // a new array: the same search asked again reads again
     }
 
-    const opp = type.value === LeadType.OPPORTUNITY;
+    const opp = type === LeadType.OPPORTUNITY;
     const what = opp ? "opportunities" : "leads";
     return (
         <section class="leads-list" aria-labelledby="leads-title">
@@ -126,10 +131,10 @@ export function LeadsList() {
                 </div>
             )}
             <nav class="leads-pages" aria-label="Pages">
-                <button type="button" disabled={page === 0} onClick={() => (tokens.value = tokens.value.slice(0, -1))}>Previous page</button>
+                <button type="button" disabled={page === 0} onClick={() => setTokens(tokens.slice(0, -1))}>Previous page</button>
                 <span>Page {page + 1}</span>
                 <button type="button" disabled={!next.value || leads.value === null}
-                    onClick={() => (tokens.value = [...tokens.value, next.value])}>Next page</button>
+                    onClick={() => setTokens([...tokens, next.value])}>Next page</button>
             </nav>
         </section>
     );

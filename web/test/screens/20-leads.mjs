@@ -50,6 +50,21 @@ export default async function (t) {
     });
     await check("axe-core: the Leads list has no serious or critical violations", () => axeCheck(page, "Leads"));
 
+    await check("The top bar's Leads link shows the leads after Opportunities was chosen; Back shows the opportunities again", async () => {
+        const show = page.getByRole("group", { name: "Show" });
+        await show.getByRole("button", { name: "Opportunities" }).click();
+        await page.getByRole("heading", { name: "Opportunities", exact: true }).waitFor();
+        await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Leads" }).click();
+        await page.getByRole("heading", { name: "Leads", exact: true }).waitFor();
+        await eventually(async () => assert(
+            (await show.getByRole("button", { name: "Leads" }).getAttribute("aria-pressed")) === "true", "the switch shows Leads pressed"));
+        assert(new URL(page.url()).search === "", `the address is ${page.url()}`);
+        await page.goBack();
+        await page.getByRole("heading", { name: "Opportunities", exact: true }).waitFor();
+        await page.goForward();
+        await page.getByRole("heading", { name: "Leads", exact: true }).waitFor();
+    });
+
     await check("New makes a lead with only its subject and company (walkthrough 14)", async () => {
         await page.getByRole("link", { name: "New", exact: true }).click();
         await page.getByRole("heading", { name: "New lead" }).waitFor();
