@@ -6,7 +6,7 @@ import { CustomerAction, type Lead } from "../../gen/pipeline";
 import { pipeline } from "../api";
 import { CustomerSelect } from "../customers/CustomerSelect";
 import { Field, FormAlert, formError, type FormError } from "../ui/form";
-import { Dialog } from "./Dialog";
+import { Dialog } from "../ui/Dialog";
 
 type Props = { lead: Lead; onDone: (l: Lead) => void; onClose: () => void };
 
@@ -42,7 +42,7 @@ export function ConvertDialog({ lead, onDone, onClose }: Props) {
     }
 
     return (
-        <Dialog id="convert" title="Convert to opportunity" onClose={onClose}>
+        <Dialog id="convert" class="lead-dialog" title="Convert to opportunity" onClose={onClose}>
             <form method="dialog" onSubmit={submit}>
                 <fieldset aria-describedby="convert-action-error">
                     <legend>Customer</legend>

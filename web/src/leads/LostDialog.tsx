@@ -5,7 +5,7 @@ import { useEffect } from "preact/hooks";
 import type { Lead, LostReason } from "../../gen/pipeline";
 import { pipeline } from "../api";
 import { Field, FormAlert, formError, type FormError } from "../ui/form";
-import { Dialog } from "./Dialog";
+import { Dialog } from "../ui/Dialog";
 import { loadLostReasons } from "./lookups";
 
 type Props = { lead: Lead; onDone: (l: Lead) => void; onClose: () => void };
@@ -35,7 +35,7 @@ export function LostDialog({ lead, onDone, onClose }: Props) {
     }
 
     return (
-        <Dialog id="lost" title="Mark lost" onClose={onClose}>
+        <Dialog id="lost" class="lead-dialog" title="Mark lost" onClose={onClose}>
             <form method="dialog" onSubmit={submit}>
                 <Field id="lost-reason" label="Lost reason" name="lostReasonId" error={error.value}>
                     <select id="lost-reason" value={reasonId.value} aria-describedby="lost-reason-error"

@@ -173,6 +173,20 @@ export default async function (t) {
     });
     await check("axe-core: the opportunity form has no serious or critical violations", () => axeCheck(page, "Opportunity form"));
 
+    await check("Mark lost's Cancel (and Escape) gives the focus back to Mark lost", async () => {
+        const opener = page.getByRole("group", { name: "Actions" }).getByRole("button", { name: "Mark lost" });
+        await opener.click();
+        const dialog = page.getByRole("dialog", { name: "Mark lost" });
+        await dialog.getByRole("button", { name: "Cancel" }).click();
+        await dialog.waitFor({ state: "detached" });
+        await eventually(async () => assert(await opener.evaluate((el) => el === document.activeElement), "the focus is not on Mark lost"));
+        await opener.press("Enter");
+        await dialog.waitFor();
+        await page.keyboard.press("Escape");
+        await dialog.waitFor({ state: "detached" });
+        await eventually(async () => assert(await opener.evaluate((el) => el === document.activeElement), "the focus is not on Mark lost after Escape"));
+    });
+
     await check("Mark lost asks for a lost reason and shows the status Lost", async () => {
         await page.getByRole("group", { name: "Actions" }).getByRole("button", { name: "Mark lost" }).click();
         const dialog = page.getByRole("dialog", { name: "Mark lost" });
@@ -185,6 +199,9 @@ export default async function (t) {
         assert(got.status === "LEAD_STATUS_LOST" && got.lostReasonId === reason.id, JSON.stringify(got));
         assert(await page.getByRole("button", { name: "Mark won" }).count() === 0, "Mark won is offered on a lost opportunity");
         assert(await page.getByRole("button", { name: "Make quotation" }).count() === 0, "Make quotation is offered on a lost opportunity");
+        // Mark lost is gone with the dialog: the focus is on the page's heading, not lost at the top of the document
+        await eventually(async () => assert(await page.getByRole("heading", { level: 1 }).evaluate((el) => el === document.activeElement),
+            `the focus is on ${await page.evaluate(() => document.activeElement?.tagName)}`));
     });
 
     await check("choosing an open stage reopens a lost opportunity", async () => {
