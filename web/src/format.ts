@@ -74,6 +74,14 @@ export function formatMoney(minor: string | bigint, currency: string): string {
     return exact(plain, 2);
 }
 
+// Names in the order of the user's language, Chinese and other scripts
+// included; "Item 2" before "Item 10".
+export const compareNames = new Intl.Collator(undefined, { sensitivity: "base", numeric: true }).compare;
+export const byName = <T extends { name: string }>(a: T, b: T) => compareNames(a.name, b.name);
+// a person as the screens name them: their name, else their login
+export const personName = (u: { name: string; login: string }) => u.name || u.login;
+export const byPersonName = <T extends { name: string; login: string }>(a: T, b: T) => compareNames(personName(a), personName(b));
+
 // Unix microseconds (as int64 strings) → the user's local date and time.
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 export function formatDateTime(micros: string | bigint): string {

@@ -5,7 +5,7 @@ import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import type { Customer } from "../../gen/pipeline";
 import { errorText, pipeline } from "../api";
-import { byName } from "../leads/labels";
+import { byName } from "../format";
 
 type Props = {
     id: string;                 // the select's id, which the Field's label names

@@ -21,9 +21,6 @@ export const priorityLabel: [Priority, string][] = [
 // LEAD_TYPE_UNSPECIFIED is a lead, as the server reads it.
 export const isOpportunity = (t: LeadType) => t === LeadType.OPPORTUNITY;
 
-export const collator = new Intl.Collator(undefined, { sensitivity: "base", numeric: true });
-export const byName = <T extends { name: string }>(a: T, b: T) => collator.compare(a.name, b.name);
-
 // "expectedRevenue" → "expected_revenue": an update mask names proto fields.
 export const maskPath = (jsonName: string) => jsonName.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
 

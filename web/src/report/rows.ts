@@ -3,7 +3,8 @@
 // are 0 when its leads have several currencies).
 import type { CurrencyTotal, ReportRow } from "../../gen/pipeline";
 import { GroupBy } from "../../gen/pipeline";
-import { byName, labelOf, statusLabels } from "../manage/labels";
+import { compareNames } from "../format";
+import { labelOf, statusLabels } from "../manage/labels";
 import { LeadStatus } from "../../gen/pipeline";
 
 export const groupings: [GroupBy, string][] = [
@@ -43,7 +44,7 @@ export function shown(group: GroupBy, rows: ReportRow[], stageIds: string[]): Ro
     } else if (group === GroupBy.EXPECTED_CLOSING_MONTH)
         out.sort((a, b) => (a.key === "" ? 1 : b.key === "" ? -1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     else if (group === GroupBy.SALESPERSON || group === GroupBy.TEAM)
-        out.sort((a, b) => byName(a.label, b.label));
+        out.sort((a, b) => compareNames(a.label, b.label));
     return out;
 }
 

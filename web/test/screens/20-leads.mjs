@@ -234,6 +234,42 @@ export default async function (t) {
         await page.getByRole("link", { name: /^SO\d+$/ }).waitFor();
     });
 
+    await check("a category added meanwhile (in Settings, by anyone) is offered on the next lead opened, without a reload", async () => {
+        await call(`${PL}/CreateTag`, { name: "Follow-up 20" }, mgr.token);
+        await call(`${PL}/CreateLead`, { name: "Tagless 20", teamId: team.id, salespersonId: mgr.user.id }, mgr.token);
+        await page.getByRole("main").getByRole("link", { name: "Leads", exact: true }).click();
+        await page.getByRole("search").getByLabel("Search").fill("Tagless 20");
+        await page.getByRole("search").getByRole("button", { name: "Search" }).click();
+        await page.getByRole("link", { name: "Tagless 20" }).click();
+        await page.getByRole("heading", { name: "Tagless 20" }).waitFor();
+        await page.getByRole("group", { name: "Categories" }).getByLabel("Follow-up 20").waitFor();
+        await page.goBack();
+        await page.goBack();
+        await page.getByRole("heading", { name: "Consulting for Zhang San" }).waitFor();
+    });
+
+    await check("a lead of a deactivated salesperson shows them as its Salesperson, not Nobody; so does their customer", async () => {
+        const gone = await makeUser({ login: "leadsgone", name: "Gao Gone 高", salesAccess: "SALES_ACCESS_OWN_LEADS" });
+        const theirs = await call(`${PL}/CreateLead`, { name: "Left behind", teamId: team.id, salespersonId: gone.user.id }, mgr.token);
+        const client = await call(`${PL}/CreateCustomer`, { name: "Left Client", isCompany: true, salespersonId: gone.user.id }, mgr.token);
+        await call(`${ID}/UpdateUser`, { id: gone.user.id, active: false, updateMask: "active" }, admin);
+        const chosen = (sel) => sel.evaluate((s) => s.selectedOptions[0]?.textContent ?? "");
+        await page.goto(`${base}/leads/${theirs.id}`);
+        await page.getByRole("heading", { name: "Left behind" }).waitFor();
+        await eventually(async () => {
+            const shown = await chosen(page.getByLabel("Salesperson"));
+            assert(shown === "Gao Gone 高", `the Salesperson field shows "${shown}"`);
+        });
+        await page.goto(`${base}/customers/${client.id}`);
+        await page.getByRole("heading", { name: "Left Client" }).waitFor();
+        await eventually(async () => {
+            const shown = await chosen(page.getByLabel("Salesperson"));
+            assert(shown === "Gao Gone 高", `the customer's Salesperson field shows "${shown}"`);
+        });
+        await page.goBack();
+        await page.goBack();
+    });
+
     await check("the customer's form lists the opportunity", async () => {
         await page.getByRole("link", { name: "Open the customer" }).click();
         await page.getByRole("heading", { name: "张三" }).waitFor();
