@@ -2,6 +2,8 @@
 // search: the Leads list and the Customers list. The tokens of the pages up
 // to the one shown are kept, so Previous page asks for the same page again.
 import { useSignal, type Signal } from "@preact/signals";
+import { useEffect } from "preact/hooks";
+import { errorText } from "../api";
 
 const FIRST: readonly string[] = [""];  // one array: an effect's dependency
 
@@ -61,4 +63,30 @@ export function Pager({ paging, loading }: { paging: Paging; loading: boolean })
             <button type="button" disabled={!paging.next.value || loading} onClick={() => paging.go(1)}>Next page</button>
         </nav>
     );
+}
+
+// What a search box finds as the person types: one call per pause in
+// typing, not per key, and a reply for an older text dropped. found is null
+// until the first reply; error is the server's words.
+export function useFound<T>(text: string, find: (text: string) => Promise<T[]>): { found: Signal<T[] | null>; error: Signal<string> } {
+    const found = useSignal<T[] | null>(null);
+    const error = useSignal("");
+    useEffect(() => {
+        let stale = false;
+        const timer = setTimeout(async () => {
+            try {
+                const got = await find(text);
+                if (stale) return;
+                found.value = got;
+                error.value = "";
+            } catch (e) {
+                if (!stale) error.value = errorText(e);
+            }
+        }, text ? 250 : 0);
+        return () => {
+            stale = true;
+            clearTimeout(timer);
+        };
+    }, [text]);
+    return { found, error };
 }
