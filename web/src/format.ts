@@ -1,6 +1,6 @@
 // Money and numbers in the user's locale (Intl); money is in minor units,
 // as int64 strings, and is never put through a float: Intl formats the
-// decimal string itself, so 2^53 and beyond keep every digit.
+// decimal string itself (a sum of many amounts may pass 2^53).
 const formats = new Map<string, Intl.NumberFormat>();
 
 function moneyFormat(currency: string): Intl.NumberFormat {
