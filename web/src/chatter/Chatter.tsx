@@ -8,10 +8,10 @@
 // document arrives on the stream (live.ts), and also looks every few
 // seconds whether its newest message is still the newest (one message
 // asked for): every 4 s when the user does not follow the document, every
-// 15 s when they do (for notes and the subtypes they left out). The check
+// 10 s when they do (for notes and the subtypes they left out). The check
 // pauses while the page is hidden.
 import { useSignal } from "@preact/signals";
-import { useEffect } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
 import type { Message } from "../../gen/activities";
 import type { Follower } from "../../gen/notifications";
 import { activities, errorText, isUnauthenticated, notifications } from "../api";
@@ -26,7 +26,7 @@ import { Followers } from "./Followers";
 export type { DocModel } from "./doc";
 
 const PAGE = 30;
-const POLL_FOLLOWING_MS = 15000;
+const POLL_FOLLOWING_MS = 10000;
 const POLL_NOT_FOLLOWING_MS = 4000;
 
 export function Chatter({ model, id }: { model: DocModel; id: string }) {
@@ -37,6 +37,7 @@ export function Chatter({ model, id }: { model: DocModel; id: string }) {
     const error = useSignal("");
     const loadingOlder = useSignal(false);
     const me = currentUser.value;
+    const retry = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
     const doc = { model, id };
 
     function failed(e: unknown) {
@@ -47,7 +48,7 @@ export function Chatter({ model, id }: { model: DocModel; id: string }) {
     // The newest page, merged with what is shown: messages never change
     // once written, so those already there stay, new ones go on top. When
     // the whole page is new, older ones may be missing between: start over.
-    async function loadNewest() {
+    async function loadNewest(): Promise<number> {
         try {
             const { response } = await activities.listMessages({ doc, pageSize: PAGE, pageToken: "" });
             const shown = messages.value;
@@ -60,9 +61,20 @@ export function Chatter({ model, id }: { model: DocModel; id: string }) {
                 messages.value = [...fresh, ...shown];
             }
             error.value = "";
+            return fresh.length;
         } catch (e) {
             failed(e);
+            return 0;
         }
+    }
+
+    // Notifications and activities each apply pipeline's events on their
+    // own, so the entry about a change may come before the chatter has the
+    // change's message: look again a few times until something new shows.
+    async function loadAfterNotice(delays = [300, 1000, 2500]) {
+        clearTimeout(retry.current);
+        if ((await loadNewest()) > 0 || delays.length === 0) return;
+        retry.current = setTimeout(() => void loadAfterNotice(delays.slice(1)), delays[0]);
     }
 
     async function loadOlder() {
@@ -95,8 +107,9 @@ export function Chatter({ model, id }: { model: DocModel; id: string }) {
 
     // entries about this document, and a stream that opened again
     useEffect(() => onNotification((n) => {
-        if (n.doc?.model === model && n.doc.id === id) void loadNewest();
+        if (n.doc?.model === model && n.doc.id === id) void loadAfterNotice();
     }), [model, id]);
+    useEffect(() => () => clearTimeout(retry.current), [model, id]);
     useEffect(() => {
         let first = true; // subscribe calls at once: the load above has that
         return liveEpoch.subscribe(() => {

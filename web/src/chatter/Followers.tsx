@@ -32,6 +32,7 @@ export function Followers({ doc, me, followers, canManage, onChange }: Props) {
     const busy = useSignal(false);
     const users = useSignal<User[] | null>(null);
     const picked = useSignal("");
+    const chosen = useSignal<ReadonlyMap<string, boolean>>(new Map());
     const base = `followers-${doc.model}-${doc.id}`;
     const mine = followers?.find((f) => f.userId === me.id);
 
@@ -61,9 +62,18 @@ export function Followers({ doc, me, followers, canManage, onChange }: Props) {
 
     // Follow replaces a follower's subtypes; Unfollow with one subtype drops
     // that one (and the follower with their last one).
+    // The box shows the choice at once; the server's list replaces it when
+    // the call is over, whatever it answered.
     function toggle(f: Follower, s: Subtype, on: boolean) {
-        if (on) void follow(f.userId, [...f.subtypes.filter((x) => x !== s), s]);
-        else void unfollow(f.userId, [s]);
+        const key = `${f.userId}/${s}`;
+        chosen.value = new Map(chosen.value).set(key, on);
+        const done = () => {
+            const left = new Map(chosen.value);
+            left.delete(key);
+            chosen.value = left;
+        };
+        if (on) void follow(f.userId, [...f.subtypes.filter((x) => x !== s), s]).then(done);
+        else void unfollow(f.userId, [s]).then(done);
     }
 
     async function loadUsers() {
@@ -109,7 +119,7 @@ export function Followers({ doc, me, followers, canManage, onChange }: Props) {
                                             const id = `${base}-${f.userId}-${subtype}`;
                                             return (
                                                 <div key={subtype} class="check">
-                                                    <input id={id} type="checkbox" checked={f.subtypes.includes(subtype)}
+                                                    <input id={id} type="checkbox" checked={chosen.value.get(`${f.userId}/${subtype}`) ?? f.subtypes.includes(subtype)}
                                                         onChange={(e) => toggle(f, subtype, e.currentTarget.checked)} />
                                                     <label for={id}>{label}</label>
                                                 </div>
