@@ -78,14 +78,28 @@ function connect(): void {
     });
 }
 
+// Back on the network: a stream that died with the old one may still look
+// open (nothing tells the browser until a write fails), so open a new one
+// now. Its open makes every view load again what it may have missed.
+function onOnline(): void {
+    if (!source && retryTimer === undefined) return; // stopped
+    clearTimeout(retryTimer);
+    source?.close();
+    source = null;
+    retryMs = 1000;
+    connect();
+}
+
 // Opens the stream for the signed-in user (once however often it is asked).
 export function startLive(): void {
     if (source || retryTimer !== undefined) return;
+    addEventListener("online", onOnline);
     connect();
 }
 
 // Closes it (at sign out).
 export function stopLive(): void {
+    removeEventListener("online", onOnline);
     clearTimeout(retryTimer);
     retryTimer = undefined;
     clearTimeout(countTimer);
