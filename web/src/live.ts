@@ -73,6 +73,8 @@ function connect(): void {
         // opened again here, less often each time.
         if (es.readyState !== EventSource.CLOSED || source !== es) return;
         source = null;
+        // a session that ended shows here first: the count's call says so
+        refreshUnread();
         retryTimer = setTimeout(connect, retryMs);
         retryMs = Math.min(retryMs * 2, 30000);
     });

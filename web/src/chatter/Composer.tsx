@@ -95,7 +95,7 @@ export function Composer({ doc, onPosted }: { doc: DocRef; onPosted: () => void 
                     value={body.value} onInput={(e) => (body.value = e.currentTarget.value)} rows={3} />
                 <p id={`${base}-hint`} class="hint">{current.hint}</p>
                 <p id={`${base}-body-error`} class="field-error" role={bodyError ? "alert" : undefined}>{bodyError}</p>
-                <div class={dragging.value ? "dropzone dragging" : "dropzone"}
+                <div class={dragging.value ? "dropzone dragging" : "dropzone"} role="group" aria-label="Drop files here"
                     onDragOver={(e) => { e.preventDefault(); dragging.value = true; }}
                     onDragLeave={() => (dragging.value = false)}
                     onDrop={(e) => { e.preventDefault(); dragging.value = false; addFiles(e.dataTransfer?.files ?? null); }}>

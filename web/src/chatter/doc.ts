@@ -27,7 +27,21 @@ export type DocSummary = { name: string; salespersonId: string };
 
 // The document's name and salesperson (a quotation's is its opportunity's:
 // the API decides who may change its followers from that one).
-export async function loadDoc(model: DocModel, id: string): Promise<DocSummary> {
+// (The discussion page and its chatter ask at once: one call serves both.)
+const asking = new Map<string, Promise<DocSummary>>();
+export function loadDoc(model: DocModel, id: string): Promise<DocSummary> {
+    const key = `${model}/${id}`;
+    let got = asking.get(key);
+    if (!got) {
+        got = fetchDoc(model, id);
+        asking.set(key, got);
+        const forget = () => asking.delete(key);
+        got.then(forget, forget);
+    }
+    return got;
+}
+
+async function fetchDoc(model: DocModel, id: string): Promise<DocSummary> {
     if (model === "lead") {
         const { response } = await pipeline.getLead({ id });
         return { name: response.name, salespersonId: response.salespersonId };

@@ -1,5 +1,5 @@
 // The chatter, on a document's discussion page (/chatter/lead/:id): Log a
-// note with a file (picker), its preview and download; Send a message;
+// note with a file (picker, and dropped), its preview and download; Send a message;
 // Follow / Unfollow; "when to be notified"; add and remove another
 // follower (a name in Chinese among them); a size limit refused with the
 // server's words; a tracked change appearing live for a follower and, by
@@ -125,6 +125,26 @@ export default async function (t) {
         await chatter.getByRole("button", { name: "Remove big.bin" }).click();
         await chatter.getByRole("textbox", { name: "Log a note" }).fill("");
         assert(!(await messagesOf()).some((m) => m.body === "too big"), "posted anyway");
+    });
+
+    await check("chatter: a file dropped on the drop zone goes with the note", async () => {
+        const dropped = await page.evaluateHandle(() => {
+            const dt = new DataTransfer();
+            dt.items.add(new File(["minutes of the meeting"], "minutes.txt", { type: "text/plain" }));
+            return dt;
+        });
+        const zone = chatter.getByRole("group", { name: "Drop files here" });
+        await zone.dispatchEvent("dragover", { dataTransfer: dropped });
+        await zone.dispatchEvent("drop", { dataTransfer: dropped });
+        await chatter.getByRole("list", { name: "Files to attach" }).getByText("minutes.txt").waitFor();
+        await chatter.getByRole("textbox", { name: "Log a note" }).fill("Minutes attached");
+        await chatter.getByRole("button", { name: "Log", exact: true }).click();
+        const note = messages.getByRole("listitem").filter({ hasText: "Minutes attached" });
+        await note.getByRole("button", { name: "Download minutes.txt" }).waitFor();
+        assert(await note.getByRole("img").count() === 0, "a text file has a preview");
+        const m = (await messagesOf()).find((m) => m.body === "Minutes attached");
+        assert(m?.attachments?.[0]?.filename === "minutes.txt" && m.attachments[0].contentType === "text/plain",
+            `attachment on the server: ${JSON.stringify(m?.attachments)}`);
     });
 
     await check("chatter: Send a message posts a message to the followers", async () => {

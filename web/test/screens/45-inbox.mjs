@@ -114,6 +114,21 @@ export default async function (t) {
         await entries.getByRole("listitem").filter({ hasText: "While you were away" }).waitFor({ timeout: 5000 });
     });
 
+    await check("inbox: older notifications come a page at a time", async () => {
+        await Promise.all(Array.from({ length: 50 }, (_, i) =>
+            call(`${ACT}/PostMessage`, { doc, kind: "MESSAGE_KIND_COMMENT", body: `Batch question ${i}` }, owner.token)));
+        await until(async () => (await unread()) === 51, 10000, "51 unread");
+        await hers.page.reload();
+        await inboxLink("Inbox, 51 unread").waitFor();
+        await eventually(async () => assert(await entries.getByRole("listitem").count() === 50, "not 50 on the first page"));
+        await hers.page.getByRole("button", { name: "Older notifications" }).click();
+        await eventually(async () => {
+            const n = await entries.getByRole("listitem").count();
+            assert(n === 54, `${n} entries after the second page`); // 4 before, 50 in the batch
+        });
+        await entries.getByRole("listitem").filter({ hasText: summary }).waitFor();
+    });
+
     await check("inbox: at a phone's width nothing runs off the screen, toasts included", async () => {
         await hers.page.setViewportSize({ width: 390, height: 800 });
         await call(`${ACT}/PostMessage`, { doc, kind: "MESSAGE_KIND_COMMENT", body: "One more for the phone" }, owner.token);
