@@ -126,6 +126,7 @@ export function Chatter({ model, id }: { model: DocModel; id: string }) {
                 const { response } = await activities.listMessages({ doc, pageSize: 1, pageToken: "" });
                 const top = response.messages[0]?.id;
                 if (top && top !== messages.value?.[0]?.id) await loadNewest();
+                else error.value = ""; // back after a failed look
             } catch (e) {
                 failed(e);
             }
