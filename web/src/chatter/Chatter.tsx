@@ -39,6 +39,11 @@ export function Chatter({ model, id }: { model: DocModel; id: string }) {
     const me = currentUser.value;
     const retry = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
     const doc = { model, id };
+    // the document shown now: an answer about another (the props changed
+    // while it was on its way) is dropped
+    const shownDoc = useRef("");
+    shownDoc.current = `${model}/${id}`;
+    const stillShown = () => shownDoc.current === `${model}/${id}`;
 
     function failed(e: unknown) {
         if (isUnauthenticated(e)) currentUser.value = "signed-out";
@@ -51,6 +56,7 @@ export function Chatter({ model, id }: { model: DocModel; id: string }) {
     async function loadNewest(): Promise<number> {
         try {
             const { response } = await activities.listMessages({ doc, pageSize: PAGE, pageToken: "" });
+            if (!stillShown()) return 0;
             const shown = messages.value;
             const known = new Set(shown?.map((m) => m.id));
             const fresh = response.messages.filter((m) => !known.has(m.id));
@@ -81,6 +87,7 @@ export function Chatter({ model, id }: { model: DocModel; id: string }) {
         loadingOlder.value = true;
         try {
             const { response } = await activities.listMessages({ doc, pageSize: PAGE, pageToken: nextPage.value });
+            if (!stillShown()) return;
             const known = new Set(messages.value?.map((m) => m.id));
             messages.value = [...(messages.value ?? []), ...response.messages.filter((m) => !known.has(m.id))];
             nextPage.value = response.nextPageToken;
@@ -93,7 +100,7 @@ export function Chatter({ model, id }: { model: DocModel; id: string }) {
 
     async function loadFollowers() {
         const { response } = await notifications.listFollowers({ doc });
-        followers.value = response.followers;
+        if (stillShown()) followers.value = response.followers;
     }
 
     useEffect(() => {
@@ -102,7 +109,8 @@ export function Chatter({ model, id }: { model: DocModel; id: string }) {
         error.value = "";
         void loadNewest();
         loadFollowers().catch(failed);
-        loadDoc(model, id).then((d) => (salespersonId.value = d.salespersonId), failed);
+        salespersonId.value = "0";
+        loadDoc(model, id).then((d) => stillShown() && (salespersonId.value = d.salespersonId), failed);
     }, [model, id]);
 
     // entries about this document, and a stream that opened again
