@@ -241,13 +241,13 @@ export default async function (t) {
         const want = `Stage: ${from.name} → ${to.name}`;
         const change = messages.getByRole("listitem").filter({ hasText: "Change ·" }).filter({ hasText: want });
         const started = Date.now();
-        await change.waitFor({ timeout: 5000 });
+        await change.waitFor({ timeout: 10000 });
         const followerMs = Date.now() - started;
         assert((await change.textContent()).includes("Change"), "not shown as a change");
         assert(marker && (await page.evaluate(() => window.__notReloaded)), "the page was reloaded");
         await otherChatter.getByRole("list", { name: "Messages" }).getByRole("listitem").filter({ hasText: "Change ·" })
             .filter({ hasText: want })
-            .waitFor({ timeout: 8000 });
+            .waitFor({ timeout: 12000 });
         console.log(`# tracked change on screen: follower ${followerMs} ms, non-follower ${Date.now() - started} ms after UpdateLead`);
     });
     await other.context.close();

@@ -46,7 +46,7 @@ export default async function (t) {
         await unreadOnly.focus();
         await hers.page.evaluate(() => (window.__notReloaded = true));
         await chatter.getByRole("button", { name: "Send", exact: true }).click();
-        await inboxLink("Inbox, 1 unread").waitFor({ timeout: 5000 });
+        await inboxLink("Inbox, 1 unread").waitFor({ timeout: 10000 });
         const n = (await call(`${NOTIF}/ListInbox`, {}, li.token)).notifications[0];
         summary = n.summary;
         assert(summary, "the entry has no summary");
@@ -80,7 +80,7 @@ export default async function (t) {
     await check("inbox: Mark read brings the count down by one", async () => {
         for (const body of ["Second question", "Third question"])
             await call(`${ACT}/PostMessage`, { doc, kind: "MESSAGE_KIND_COMMENT", body }, owner.token);
-        await inboxLink("Inbox, 3 unread").waitFor({ timeout: 5000 });
+        await inboxLink("Inbox, 3 unread").waitFor({ timeout: 10000 });
         await eventually(async () => assert(await entries.getByRole("listitem").count() === 3, "not 3 entries"));
         const entry = entries.getByRole("listitem").filter({ hasText: summary });
         await entry.getByRole("button", { name: /^Mark read/ }).click();
