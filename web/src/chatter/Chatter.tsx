@@ -21,6 +21,7 @@ import { currentUser } from "../session";
 import { ChatterMessage } from "./ChatterMessage";
 import { Composer } from "./Composer";
 import { loadDoc, type DocModel } from "./doc";
+import { startEarly, takeEarly } from "./early";
 import { Followers } from "./Followers";
 
 export type { DocModel } from "./doc";
@@ -28,6 +29,7 @@ export type { DocModel } from "./doc";
 const PAGE = 30;
 const POLL_FOLLOWING_MS = 10000;
 const POLL_NOT_FOLLOWING_MS = 4000;
+startEarly(PAGE);
 
 export function Chatter({ model, id }: { model: DocModel; id: string }) {
     const messages = useSignal<Message[] | null>(null);
@@ -55,7 +57,8 @@ export function Chatter({ model, id }: { model: DocModel; id: string }) {
     // the whole page is new, older ones may be missing between: start over.
     async function loadNewest(): Promise<number> {
         try {
-            const { response } = await activities.listMessages({ doc, pageSize: PAGE, pageToken: "" });
+            const response = await takeEarly(model, id, PAGE) ??
+                (await activities.listMessages({ doc, pageSize: PAGE, pageToken: "" })).response;
             if (!stillShown()) return 0;
             const shown = messages.value;
             const known = new Set(shown?.map((m) => m.id));
