@@ -59,7 +59,7 @@ export const screens: Screen[] = [
     { path: "/settings/lost-reasons", allowed: isManager, render: () => <LostReasonsSettings /> },
     { path: "/settings/tags", allowed: isManager, render: () => <TagsSettings /> },
     { path: inboxPath, nav: "Inbox", render: () => <Inbox /> },
-    { path: "/chatter/:model/:id", render: (_u, p) => <DiscussionPage model={p.model} id={p.id} /> },
+    { path: "/chatter/:model/:id", render: (_u: User, p: Record<string, string>) => <DiscussionPage model={p.model} id={p.id} /> },
 ];
 
 export const home = "/pipeline";

@@ -149,7 +149,7 @@ export function Chatter({ model, id }: { model: DocModel; id: string }) {
     const canManage = isManager(me) || (salespersonId.value !== "0" && salespersonId.value === me.id);
     const titleId = `chatter-${model}-${id}`;
     return (
-        <section class="chatter" aria-labelledby={titleId}>
+        <aside class="chatter" aria-labelledby={titleId}>
             <h2 id={titleId}>Chatter</h2>
             <Followers doc={doc} me={me} followers={followers.value} canManage={canManage} onChange={loadFollowers} />
             <Composer doc={doc} onPosted={() => void loadNewest()} />
@@ -165,6 +165,6 @@ export function Chatter({ model, id }: { model: DocModel; id: string }) {
                     )}
                 </>
             )}
-        </section>
+        </aside>
     );
 }

@@ -13,7 +13,7 @@ export const subtypeNames: { subtype: Subtype; label: string }[] = [
     { subtype: Subtype.DISCUSSION, label: "Discussion" },
     { subtype: Subtype.STAGE_CHANGED, label: "Stage changed" },
     { subtype: Subtype.STATUS_CHANGED, label: "Status changed" },
-    { subtype: Subtype.ASSIGNED, label: "Salesperson changed" },
+    { subtype: Subtype.ASSIGNED, label: "Assigned" },
     { subtype: Subtype.CALL, label: "Calls and meetings" },
 ];
 
@@ -33,6 +33,7 @@ export function Followers({ doc, me, followers, canManage, onChange }: Props) {
     const users = useSignal<User[] | null>(null);
     const picked = useSignal("");
     const chosen = useSignal<ReadonlyMap<string, boolean>>(new Map());
+    const opened = useSignal<ReadonlySet<string>>(new Set());
     const base = `followers-${doc.model}-${doc.id}`;
     const mine = followers?.find((f) => f.userId === me.id);
 
@@ -76,6 +77,13 @@ export function Followers({ doc, me, followers, canManage, onChange }: Props) {
         else void unfollow(f.userId, [s]).then(done);
     }
 
+    function showSubtypes(userId: string, open: boolean) {
+        const next = new Set(opened.value);
+        if (open) next.add(userId);
+        else next.delete(userId);
+        opened.value = next;
+    }
+
     async function loadUsers() {
         if (users.value) return;
         try {
@@ -111,9 +119,11 @@ export function Followers({ doc, me, followers, canManage, onChange }: Props) {
                         return (
                             <li key={f.userId}>
                                 <span class="name">{f.userName || `User ${f.userId}`}{self ? " (you)" : ""}</span>
-                                <details>
+                                <details onToggle={(e) => showSubtypes(f.userId, (e.currentTarget as HTMLDetailsElement).open)}>
                                     <summary>When to be notified</summary>
-                                    <fieldset disabled={!editable || busy.value}>
+                                    {/* made when opened: the boxes' names ("Stage changed", ...) stay
+                                        out of the way of the labels of a form beside the chatter */}
+                                    {opened.value.has(f.userId) && <fieldset disabled={!editable || busy.value}>
                                         <legend>{`When to notify ${f.userName || `user ${f.userId}`}`}</legend>
                                         {subtypeNames.map(({ subtype, label }) => {
                                             const id = `${base}-${f.userId}-${subtype}`;
@@ -125,7 +135,7 @@ export function Followers({ doc, me, followers, canManage, onChange }: Props) {
                                                 </div>
                                             );
                                         })}
-                                    </fieldset>
+                                    </fieldset>}
                                 </details>
                                 {!self && canManage && (
                                     <button type="button" disabled={busy.value} aria-label={`Remove ${f.userName || `user ${f.userId}`}`}

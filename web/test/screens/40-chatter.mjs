@@ -54,7 +54,7 @@ export default async function (t) {
     await until(async () => (await followersOf()).some((f) => f.userId === owner.user.id), 5000, "auto-follow");
 
     const { context, page } = await newPage();
-    const chatter = page.getByRole("region", { name: "Chatter" });
+    const chatter = page.getByRole("complementary", { name: "Chatter" });
     const messages = chatter.getByRole("list", { name: "Messages" });
     const followers = chatter.getByRole("list", { name: "Followers" });
 
@@ -227,7 +227,7 @@ export default async function (t) {
     // Ana does not follow: her chatter sees the change by its own check;
     // Chen Jing follows, told on the stream
     const other = await newPage();
-    const otherChatter = other.page.getByRole("region", { name: "Chatter" });
+    const otherChatter = other.page.getByRole("complementary", { name: "Chatter" });
     await signIn(other.page, ana.user.login, ana.password, `/chatter/lead/${lead.id}`);
     await otherChatter.getByRole("list", { name: "Messages" }).waitFor();
 

@@ -39,7 +39,7 @@ export default async function (t) {
     let summary = "";
     await check("inbox: a message sent on the lead raises her count and shows a toast, live, keeping her focus", async () => {
         await signIn(mine.page, owner.user.login, owner.password, `/chatter/lead/${lead.id}`);
-        const chatter = mine.page.getByRole("region", { name: "Chatter" });
+        const chatter = mine.page.getByRole("complementary", { name: "Chatter" });
         await chatter.getByRole("tab", { name: "Send a message" }).click();
         await chatter.getByRole("textbox", { name: "Send a message" }).fill("Can you call them back tomorrow?");
         const unreadOnly = hers.page.getByRole("checkbox", { name: "Unread only" });
@@ -65,7 +65,7 @@ export default async function (t) {
         assert(href === `/leads/${lead.id}`, `document link ${href}`);
         await entry.getByRole("link", { name: "Open discussion: Inbox test: 北京 Trading" }).click();
         await hers.page.getByRole("heading", { name: "Discussion: Inbox test: 北京 Trading" }).waitFor();
-        await hers.page.getByRole("region", { name: "Chatter" }).getByRole("listitem")
+        await hers.page.getByRole("complementary", { name: "Chatter" }).getByRole("listitem")
             .filter({ hasText: "Can you call them back tomorrow?" }).waitFor();
         await hers.page.goBack();
         await hers.page.getByRole("heading", { name: "Inbox", exact: true }).waitFor();
