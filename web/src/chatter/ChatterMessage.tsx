@@ -26,7 +26,8 @@ export function ChatterMessage({ message: m }: { message: Message }) {
                 {" · "}{m.authorName || "System"}
                 {" · "}<time dateTime={isoTime(m.at)}>{formatDateTime(m.at)}</time>
             </p>
-            {m.body && <p class="body">{m.body}</p>}
+            {/* a tracking message's body is its changes in text: the list says it */}
+            {m.body && !(m.kind === MessageKind.TRACKING && m.tracking.length > 0) && <p class="body">{m.body}</p>}
             {m.tracking.length > 0 && (
                 <ul class="tracking" aria-label="Changes">
                     {m.tracking.map((t) => (
