@@ -29,9 +29,11 @@ export function Toasts() {
         };
     }, []);
 
-    // the region is always there, so that what is added to it is announced
+    // The region is always there, so that what is added to it is announced;
+    // a log (polite, additions read in order) rather than a status, which
+    // screens keep for their own messages.
     return (
-        <div class="toasts" role="status" aria-live="polite" aria-label="New notifications">
+        <div class="toasts" role="log" aria-live="polite" aria-label="New notifications">
             {shown.value.map((n) => (
                 <div key={n.id} class="toast">
                     <p>

@@ -27,7 +27,7 @@ export default async function (t) {
     const hers = await newPage();
     const inboxLink = (name) => hers.page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true });
     const entries = hers.page.getByRole("list", { name: "Notifications" });
-    const toasts = hers.page.getByRole("status", { name: "New notifications" });
+    const toasts = hers.page.getByRole("log", { name: "New notifications" });
 
     await check("inbox: the Inbox is in the top bar and shows that there is nothing yet", async () => {
         await signIn(hers.page, li.user.login, li.password, "/inbox");
