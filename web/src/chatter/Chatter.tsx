@@ -12,7 +12,7 @@
 // pauses while the page is hidden.
 import { useSignal } from "@preact/signals";
 import { useEffect, useRef } from "preact/hooks";
-import type { Message } from "../../gen/activities";
+import type { ListMessagesReply, Message } from "../../gen/activities";
 import type { Follower } from "../../gen/notifications";
 import { activities, errorText, isUnauthenticated, notifications } from "../api";
 import { isManager } from "../access";
@@ -21,7 +21,7 @@ import { currentUser } from "../session";
 import { ChatterMessage } from "./ChatterMessage";
 import { Composer } from "./Composer";
 import { loadDoc, type DocModel } from "./doc";
-import { startEarly, takeEarly } from "./early";
+import { startEarly, takeEarly, takeEarlyNow } from "./early";
 import { Followers } from "./Followers";
 
 export type { DocModel } from "./doc";
@@ -32,8 +32,11 @@ const POLL_NOT_FOLLOWING_MS = 4000;
 startEarly(PAGE);
 
 export function Chatter({ model, id }: { model: DocModel; id: string }) {
-    const messages = useSignal<Message[] | null>(null);
-    const nextPage = useSignal("");
+    // undefined until the first render has looked; null once used or absent
+    const seed = useRef<ListMessagesReply | null | undefined>(undefined);
+    if (seed.current === undefined) seed.current = takeEarlyNow(model, id, PAGE);
+    const messages = useSignal<Message[] | null>(seed.current?.messages ?? null);
+    const nextPage = useSignal(seed.current?.nextPageToken ?? "");
     const followers = useSignal<Follower[] | null>(null);
     const salespersonId = useSignal("0");
     const error = useSignal("");
@@ -107,10 +110,14 @@ export function Chatter({ model, id }: { model: DocModel; id: string }) {
     }
 
     useEffect(() => {
-        messages.value = null;
+        if (seed.current) {
+            seed.current = null; // the first page came with the app's script
+        } else {
+            messages.value = null;
+            void loadNewest();
+        }
         followers.value = null;
         error.value = "";
-        void loadNewest();
         loadFollowers().catch(failed);
         salespersonId.value = "0";
         loadDoc(model, id).then((d) => stillShown() && (salespersonId.value = d.salespersonId), failed);
