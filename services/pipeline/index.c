@@ -139,8 +139,11 @@ static int kanban_add(MDB_txn *txn, MDB_dbi dbi, const lead_t *l, int sign)
     }
     cell.count += sign;
     totals[at].count += sign;
-    totals[at].expected_revenue += sign * l->expected_revenue;
-    totals[at].weighted_revenue += sign * PL_WEIGHTED(l);
+    /* a lead's revenue is bounded (REVENUE_MAX), a cell's count is not:
+     * the sums are checked rather than left to wrap */
+    if (__builtin_add_overflow(totals[at].expected_revenue, sign * l->expected_revenue, &totals[at].expected_revenue) ||
+        __builtin_add_overflow(totals[at].weighted_revenue, sign * PL_WEIGHTED(l), &totals[at].weighted_revenue))
+        return PL_SUM_OVERFLOW;
     if (totals[at].count <= 0) {
         memmove(&totals[at], &totals[at + 1], sizeof *totals * (n - at - 1));
         memmove(&codes[at], &codes[at + 1], sizeof *codes * (n - at - 1));
@@ -263,5 +266,9 @@ static int save(pipeline_t *pl, MDB_txn *txn, const lead_t *old, const lead_t *l
 int pl_lead_save(crm_call_t *call, const lead_t *old, lead_t *lead)
 {
     int rc = save(crm_call_ctx(call), crm_call_txn(call), old, lead);
+    if (rc == PL_SUM_OVERFLOW)
+        return crm_call_fail(call, CRM__RPC__V1__CODE__CODE_OUT_OF_RANGE, "expectedRevenue",
+                             "the %s revenue of this lead's kanban column is past what a 64-bit sum holds",
+                             lead->currency);
     return rc ? crm_call_fail_db(call, rc) : 0;
 }

@@ -57,7 +57,8 @@ static int upgrade(crm_store_t *store, void *ctx)
     if (rc == 0 && from && from < PIPELINE_SCHEMA_CURRENCY_CELLS &&
         ((rc = crm_store_rewrite(store, pl.kanban, "kanban_clear", clear_cell, &pl, 1000)) != 0 ||
          (rc = crm_store_rewrite(store, pl.leads, "kanban_cells", pl_kanban_rebuild_lead, &pl, 1000)) != 0))
-        crm_error("summing the kanban per currency: %s", mdb_strerror(rc));
+        crm_error("summing the kanban per currency: %s",
+                  rc == PL_SUM_OVERFLOW ? "a cell's sum of one currency is past 64 bits" : mdb_strerror(rc));
     if (rc)
         return rc;
     return crm_readmodel_upgrade(&pl.readmodel, store,

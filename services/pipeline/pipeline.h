@@ -111,8 +111,12 @@ int pl_lead_save(crm_call_t *call, const lead_t *old, lead_t *lead);
 int pl_version_bump(MDB_txn *txn, const pipeline_t *pl, int64_t team_id);
 /* The board version of team as stored (0 if never bumped). Returns an LMDB code. */
 int pl_version_get(MDB_txn *txn, const pipeline_t *pl, int64_t team_id, int64_t *out);
+/* What index.c returns, beside LMDB codes, when a kanban cell's sum of one
+ * currency would pass 64 bits (outside LMDB's range and errno's). */
+#define PL_SUM_OVERFLOW (-30000)
 /* A crm_store_rewrite step: adds the lead (data) to its kanban cell, to
- * rebuild the cells of an older schema. Returns an LMDB code. */
+ * rebuild the cells of an older schema. Returns an LMDB code or
+ * PL_SUM_OVERFLOW. */
 int pl_kanban_rebuild_lead(MDB_txn *txn, const MDB_val *key, const MDB_val *data, void *arg);
 /* 1 if the caller sees lead l and it passes ListLeads' filters r (leads.c). */
 int pl_lead_matches(crm_call_t *call, const Crm__Pipeline__V1__ListLeadsRequest *r, const lead_t *l);
