@@ -386,6 +386,43 @@ static void test_board_currencies(void **state)
 
 /* --- the seed's walkthrough ------------------------------------------------------ */
 
+/* A column may hold any number of currencies (codes are three capitals):
+ * each has its own total, through additions and removals. */
+static void test_board_many_currencies(void **state)
+{
+    json_t *tm = OK(admin, I("CreateTeam"), "{\"name\":\"Many currencies\"}");
+    int64_t t = sys_jint(tm, "id"), stage = 0, first = 0;
+    json_decref(tm);
+    enum { N = 70 };
+    for (int i = 0; i < N; i++) {
+        json_t *l = OK(admin, P("CreateLead"),
+                       "{\"type\":2,\"name\":\"Coin %d\",\"teamId\":\"%lld\",\"expectedRevenue\":\"%d\",\"currency\":\"Q%c%c\"}", i,
+                       (long long)t, 100 + i, 'A' + i / 26, 'A' + i % 26);
+        stage = sys_jint(l, "stageId");
+        if (!first)
+            first = sys_jint(l, "id");
+        json_decref(l);
+    }
+    json_t *r = board(admin, "", t);
+    json_t *col = column(r, stage);
+    assert_int_equal(sys_jint(col, "count"), N);
+    assert_int_equal(sys_jint(col, "expectedRevenue"), 0);
+    assert_int_equal(json_array_size(json_object_get(col, "totals")), N);
+    assert_int_equal(total_of(col, "QAA", "expectedRevenue"), 100);
+    assert_int_equal(total_of(col, "QCR", "expectedRevenue"), 100 + N - 1);
+    json_decref(r);
+    int64_t proposition = stage_named(admin, t, "Proposition");
+    json_decref(OK(admin, P("UpdateLead"), "{\"id\":\"%lld\",\"stageId\":\"%lld\",\"updateMask\":\"stageId\"}",
+                   (long long)first, (long long)proposition));
+    r = board(admin, "", t);
+    col = column(r, stage);
+    assert_int_equal(sys_jint(col, "count"), N - 1);
+    assert_int_equal(json_array_size(json_object_get(col, "totals")), N - 1);
+    assert_int_equal(total_of(col, "QAA", "count"), -1);
+    assert_int_equal(total_of(column(r, proposition), "QAA", "expectedRevenue"), 100);
+    json_decref(r);
+}
+
 static void test_walkthrough(void **state)
 {
     crm_status_t st;
@@ -1368,6 +1405,7 @@ int main(void)
         cmocka_unit_test(test_board_paging),
         cmocka_unit_test(test_board_version),
         cmocka_unit_test(test_board_currencies),
+        cmocka_unit_test(test_board_many_currencies),
     };
     const struct CMUnitTest own[] = {
         cmocka_unit_test(test_kill_during_writes_and_restart),
