@@ -4,6 +4,7 @@
  * never on the number of leads. A board filtered by tag or text is the
  * exception: no cell knows those, so it reads its columns' leads. */
 #include "pipeline.h"
+#include "board_token.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 typedef Crm__Pipeline__V1__PipelineColumn column_t;
 typedef Crm__Pipeline__V1__CurrencyTotal total_t;
 
-#define ORDER_LEN 17 /* priority, age, id: a card's place in its column */
+#define ORDER_LEN PL_ORDER_LEN /* priority, age, id: a card's place in its column */
 
 static size_t column_prefix(uint8_t *k, int64_t team, int type, int64_t stage, int with_sp, int64_t sp)
 {
@@ -191,24 +192,9 @@ typedef struct {
 
 static char *order_token(crm_call_t *call, const uint8_t *order)
 {
-    char *t = crm_arena_alloc(crm_call_arena(call), ORDER_LEN * 2 + 1);
-    for (size_t i = 0; i < ORDER_LEN; i++)
-        snprintf(t + 2 * i, 3, "%02x", order[i]);
+    char *t = crm_arena_alloc(crm_call_arena(call), PL_ORDER_TOKEN_SIZE);
+    pl_order_token(order, t);
     return t;
-}
-
-static int order_from_token(const char *token, uint8_t order[ORDER_LEN])
-{
-    if (strlen(token) != ORDER_LEN * 2)
-        return -1;
-    for (size_t i = 0; i < ORDER_LEN; i++) {
-        unsigned v;
-        if (sscanf(token + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdef", token[2 * i]) ||
-            !strchr("0123456789abcdef", token[2 * i + 1]))
-            return -1;
-        order[i] = (uint8_t)v;
-    }
-    return 0;
 }
 
 /* The merge of the card lists under prefixes (each plen bytes): priority,
@@ -324,7 +310,7 @@ int pl_get_pipeline(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
     uint8_t after[ORDER_LEN];
     if (r->page_token[0] && !r->stage_id)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "pageToken", "a page token pages one column: give its stageId");
-    if (r->page_token[0] && order_from_token(r->page_token, after) != 0)
+    if (r->page_token[0] && pl_order_from_token(r->page_token, after) != 0)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "pageToken", "this page token was not made by GetPipeline");
     int rc = board_version(call, r->team_id, &reply->version);
     if (rc)
