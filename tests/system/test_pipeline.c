@@ -246,6 +246,69 @@ static void test_board_paging(void **state)
     free(own_t);
 }
 
+/* The rule of a page token (ARCHITECTURE.md, The board): it is a place in
+ * the column's order, not a snapshot. Cards that stay are given once; a card
+ * moved behind the place is given again, one moved ahead of it (a new card,
+ * a raised priority) is not, until the board, told by the version, reloads
+ * from the top, where every card is once. */
+static void test_board_paging_under_moves(void **state)
+{
+    json_t *team = OK(admin, I("CreateTeam"), "{\"name\":\"Moving pages\"}");
+    int64_t t = sys_jint(team, "id"), stage = 0, c[11];
+    json_decref(team);
+    for (int i = 0; i < 10; i++) {
+        json_t *l = OK(admin, P("CreateLead"), "{\"type\":2,\"name\":\"Mover %d\",\"teamId\":\"%lld\"}", i, (long long)t);
+        c[i] = sys_jint(l, "id");
+        stage = sys_jint(l, "stageId");
+        json_decref(l);
+    }
+    /* newest first: 9 8 7 6 | 5 4 3 2 1 0 */
+    json_t *p = OK(admin, P("GetPipeline"), "{\"teamId\":\"%lld\",\"stageId\":\"%lld\",\"cardsPerColumn\":4}", (long long)t,
+                   (long long)stage);
+    json_t *col = json_array_get(json_object_get(p, "columns"), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sys_jint(json_array_get(json_object_get(col, "leads"), i), "id"), c[9 - i]);
+    char token[64];
+    snprintf(token, sizeof token, "%s", sys_jstr(col, "nextPageToken"));
+    int64_t v = sys_jint(p, "version");
+    json_decref(p);
+
+    json_decref(OK(admin, P("UpdateLead"), "{\"id\":\"%lld\",\"priority\":\"PRIORITY_VERY_HIGH\",\"updateMask\":\"priority\"}",
+                   (long long)c[2]));
+    json_decref(OK(admin, P("UpdateLead"), "{\"id\":\"%lld\",\"priority\":\"PRIORITY_LOW\",\"updateMask\":\"priority\"}",
+                   (long long)c[8]));
+    json_t *l = OK(admin, P("CreateLead"), "{\"type\":2,\"name\":\"Mover 10\",\"teamId\":\"%lld\"}", (long long)t);
+    c[10] = sys_jint(l, "id");
+    json_decref(l);
+
+    const int64_t want[] = {c[5], c[4], c[3], c[1], c[0], c[8]};
+    size_t seen = 0;
+    for (int pages = 0; pages < 10 && token[0]; pages++) {
+        p = OK(admin, P("GetPipeline"), "{\"teamId\":\"%lld\",\"stageId\":\"%lld\",\"cardsPerColumn\":4,\"pageToken\":\"%s\"}",
+               (long long)t, (long long)stage, token);
+        assert_true(sys_jint(p, "version") > v); /* the board knows to reload */
+        col = json_array_get(json_object_get(p, "columns"), 0);
+        json_t *card;
+        size_t i;
+        json_array_foreach(json_object_get(col, "leads"), i, card) {
+            assert_true(seen < 6);
+            assert_int_equal(sys_jint(card, "id"), want[seen]);
+            seen++;
+        }
+        snprintf(token, sizeof token, "%s", sys_jstr(col, "nextPageToken"));
+        json_decref(p);
+    }
+    assert_int_equal(seen, 6);
+
+    p = board(admin, ",\"cardsPerColumn\":200", t);
+    json_t *leads = json_object_get(column(p, stage), "leads");
+    const int64_t top[] = {c[2], c[10], c[9], c[7], c[6], c[5], c[4], c[3], c[1], c[0], c[8]};
+    assert_int_equal(json_array_size(leads), 11);
+    for (size_t i = 0; i < 11; i++)
+        assert_int_equal(sys_jint(json_array_get(leads, i), "id"), top[i]);
+    json_decref(p);
+}
+
 /* The version a board polls: unchanged while nothing on it changed, moved
  * by a change in its team (a lead leaving it too), not by another team's. */
 static void test_board_version(void **state)
@@ -1403,6 +1466,7 @@ int main(void)
         cmocka_unit_test(test_read_your_writes),
         cmocka_unit_test(test_board_names),
         cmocka_unit_test(test_board_paging),
+        cmocka_unit_test(test_board_paging_under_moves),
         cmocka_unit_test(test_board_version),
         cmocka_unit_test(test_board_currencies),
         cmocka_unit_test(test_board_many_currencies),
