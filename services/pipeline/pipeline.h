@@ -34,6 +34,7 @@ typedef struct {
     crm_outbox_t *outbox;
     char default_currency[4];
     size_t report_max_rows; /* groups one PipelineReport may have */
+    size_t board_filter_reads; /* leads one GetPipeline with a tag or text filter may read */
     MDB_dbi leads;       /* id → Lead */
     MDB_dbi customers;   /* id → Customer */
     MDB_dbi stages;      /* id → Stage */

@@ -1246,6 +1246,50 @@ static void test_cell_sum_overflow(void **state)
     assert_int_equal(sys_stop(e), 0);
 }
 
+/* --- a filtered board's reads ---------------------------------------------------------- */
+
+/* A board filtered by text or tag reads leads (no cell knows the filter):
+ * past --board-filter-reads it is refused with RESOURCE_EXHAUSTED, never
+ * given with cut totals; narrowed to a salesperson it is answered, and the
+ * unfiltered board, from the cells, does not count. */
+static void test_board_filter_bounded(void **state)
+{
+    static const char *const extra[] = {"CRM_BOARD_FILTER_READS=10", NULL};
+    char *token;
+    sys_env_t *e = sys_start_admin(extra, &token);
+    assert_non_null(e);
+    sys_env_t *env = e;
+    int64_t ann;
+    char *ann_token = sys_new_sales_user(e, token, "ann.filter", "Ann Filter", "SALES_ACCESS_ALL_LEADS", &ann);
+    free(ann_token);
+    json_t *tm = OK(token, I("CreateTeam"), "{\"name\":\"Filtered\",\"memberIds\":[\"%lld\"]}", (long long)ann);
+    int64_t team = sys_jint(tm, "id");
+    json_decref(tm);
+    /* 4 leads: at most 8 reads (totals, then the page) */
+    for (int i = 0; i < 4; i++)
+        json_decref(OK(token, P("CreateLead"), "{\"type\":2,\"name\":\"Needle %d\",\"teamId\":\"%lld\"}", i, (long long)team));
+    json_t *b = OK(token, P("GetPipeline"), "{\"teamId\":\"%lld\",\"query\":\"needle\"}", (long long)team);
+    json_decref(b);
+    for (int i = 4; i < 6; i++)
+        json_decref(OK(token, P("CreateLead"), "{\"type\":2,\"name\":\"Needle %d\",\"teamId\":\"%lld\"}", i, (long long)team));
+    ERR(CODE(RESOURCE_EXHAUSTED), "query", token, P("GetPipeline"), "{\"teamId\":\"%lld\",\"query\":\"needle\"}", (long long)team);
+    json_t *tag = OK(token, P("CreateTag"), "{\"name\":\"bounded\"}");
+    ERR(CODE(RESOURCE_EXHAUSTED), "tagId", token, P("GetPipeline"), "{\"teamId\":\"%lld\",\"tagId\":\"%lld\"}", (long long)team,
+        (long long)sys_jint(tag, "id"));
+    json_decref(tag);
+    json_decref(OK(token, P("CreateLead"), "{\"type\":2,\"name\":\"Needle of Ann\",\"teamId\":\"%lld\",\"salespersonId\":\"%lld\"}",
+                   (long long)team, (long long)ann));
+    b = OK(token, P("GetPipeline"), "{\"teamId\":\"%lld\",\"query\":\"needle\",\"salespersonId\":\"%lld\"}", (long long)team,
+           (long long)ann);
+    assert_int_equal(sys_jint(json_array_get(json_object_get(b, "columns"), 0), "count"), 1);
+    json_decref(b);
+    b = OK(token, P("GetPipeline"), "{\"teamId\":\"%lld\"}", (long long)team);
+    assert_int_equal(sys_jint(json_array_get(json_object_get(b, "columns"), 0), "count"), 7);
+    json_decref(b);
+    free(token);
+    assert_int_equal(sys_stop(e), 0);
+}
+
 /* --- the schema-3 upgrade cut short -------------------------------------------------- */
 
 /* The whole board of team as JSON, keys sorted (names, cards, totals, version). */
@@ -1476,6 +1520,7 @@ int main(void)
         cmocka_unit_test(test_upgrade_from_schema1),
         cmocka_unit_test(test_cell_sum_overflow),
         cmocka_unit_test(test_upgrade_cut_short),
+        cmocka_unit_test(test_board_filter_bounded),
     };
     int failed = cmocka_run_group_tests_name("pipeline", tests, setup, teardown);
     return failed + cmocka_run_group_tests_name("pipeline-durability", own, NULL, NULL);
