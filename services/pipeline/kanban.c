@@ -266,7 +266,8 @@ static int fill_cards(crm_call_t *call, column_t *col, const uint8_t *prefixes, 
     if (more)
         col->next_page_token = order_token(call, last);
     for (size_t i = 0; i < col->n_leads; i++)
-        pl_lead_names(call, col->leads[i]);
+        if (pl_lead_names(call, col->leads[i]) != 0)
+            return -1;
     return 0;
 }
 

@@ -122,8 +122,9 @@ int pl_kanban_rebuild_lead(MDB_txn *txn, const MDB_val *key, const MDB_val *data
 /* 1 if the caller sees lead l and it passes ListLeads' filters r (leads.c). */
 int pl_lead_matches(crm_call_t *call, const Crm__Pipeline__V1__ListLeadsRequest *r, const lead_t *l);
 /* Fills the lead's display names (customer, salesperson, team) for a reply,
- * in the call's arena; a name not known is left empty. Can't fail. */
-void pl_lead_names(crm_call_t *call, lead_t *lead);
+ * in the call's arena; a name not known (yet) is left empty. Returns 0, or
+ * -1 with a storage error set when a record cannot be read. */
+int pl_lead_names(crm_call_t *call, lead_t *lead);
 
 /* Moves lead (a copy of old) to its team's won or lost stage (status),
  * saves it and emits lead.won / lead.lost (leads.c). Returns 0 or -1. */

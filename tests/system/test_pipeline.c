@@ -1290,6 +1290,55 @@ static void test_board_filter_bounded(void **state)
     assert_int_equal(sys_stop(e), 0);
 }
 
+/* --- a name that cannot be read ------------------------------------------------------- */
+
+static int break_record(MDB_txn *txn, void *arg)
+{
+    MDB_dbi customers;
+    int rc = mdb_dbi_open(txn, "customers", 0, &customers);
+    if (rc)
+        return rc;
+    uint8_t key[8], junk[] = {0xff, 0xff, 0xff};
+    crm_key_put_u64(key, (uint64_t)*(const int64_t *)arg);
+    MDB_val k = {sizeof key, key}, v = {sizeof junk, junk};
+    return mdb_put(txn, customers, &k, &v, 0);
+}
+
+/* A lead's customer that cannot be read fails the read with a storage
+ * error: the card is not shown as if it had no customer. */
+static void test_names_unreadable(void **state)
+{
+    char *token;
+    sys_env_t *e = sys_start_admin(NULL, &token);
+    assert_non_null(e);
+    sys_env_t *env = e;
+    json_t *c = OK(token, P("CreateCustomer"), "{\"name\":\"Broken Co\"}");
+    int64_t cust = sys_jint(c, "id");
+    json_decref(c);
+    json_t *l = OK(token, P("CreateLead"), "{\"type\":2,\"name\":\"Of Broken Co\",\"customerId\":\"%lld\"}", (long long)cust);
+    int64_t id = sys_jint(l, "id");
+    json_decref(l);
+
+    assert_int_equal(sys_kill(e, SYS_PIPELINE, SIGTERM), 0);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/pipeline", e->dir);
+    const char *err;
+    MDB_dbi customers;
+    const crm_store_dbi_t dbis[] = {{"customers", 0, &customers}};
+    crm_store_t *store = crm_store_open(dir, dbis, 1, 3, 0, &err);
+    assert_non_null(store);
+    assert_int_equal(crm_store_write(store, break_record, &cust), 0);
+    crm_store_close(&store);
+    assert_int_equal(sys_spawn(e, SYS_PIPELINE), 0);
+    assert_int_equal(sys_wait_ready(e, SYS_PIPELINE, 15000), 0);
+
+    ERR(CODE(INTERNAL), NULL, token, P("GetLead"), "{\"id\":\"%lld\"}", (long long)id);
+    ERR(CODE(INTERNAL), NULL, token, P("ListLeads"), "{}");
+    ERR(CODE(INTERNAL), NULL, token, P("GetPipeline"), "{}");
+    free(token);
+    assert_int_equal(sys_stop(e), 0);
+}
+
 /* --- the schema-3 upgrade cut short -------------------------------------------------- */
 
 /* The whole board of team as JSON, keys sorted (names, cards, totals, version). */
@@ -1521,6 +1570,7 @@ int main(void)
         cmocka_unit_test(test_cell_sum_overflow),
         cmocka_unit_test(test_upgrade_cut_short),
         cmocka_unit_test(test_board_filter_bounded),
+        cmocka_unit_test(test_names_unreadable),
     };
     int failed = cmocka_run_group_tests_name("pipeline", tests, setup, teardown);
     return failed + cmocka_run_group_tests_name("pipeline-durability", own, NULL, NULL);
