@@ -386,6 +386,79 @@ static void test_board_version(void **state)
     assert_true(moved);
 }
 
+static int64_t board_version_of(int64_t team)
+{
+    json_t *r = board(admin, "", team);
+    int64_t v = sys_jint(r, "version");
+    json_decref(r);
+    return v;
+}
+
+/* The board's version after a write through the admin, moved or not. */
+#define VERSION_MOVES(team, write)                                                                                    \
+    do {                                                                                                              \
+        int64_t before_ = board_version_of(team);                                                                     \
+        json_decref(write);                                                                                           \
+        assert_true(board_version_of(team) > before_);                                                                \
+    } while (0)
+
+/* Every write that changes what a board shows moves its version: a lead
+ * converted into another team (both boards), won, lost or won through a
+ * quotation, a customer renamed, a global stage created, a stage of the
+ * team changed; a stage of another team leaves it. A user renamed in
+ * identity moves it once pipeline has the event. */
+static void test_board_version_every_write(void **state)
+{
+    json_t *ta = OK(admin, I("CreateTeam"), "{\"name\":\"Every write A\"}"), *tb = OK(admin, I("CreateTeam"), "{\"name\":\"Every write B\"}");
+    int64_t a = sys_jint(ta, "id"), b = sys_jint(tb, "id");
+    json_decref(ta);
+    json_decref(tb);
+    int64_t sam;
+    free(login_new_user("sam.every", "SALES_ACCESS_ALL_LEADS", &sam));
+    json_t *c = OK(admin, P("CreateCustomer"), "{\"name\":\"Every Co\"}");
+    int64_t cust = sys_jint(c, "id");
+    json_decref(c);
+    json_t *l = OK(admin, P("CreateLead"), "{\"type\":1,\"name\":\"To convert\",\"teamId\":\"%lld\"}", (long long)a);
+    int64_t lead = sys_jint(l, "id");
+    json_decref(l);
+
+    int64_t va = board_version_of(a);
+    VERSION_MOVES(b, OK(admin, P("ConvertLead"), "{\"id\":\"%lld\",\"teamId\":\"%lld\",\"customerAction\":\"CUSTOMER_ACTION_LINK\",\"customerId\":\"%lld\"}",
+                        (long long)lead, (long long)b, (long long)cust));
+    assert_true(board_version_of(a) > va);
+    VERSION_MOVES(b, OK(admin, P("MarkWon"), "{\"id\":\"%lld\"}", (long long)lead));
+    l = OK(admin, P("CreateLead"), "{\"type\":2,\"name\":\"To lose\",\"teamId\":\"%lld\",\"salespersonId\":\"%lld\"}", (long long)b,
+           (long long)sam);
+    int64_t lose = sys_jint(l, "id");
+    json_decref(l);
+    VERSION_MOVES(b, OK(admin, P("MarkLost"), "{\"id\":\"%lld\"}", (long long)lose));
+    l = OK(admin, P("CreateLead"), "{\"type\":2,\"name\":\"To quote\",\"teamId\":\"%lld\",\"customerId\":\"%lld\"}", (long long)b,
+           (long long)cust);
+    int64_t quote = sys_jint(l, "id");
+    json_decref(l);
+    VERSION_MOVES(b, OK(admin, P("MakeQuotation"), "{\"opportunityId\":\"%lld\",\"markWon\":true}", (long long)quote));
+    VERSION_MOVES(b, OK(admin, P("UpdateCustomer"), "{\"id\":\"%lld\",\"name\":\"Every Co renamed\",\"updateMask\":\"name\"}",
+                        (long long)cust));
+    VERSION_MOVES(b, OK(admin, P("CreateStage"), "{\"name\":\"Every global\",\"sequence\":99}"));
+    json_t *st = OK(admin, P("CreateStage"), "{\"name\":\"Every of A\",\"teamId\":\"%lld\",\"sequence\":98}", (long long)a);
+    int64_t stage_a = sys_jint(st, "id");
+    json_decref(st);
+    int64_t vb = board_version_of(b);
+    VERSION_MOVES(a, OK(admin, P("UpdateStage"), "{\"id\":\"%lld\",\"fold\":true,\"updateMask\":\"fold\"}", (long long)stage_a));
+    VERSION_MOVES(a, OK(admin, P("DeleteStage"), "{\"id\":\"%lld\"}", (long long)stage_a));
+    assert_int_equal(board_version_of(b), vb); /* A's stages are not on B's board */
+
+    vb = board_version_of(b);
+    json_decref(OK(admin, I("UpdateUser"), "{\"id\":\"%lld\",\"name\":\"Sam Renamed\",\"updateMask\":\"name\"}", (long long)sam));
+    int moved = 0;
+    for (int i = 0; i < 250 && !moved; i++) {
+        moved = board_version_of(b) > vb;
+        if (!moved)
+            usleep(20000);
+    }
+    assert_true(moved);
+}
+
 /* Revenue in two currencies is never added up: a column and a report row
  * give one total per currency and no single sum; with one currency the
  * single sums stay as they were. */
@@ -1561,6 +1634,7 @@ int main(void)
         cmocka_unit_test(test_board_paging),
         cmocka_unit_test(test_board_paging_under_moves),
         cmocka_unit_test(test_board_version),
+        cmocka_unit_test(test_board_version_every_write),
         cmocka_unit_test(test_board_currencies),
         cmocka_unit_test(test_board_many_currencies),
     };
