@@ -34,9 +34,6 @@
 #define SNDHWM 32
 /* A reply larger than this is counted until libzmq has written it out. */
 #define REPLY_COUNTED (64 << 10)
-/* As the HTTP door: a reply this small is never refused for the budget (a
- * write's answer: refused, its retry would write twice). */
-#define REPLY_ALWAYS (1 << 20)
 /* A refusal past a peer's budget still waits for it while it has fewer
  * replies waiting than this; past that it is dropped (a peer that reads
  * nothing could otherwise have refusals kept for every call it sends). */
@@ -381,7 +378,7 @@ static void send_reply(const zmq_peer_t *p, const crm_status_t *st, const uint8_
     size_t n = crm__client__v1__client_reply__get_packed_size(&r);
     int large = n > REPLY_COUNTED;
     if (large && gw_budget_take(gw, p->address, p->session, (int64_t)n) != 0) {
-        if (n > REPLY_ALWAYS) {
+        if (n > GW_REPLY_ALWAYS) {
             crm_status_t over;
             gw->refused_budget++;
             crm_status_set(&over, CODE(RESOURCE_EXHAUSTED), NULL, OVER_BUDGET);
