@@ -206,6 +206,15 @@ int crm_zsend(void *socket, const void *const *data, const size_t *size, int n)
     return 0;
 }
 
+int crm_zsend_msg(void *socket, const void *const *data, const size_t *size, int n, zmq_msg_t *last)
+{
+    mark_stale(socket);
+    for (int i = 0; i < n; i++)
+        if (zmq_send(socket, data[i], size[i], ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0)
+            return -1; /* only the first frame can fail: nothing went */
+    return zmq_msg_send(last, socket, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
 int crm_zsock_setup(void *socket, int64_t max_msg)
 {
     int linger = 0, ivl = CRM_HEARTBEAT_IVL_MS, timeout = CRM_HEARTBEAT_TIMEOUT_MS;

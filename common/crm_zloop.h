@@ -61,6 +61,10 @@ static inline size_t crm_frame_size(crm_frames_t *f, int i) { return zmq_msg_siz
  * only sent when the socket can take it, and later frames of an accepted
  * message are always queued by libzmq. */
 int crm_zsend(void *socket, const void *const *data, const size_t *size, int n);
+/* The same with a last frame of the caller's, sent without a copy: on
+ * success libzmq owns *last (its free function runs when libzmq lets go of
+ * the bytes, maybe on an I/O thread); on failure *last is left as it was. */
+int crm_zsend_msg(void *socket, const void *const *data, const size_t *size, int n, zmq_msg_t *last);
 
 /* Sets socket options every socket of ours wants: linger 0 (so a close never
  * hangs), a maximum message size (max_msg bytes; 0 = unlimited), and ZMTP

@@ -203,6 +203,9 @@ char *gw_metrics_render(gateway_t *gw, size_t *len);
  * them past its budget (nothing taken then). Give back exactly what was
  * taken, for the same address and session. */
 int gw_budget_take(gateway_t *gw, const char *address, uint64_t session, int64_t bytes);
+/* Replies this small are always delivered whatever the budget, on both
+ * doors: a write's answer refused would make its retry write twice. */
+#define GW_REPLY_ALWAYS (1 << 20)
 /* Takes bytes whatever the budget (a reply that must be delivered). */
 void gw_budget_force(gateway_t *gw, const char *address, uint64_t session, int64_t bytes);
 /* 1 if the address, the session or the gateway is at or past its budget. */

@@ -38,8 +38,6 @@
 #define IDLE_TIMEOUT_S 30
 #define PRESSURE_TIMEOUT_S 5
 #define CONNECTIONS_MAX 4096
-/* Replies this small are always delivered (see on_call_done). */
-#define REPLY_ALWAYS (1 << 20)
 
 typedef enum { ADMIT_NONE, ADMIT_WAITING, ADMIT_OK } admit_t;
 
@@ -249,13 +247,13 @@ static void on_call_done(gw_call_t *call, const crm_status_t *st, const uint8_t 
      * the reader's address like a body does (a slow reader of large
      * attachments must not hold the gateway's memory). Only a large reply
      * is ever refused, and only a read's is large: a write answers with
-     * the record it wrote, well under REPLY_ALWAYS, so a committed write is
+     * the record it wrote, well under GW_REPLY_ALWAYS, so a committed write is
      * never answered "try again" (its retry would write twice); small
      * replies are counted all the same, and an address over its budget is
      * refused before its next call is read (begin_twirp). */
     release(r);
     if (r->status == 200 && gw_budget_take(r->gw, r->address, r->session, (int64_t)r->data_len) != 0) {
-        if (r->data_len <= REPLY_ALWAYS) {
+        if (r->data_len <= GW_REPLY_ALWAYS) {
             gw_budget_force(r->gw, r->address, r->session, (int64_t)r->data_len);
             r->held = (int64_t)r->data_len;
         } else {

@@ -32,8 +32,10 @@ struct gw_webapp {
 
 const char *const gw_webapp_security_headers[] = {
     "Content-Security-Policy",
-    "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'none'",
+    /* img-src blob: the chatter previews attachments from object URLs of
+     * bytes fetched with GetAttachment */
+    "default-src 'self'; script-src 'self'; img-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options", "nosniff",
     "Referrer-Policy", "same-origin",
     NULL,

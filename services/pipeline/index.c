@@ -3,8 +3,10 @@
  * and the kanban cells (count, revenue, weighted revenue per team, type, stage
  * and salesperson) behind GetPipeline, which therefore never scans leads. */
 #include "pipeline.h"
+#include "crm_mem.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define LTYPE(x) CRM__PIPELINE__V1__LEAD_TYPE__LEAD_TYPE_##x
@@ -92,71 +94,74 @@ static int pair_move(MDB_txn *txn, MDB_dbi dbi, const lead_t *old, int64_t old_v
     return key_move(txn, dbi, had ? ok : NULL, 16, has ? nk : NULL, 16);
 }
 
-/* A cell holds one total per currency (ISO codes, a few per column at
- * most), kept sorted by code so that readers merge them in one pass. */
-#define CELL_CURRENCIES_MAX 64
-
+/* A cell holds one total per currency, kept sorted by code so that readers
+ * merge them in one pass. Any number of currencies fits: codes are three
+ * capitals, not ISO's list, and a cell refused for its size would fail a
+ * valid write (or, rebuilt on upgrade, the service's start). */
 static int kanban_add(MDB_txn *txn, MDB_dbi dbi, const lead_t *l, int sign)
 {
     uint8_t key[25];
     column_key(key, l, 1);
     MDB_val k = {sizeof key, key}, d;
     Crm__Pipeline__V1__KanbanCell cell = CRM__PIPELINE__V1__KANBAN_CELL__INIT, *have = NULL;
-    Crm__Pipeline__V1__CurrencyTotal totals[CELL_CURRENCIES_MAX + 1], *ptrs[CELL_CURRENCIES_MAX + 1];
-    char codes[CELL_CURRENCIES_MAX + 1][4];
-    size_t n = 0;
     int rc = mdb_get(txn, dbi, &k, &d);
     if (rc == 0) {
         have = crm__pipeline__v1__kanban_cell__unpack(NULL, d.mv_size, d.mv_data);
-        if (!have || have->n_currencies > CELL_CURRENCIES_MAX) {
-            crm__pipeline__v1__kanban_cell__free_unpacked(have, NULL);
+        if (!have)
             return MDB_CORRUPTED;
-        }
         cell.count = have->count;
-        for (; n < have->n_currencies; n++) {
-            totals[n] = *have->currencies[n];
-            snprintf(codes[n], sizeof codes[n], "%s", have->currencies[n]->currency);
-            totals[n].currency = codes[n];
-        }
-        crm__pipeline__v1__kanban_cell__free_unpacked(have, NULL);
     } else if (rc != MDB_NOTFOUND) {
         return rc;
     }
-    size_t at = 0;
-    while (at < n && strcmp(totals[at].currency, l->currency) < 0)
+    size_t n = have ? have->n_currencies : 0, at = 0;
+    /* have's totals with room for one more; have keeps its own array to free */
+    Crm__Pipeline__V1__CurrencyTotal added = CRM__PIPELINE__V1__CURRENCY_TOTAL__INIT,
+                                     **totals = crm_malloc(sizeof *totals * (n + 1));
+    if (n)
+        memcpy(totals, have->currencies, sizeof *totals * n);
+    uint8_t *buf = NULL;
+    rc = 0;
+    while (at < n && strcmp(totals[at]->currency, l->currency) < 0)
         at++;
-    if (at == n || strcmp(totals[at].currency, l->currency) != 0) {
-        if (sign < 0 || n == CELL_CURRENCIES_MAX)
-            return MDB_CORRUPTED; /* removing a lead the cell never counted */
+    if (at == n || strcmp(totals[at]->currency, l->currency) != 0) {
+        if (sign < 0) {
+            rc = MDB_CORRUPTED; /* removing a lead the cell never counted */
+            goto out;
+        }
         memmove(&totals[at + 1], &totals[at], sizeof *totals * (n - at));
-        memmove(&codes[at + 1], &codes[at], sizeof *codes * (n - at));
-        for (size_t i = at + 1; i <= n; i++)
-            totals[i].currency = codes[i];
-        crm__pipeline__v1__currency_total__init(&totals[at]);
-        snprintf(codes[at], sizeof codes[at], "%s", l->currency);
-        totals[at].currency = codes[at];
+        added.currency = l->currency;
+        totals[at] = &added;
         n++;
     }
+    Crm__Pipeline__V1__CurrencyTotal *t = totals[at];
     cell.count += sign;
-    totals[at].count += sign;
-    totals[at].expected_revenue += sign * l->expected_revenue;
-    totals[at].weighted_revenue += sign * PL_WEIGHTED(l);
-    if (totals[at].count <= 0) {
-        memmove(&totals[at], &totals[at + 1], sizeof *totals * (n - at - 1));
-        memmove(&codes[at], &codes[at + 1], sizeof *codes * (n - at - 1));
-        n--;
-        for (size_t i = at; i < n; i++)
-            totals[i].currency = codes[i];
+    t->count += sign;
+    /* a lead's revenue is bounded (REVENUE_MAX), a cell's count is not:
+     * the sums are checked rather than left to wrap */
+    if (__builtin_add_overflow(t->expected_revenue, sign * l->expected_revenue, &t->expected_revenue) ||
+        __builtin_add_overflow(t->weighted_revenue, sign * PL_WEIGHTED(l), &t->weighted_revenue)) {
+        rc = PL_SUM_OVERFLOW;
+        goto out;
     }
-    if (cell.count <= 0)
-        return key_del(txn, dbi, key, sizeof key);
-    for (size_t i = 0; i < n; i++)
-        ptrs[i] = &totals[i];
-    cell.currencies = ptrs;
+    if (t->count <= 0) {
+        memmove(&totals[at], &totals[at + 1], sizeof *totals * (n - at - 1));
+        n--;
+    }
+    if (cell.count <= 0) {
+        rc = key_del(txn, dbi, key, sizeof key);
+        goto out;
+    }
+    cell.currencies = totals;
     cell.n_currencies = n;
-    uint8_t buf[64 + CELL_CURRENCIES_MAX * 48]; /* a total packs to at most 42 bytes */
+    buf = crm_malloc(crm__pipeline__v1__kanban_cell__get_packed_size(&cell));
     MDB_val v = {crm__pipeline__v1__kanban_cell__pack(&cell, buf), buf};
-    return mdb_put(txn, dbi, &k, &v, 0);
+    rc = mdb_put(txn, dbi, &k, &v, 0);
+out:
+    free(buf);
+    free(totals);
+    if (have)
+        crm__pipeline__v1__kanban_cell__free_unpacked(have, NULL);
+    return rc;
 }
 
 int pl_version_bump(MDB_txn *txn, const pipeline_t *pl, int64_t team_id)
@@ -263,5 +268,9 @@ static int save(pipeline_t *pl, MDB_txn *txn, const lead_t *old, const lead_t *l
 int pl_lead_save(crm_call_t *call, const lead_t *old, lead_t *lead)
 {
     int rc = save(crm_call_ctx(call), crm_call_txn(call), old, lead);
+    if (rc == PL_SUM_OVERFLOW)
+        return crm_call_fail(call, CRM__RPC__V1__CODE__CODE_OUT_OF_RANGE, "expectedRevenue",
+                             "the %s revenue of this lead's kanban column is past what a 64-bit sum holds",
+                             lead->currency);
     return rc ? crm_call_fail_db(call, rc) : 0;
 }

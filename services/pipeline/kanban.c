@@ -4,6 +4,7 @@
  * never on the number of leads. A board filtered by tag or text is the
  * exception: no cell knows those, so it reads its columns' leads. */
 #include "pipeline.h"
+#include "board_token.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 typedef Crm__Pipeline__V1__PipelineColumn column_t;
 typedef Crm__Pipeline__V1__CurrencyTotal total_t;
 
-#define ORDER_LEN 17 /* priority, age, id: a card's place in its column */
+#define ORDER_LEN PL_ORDER_LEN /* priority, age, id: a card's place in its column */
 
 static size_t column_prefix(uint8_t *k, int64_t team, int type, int64_t stage, int with_sp, int64_t sp)
 {
@@ -187,35 +188,36 @@ typedef struct {
     const Crm__Pipeline__V1__ListLeadsRequest *filter; /* NULL: none, totals from the cells */
     const uint8_t *after;                              /* a page token's order, or NULL */
     uint32_t limit;
+    size_t reads_left; /* leads a filtered board may still read */
 } fill_t;
+
+/* A filtered board reads leads, which no cell sums: one read more, or -1
+ * with RESOURCE_EXHAUSTED past --board-filter-reads (never a cut column,
+ * whose totals would be wrong). */
+static int filter_read(crm_call_t *call, fill_t *f)
+{
+    if (f->reads_left) {
+        f->reads_left--;
+        return 0;
+    }
+    pipeline_t *pl = crm_call_ctx(call);
+    return crm_call_fail(call, CODE(RESOURCE_EXHAUSTED), f->filter->query[0] ? "query" : "tagId",
+                         "this board has more than %zu leads to filter; narrow it to a salesperson or a stage",
+                         pl->board_filter_reads / 2);
+}
 
 static char *order_token(crm_call_t *call, const uint8_t *order)
 {
-    char *t = crm_arena_alloc(crm_call_arena(call), ORDER_LEN * 2 + 1);
-    for (size_t i = 0; i < ORDER_LEN; i++)
-        snprintf(t + 2 * i, 3, "%02x", order[i]);
+    char *t = crm_arena_alloc(crm_call_arena(call), PL_ORDER_TOKEN_SIZE);
+    pl_order_token(order, t);
     return t;
-}
-
-static int order_from_token(const char *token, uint8_t order[ORDER_LEN])
-{
-    if (strlen(token) != ORDER_LEN * 2)
-        return -1;
-    for (size_t i = 0; i < ORDER_LEN; i++) {
-        unsigned v;
-        if (sscanf(token + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdef", token[2 * i]) ||
-            !strchr("0123456789abcdef", token[2 * i + 1]))
-            return -1;
-        order[i] = (uint8_t)v;
-    }
-    return 0;
 }
 
 /* The merge of the card lists under prefixes (each plen bytes): priority,
  * then newest, whatever the salesperson. It stops one card past the page,
  * to know whether another page follows. Returns 0 or -1 (set). */
 static int fill_cards(crm_call_t *call, column_t *col, const uint8_t *prefixes, size_t n, size_t plen,
-                      const fill_t *f)
+                      fill_t *f)
 {
     pipeline_t *pl = crm_call_ctx(call);
     MDB_txn *txn = crm_call_txn(call);
@@ -226,7 +228,7 @@ static int fill_cards(crm_call_t *call, column_t *col, const uint8_t *prefixes, 
         rc = cards_open(&c[opened], txn, pl->cards_sp, prefixes + opened * plen, plen, f->after);
     col->leads = crm_arena_alloc(crm_call_arena(call), sizeof *col->leads * (f->limit + 1));
     uint8_t last[ORDER_LEN];
-    int more = 0;
+    int more = 0, refused = 0;
     while (rc == 0 && !more) {
         size_t pick = n;
         for (size_t i = 0; i < n; i++)
@@ -235,6 +237,10 @@ static int fill_cards(crm_call_t *call, column_t *col, const uint8_t *prefixes, 
         if (pick == n)
             break;
         int64_t id = (int64_t)crm_key_get_u64(card_order(&c[pick]) + 9);
+        if (f->filter && filter_read(call, f) != 0) {
+            refused = 1;
+            break;
+        }
         lead_t *l;
         rc = crm_db_get_id(txn, pl->leads, (uint64_t)id, &crm__pipeline__v1__lead__descriptor,
                            crm_arena_allocator(crm_call_arena(call)), (void **)&l);
@@ -253,20 +259,24 @@ static int fill_cards(crm_call_t *call, column_t *col, const uint8_t *prefixes, 
     for (size_t i = 0; i < opened; i++)
         if (c[i].cur)
             mdb_cursor_close(c[i].cur);
+    if (refused)
+        return -1;
     if (rc)
         return crm_call_fail_db(call, rc);
     if (more)
         col->next_page_token = order_token(call, last);
     for (size_t i = 0; i < col->n_leads; i++)
-        pl_lead_names(call, col->leads[i]);
+        if (pl_lead_names(call, col->leads[i]) != 0)
+            return -1;
     return 0;
 }
 
 /* With a filter the totals are those of the cards that pass it, all of them,
  * not only the page's: a second walk that reads every card of the column. */
 static int sum_filtered(crm_call_t *call, column_t *col, const uint8_t *prefixes, size_t n, size_t plen,
-                        const Crm__Pipeline__V1__ListLeadsRequest *filter)
+                        fill_t *f)
 {
+    const Crm__Pipeline__V1__ListLeadsRequest *filter = f->filter;
     pipeline_t *pl = crm_call_ctx(call);
     MDB_txn *txn = crm_call_txn(call);
     int rc = 0;
@@ -275,6 +285,10 @@ static int sum_filtered(crm_call_t *call, column_t *col, const uint8_t *prefixes
         rc = cards_open(&c, txn, pl->cards_sp, prefixes + p * plen, plen, NULL);
         while (rc == 0 && c.key.mv_data) {
             int64_t id = (int64_t)crm_key_get_u64(card_order(&c) + 9);
+            if (filter_read(call, f) != 0) {
+                mdb_cursor_close(c.cur);
+                return -1;
+            }
             lead_t *l;
             /* decoded outside the call's arena: a column may hold many leads */
             rc = crm_db_get_id(txn, pl->leads, (uint64_t)id, &crm__pipeline__v1__lead__descriptor, NULL, (void **)&l);
@@ -324,7 +338,7 @@ int pl_get_pipeline(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
     uint8_t after[ORDER_LEN];
     if (r->page_token[0] && !r->stage_id)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "pageToken", "a page token pages one column: give its stageId");
-    if (r->page_token[0] && order_from_token(r->page_token, after) != 0)
+    if (r->page_token[0] && pl_order_from_token(r->page_token, after) != 0)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "pageToken", "this page token was not made by GetPipeline");
     int rc = board_version(call, r->team_id, &reply->version);
     if (rc)
@@ -344,7 +358,7 @@ int pl_get_pipeline(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
     filter.tag_id = r->tag_id;
     filter.query = r->query;
     int filtered = r->tag_id || r->query[0];
-    fill_t fill = {filtered ? &filter : NULL, r->page_token[0] ? after : NULL, limit};
+    fill_t fill = {filtered ? &filter : NULL, r->page_token[0] ? after : NULL, limit, pl->board_filter_reads};
 
     stage_t **stages;
     int n = pl_stages_for(call, r->team_id, type, &stages);
@@ -391,7 +405,7 @@ int pl_get_pipeline(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
                 column_prefix(prefixes + 25 * p, r->team_id, type, stages[i]->id, 1, people.ids[p]);
             n_prefixes = people.n;
         }
-        if (filtered && sum_filtered(call, col, prefixes, n_prefixes, 25, &filter) != 0)
+        if (filtered && sum_filtered(call, col, prefixes, n_prefixes, 25, &fill) != 0)
             return -1;
         if (fill_cards(call, col, prefixes, n_prefixes, 25, &fill) != 0)
             return -1;

@@ -192,13 +192,38 @@ static const char *customer_name(crm_call_t *call, int64_t id)
     return c->name;
 }
 
-void pl_lead_names(crm_call_t *call, lead_t *l)
+/* Record id of dbi into the call's arena; *out NULL when there is none (no
+ * id, or not known yet). Returns 0, or -1 with a storage error set: a
+ * record that cannot be read is not a name to leave out silently. */
+static int read_named(crm_call_t *call, MDB_dbi dbi, int64_t id, const ProtobufCMessageDescriptor *desc, void **out)
+{
+    *out = NULL;
+    if (id <= 0)
+        return 0;
+    int rc = crm_db_get_id(crm_call_txn(call), dbi, (uint64_t)id, desc, crm_arena_allocator(crm_call_arena(call)), out);
+    if (rc == MDB_NOTFOUND) {
+        *out = NULL;
+        return 0;
+    }
+    return rc ? crm_call_fail_db(call, rc) : 0;
+}
+
+int pl_lead_names(crm_call_t *call, lead_t *l)
 {
     /* customers are readable by everyone with sales access, users by every
      * user (ARCHITECTURE.md, Access rules): a name here tells no more */
-    l->customer_name = (char *)customer_name(call, l->customer_id);
-    l->salesperson_name = (char *)(l->salesperson_id ? pl_user_name(call, l->salesperson_id) : "");
-    l->team_name = (char *)team_name(call, l->team_id);
+    pipeline_t *pl = crm_call_ctx(call);
+    customer_t *c;
+    crm_userinfo_t *u;
+    Crm__Pipeline__V1__TeamInfo *t;
+    if (read_named(call, pl->customers, l->customer_id, &crm__pipeline__v1__customer__descriptor, (void **)&c) != 0 ||
+        read_named(call, pl->readmodel.users, l->salesperson_id, &crm__common__v1__user_info__descriptor, (void **)&u) != 0 ||
+        read_named(call, pl->teams, l->team_id, &crm__pipeline__v1__team_info__descriptor, (void **)&t) != 0)
+        return -1;
+    l->customer_name = c ? c->name : "";
+    l->salesperson_name = u ? u->name : "";
+    l->team_name = t ? t->name : "";
+    return 0;
 }
 
 static const char *status_name(int status)
@@ -267,8 +292,7 @@ static int emit_lead(crm_call_t *call, const char *type, lead_t *l, const lead_t
     if (crm_call_emit(call, type, &ev.base) != 0)
         return -1;
     /* after the event, which carries the lead as stored: names are the reply's */
-    pl_lead_names(call, l);
-    return 0;
+    return pl_lead_names(call, l);
 }
 
 /* --- Create / Get / Update --------------------------------------------------- */
@@ -315,8 +339,7 @@ int pl_get_lead(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *
     if (crm_call_require_sales(call) != 0 || get_visible(call, ((const Crm__Pipeline__V1__GetLeadRequest *)in)->id, "id", &l) != 0)
         return -1;
     *(lead_t *)out = *l;
-    pl_lead_names(call, (lead_t *)out);
-    return 0;
+    return pl_lead_names(call, (lead_t *)out);
 }
 
 int pl_update_lead(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
@@ -676,7 +699,8 @@ int pl_list_leads(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage
     if (rc)
         return crm_call_fail_db(call, rc);
     for (size_t i = 0; i < reply->n_leads; i++)
-        pl_lead_names(call, reply->leads[i]);
+        if (pl_lead_names(call, reply->leads[i]) != 0)
+            return -1;
     if (more)
         reply->next_page_token =
             crm_call_page_token(call, (uint64_t)(scanned > PL_SCAN_MAX ? last_scanned : reply->leads[reply->n_leads - 1]->id));

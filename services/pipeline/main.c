@@ -26,14 +26,17 @@ static const crm_method_t methods[] = {
 
 static pipeline_t pl;
 static const char *currency;
-static int64_t report_rows;
+static int64_t report_rows, filter_reads;
 
 static int configure(void *ctx)
 {
-    if (strlen(currency) != 3 || report_rows < 1 || report_rows > 1000000) {
-        crm_error("--default-currency must be a three-letter ISO code, --report-max-rows 1 to 1000000");
+    if (strlen(currency) != 3 || report_rows < 1 || report_rows > 1000000 || filter_reads < 1 ||
+        filter_reads > 100000000) {
+        crm_error("--default-currency must be a three-letter ISO code, --report-max-rows 1 to 1000000, "
+                  "--board-filter-reads 1 to 100000000");
         return -1;
     }
+    pl.board_filter_reads = (size_t)filter_reads;
     memcpy(pl.default_currency, currency, 4);
     pl.report_max_rows = (size_t)report_rows;
     pl.apply_arena = crm_arena_new();
@@ -57,7 +60,8 @@ static int upgrade(crm_store_t *store, void *ctx)
     if (rc == 0 && from && from < PIPELINE_SCHEMA_CURRENCY_CELLS &&
         ((rc = crm_store_rewrite(store, pl.kanban, "kanban_clear", clear_cell, &pl, 1000)) != 0 ||
          (rc = crm_store_rewrite(store, pl.leads, "kanban_cells", pl_kanban_rebuild_lead, &pl, 1000)) != 0))
-        crm_error("summing the kanban per currency: %s", mdb_strerror(rc));
+        crm_error("summing the kanban per currency: %s",
+                  rc == PL_SUM_OVERFLOW ? "a cell's sum of one currency is past 64 bits" : mdb_strerror(rc));
     if (rc)
         return rc;
     return crm_readmodel_upgrade(&pl.readmodel, store,
@@ -83,6 +87,9 @@ int main(int argc, char **argv)
              "currency of leads that name none"},
             {"report-max-rows", "CRM_REPORT_MAX_ROWS", CRM_OPT_INT, &report_rows, "4096",
              "groups one PipelineReport may have; past it the report is refused, never cut"},
+            {"board-filter-reads", "CRM_BOARD_FILTER_READS", CRM_OPT_INT, &filter_reads, "20000",
+             "leads one kanban board filtered by tag or text may read (its totals and its page); past it the "
+             "board is refused, never cut"},
         },
         .dbis = {
             {"leads", 0, &pl.leads}, {"customers", 0, &pl.customers}, {"stages", 0, &pl.stages}, {"tags", 0, &pl.tags},

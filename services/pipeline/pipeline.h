@@ -34,6 +34,7 @@ typedef struct {
     crm_outbox_t *outbox;
     char default_currency[4];
     size_t report_max_rows; /* groups one PipelineReport may have */
+    size_t board_filter_reads; /* leads one GetPipeline with a tag or text filter may read */
     MDB_dbi leads;       /* id → Lead */
     MDB_dbi customers;   /* id → Customer */
     MDB_dbi stages;      /* id → Stage */
@@ -111,14 +112,19 @@ int pl_lead_save(crm_call_t *call, const lead_t *old, lead_t *lead);
 int pl_version_bump(MDB_txn *txn, const pipeline_t *pl, int64_t team_id);
 /* The board version of team as stored (0 if never bumped). Returns an LMDB code. */
 int pl_version_get(MDB_txn *txn, const pipeline_t *pl, int64_t team_id, int64_t *out);
+/* What index.c returns, beside LMDB codes, when a kanban cell's sum of one
+ * currency would pass 64 bits (outside LMDB's range and errno's). */
+#define PL_SUM_OVERFLOW (-30000)
 /* A crm_store_rewrite step: adds the lead (data) to its kanban cell, to
- * rebuild the cells of an older schema. Returns an LMDB code. */
+ * rebuild the cells of an older schema. Returns an LMDB code or
+ * PL_SUM_OVERFLOW. */
 int pl_kanban_rebuild_lead(MDB_txn *txn, const MDB_val *key, const MDB_val *data, void *arg);
 /* 1 if the caller sees lead l and it passes ListLeads' filters r (leads.c). */
 int pl_lead_matches(crm_call_t *call, const Crm__Pipeline__V1__ListLeadsRequest *r, const lead_t *l);
 /* Fills the lead's display names (customer, salesperson, team) for a reply,
- * in the call's arena; a name not known is left empty. Can't fail. */
-void pl_lead_names(crm_call_t *call, lead_t *lead);
+ * in the call's arena; a name not known (yet) is left empty. Returns 0, or
+ * -1 with a storage error set when a record cannot be read. */
+int pl_lead_names(crm_call_t *call, lead_t *lead);
 
 /* Moves lead (a copy of old) to its team's won or lost stage (status),
  * saves it and emits lead.won / lead.lost (leads.c). Returns 0 or -1. */

@@ -246,6 +246,69 @@ static void test_board_paging(void **state)
     free(own_t);
 }
 
+/* The rule of a page token (ARCHITECTURE.md, The board): it is a place in
+ * the column's order, not a snapshot. Cards that stay are given once; a card
+ * moved behind the place is given again, one moved ahead of it (a new card,
+ * a raised priority) is not, until the board, told by the version, reloads
+ * from the top, where every card is once. */
+static void test_board_paging_under_moves(void **state)
+{
+    json_t *team = OK(admin, I("CreateTeam"), "{\"name\":\"Moving pages\"}");
+    int64_t t = sys_jint(team, "id"), stage = 0, c[11];
+    json_decref(team);
+    for (int i = 0; i < 10; i++) {
+        json_t *l = OK(admin, P("CreateLead"), "{\"type\":2,\"name\":\"Mover %d\",\"teamId\":\"%lld\"}", i, (long long)t);
+        c[i] = sys_jint(l, "id");
+        stage = sys_jint(l, "stageId");
+        json_decref(l);
+    }
+    /* newest first: 9 8 7 6 | 5 4 3 2 1 0 */
+    json_t *p = OK(admin, P("GetPipeline"), "{\"teamId\":\"%lld\",\"stageId\":\"%lld\",\"cardsPerColumn\":4}", (long long)t,
+                   (long long)stage);
+    json_t *col = json_array_get(json_object_get(p, "columns"), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sys_jint(json_array_get(json_object_get(col, "leads"), i), "id"), c[9 - i]);
+    char token[64];
+    snprintf(token, sizeof token, "%s", sys_jstr(col, "nextPageToken"));
+    int64_t v = sys_jint(p, "version");
+    json_decref(p);
+
+    json_decref(OK(admin, P("UpdateLead"), "{\"id\":\"%lld\",\"priority\":\"PRIORITY_VERY_HIGH\",\"updateMask\":\"priority\"}",
+                   (long long)c[2]));
+    json_decref(OK(admin, P("UpdateLead"), "{\"id\":\"%lld\",\"priority\":\"PRIORITY_LOW\",\"updateMask\":\"priority\"}",
+                   (long long)c[8]));
+    json_t *l = OK(admin, P("CreateLead"), "{\"type\":2,\"name\":\"Mover 10\",\"teamId\":\"%lld\"}", (long long)t);
+    c[10] = sys_jint(l, "id");
+    json_decref(l);
+
+    const int64_t want[] = {c[5], c[4], c[3], c[1], c[0], c[8]};
+    size_t seen = 0;
+    for (int pages = 0; pages < 10 && token[0]; pages++) {
+        p = OK(admin, P("GetPipeline"), "{\"teamId\":\"%lld\",\"stageId\":\"%lld\",\"cardsPerColumn\":4,\"pageToken\":\"%s\"}",
+               (long long)t, (long long)stage, token);
+        assert_true(sys_jint(p, "version") > v); /* the board knows to reload */
+        col = json_array_get(json_object_get(p, "columns"), 0);
+        json_t *card;
+        size_t i;
+        json_array_foreach(json_object_get(col, "leads"), i, card) {
+            assert_true(seen < 6);
+            assert_int_equal(sys_jint(card, "id"), want[seen]);
+            seen++;
+        }
+        snprintf(token, sizeof token, "%s", sys_jstr(col, "nextPageToken"));
+        json_decref(p);
+    }
+    assert_int_equal(seen, 6);
+
+    p = board(admin, ",\"cardsPerColumn\":200", t);
+    json_t *leads = json_object_get(column(p, stage), "leads");
+    const int64_t top[] = {c[2], c[10], c[9], c[7], c[6], c[5], c[4], c[3], c[1], c[0], c[8]};
+    assert_int_equal(json_array_size(leads), 11);
+    for (size_t i = 0; i < 11; i++)
+        assert_int_equal(sys_jint(json_array_get(leads, i), "id"), top[i]);
+    json_decref(p);
+}
+
 /* The version a board polls: unchanged while nothing on it changed, moved
  * by a change in its team (a lead leaving it too), not by another team's. */
 static void test_board_version(void **state)
@@ -300,8 +363,100 @@ static void test_board_version(void **state)
     assert_true(sys_jint(r, "version") > v2);
     json_decref(r);
     r = board(admin, "", b);
-    assert_true(sys_jint(r, "version") > vb);
+    int64_t vb2 = sys_jint(r, "version");
+    assert_true(vb2 > vb);
     json_decref(r);
+
+    /* B's cards show its name: renamed in identity, B's board moves once
+     * pipeline has the event (applied asynchronously, hence the wait) */
+    snprintf(known, sizeof known, ",\"knownVersion\":\"%lld\"", (long long)vb2);
+    json_decref(OK(admin, I("UpdateTeam"), "{\"id\":\"%lld\",\"name\":\"Version B renamed\",\"updateMask\":\"name\"}",
+                   (long long)b));
+    int moved = 0;
+    for (int i = 0; i < 250 && !moved; i++) {
+        r = board(admin, known, b);
+        moved = !json_is_true(json_object_get(r, "unchanged"));
+        if (moved)
+            assert_string_equal(sys_jstr(json_array_get(json_object_get(column(r, proposition), "leads"), 0), "teamName"),
+                                "Version B renamed");
+        json_decref(r);
+        if (!moved)
+            usleep(20000);
+    }
+    assert_true(moved);
+}
+
+static int64_t board_version_of(int64_t team)
+{
+    json_t *r = board(admin, "", team);
+    int64_t v = sys_jint(r, "version");
+    json_decref(r);
+    return v;
+}
+
+/* The board's version after a write through the admin, moved or not. */
+#define VERSION_MOVES(team, write)                                                                                    \
+    do {                                                                                                              \
+        int64_t before_ = board_version_of(team);                                                                     \
+        json_decref(write);                                                                                           \
+        assert_true(board_version_of(team) > before_);                                                                \
+    } while (0)
+
+/* Every write that changes what a board shows moves its version: a lead
+ * converted into another team (both boards), won, lost or won through a
+ * quotation, a customer renamed, a global stage created, a stage of the
+ * team changed; a stage of another team leaves it. A user renamed in
+ * identity moves it once pipeline has the event. */
+static void test_board_version_every_write(void **state)
+{
+    json_t *ta = OK(admin, I("CreateTeam"), "{\"name\":\"Every write A\"}"), *tb = OK(admin, I("CreateTeam"), "{\"name\":\"Every write B\"}");
+    int64_t a = sys_jint(ta, "id"), b = sys_jint(tb, "id");
+    json_decref(ta);
+    json_decref(tb);
+    int64_t sam;
+    free(login_new_user("sam.every", "SALES_ACCESS_ALL_LEADS", &sam));
+    json_t *c = OK(admin, P("CreateCustomer"), "{\"name\":\"Every Co\"}");
+    int64_t cust = sys_jint(c, "id");
+    json_decref(c);
+    json_t *l = OK(admin, P("CreateLead"), "{\"type\":1,\"name\":\"To convert\",\"teamId\":\"%lld\"}", (long long)a);
+    int64_t lead = sys_jint(l, "id");
+    json_decref(l);
+
+    int64_t va = board_version_of(a);
+    VERSION_MOVES(b, OK(admin, P("ConvertLead"), "{\"id\":\"%lld\",\"teamId\":\"%lld\",\"customerAction\":\"CUSTOMER_ACTION_LINK\",\"customerId\":\"%lld\"}",
+                        (long long)lead, (long long)b, (long long)cust));
+    assert_true(board_version_of(a) > va);
+    VERSION_MOVES(b, OK(admin, P("MarkWon"), "{\"id\":\"%lld\"}", (long long)lead));
+    l = OK(admin, P("CreateLead"), "{\"type\":2,\"name\":\"To lose\",\"teamId\":\"%lld\",\"salespersonId\":\"%lld\"}", (long long)b,
+           (long long)sam);
+    int64_t lose = sys_jint(l, "id");
+    json_decref(l);
+    VERSION_MOVES(b, OK(admin, P("MarkLost"), "{\"id\":\"%lld\"}", (long long)lose));
+    l = OK(admin, P("CreateLead"), "{\"type\":2,\"name\":\"To quote\",\"teamId\":\"%lld\",\"customerId\":\"%lld\"}", (long long)b,
+           (long long)cust);
+    int64_t quote = sys_jint(l, "id");
+    json_decref(l);
+    VERSION_MOVES(b, OK(admin, P("MakeQuotation"), "{\"opportunityId\":\"%lld\",\"markWon\":true}", (long long)quote));
+    VERSION_MOVES(b, OK(admin, P("UpdateCustomer"), "{\"id\":\"%lld\",\"name\":\"Every Co renamed\",\"updateMask\":\"name\"}",
+                        (long long)cust));
+    VERSION_MOVES(b, OK(admin, P("CreateStage"), "{\"name\":\"Every global\",\"sequence\":99}"));
+    json_t *st = OK(admin, P("CreateStage"), "{\"name\":\"Every of A\",\"teamId\":\"%lld\",\"sequence\":98}", (long long)a);
+    int64_t stage_a = sys_jint(st, "id");
+    json_decref(st);
+    int64_t vb = board_version_of(b);
+    VERSION_MOVES(a, OK(admin, P("UpdateStage"), "{\"id\":\"%lld\",\"fold\":true,\"updateMask\":\"fold\"}", (long long)stage_a));
+    VERSION_MOVES(a, OK(admin, P("DeleteStage"), "{\"id\":\"%lld\"}", (long long)stage_a));
+    assert_int_equal(board_version_of(b), vb); /* A's stages are not on B's board */
+
+    vb = board_version_of(b);
+    json_decref(OK(admin, I("UpdateUser"), "{\"id\":\"%lld\",\"name\":\"Sam Renamed\",\"updateMask\":\"name\"}", (long long)sam));
+    int moved = 0;
+    for (int i = 0; i < 250 && !moved; i++) {
+        moved = board_version_of(b) > vb;
+        if (!moved)
+            usleep(20000);
+    }
+    assert_true(moved);
 }
 
 /* Revenue in two currencies is never added up: a column and a report row
@@ -366,6 +521,43 @@ static void test_board_currencies(void **state)
 }
 
 /* --- the seed's walkthrough ------------------------------------------------------ */
+
+/* A column may hold any number of currencies (codes are three capitals):
+ * each has its own total, through additions and removals. */
+static void test_board_many_currencies(void **state)
+{
+    json_t *tm = OK(admin, I("CreateTeam"), "{\"name\":\"Many currencies\"}");
+    int64_t t = sys_jint(tm, "id"), stage = 0, first = 0;
+    json_decref(tm);
+    enum { N = 70 };
+    for (int i = 0; i < N; i++) {
+        json_t *l = OK(admin, P("CreateLead"),
+                       "{\"type\":2,\"name\":\"Coin %d\",\"teamId\":\"%lld\",\"expectedRevenue\":\"%d\",\"currency\":\"Q%c%c\"}", i,
+                       (long long)t, 100 + i, 'A' + i / 26, 'A' + i % 26);
+        stage = sys_jint(l, "stageId");
+        if (!first)
+            first = sys_jint(l, "id");
+        json_decref(l);
+    }
+    json_t *r = board(admin, "", t);
+    json_t *col = column(r, stage);
+    assert_int_equal(sys_jint(col, "count"), N);
+    assert_int_equal(sys_jint(col, "expectedRevenue"), 0);
+    assert_int_equal(json_array_size(json_object_get(col, "totals")), N);
+    assert_int_equal(total_of(col, "QAA", "expectedRevenue"), 100);
+    assert_int_equal(total_of(col, "QCR", "expectedRevenue"), 100 + N - 1);
+    json_decref(r);
+    int64_t proposition = stage_named(admin, t, "Proposition");
+    json_decref(OK(admin, P("UpdateLead"), "{\"id\":\"%lld\",\"stageId\":\"%lld\",\"updateMask\":\"stageId\"}",
+                   (long long)first, (long long)proposition));
+    r = board(admin, "", t);
+    col = column(r, stage);
+    assert_int_equal(sys_jint(col, "count"), N - 1);
+    assert_int_equal(json_array_size(json_object_get(col, "totals")), N - 1);
+    assert_int_equal(total_of(col, "QAA", "count"), -1);
+    assert_int_equal(total_of(column(r, proposition), "QAA", "expectedRevenue"), 100);
+    json_decref(r);
+}
 
 static void test_walkthrough(void **state)
 {
@@ -1045,6 +1237,392 @@ static void test_upgrade_from_schema1(void **state)
     assert_int_equal(sys_stop(e), 0);
 }
 
+/* --- a kanban cell's sums past 64 bits ------------------------------------------------ */
+
+/* Raises every EUR revenue of team's kanban cells to just under 2^63, as
+ * about a million of the largest leads in one cell would. */
+static int inflate_cells(MDB_txn *txn, void *arg)
+{
+    int64_t team = *(const int64_t *)arg;
+    uint8_t prefix[8];
+    crm_key_put_u64(prefix, (uint64_t)team);
+    MDB_dbi kanban;
+    MDB_cursor *cur;
+    int rc = mdb_dbi_open(txn, "kanban", 0, &kanban);
+    if (rc || (rc = mdb_cursor_open(txn, kanban, &cur)) != 0)
+        return rc;
+    MDB_val k = {sizeof prefix, prefix}, d;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0 && !memcmp(k.mv_data, prefix, sizeof prefix);
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        Crm__Pipeline__V1__KanbanCell *cell = crm__pipeline__v1__kanban_cell__unpack(NULL, d.mv_size, d.mv_data);
+        assert_non_null(cell);
+        for (size_t i = 0; i < cell->n_currencies; i++)
+            if (!strcmp(cell->currencies[i]->currency, "EUR"))
+                cell->currencies[i]->expected_revenue = INT64_MAX - 100;
+        uint8_t buf[512];
+        assert_true(crm__pipeline__v1__kanban_cell__get_packed_size(cell) <= sizeof buf);
+        MDB_val v = {crm__pipeline__v1__kanban_cell__pack(cell, buf), buf};
+        uint8_t key[64];
+        assert_true(k.mv_size <= sizeof key);
+        memcpy(key, k.mv_data, k.mv_size);
+        MDB_val kc = {k.mv_size, key};
+        rc = mdb_put(txn, kanban, &kc, &v, 0);
+        crm__pipeline__v1__kanban_cell__free_unpacked(cell, NULL);
+        if (rc)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
+/* A lead whose revenue would carry its cell's sum past 64 bits is refused
+ * with OUT_OF_RANGE naming expectedRevenue, and nothing of it is stored. */
+static void test_cell_sum_overflow(void **state)
+{
+    char *token;
+    sys_env_t *e = sys_start_admin(NULL, &token);
+    assert_non_null(e);
+    sys_env_t *env = e;
+    json_t *tm = OK(token, I("CreateTeam"), "{\"name\":\"Overflow\"}");
+    int64_t team = sys_jint(tm, "id");
+    json_decref(tm);
+    json_t *l = OK(token, P("CreateLead"), "{\"type\":2,\"name\":\"Big\",\"teamId\":\"%lld\",\"expectedRevenue\":\"700\",\"currency\":\"EUR\"}",
+                   (long long)team);
+    int64_t stage = sys_jint(l, "stageId");
+    json_decref(l);
+
+    assert_int_equal(sys_kill(e, SYS_PIPELINE, SIGTERM), 0);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/pipeline", e->dir);
+    const char *err;
+    MDB_dbi kanban;
+    const crm_store_dbi_t dbis[] = {{"kanban", 0, &kanban}};
+    crm_store_t *store = crm_store_open(dir, dbis, 1, 3, 0, &err);
+    assert_non_null(store);
+    assert_int_equal(crm_store_write(store, inflate_cells, &team), 0);
+    crm_store_close(&store);
+    assert_int_equal(sys_spawn(e, SYS_PIPELINE), 0);
+    assert_int_equal(sys_wait_ready(e, SYS_PIPELINE, 15000), 0);
+
+    ERR(CODE(OUT_OF_RANGE), "expectedRevenue", token, P("CreateLead"),
+        "{\"type\":2,\"name\":\"Bigger\",\"teamId\":\"%lld\",\"expectedRevenue\":\"700\",\"currency\":\"EUR\"}", (long long)team);
+    json_t *b = OK(token, P("GetPipeline"), "{\"teamId\":\"%lld\"}", (long long)team);
+    json_t *col = column(b, stage);
+    assert_int_equal(sys_jint(col, "count"), 1);
+    assert_int_equal(json_array_size(json_object_get(col, "leads")), 1);
+    assert_int_equal(total_of(col, "EUR", "expectedRevenue"), INT64_MAX - 100);
+    json_decref(b);
+    /* another currency in the same cell has its own sum */
+    json_decref(OK(token, P("CreateLead"), "{\"type\":2,\"name\":\"Dollar\",\"teamId\":\"%lld\",\"expectedRevenue\":\"700\",\"currency\":\"USD\"}",
+                   (long long)team));
+    free(token);
+    assert_int_equal(sys_stop(e), 0);
+}
+
+/* --- a filtered board's reads ---------------------------------------------------------- */
+
+/* A board filtered by text or tag reads leads (no cell knows the filter):
+ * past --board-filter-reads it is refused with RESOURCE_EXHAUSTED, never
+ * given with cut totals; narrowed to a salesperson it is answered, and the
+ * unfiltered board, from the cells, does not count. */
+static void test_board_filter_bounded(void **state)
+{
+    static const char *const extra[] = {"CRM_BOARD_FILTER_READS=10", NULL};
+    char *token;
+    sys_env_t *e = sys_start_admin(extra, &token);
+    assert_non_null(e);
+    sys_env_t *env = e;
+    int64_t ann;
+    char *ann_token = sys_new_sales_user(e, token, "ann.filter", "Ann Filter", "SALES_ACCESS_ALL_LEADS", &ann);
+    free(ann_token);
+    json_t *tm = OK(token, I("CreateTeam"), "{\"name\":\"Filtered\",\"memberIds\":[\"%lld\"]}", (long long)ann);
+    int64_t team = sys_jint(tm, "id");
+    json_decref(tm);
+    /* 4 leads: at most 8 reads (totals, then the page) */
+    for (int i = 0; i < 4; i++)
+        json_decref(OK(token, P("CreateLead"), "{\"type\":2,\"name\":\"Needle %d\",\"teamId\":\"%lld\"}", i, (long long)team));
+    json_t *b = OK(token, P("GetPipeline"), "{\"teamId\":\"%lld\",\"query\":\"needle\"}", (long long)team);
+    json_decref(b);
+    for (int i = 4; i < 6; i++)
+        json_decref(OK(token, P("CreateLead"), "{\"type\":2,\"name\":\"Needle %d\",\"teamId\":\"%lld\"}", i, (long long)team));
+    ERR(CODE(RESOURCE_EXHAUSTED), "query", token, P("GetPipeline"), "{\"teamId\":\"%lld\",\"query\":\"needle\"}", (long long)team);
+    json_t *tag = OK(token, P("CreateTag"), "{\"name\":\"bounded\"}");
+    ERR(CODE(RESOURCE_EXHAUSTED), "tagId", token, P("GetPipeline"), "{\"teamId\":\"%lld\",\"tagId\":\"%lld\"}", (long long)team,
+        (long long)sys_jint(tag, "id"));
+    json_decref(tag);
+    json_decref(OK(token, P("CreateLead"), "{\"type\":2,\"name\":\"Needle of Ann\",\"teamId\":\"%lld\",\"salespersonId\":\"%lld\"}",
+                   (long long)team, (long long)ann));
+    b = OK(token, P("GetPipeline"), "{\"teamId\":\"%lld\",\"query\":\"needle\",\"salespersonId\":\"%lld\"}", (long long)team,
+           (long long)ann);
+    assert_int_equal(sys_jint(json_array_get(json_object_get(b, "columns"), 0), "count"), 1);
+    json_decref(b);
+    b = OK(token, P("GetPipeline"), "{\"teamId\":\"%lld\"}", (long long)team);
+    assert_int_equal(sys_jint(json_array_get(json_object_get(b, "columns"), 0), "count"), 7);
+    json_decref(b);
+    free(token);
+    assert_int_equal(sys_stop(e), 0);
+}
+
+/* --- a name that cannot be read ------------------------------------------------------- */
+
+static int break_record(MDB_txn *txn, void *arg)
+{
+    MDB_dbi customers;
+    int rc = mdb_dbi_open(txn, "customers", 0, &customers);
+    if (rc)
+        return rc;
+    uint8_t key[8], junk[] = {0xff, 0xff, 0xff};
+    crm_key_put_u64(key, (uint64_t)*(const int64_t *)arg);
+    MDB_val k = {sizeof key, key}, v = {sizeof junk, junk};
+    return mdb_put(txn, customers, &k, &v, 0);
+}
+
+/* A lead's customer that cannot be read fails the read with a storage
+ * error: the card is not shown as if it had no customer. */
+static void test_names_unreadable(void **state)
+{
+    char *token;
+    sys_env_t *e = sys_start_admin(NULL, &token);
+    assert_non_null(e);
+    sys_env_t *env = e;
+    json_t *c = OK(token, P("CreateCustomer"), "{\"name\":\"Broken Co\"}");
+    int64_t cust = sys_jint(c, "id");
+    json_decref(c);
+    json_t *l = OK(token, P("CreateLead"), "{\"type\":2,\"name\":\"Of Broken Co\",\"customerId\":\"%lld\"}", (long long)cust);
+    int64_t id = sys_jint(l, "id");
+    json_decref(l);
+
+    assert_int_equal(sys_kill(e, SYS_PIPELINE, SIGTERM), 0);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/pipeline", e->dir);
+    const char *err;
+    MDB_dbi customers;
+    const crm_store_dbi_t dbis[] = {{"customers", 0, &customers}};
+    crm_store_t *store = crm_store_open(dir, dbis, 1, 3, 0, &err);
+    assert_non_null(store);
+    assert_int_equal(crm_store_write(store, break_record, &cust), 0);
+    crm_store_close(&store);
+    assert_int_equal(sys_spawn(e, SYS_PIPELINE), 0);
+    assert_int_equal(sys_wait_ready(e, SYS_PIPELINE, 15000), 0);
+
+    ERR(CODE(INTERNAL), NULL, token, P("GetLead"), "{\"id\":\"%lld\"}", (long long)id);
+    ERR(CODE(INTERNAL), NULL, token, P("ListLeads"), "{}");
+    ERR(CODE(INTERNAL), NULL, token, P("GetPipeline"), "{}");
+    free(token);
+    assert_int_equal(sys_stop(e), 0);
+}
+
+/* --- the schema-3 upgrade cut short -------------------------------------------------- */
+
+/* The whole board of team as JSON, keys sorted (names, cards, totals, version). */
+static char *board_text(sys_env_t *e, const char *token, int64_t team)
+{
+    crm_status_t st;
+    json_t *b = sys_jcall(e, P("GetPipeline"), token, &st, "{\"teamId\":\"%lld\",\"cardsPerColumn\":200}", (long long)team);
+    assert_non_null(b);
+    char *text = json_dumps(b, JSON_SORT_KEYS);
+    json_decref(b);
+    return text;
+}
+
+/* Every column's per-currency totals of team equal a recount of its leads,
+ * each lead's weighted revenue rounded alone as the cells do. */
+static void assert_totals_match_recount(sys_env_t *e, const char *token, int64_t team)
+{
+    crm_status_t st;
+    json_t *b = sys_jcall(e, P("GetPipeline"), token, &st, "{\"teamId\":\"%lld\",\"cardsPerColumn\":1}", (long long)team);
+    assert_non_null(b);
+    json_t *col;
+    size_t i;
+    json_array_foreach(json_object_get(b, "columns"), i, col) {
+        json_t *r = sys_jcall(e, P("ListLeads"), token, &st, "{\"stageId\":\"%lld\",\"type\":2,\"teamId\":\"%lld\",\"pageSize\":500}",
+                              (long long)sys_jint(col, "stage.id"), (long long)team);
+        assert_non_null(r);
+        assert_string_equal(sys_jstr(r, "nextPageToken"), "");
+        const char *cur[] = {"EUR", "USD", "CNY"};
+        for (size_t c = 0; c < 3; c++) {
+            int64_t count = 0, revenue = 0, weighted = 0;
+            json_t *l;
+            size_t j;
+            json_array_foreach(json_object_get(r, "leads"), j, l) if (!strcmp(sys_jstr(l, "currency"), cur[c])) {
+                count++;
+                revenue += sys_jint(l, "expectedRevenue");
+                weighted += sys_jint(l, "expectedRevenue") * sys_jint(l, "probability") / 100;
+            }
+            assert_int_equal(total_of(col, cur[c], "count"), count ? count : -1);
+            if (count) {
+                assert_int_equal(total_of(col, cur[c], "expectedRevenue"), revenue);
+                assert_int_equal(total_of(col, cur[c], "weightedRevenue"), weighted);
+            }
+        }
+        json_decref(r);
+    }
+    json_decref(b);
+}
+
+typedef struct {
+    crm_store_t *store;
+    int64_t team;       /* cut during kanban_cells: the leads after this team's are not summed yet */
+    int during_clear;   /* or cut during kanban_clear: half the cells gone, the rest of schema 2 */
+} cut_t;
+
+/* Leaves the store as a schema 2 -> 3 upgrade killed in the middle of one
+ * of its two passes would (crm_store_rewrite's progress in meta). */
+static int cut_upgrade(MDB_txn *txn, void *arg)
+{
+    cut_t *c = arg;
+    MDB_dbi kanban, leads, meta = crm_store_meta(c->store);
+    MDB_cursor *cur;
+    int rc;
+    if ((rc = mdb_dbi_open(txn, "kanban", 0, &kanban)) != 0 || (rc = mdb_dbi_open(txn, "leads", 0, &leads)) != 0 ||
+        (rc = crm_store_meta_put_u64(c->store, txn, "upgrade_from", 2)) != 0)
+        return rc;
+    MDB_val k, d, pk, pv;
+    if (!c->during_clear) {
+        /* the leads are summed in id order: those up to the team's last are */
+        uint8_t last[8] = {0};
+        if ((rc = mdb_cursor_open(txn, leads, &cur)) != 0)
+            return rc;
+        for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+            Crm__Pipeline__V1__Lead *l = crm__pipeline__v1__lead__unpack(NULL, d.mv_size, d.mv_data);
+            assert_non_null(l);
+            if (l->team_id == c->team)
+                memcpy(last, k.mv_data, 8);
+            crm__pipeline__v1__lead__free_unpacked(l, NULL);
+        }
+        mdb_cursor_close(cur);
+        if ((rc = mdb_cursor_open(txn, kanban, &cur)) != 0)
+            return rc;
+        uint8_t prefix[8];
+        crm_key_put_u64(prefix, (uint64_t)c->team);
+        for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
+            if (memcmp(k.mv_data, prefix, 8) && (rc = mdb_cursor_del(cur, 0)) != 0)
+                break;
+        mdb_cursor_close(cur);
+        if (rc != MDB_NOTFOUND)
+            return rc;
+        pk = (MDB_val){strlen("upgrade.kanban_clear"), "upgrade.kanban_clear"};
+        pv = (MDB_val){0, ""};
+        if ((rc = mdb_put(txn, meta, &pk, &pv, 0)) != 0)
+            return rc;
+        pk = (MDB_val){strlen("upgrade.kanban_cells"), "upgrade.kanban_cells"};
+        pv = (MDB_val){8, last};
+        return mdb_put(txn, meta, &pk, &pv, 0);
+    }
+    /* schema 2's cells, the first half of them already cleared */
+    size_t n = 0, i = 0;
+    MDB_stat stat;
+    if ((rc = mdb_stat(txn, kanban, &stat)) != 0 || (rc = mdb_cursor_open(txn, kanban, &cur)) != 0)
+        return rc;
+    n = stat.ms_entries;
+    assert_true(n >= 4);
+    uint8_t last[64];
+    size_t last_len = 0;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT), i++) {
+        if (i < n / 2) {
+            assert_true(k.mv_size <= sizeof last);
+            memcpy(last, k.mv_data, k.mv_size);
+            last_len = k.mv_size;
+            if ((rc = mdb_cursor_del(cur, 0)) != 0)
+                break;
+            continue;
+        }
+        Crm__Pipeline__V1__KanbanCell *cell = crm__pipeline__v1__kanban_cell__unpack(NULL, d.mv_size, d.mv_data);
+        assert_non_null(cell);
+        Crm__Pipeline__V1__KanbanCell old = CRM__PIPELINE__V1__KANBAN_CELL__INIT;
+        old.count = cell->count;
+        for (size_t t = 0; t < cell->n_currencies; t++) {
+            old.expected_revenue += cell->currencies[t]->expected_revenue;
+            old.weighted_revenue += cell->currencies[t]->weighted_revenue;
+        }
+        crm__pipeline__v1__kanban_cell__free_unpacked(cell, NULL);
+        uint8_t buf[64], key[64];
+        MDB_val v = {crm__pipeline__v1__kanban_cell__pack(&old, buf), buf};
+        /* the key out of LMDB's page, which the put may move */
+        assert_true(k.mv_size <= sizeof key);
+        memcpy(key, k.mv_data, k.mv_size);
+        MDB_val kc = {k.mv_size, key};
+        if ((rc = mdb_put(txn, kanban, &kc, &v, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    pk = (MDB_val){strlen("upgrade.kanban_clear"), "upgrade.kanban_clear"};
+    pv = (MDB_val){last_len, last};
+    return mdb_put(txn, meta, &pk, &pv, 0);
+}
+
+static void restart_cut(sys_env_t *e, cut_t *c)
+{
+    assert_int_equal(sys_kill(e, SYS_PIPELINE, SIGTERM), 0);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/pipeline", e->dir);
+    const char *err;
+    MDB_dbi kanban, leads;
+    const crm_store_dbi_t dbis[] = {{"kanban", 0, &kanban}, {"leads", 0, &leads}};
+    c->store = crm_store_open(dir, dbis, 2, 3, 0, &err);
+    assert_non_null(c->store);
+    assert_int_equal(crm_store_write(c->store, cut_upgrade, c), 0);
+    crm_store_close(&c->store);
+    assert_int_equal(sys_spawn(e, SYS_PIPELINE), 0);
+    assert_int_equal(sys_wait_ready(e, SYS_PIPELINE, 15000), 0);
+}
+
+/* The schema-3 upgrade taken up again after a kill in either of its passes
+ * ends with the very boards a fresh computation gave, per currency. */
+static void test_upgrade_cut_short(void **state)
+{
+    char *token;
+    sys_env_t *e = sys_start_admin(NULL, &token);
+    assert_non_null(e);
+    sys_env_t *env = e;
+    int64_t teams[2];
+    const char *cur[] = {"EUR", "USD", "CNY"};
+    for (int t = 0; t < 2; t++) {
+        json_t *tm = OK(token, I("CreateTeam"), "{\"name\":\"Cut %d\"}", t);
+        teams[t] = sys_jint(tm, "id");
+        json_decref(tm);
+        json_t *st = OK(token, P("ListStages"), "{\"teamId\":\"%lld\"}", (long long)teams[t]), *sg;
+        int64_t proposition = 0;
+        size_t k;
+        json_array_foreach(json_object_get(st, "stages"), k, sg) if (!strcmp(sys_jstr(sg, "name"), "Proposition"))
+            proposition = sys_jint(sg, "id");
+        json_decref(st);
+        assert_true(proposition > 0);
+        for (int i = 0; i < 9; i++) {
+            /* 333 at 33%: 109.89 each, rounded alone */
+            json_t *l = OK(token, P("CreateLead"),
+                           "{\"type\":2,\"name\":\"Cut %d.%d\",\"teamId\":\"%lld\",\"expectedRevenue\":\"%d\",\"currency\":\"%s\",\"probability\":33}",
+                           t, i, (long long)teams[t], 333 * (i + 1), cur[i % 3]);
+            if (i % 2)
+                json_decref(OK(token, P("UpdateLead"), "{\"id\":\"%lld\",\"stageId\":\"%lld\",\"probability\":33,\"updateMask\":\"stageId,probability\"}",
+                               (long long)sys_jint(l, "id"), (long long)proposition));
+            json_decref(l);
+        }
+    }
+    char *fresh[2];
+    for (int t = 0; t < 2; t++) {
+        assert_totals_match_recount(e, token, teams[t]);
+        fresh[t] = board_text(e, token, teams[t]);
+    }
+    cut_t cut = {NULL, teams[0], 0};
+    for (int pass = 0; pass < 2; pass++) {
+        cut.during_clear = pass;
+        restart_cut(e, &cut);
+        for (int t = 0; t < 2; t++) {
+            char *now = board_text(e, token, teams[t]);
+            assert_string_equal(now, fresh[t]);
+            free(now);
+            assert_totals_match_recount(e, token, teams[t]);
+        }
+    }
+    free(fresh[0]);
+    free(fresh[1]);
+    free(token);
+    assert_int_equal(sys_stop(e), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1054,12 +1632,19 @@ int main(void)
         cmocka_unit_test(test_read_your_writes),
         cmocka_unit_test(test_board_names),
         cmocka_unit_test(test_board_paging),
+        cmocka_unit_test(test_board_paging_under_moves),
         cmocka_unit_test(test_board_version),
+        cmocka_unit_test(test_board_version_every_write),
         cmocka_unit_test(test_board_currencies),
+        cmocka_unit_test(test_board_many_currencies),
     };
     const struct CMUnitTest own[] = {
         cmocka_unit_test(test_kill_during_writes_and_restart),
         cmocka_unit_test(test_upgrade_from_schema1),
+        cmocka_unit_test(test_cell_sum_overflow),
+        cmocka_unit_test(test_upgrade_cut_short),
+        cmocka_unit_test(test_board_filter_bounded),
+        cmocka_unit_test(test_names_unreadable),
     };
     int failed = cmocka_run_group_tests_name("pipeline", tests, setup, teardown);
     return failed + cmocka_run_group_tests_name("pipeline-durability", own, NULL, NULL);

@@ -127,6 +127,8 @@ static void test_index_for_app_paths(void **state)
         assert_int_equal(header(resp, "Content-Security-Policy", csp, sizeof csp), 0);
         assert_non_null(strstr(csp, "default-src 'self'"));
         assert_non_null(strstr(csp, "frame-ancestors 'none'"));
+        /* images from the page's own object URLs (attachment previews), no other origin */
+        assert_non_null(strstr(csp, "img-src 'self' blob:;"));
         assert_null(strstr(csp, "unsafe-inline"));
         free(resp);
     }

@@ -1,12 +1,23 @@
 // The bar above every screen: the app's name, a link to each screen the
-// user may use, who is signed in, Sign out.
+// user may use (the Inbox's with the unread count), who is signed in, Sign
+// out. It lives as long as the session, and so does the live stream
+// (live.ts) and the toasts of new notifications it brings.
+import { useEffect } from "preact/hooks";
 import type { User } from "../gen/identity";
 import { identity } from "./api";
+import { inboxPath } from "./inbox/paths";
+import { Toasts } from "./inbox/Toasts";
+import { startLive, stopLive, unreadCount, unreadError } from "./live";
 import { path } from "./router";
 import { screens } from "./routes";
 import { currentUser } from "./session";
 
 export function TopBar({ user }: { user: User }) {
+    useEffect(() => {
+        startLive();
+        return stopLive;
+    }, [user.id]);
+
     async function signOut() {
         try {
             await identity.logout({});
@@ -16,17 +27,26 @@ export function TopBar({ user }: { user: User }) {
         }
     }
     const at = path.value;
+    const unread = unreadCount.value;
     return (
         <header class="topbar">
             <span class="brand">CRM</span>
             <nav aria-label="Main">
-                {screens.filter((s) => s.nav && (!s.allowed || s.allowed(user))).map((s) => (
-                    <a key={s.path} href={s.path}
-                        aria-current={at === s.path || at.startsWith(s.path + "/") ? "page" : undefined}>{s.nav}</a>
-                ))}
+                {screens.filter((s) => s.nav && (!s.allowed || s.allowed(user))).map((s) => {
+                    const current = at === s.path || at.startsWith(s.path + "/") ? "page" : undefined;
+                    if (s.path !== inboxPath || !unread)
+                        return <a key={s.path} href={s.path} aria-current={current}>{s.nav}</a>;
+                    return (
+                        <a key={s.path} href={s.path} aria-current={current} aria-label={`${s.nav}, ${unread} unread`}>
+                            {s.nav} <span class="unread-badge">{unread}</span>
+                        </a>
+                    );
+                })}
             </nav>
+            {unreadError.value && <span class="error" role="alert">{unreadError.value}</span>}
             <span class="who">{user.name || user.login}</span>
             <button type="button" onClick={signOut}>Sign out</button>
+            <Toasts />
         </header>
     );
 }

@@ -21,6 +21,9 @@ import { TagsSettings } from "./manage/TagsSettings";
 import { TeamsSettings } from "./manage/TeamsSettings";
 import { UsersSettings } from "./manage/UsersSettings";
 import { PipelineReport } from "./report/PipelineReport";
+import { Inbox } from "./inbox/Inbox";
+import { inboxPath } from "./inbox/paths";
+import { DiscussionPage } from "./chatter/DiscussionPage";
 
 export type Screen = {
     path: string;                       // "/leads/:id": params by name
@@ -56,6 +59,8 @@ export const screens: Screen[] = [
     { path: "/settings/users", allowed: isAdmin, render: (u) => <UsersSettings user={u} /> },
     { path: "/settings/lost-reasons", allowed: isManager, render: () => <LostReasonsSettings /> },
     { path: "/settings/tags", allowed: isManager, render: () => <TagsSettings /> },
+    { path: inboxPath, nav: "Inbox", render: () => <Inbox /> },
+    { path: "/chatter/:model/:id", render: (_u: User, p: Record<string, string>) => <DiscussionPage model={p.model} id={p.id} /> },
 ];
 
 export const home = "/pipeline";

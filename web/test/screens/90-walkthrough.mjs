@@ -2,7 +2,7 @@
 // it, in order, in the browser only: the API is used to check what the
 // server holds, never to do a step. Each check names its walkthrough step.
 export default async function (t) {
-    const { base, admin, ID, PL, ACT, ADMIN_PASSWORD, check, assert, eventually, until, call, newPage, signIn, drag } = t;
+    const { base, admin, ID, PL, ACT, NOTIF, ADMIN_PASSWORD, check, assert, eventually, until, call, newPage, signIn, drag } = t;
     const LI_PASSWORD = "walk-li-pass-1";
     const CUSTOMER = "Zhang San 张三";
     const SUBJECT = "Consulting for Zhang San 张三";
@@ -107,6 +107,38 @@ export default async function (t) {
         });
     });
 
+    const chatter = lp.getByRole("complementary", { name: "Chatter" });
+    const messages = chatter.getByRole("list", { name: "Messages" });
+    await check("walkthrough 7: stage Proposition is recorded in the chatter; Log a note with a file notifies no one", async () => {
+        await lp.goto(`${base}/leads/${opp.id}`);
+        await lp.getByRole("list", { name: "Stage" }).getByRole("button", { name: "Proposition" }).click();
+        await messages.getByRole("listitem").filter({ hasText: "Proposition" }).first().waitFor({ timeout: 10000 });
+        await chatter.getByRole("tab", { name: "Log a note" }).click();
+        await chatter.getByRole("textbox", { name: "Log a note" }).fill("Met at the fair; his card is attached");
+        await chatter.getByLabel("Attach files").setInputFiles({ name: "card.txt", mimeType: "text/plain", buffer: Buffer.from("Zhang San, buyer") });
+        await chatter.getByRole("button", { name: "Log", exact: true }).click();
+        const note = messages.getByRole("listitem").filter({ hasText: "Met at the fair; his card is attached" });
+        await note.getByRole("button", { name: "Download card.txt" }).waitFor();
+        const unread = (await call(`${NOTIF}/UnreadCount`, {}, admin)).count ?? "0";
+        assert(unread === "0", `the administrator was notified of a note: ${unread}`);
+    });
+
+    await check("walkthrough 8: Li adds the administrator as a follower; her message reaches his inbox live, with a toast", async () => {
+        const me = await call(`${ID}/WhoAmI`, {}, admin);
+        await ap.goto(`${base}/inbox`);
+        await ap.getByRole("heading", { name: "Inbox", exact: true }).waitFor();
+        await chatter.getByText("Add a follower").click();
+        await eventually(() => chatter.getByLabel("User to add").selectOption({ label: me.name || me.login }, { timeout: 500 }));
+        await chatter.getByRole("button", { name: "Add follower" }).click();
+        await chatter.getByRole("list", { name: "Followers" }).getByRole("listitem").filter({ hasText: me.name || me.login }).waitFor();
+        await chatter.getByRole("tab", { name: "Send a message" }).click();
+        await chatter.getByRole("textbox", { name: "Send a message" }).fill("The proposal goes out on Monday");
+        await chatter.getByRole("button", { name: "Send", exact: true }).click();
+        await ap.getByRole("log", { name: "New notifications" }).getByText(/proposal goes out on Monday|Consulting for Zhang San/).first().waitFor({ timeout: 10000 });
+        await nav(ap).getByRole("link", { name: "Inbox, 1 unread" }).waitFor();
+        await ap.getByRole("list", { name: "Notifications" }).getByRole("listitem").filter({ hasText: SUBJECT }).first().waitFor();
+    });
+
     await check("walkthrough 9: Schedule a call from the opportunity; it is on the calendar and in Scheduled calls, then held", async () => {
         await lp.goto(`${base}/leads/${opp.id}`);
         await lp.getByRole("link", { name: "Schedule a call" }).click();
@@ -193,8 +225,9 @@ export default async function (t) {
     await check("the pipeline report shows the won opportunity in a table and a drawn chart", async () => {
         await nav(lp).getByRole("link", { name: "Report" }).click();
         await lp.getByRole("heading", { name: "Pipeline report" }).waitFor();
-        // her team's figures: every team's are the other screens' checks' too
+        // her team's only: other screens' tests have won opportunities of their own
         await eventually(() => lp.getByLabel("Sales team").selectOption({ label: TEAM }, { timeout: 500 }));
+        // in euros, with the currency's sign
         const won = await lp.evaluate(() => new Intl.NumberFormat(undefined, { style: "currency", currency: "EUR" }).format(3750));
         await eventually(async () => {
             const text = await lp.getByRole("table").first().textContent();
