@@ -10,7 +10,7 @@ import Sortable from "sortablejs";
 import type { PipelineColumn, Stage } from "../gen/pipeline";
 import { formatMoney } from "./format";
 import { LeadCard } from "./LeadCard";
-import { Field, FormAlert, formError, type FormError } from "./ui/form";
+import { Field, FormAlert, failure, type FormError } from "./ui/form";
 
 type Props = {
     column: PipelineColumn;
@@ -74,7 +74,7 @@ export function KanbanColumn({ column, stages, tagNames, onMove, onLoadMore, onC
         try {
             await onLoadMore(stage.id);
         } catch (e) {
-            loadError.value = formError(e)?.message ?? "";
+            loadError.value = failure(e)?.message ?? "";
         } finally {
             loading.value = false;
         }
@@ -99,7 +99,7 @@ export function KanbanColumn({ column, stages, tagNames, onMove, onLoadMore, onC
             await onCreate(stage.id, subject.value);
             subject.value = "";
         } catch (e) {
-            createError.value = formError(e);
+            createError.value = failure(e);
         } finally {
             creating.value = false;
         }

@@ -15,7 +15,9 @@ import { seesAllLeads, isManager } from "./access";
 import { errorText, identity, isUnauthenticated, pipeline } from "./api";
 import { KanbanColumn } from "./KanbanColumn";
 import { cardsShown, findLead, moved, withPage } from "./pipeline/board";
-import { BoardFilters, byName, type Filters } from "./pipeline/BoardFilters";
+import { BoardFilters, type Filters } from "./pipeline/BoardFilters";
+import { byName } from "./format";
+import { loadSalespeople } from "./leads/lookups";
 import { currentUser } from "./session";
 
 const PAGE = 20;          // cards a column shows first, and per page after
@@ -99,18 +101,7 @@ export function PipelineBoard({ user }: { user: User }) {
                 filters.value = { ...filters.value, teamId: list[0].id };
         }).catch(failed);
         pipeline.listTags({}).then(({ response }) => (tags.value = [...response.tags].sort(byName))).catch(failed);
-        if (seesAllLeads(user)) {
-            (async () => {
-                const all: User[] = [];
-                let pageToken = "";
-                do {
-                    const { response } = await identity.listUsers({ pageSize: 1000, pageToken, includeInactive: false });
-                    all.push(...response.users.filter((u) => u.active && (u.isAdmin || u.salesAccess !== 0)));
-                    pageToken = response.nextPageToken;
-                } while (pageToken);
-                people.value = all.map((u) => ({ ...u, name: u.name || u.login })).sort(byName);
-            })().catch(failed);
-        }
+        if (seesAllLeads(user)) loadSalespeople().then((p) => (people.value = p)).catch(failed);
     }, []);
 
     // the board again for new filters; typing in Search waits for a pause

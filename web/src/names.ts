@@ -2,21 +2,29 @@
 // one ListUsers, customers from one GetCustomer each, each asked once. (Leads
 // carry their customer's and salesperson's names themselves.)
 import { signal } from "@preact/signals";
+import type { User } from "../gen/identity";
 import { identity, pipeline } from "./api";
+import { byPersonName, personName } from "./format";
 
 export const userNames = signal<ReadonlyMap<string, string>>(new Map());
 export const customerNames = signal<ReadonlyMap<string, string>>(new Map());
 const asked = new Set<string>();
 
-export async function loadUserNames(): Promise<void> {
-    const names = new Map<string, string>();
+// Every user, page after page, sorted by name in the user's language.
+export async function listAllUsers(includeInactive: boolean): Promise<User[]> {
+    const users: User[] = [];
     let pageToken = "";
     do {
-        const { response } = await identity.listUsers({ pageSize: 1000, pageToken, includeInactive: true });
-        for (const u of response.users) names.set(u.id, u.name || u.login);
+        const { response } = await identity.listUsers({ pageSize: 1000, pageToken, includeInactive });
+        users.push(...response.users);
         pageToken = response.nextPageToken;
     } while (pageToken);
-    userNames.value = names;
+    return users.sort(byPersonName);
+}
+
+export async function loadUserNames(): Promise<void> {
+    const users = await listAllUsers(true);
+    userNames.value = new Map(users.map((u) => [u.id, personName(u)]));
 }
 
 export async function loadCustomerNames(ids: Iterable<string>): Promise<void> {

@@ -4,14 +4,23 @@
 import { signal } from "@preact/signals";
 
 export const path = signal(location.pathname);
+// The query string ("?type=opportunity"), its own signal: a link that changes
+// only the query (the top bar's Leads from /leads?type=opportunity) leaves
+// the path as it was, and a screen that reads the query must still follow.
+export const search = signal(location.search);
 
-addEventListener("popstate", () => (path.value = location.pathname));
+function follow(): void {
+    path.value = location.pathname;
+    search.value = location.search;
+}
+
+addEventListener("popstate", follow);
 
 export function navigate(to: string, replace = false): void {
     if (to === location.pathname + location.search) return;
     if (replace) history.replaceState(null, "", to);
     else history.pushState(null, "", to);
-    path.value = location.pathname;
+    follow();
     // a new screen starts at its top, as a page load would
     scrollTo(0, 0);
 }

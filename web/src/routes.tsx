@@ -5,6 +5,7 @@ import type { ComponentChildren } from "preact";
 import type { User } from "../gen/identity";
 import { hasSales, isAdmin, isManager } from "./access";
 import { PipelineBoard } from "./PipelineBoard";
+import { search } from "./router";
 import { LeadForm } from "./leads/LeadForm";
 import { LeadsList } from "./leads/LeadsList";
 import { QuotationView } from "./leads/QuotationView";
@@ -41,11 +42,11 @@ export const screens: Screen[] = [
     { path: "/pipeline", nav: "Pipeline", allowed: hasSales, render: (u) => <PipelineBoard user={u} /> },
     { path: "/leads", nav: "Leads", allowed: hasSales, render: () => <LeadsList /> },
     // before /leads/:id, which "new" would match too
-    { path: "/leads/new", allowed: hasSales, render: (u) => <LeadForm key="new" user={u} id="new" /> },
+    { path: "/leads/new", allowed: hasSales, render: (u) => <LeadForm key={`new${search.value}`} user={u} id="new" /> },
     { path: "/leads/:id", allowed: hasSales, render: (u, p) => <LeadForm key={p.id} user={u} id={p.id} /> },
     { path: "/quotations/:id", allowed: hasSales, render: (_u, p) => <QuotationView id={p.id} /> },
     { path: "/customers", nav: "Customers", allowed: hasSales, render: () => <CustomersList /> },
-    { path: "/customers/new", allowed: hasSales, render: (u) => <CustomerForm key="new" user={u} id="new" /> },
+    { path: "/customers/new", allowed: hasSales, render: (u) => <CustomerForm key={`new${search.value}`} user={u} id="new" /> },
     { path: "/customers/:id", allowed: hasSales, render: (u, p) => <CustomerForm key={p.id} user={u} id={p.id} /> },
     { path: "/calls", nav: "Calls", allowed: hasSales, render: (u) => <CallsScreen user={u} /> },
     { path: "/calendar", nav: "Calendar", allowed: hasSales, render: (u) => <CalendarScreen user={u} /> },

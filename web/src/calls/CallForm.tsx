@@ -7,7 +7,7 @@ import { LogCallRequest, ScheduleCallRequest, type Call } from "../../gen/activi
 import type { User } from "../../gen/identity";
 import type { Lead } from "../../gen/pipeline";
 import { activities } from "../api";
-import { Field, FormAlert, formError, type FormError } from "../ui/form";
+import { Field, FormAlert, failure, type FormError } from "../ui/form";
 import { DocPicker } from "./DocPicker";
 import { localInputValue, parseLocal, toMicros } from "./time";
 import { activeUsers, displayName } from "./users";
@@ -58,7 +58,7 @@ export function CallForm({ mode, user, lead, onDone, onCancel }: Props) {
                     responsibleId: responsible.value }));
             onDone(response);
         } catch (e) {
-            error.value = formError(e);
+            error.value = failure(e);
         } finally {
             busy.value = false;
         }

@@ -9,6 +9,7 @@ import type { User } from "../../gen/identity";
 import type { Lead } from "../../gen/pipeline";
 import { activities, errorText, isUnauthenticated, pipeline } from "../api";
 import { loadUserNames, userNames } from "../names";
+import { search } from "../router";
 import { currentUser } from "../session";
 import { CallForm, type CallFormMode } from "./CallForm";
 import { docLabel, docPath, loadDocNames } from "./docs";
@@ -63,15 +64,22 @@ export function CallsScreen({ user }: { user: User }) {
     useEffect(() => {
         loadUserNames().catch(fail);
         loadActiveUsers().catch(fail);
-        const params = new URLSearchParams(location.search);
-        const leadId = params.get("lead");
-        if (leadId) {
-            pipeline.getLead({ id: leadId }).then(({ response }) => {
-                startLead.value = response;
-                form.value = params.get("form") === "schedule" ? "schedule" : "log";
-            }, fail);
-        }
     }, []);
+    // Log a call or Schedule a call on a lead's form opens here on that lead;
+    // Back and Forward between two such addresses follow them
+    const query = search.value;
+    useEffect(() => {
+        const params = new URLSearchParams(query);
+        const leadId = params.get("lead");
+        if (!leadId) return;
+        let stale = false;
+        pipeline.getLead({ id: leadId }).then(({ response }) => {
+            if (stale) return;
+            startLead.value = response;
+            form.value = params.get("form") === "schedule" ? "schedule" : "log";
+        }, fail);
+        return () => void (stale = true);
+    }, [query]);
 
     async function close(c: Call, how: "held" | "cancel") {
         busyId.value = c.id;

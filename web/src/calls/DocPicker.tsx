@@ -2,11 +2,10 @@
 // (ListLeads' query: name, contact, email, customer) and a list of what it
 // found. The chosen one's customer is shown, as the call's partner.
 import { useSignal } from "@preact/signals";
-import { useEffect } from "preact/hooks";
 import { LeadType, ListLeadsRequest, type Lead } from "../../gen/pipeline";
-import { errorText, pipeline } from "../api";
-import { customerNames, loadCustomerNames } from "../names";
+import { pipeline } from "../api";
 import { Field, type FormError } from "../ui/form";
+import { useFound } from "../ui/list";
 import { rememberDocName } from "./docs";
 
 const RESULTS = 20;
@@ -21,29 +20,8 @@ type Props = {
 
 export function DocPicker({ id, error, chosen, onChoose, optional }: Props) {
     const query = useSignal("");
-    const found = useSignal<Lead[] | null>(null);
-    const searchError = useSignal("");
-
-    useEffect(() => {
-        let stale = false;
-        // one call per pause in typing, not per key
-        const timer = setTimeout(async () => {
-            try {
-                const { response } = await pipeline.listLeads(
-                    ListLeadsRequest.create({ query: query.value.trim(), pageSize: RESULTS }));
-                if (stale) return;
-                found.value = response.leads;
-                searchError.value = "";
-                void loadCustomerNames(response.leads.map((l) => l.customerId));
-            } catch (e) {
-                if (!stale) searchError.value = errorText(e);
-            }
-        }, query.value ? 250 : 0);
-        return () => {
-            stale = true;
-            clearTimeout(timer);
-        };
-    }, [query.value]);
+    const { found, error: searchError } = useFound(query.value, async (text) =>
+        (await pipeline.listLeads(ListLeadsRequest.create({ query: text.trim(), pageSize: RESULTS }))).response.leads);
 
     const options = [...(found.value ?? [])];
     if (chosen && !options.some((l) => l.id === chosen.id)) options.unshift(chosen);
@@ -54,9 +32,8 @@ export function DocPicker({ id, error, chosen, onChoose, optional }: Props) {
         onChoose(lead);
     }
 
-    const customer = chosen
-        ? (chosen.customerId !== "0" ? customerNames.value.get(chosen.customerId) : chosen.companyName) ?? ""
-        : "";
+    // a lead carries its customer's name
+    const customer = chosen ? (chosen.customerId !== "0" ? chosen.customerName : chosen.companyName) : "";
 
     return (
         <fieldset class="docpicker">

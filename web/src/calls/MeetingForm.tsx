@@ -6,7 +6,7 @@ import { ScheduleMeetingRequest, type Meeting } from "../../gen/activities";
 import type { User } from "../../gen/identity";
 import type { Lead } from "../../gen/pipeline";
 import { activities } from "../api";
-import { Field, FormAlert, formError, type FormError } from "../ui/form";
+import { Field, FormAlert, failure, type FormError } from "../ui/form";
 import { DocPicker } from "./DocPicker";
 import { addDays, localInputValue, parseLocal, toMicros } from "./time";
 import { activeUsers, displayName } from "./users";
@@ -64,7 +64,7 @@ export function MeetingForm({ user, day, onDone, onCancel }: Props) {
             }));
             onDone(response);
         } catch (e) {
-            error.value = attendeeError(formError(e));
+            error.value = attendeeError(failure(e));
         } finally {
             busy.value = false;
         }

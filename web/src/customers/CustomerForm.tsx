@@ -11,12 +11,14 @@ import { CreateCustomerRequest, Customer, UpdateCustomerRequest, type Lead } fro
 import { seesAllLeads } from "../access";
 import { errorText, isUnauthenticated, pipeline } from "../api";
 import { Chatter } from "../chatter/Chatter";
-import { formatMoney } from "../format";
-import { byName, changedFields, isOpportunity, maskPath, statusLabel } from "../leads/labels";
+import { byName, formatMoney } from "../format";
+import { changedFields, isOpportunity, maskPath, statusLabel } from "../leads/labels";
 import { loadSalespeople, loadTeams } from "../leads/lookups";
 import { navigate } from "../router";
 import { currentUser } from "../session";
-import { Field, FormAlert, formError, type FormError } from "../ui/form";
+import { Field, FormAlert, failure, type FormError } from "../ui/form";
+import { SalespersonSelect, TeamSelect } from "../ui/people";
+import { loadUserNames, userNames } from "../names";
 import { CustomerSelect } from "./CustomerSelect";
 
 const FIELDS = [
@@ -48,8 +50,7 @@ export function CustomerForm({ user, id }: { user: User; id: string }) {
     const more = useSignal(false);
 
     function fail(e: unknown) {
-        if (isUnauthenticated(e)) currentUser.value = "signed-out";
-        else error.value = formError(e);
+        error.value = failure(e);
     }
 
     useEffect(() => {
@@ -71,6 +72,8 @@ export function CustomerForm({ user, id }: { user: User; id: string }) {
                 more.value = response.nextPageToken !== "";
             }).catch(fail);
         }
+        // the names of deactivated salespeople too, for a customer one of them still has
+        loadUserNames().catch(fail);
         Promise.all([loadSalespeople(), loadTeams()]).then(([p, t]) => {
             people.value = p;
             teams.value = t;
@@ -124,9 +127,6 @@ export function CustomerForm({ user, id }: { user: User; id: string }) {
     const s = saved.value;
     const err = error.value;
     const readOnly = !seesAllLeads(user) && s !== null && s.salespersonId !== "0" && s.salespersonId !== user.id;
-    const offered = seesAllLeads(user) ? people.value : people.value.filter((p) => p.id === user.id);
-    const other = d.salespersonId !== "0" && !offered.some((p) => p.id === d.salespersonId)
-        ? people.value.find((p) => p.id === d.salespersonId) ?? null : null;
 
     // (preact types each input type apart; these four take the same props)
     const text = (field: "name" | "function" | "email" | "phone" | "street" | "city" | "country", label: string, type: "text" | "email" | "tel" | "date" = "text") => (
@@ -170,19 +170,11 @@ export function CustomerForm({ user, id }: { user: User; id: string }) {
                             {text("city", "City")}
                             {text("country", "Country")}
                             <Field id="customer-salespersonId" label="Salesperson" name="salespersonId" error={err}>
-                                <select id="customer-salespersonId" value={d.salespersonId} aria-describedby="customer-salespersonId-error"
-                                    onChange={(e) => set("salespersonId", e.currentTarget.value)}>
-                                    <option value="0">Nobody (unassigned)</option>
-                                    {other && <option value={other.id}>{other.name || other.login}</option>}
-                                    {offered.map((p) => <option key={p.id} value={p.id}>{p.name || p.login}</option>)}
-                                </select>
+                                <SalespersonSelect id="customer-salespersonId" user={user} people={people.value} value={d.salespersonId}
+                                    holderName={userNames.value.get(d.salespersonId) ?? ""} onChange={(v) => set("salespersonId", v)} />
                             </Field>
                             <Field id="customer-teamId" label="Sales team" name="teamId" error={err}>
-                                <select id="customer-teamId" value={d.teamId} aria-describedby="customer-teamId-error"
-                                    onChange={(e) => set("teamId", e.currentTarget.value)}>
-                                    <option value="0">No team</option>
-                                    {teams.value.map((t) => <option key={t.id} value={t.id}>{t.name}</option>)}
-                                </select>
+                                <TeamSelect id="customer-teamId" teams={teams.value} value={d.teamId} onChange={(v) => set("teamId", v)} />
                             </Field>
                         </div>
                         <FormAlert error={err} fields={FIELDS} />

@@ -5,7 +5,10 @@ import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import type { Customer } from "../../gen/pipeline";
 import { errorText, pipeline } from "../api";
-import { byName } from "../leads/labels";
+import { byName } from "../format";
+import { useFound } from "../ui/list";
+
+const NONE: Customer[] = [];  // one array: an effect's dependency
 
 type Props = {
     id: string;                 // the select's id, which the Field's label names
@@ -19,33 +22,15 @@ type Props = {
 
 export function CustomerSelect({ id, value, onChange, noneLabel, companiesOnly, exclude, disabled }: Props) {
     const query = useSignal("");
-    const found = useSignal<Customer[]>([]);
+    const { found, error } = useFound(query.value, async (text) =>
+        (await pipeline.listCustomers({ query: text, parentId: "0", pageSize: 200, pageToken: "" })).response.customers);
+    const list = found.value ?? NONE;
     const chosen = useSignal<Customer | null>(null);
-    const error = useSignal("");
-
-    useEffect(() => {
-        let stale = false;
-        const timer = setTimeout(async () => {
-            try {
-                const { response } = await pipeline.listCustomers({ query: query.value, parentId: "0", pageSize: 200, pageToken: "" });
-                if (!stale) {
-                    found.value = response.customers;
-                    error.value = "";
-                }
-            } catch (e) {
-                if (!stale) error.value = errorText(e);
-            }
-        }, query.value ? 250 : 0);
-        return () => {
-            stale = true;
-            clearTimeout(timer);
-        };
-    }, [query.value]);
 
     // the chosen customer stays an option whatever the search shows
     useEffect(() => {
         if (value === "0" || chosen.value?.id === value) return;
-        const known = found.value.find((c) => c.id === value);
+        const known = list.find((c) => c.id === value);
         if (known) {
             chosen.value = known;
             return;
@@ -53,9 +38,9 @@ export function CustomerSelect({ id, value, onChange, noneLabel, companiesOnly, 
         pipeline.getCustomer({ id: value })
             .then(({ response }) => (chosen.value = response))
             .catch((e) => (error.value = errorText(e)));
-    }, [value, found.value]);
+    }, [value, list]);
 
-    const options = found.value.filter((c) => (!companiesOnly || c.isCompany) && c.id !== exclude);
+    const options = list.filter((c) => (!companiesOnly || c.isCompany) && c.id !== exclude);
     if (value !== "0" && chosen.value?.id === value && !options.some((c) => c.id === value)) options.push(chosen.value);
     options.sort(byName);
 

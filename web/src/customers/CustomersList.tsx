@@ -5,30 +5,27 @@ import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import type { Customer } from "../../gen/pipeline";
 import { errorText, isUnauthenticated, pipeline } from "../api";
-import { byName } from "../leads/labels";
+import { byName } from "../format";
 import { customerNames, loadCustomerNames, loadUserNames, userNames } from "../names";
 import { currentUser } from "../session";
+import { Pager, SearchForm, usePaging } from "../ui/list";
 
 const PAGE_SIZE = 20;
 
 export function CustomersList() {
-    const query = useSignal("");
-    const searched = useSignal("");
-    const tokens = useSignal<string[]>([""]);
+    const paging = usePaging();
     const customers = useSignal<Customer[] | null>(null);
-    const next = useSignal("");
     const error = useSignal("");
-    const page = tokens.value.length - 1;
 
     useEffect(() => {
         let stale = false;
         customers.value = null;
         error.value = "";
-        pipeline.listCustomers({ query: searched.value, parentId: "0", pageSize: PAGE_SIZE, pageToken: tokens.value[page] })
+        pipeline.listCustomers({ query: paging.searched.value, parentId: "0", pageSize: PAGE_SIZE, pageToken: paging.token })
             .then(({ response }) => {
                 if (stale) return;
                 customers.value = [...response.customers].sort(byName);
-                next.value = response.nextPageToken;
+                paging.next.value = response.nextPageToken;
                 void loadCustomerNames(response.customers.map((c) => c.parentId));
             })
             .catch((e) => {
@@ -36,15 +33,9 @@ export function CustomersList() {
                 else if (!stale) error.value = errorText(e);
             });
         return () => void (stale = true);
-    }, [searched.value, tokens.value]);
+    }, [paging.searched.value, paging.tokens]);
 
     useEffect(() => void loadUserNames().catch((e) => (error.value = errorText(e))), []);
-
-    function search(ev: Event) {
-        ev.preventDefault();
-        searched.value = query.value.trim();
-        tokens.value = [""];
-    }
 
     return (
         <section class="customers-list" aria-labelledby="customers-title">
@@ -52,15 +43,10 @@ export function CustomersList() {
                 <h1 id="customers-title">Customers</h1>
                 <a class="leads-new" href="/customers/new">New</a>
             </div>
-            <form role="search" class="leads-search" onSubmit={search}>
-                <label for="customers-query">Search</label>
-                <input id="customers-query" type="search" value={query.value} placeholder="Name or email"
-                    onInput={(e) => (query.value = e.currentTarget.value)} />
-                <button type="submit">Search</button>
-            </form>
+            <SearchForm id="customers-query" paging={paging} placeholder="Name or email" />
             {error.value && <p class="error" role="alert">{error.value}</p>}
             {customers.value === null ? <p role="status">Loading…</p> : customers.value.length === 0 ? (
-                <p role="status">{searched.value ? `No customer matches “${searched.value}”.` : "There are no customers yet."}</p>
+                <p role="status">{paging.searched.value ? `No customer matches “${paging.searched.value}”.` : "There are no customers yet."}</p>
             ) : (
                 <div class="leads-scroll" role="region" aria-label="List of customers" tabIndex={0}>
                     <table class="leads-table">
@@ -92,12 +78,7 @@ export function CustomersList() {
                     </table>
                 </div>
             )}
-            <nav class="leads-pages" aria-label="Pages">
-                <button type="button" disabled={page === 0} onClick={() => (tokens.value = tokens.value.slice(0, -1))}>Previous page</button>
-                <span>Page {page + 1}</span>
-                <button type="button" disabled={!next.value || customers.value === null}
-                    onClick={() => (tokens.value = [...tokens.value, next.value])}>Next page</button>
-            </nav>
+            <Pager paging={paging} loading={customers.value === null} />
         </section>
     );
 }

@@ -5,8 +5,8 @@ import { useSignal } from "@preact/signals";
 import { CustomerAction, type Lead } from "../../gen/pipeline";
 import { pipeline } from "../api";
 import { CustomerSelect } from "../customers/CustomerSelect";
-import { Field, FormAlert, formError, type FormError } from "../ui/form";
-import { Dialog } from "./Dialog";
+import { Field, FormAlert, submitting, type FormError } from "../ui/form";
+import { Dialog } from "../ui/Dialog";
 
 type Props = { lead: Lead; onDone: (l: Lead) => void; onClose: () => void };
 
@@ -25,24 +25,15 @@ export function ConvertDialog({ lead, onDone, onClose }: Props) {
 
     async function submit(ev: Event) {
         ev.preventDefault();
-        busy.value = true;
-        error.value = null;
-        try {
-            const { response } = await pipeline.convertLead({
-                id: lead.id, customerAction: action.value,
-                customerId: action.value === CustomerAction.LINK ? customerId.value : "0",
-                salespersonId: "0", teamId: "0",
-            });
-            onDone(response);
-        } catch (e) {
-            error.value = formError(e);
-        } finally {
-            busy.value = false;
-        }
+        await submitting(busy, error, async () => onDone((await pipeline.convertLead({
+            id: lead.id, customerAction: action.value,
+            customerId: action.value === CustomerAction.LINK ? customerId.value : "0",
+            salespersonId: "0", teamId: "0",
+        })).response));
     }
 
     return (
-        <Dialog id="convert" title="Convert to opportunity" onClose={onClose}>
+        <Dialog id="convert" class="lead-dialog" title="Convert to opportunity" onClose={onClose}>
             <form method="dialog" onSubmit={submit}>
                 <fieldset aria-describedby="convert-action-error">
                     <legend>Customer</legend>

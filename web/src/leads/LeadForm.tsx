@@ -11,16 +11,16 @@ import {
     CreateLeadRequest, Lead, LeadStatus, LeadType, Priority, UpdateLeadRequest,
     type Quotation, type Stage, type Tag,
 } from "../../gen/pipeline";
-import { seesAllLeads } from "../access";
 import { errorText, isUnauthenticated, pipeline } from "../api";
 import { Chatter } from "../chatter/Chatter";
 import { CustomerSelect } from "../customers/CustomerSelect";
-import { formatDateTime, formatMoney } from "../format";
+import { formatDateTime, formatMoney, majorText, minorDigits, minorUnits } from "../format";
 import { navigate } from "../router";
 import { currentUser } from "../session";
-import { Field, FormAlert, formError, type FormError } from "../ui/form";
+import { Field, FormAlert, failure, submitting, type FormError } from "../ui/form";
+import { SalespersonSelect, TeamSelect } from "../ui/people";
 import { ConvertDialog } from "./ConvertDialog";
-import { changedFields, isOpportunity, majorText, maskPath, minorDigits, minorUnits, priorityLabel, rebase, statusLabel } from "./labels";
+import { changedFields, isOpportunity, maskPath, priorityLabel, rebase, statusLabel } from "./labels";
 import { LostDialog } from "./LostDialog";
 import { loadLostReasons, loadSalespeople, loadTags, loadTeams } from "./lookups";
 import { StageBar } from "./StageBar";
@@ -66,8 +66,7 @@ export function LeadForm({ user, id }: Props) {
     const chatterVersion = useSignal(0);
 
     function fail(e: unknown) {
-        if (isUnauthenticated(e)) currentUser.value = "signed-out";
-        else error.value = formError(e);
+        error.value = failure(e);
     }
 
     useEffect(() => {
@@ -97,9 +96,12 @@ export function LeadForm({ user, id }: Props) {
     const stageKey = loaded ? `${loaded.teamId}/${loaded.type}` : "";
     useEffect(() => {
         if (!loaded) return;
+        // a reply for the team the lead had before its last save is dropped
+        let stale = false;
         pipeline.listStages({ teamId: loaded.teamId, type: isOpportunity(loaded.type) ? LeadType.OPPORTUNITY : LeadType.LEAD })
-            .then(({ response }) => (stages.value = response.stages))
+            .then(({ response }) => void (stale || (stages.value = response.stages)))
             .catch(fail);
+        return () => void (stale = true);
     }, [stageKey]);
     useEffect(() => {
         if (!loaded || loaded.lostReasonId === "0") return void (lostReason.value = "");
@@ -107,9 +109,11 @@ export function LeadForm({ user, id }: Props) {
     }, [loaded?.lostReasonId]);
     useEffect(() => {
         if (!loaded || !isOpportunity(loaded.type)) return;
+        let stale = false;
         pipeline.listQuotations({ customerId: "0", opportunityId: loaded.id, pageSize: 50, pageToken: "" })
-            .then(({ response }) => (quotations.value = response.quotations))
+            .then(({ response }) => void (stale || (quotations.value = response.quotations)))
             .catch(fail);
+        return () => void (stale = true);
     }, [loaded?.id, loaded?.status]);
 
     // The server's lead, with what the person typed and has not saved kept.
@@ -181,16 +185,8 @@ export function LeadForm({ user, id }: Props) {
     }
 
     async function act(run: () => Promise<Lead>) {
-        busy.value = true;
-        error.value = null;
         notice.value = "";
-        try {
-            show(await run());
-        } catch (e) {
-            fail(e);
-        } finally {
-            busy.value = false;
-        }
+        await submitting(busy, error, async () => show(await run()));
     }
 
     const chooseStage = (stageId: string) => act(async () => (await pipeline.updateLead(UpdateLeadRequest.create({
@@ -199,16 +195,10 @@ export function LeadForm({ user, id }: Props) {
     const markWon = () => act(async () => (await pipeline.markWon({ id: saved.value!.id })).response);
 
     async function makeQuotation() {
-        busy.value = true;
-        error.value = null;
-        try {
+        await submitting(busy, error, async () => {
             const { response } = await pipeline.makeQuotation({ opportunityId: saved.value!.id, markWon: true });
             navigate(`/quotations/${response.id}`);
-        } catch (e) {
-            fail(e);
-        } finally {
-            busy.value = false;
-        }
+        });
     }
 
     if (loadError.value) return (
@@ -226,11 +216,6 @@ export function LeadForm({ user, id }: Props) {
     const kind = opp ? "Opportunity" : "Lead";
     const err = error.value;
     const stageName = s ? stages.value.find((x) => x.id === s.stageId)?.name ?? "" : "";
-    // own-leads users may give a lead to themselves or to nobody only
-    const offered = seesAllLeads(user) ? people.value : people.value.filter((p) => p.id === user.id);
-    // a salesperson the list does not offer stays shown as the lead has it
-    const other = d.salespersonId !== "0" && !offered.some((p) => p.id === d.salespersonId)
-        ? people.value.find((p) => p.id === d.salespersonId) ?? null : null;
 
     // (preact types each input type apart; these four take the same props)
     const text = (field: (typeof FIELDS)[number] & keyof Lead, label: string, type: "text" | "email" | "tel" | "date" = "text") => (
@@ -319,19 +304,12 @@ export function LeadForm({ user, id }: Props) {
                             </select>
                         </Field>
                         <Field id="lead-salespersonId" label="Salesperson" name="salespersonId" error={err}>
-                            <select id="lead-salespersonId" value={d.salespersonId} aria-describedby="lead-salespersonId-error"
-                                onChange={(e) => set("salespersonId", e.currentTarget.value)}>
-                                <option value="0">Nobody (unassigned)</option>
-                                {other && <option value={other.id}>{other.name || other.login}</option>}
-                                {offered.map((p) => <option key={p.id} value={p.id}>{p.name || p.login}</option>)}
-                            </select>
+                            <SalespersonSelect id="lead-salespersonId" user={user} people={people.value} value={d.salespersonId}
+                                holderName={s?.salespersonId === d.salespersonId ? s.salespersonName : ""}
+                                onChange={(v) => set("salespersonId", v)} />
                         </Field>
                         <Field id="lead-teamId" label="Sales team" name="teamId" error={err}>
-                            <select id="lead-teamId" value={d.teamId} aria-describedby="lead-teamId-error"
-                                onChange={(e) => set("teamId", e.currentTarget.value)}>
-                                <option value="0">No team</option>
-                                {teams.value.map((t) => <option key={t.id} value={t.id}>{t.name}</option>)}
-                            </select>
+                            <TeamSelect id="lead-teamId" teams={teams.value} value={d.teamId} onChange={(v) => set("teamId", v)} />
                         </Field>
                         {text("referredBy", "Referred by")}
                     </div>

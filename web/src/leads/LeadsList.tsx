@@ -7,39 +7,39 @@ import { useEffect } from "preact/hooks";
 import { LeadType, type Lead, type Stage } from "../../gen/pipeline";
 import { errorText, isUnauthenticated, pipeline } from "../api";
 import { formatMoney } from "../format";
+import { navigate, search as address } from "../router";
 import { currentUser } from "../session";
+import { Pager, SearchForm, usePaging } from "../ui/list";
 import { statusLabel } from "./labels";
 
 const PAGE_SIZE = 20;
 
 export function LeadsList() {
-    const type = useSignal(new URLSearchParams(location.search).get("type") === "opportunity" ? LeadType.OPPORTUNITY : LeadType.LEAD);
-    const query = useSignal("");          // as typed
-    const searched = useSignal("");       // as last asked for
-    const tokens = useSignal<string[]>([""]); // the token of each page up to this one
+    // the switch is the address's (?type=opportunity), so that a link or Back
+    // to /leads shows the leads whatever was chosen before
+    const type = new URLSearchParams(address.value).get("type") === "opportunity" ? LeadType.OPPORTUNITY : LeadType.LEAD;
+    const paging = usePaging(String(type));
     const leads = useSignal<Lead[] | null>(null);
-    const next = useSignal("");
     const stages = useSignal<ReadonlyMap<string, Stage>>(new Map());
     const error = useSignal("");
 
-    const page = tokens.value.length - 1;
     useEffect(() => {
         let stale = false;
         leads.value = null;
         error.value = "";
         pipeline.listLeads({
-            type: type.value, stageId: "0", teamId: "0", salespersonId: "0", customerId: "0", tagId: "0",
-            query: searched.value, pageSize: PAGE_SIZE, pageToken: tokens.value[page],
+            type, stageId: "0", teamId: "0", salespersonId: "0", customerId: "0", tagId: "0",
+            query: paging.searched.value, pageSize: PAGE_SIZE, pageToken: paging.token,
         }).then(({ response }) => {
             if (stale) return;
             leads.value = response.leads;
-            next.value = response.nextPageToken;
+            paging.next.value = response.nextPageToken;
         }).catch((e) => {
             if (isUnauthenticated(e)) currentUser.value = "signed-out";
             else if (!stale) error.value = errorText(e);
         });
         return () => void (stale = true);
-    }, [type.value, searched.value, tokens.value]);
+    }, [type, paging.searched.value, paging.tokens]);
 
     useEffect(() => {
         pipeline.listStages({ teamId: "0", type: 0 }).then(({ response }) => {
@@ -59,18 +59,10 @@ export function LeadsList() {
     }, [leads.value]);
 
     function choose(t: LeadType) {
-        type.value = t;
-        tokens.value = [""];
-        history.replaceState(null, "", t === LeadType.OPPORTUNITY ? "/leads?type=opportunity" : "/leads");
+        navigate(t === LeadType.OPPORTUNITY ? "/leads?type=opportunity" : "/leads", true);
     }
 
-    function search(ev: Event) {
-        ev.preventDefault();
-        searched.value = query.value.trim();
-        tokens.value = [""];
-    }
-
-    const opp = type.value === LeadType.OPPORTUNITY;
+    const opp = type === LeadType.OPPORTUNITY;
     const what = opp ? "opportunities" : "leads";
     return (
         <section class="leads-list" aria-labelledby="leads-title">
@@ -83,16 +75,11 @@ export function LeadsList() {
                     <button type="button" aria-pressed={!opp} onClick={() => choose(LeadType.LEAD)}>Leads</button>
                     <button type="button" aria-pressed={opp} onClick={() => choose(LeadType.OPPORTUNITY)}>Opportunities</button>
                 </div>
-                <form role="search" class="leads-search" onSubmit={search}>
-                    <label for="leads-query">Search</label>
-                    <input id="leads-query" type="search" value={query.value} placeholder="Name, contact, email or customer"
-                        onInput={(e) => (query.value = e.currentTarget.value)} />
-                    <button type="submit">Search</button>
-                </form>
+                <SearchForm id="leads-query" paging={paging} placeholder="Name, contact, email or customer" />
             </div>
             {error.value && <p class="error" role="alert">{error.value}</p>}
             {leads.value === null ? <p role="status">Loading…</p> : leads.value.length === 0 ? (
-                <p role="status">{searched.value ? `No ${what} match “${searched.value}”.` : `There are no ${what} yet.`}</p>
+                <p role="status">{paging.searched.value ? `No ${what} match “${paging.searched.value}”.` : `There are no ${what} yet.`}</p>
             ) : (
                 <div class="leads-scroll" role="region" aria-label={opp ? "List of opportunities" : "List of leads"} tabIndex={0}>
                     <table class="leads-table">
@@ -125,12 +112,7 @@ export function LeadsList() {
                     </table>
                 </div>
             )}
-            <nav class="leads-pages" aria-label="Pages">
-                <button type="button" disabled={page === 0} onClick={() => (tokens.value = tokens.value.slice(0, -1))}>Previous page</button>
-                <span>Page {page + 1}</span>
-                <button type="button" disabled={!next.value || leads.value === null}
-                    onClick={() => (tokens.value = [...tokens.value, next.value])}>Next page</button>
-            </nav>
+            <Pager paging={paging} loading={leads.value === null} />
         </section>
     );
 }

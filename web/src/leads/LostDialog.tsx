@@ -4,8 +4,8 @@ import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import type { Lead, LostReason } from "../../gen/pipeline";
 import { pipeline } from "../api";
-import { Field, FormAlert, formError, type FormError } from "../ui/form";
-import { Dialog } from "./Dialog";
+import { Field, FormAlert, failure, submitting, type FormError } from "../ui/form";
+import { Dialog } from "../ui/Dialog";
 import { loadLostReasons } from "./lookups";
 
 type Props = { lead: Lead; onDone: (l: Lead) => void; onClose: () => void };
@@ -17,25 +17,16 @@ export function LostDialog({ lead, onDone, onClose }: Props) {
     const busy = useSignal(false);
 
     useEffect(() => {
-        loadLostReasons().then((r) => (reasons.value = r)).catch((e) => (error.value = formError(e)));
+        loadLostReasons().then((r) => (reasons.value = r)).catch((e) => (error.value = failure(e)));
     }, []);
 
     async function submit(ev: Event) {
         ev.preventDefault();
-        busy.value = true;
-        error.value = null;
-        try {
-            const { response } = await pipeline.markLost({ id: lead.id, lostReasonId: reasonId.value });
-            onDone(response);
-        } catch (e) {
-            error.value = formError(e);
-        } finally {
-            busy.value = false;
-        }
+        await submitting(busy, error, async () => onDone((await pipeline.markLost({ id: lead.id, lostReasonId: reasonId.value })).response));
     }
 
     return (
-        <Dialog id="lost" title="Mark lost" onClose={onClose}>
+        <Dialog id="lost" class="lead-dialog" title="Mark lost" onClose={onClose}>
             <form method="dialog" onSubmit={submit}>
                 <Field id="lost-reason" label="Lost reason" name="lostReasonId" error={error.value}>
                     <select id="lost-reason" value={reasonId.value} aria-describedby="lost-reason-error"

@@ -21,9 +21,6 @@ export const priorityLabel: [Priority, string][] = [
 // LEAD_TYPE_UNSPECIFIED is a lead, as the server reads it.
 export const isOpportunity = (t: LeadType) => t === LeadType.OPPORTUNITY;
 
-export const collator = new Intl.Collator(undefined, { sensitivity: "base", numeric: true });
-export const byName = <T extends { name: string }>(a: T, b: T) => collator.compare(a.name, b.name);
-
 // "expectedRevenue" → "expected_revenue": an update mask names proto fields.
 export const maskPath = (jsonName: string) => jsonName.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
 
@@ -39,34 +36,4 @@ export function rebase<T extends object>(draft: T, oldSaved: T, newSaved: T): T 
     for (const k of Object.keys(draft) as (keyof T)[])
         if (JSON.stringify(draft[k]) !== JSON.stringify(oldSaved[k])) out[k] = draft[k];
     return out;
-}
-
-// Digits after the point in currency's minor units (EUR 2, JPY 0).
-export function minorDigits(currency: string): number {
-    try {
-        return new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
-    } catch {
-        return 2;
-    }
-}
-
-// Minor units "375000" as the text of an amount input: "3750.00".
-export function majorText(minor: string, currency: string): string {
-    const d = minorDigits(currency);
-    const neg = minor.startsWith("-");
-    const digits = (neg ? minor.slice(1) : minor).padStart(d + 1, "0");
-    const text = d ? `${digits.slice(0, -d)}.${digits.slice(-d)}` : digits;
-    return (neg ? "-" : "") + text;
-}
-
-// An amount as typed ("3750", "3750.5", "-2") in minor units, or null when
-// it has more decimals than the currency has or is not a number.
-export function minorUnits(text: string, currency: string): string | null {
-    const m = /^\s*(-?)(\d*)(?:[.,](\d*))?\s*$/.exec(text);
-    if (!m || (m[2] === "" && !m[3])) return text.trim() === "" ? "0" : null;
-    const d = minorDigits(currency);
-    const frac = m[3] ?? "";
-    if (frac.length > d) return null;
-    const n = BigInt((m[2] || "0") + frac.padEnd(d, "0"));
-    return String(m[1] ? -n : n);
 }

@@ -1,15 +1,25 @@
-// The lists a lead's form chooses from, each asked once per page load:
-// salespeople, sales teams, categories (tags) and lost reasons.
+// The lists a lead's form chooses from, each asked once per screen shown
+// (the parts of a screen share one read): salespeople, sales teams,
+// categories (tags) and lost reasons. Not once per page load: a tag or a
+// user added in Settings must be offered on the next lead opened.
+import { effect } from "@preact/signals";
 import { SalesAccess } from "../../gen/common";
 import type { Team, User } from "../../gen/identity";
 import type { LostReason, Tag } from "../../gen/pipeline";
 import { identity, pipeline } from "../api";
-import { byName, collator } from "./labels";
+import { byName } from "../format";
+import { listAllUsers } from "../names";
+import { path } from "../router";
 
 let salespeople: Promise<User[]> | null = null;
 let teams: Promise<Team[]> | null = null;
 let tags: Promise<Tag[]> | null = null;
 let lostReasons: Promise<LostReason[]> | null = null;
+
+effect(() => {
+    void path.value;
+    salespeople = teams = tags = lostReasons = null;
+});
 
 // A failed load is asked again next time rather than remembered.
 function once<T>(get: () => Promise<T>, keep: (p: Promise<T> | null) => void): Promise<T> {
@@ -21,17 +31,8 @@ function once<T>(get: () => Promise<T>, keep: (p: Promise<T> | null) => void): P
 
 // Active users with a sales level: who may be a lead's salesperson.
 export function loadSalespeople(): Promise<User[]> {
-    return salespeople ??= once(async () => {
-        const all: User[] = [];
-        let pageToken = "";
-        do {
-            const { response } = await identity.listUsers({ pageSize: 1000, pageToken, includeInactive: false });
-            all.push(...response.users);
-            pageToken = response.nextPageToken;
-        } while (pageToken);
-        return all.filter((u) => u.active && (u.isAdmin || u.salesAccess !== SalesAccess.NONE))
-            .sort((a, b) => collator.compare(a.name || a.login, b.name || b.login));
-    }, (p) => (salespeople = p));
+    return salespeople ??= once(async () => (await listAllUsers(false))
+        .filter((u) => u.active && (u.isAdmin || u.salesAccess !== SalesAccess.NONE)), (p) => (salespeople = p));
 }
 
 export function loadTeams(): Promise<Team[]> {

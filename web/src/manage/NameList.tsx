@@ -3,9 +3,8 @@
 // delete for these, so none is offered.
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import { Field, FormAlert, type FormError } from "../ui/form";
-import { byName } from "./labels";
-import { failure } from "./failure";
+import { failure, Field, FormAlert, type FormError } from "../ui/form";
+import { byName } from "../format";
 import { SettingsCrumb } from "./Settings";
 
 type Named = { id: string; name: string };
@@ -28,7 +27,7 @@ export function NameList({ title, noun, idPrefix, list, create }: Props) {
 
     async function load() {
         try {
-            items.value = [...await list()].sort((a, b) => byName(a.name, b.name));
+            items.value = [...await list()].sort(byName);
             loadError.value = null;
         } catch (e) {
             loadError.value = failure(e);

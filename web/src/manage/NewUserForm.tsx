@@ -6,9 +6,8 @@ import { HrAccess, SalesAccess } from "../../gen/common";
 import type { CreateUserReply } from "../../gen/identity";
 import { identity } from "../api";
 import { formatDateTime } from "../format";
-import { Field, FormAlert, type FormError } from "../ui/form";
+import { failure, Field, FormAlert, type FormError } from "../ui/form";
 import { hrAccessLabels, salesAccessLabels } from "./labels";
-import { failure } from "./failure";
 
 const fieldNames = ["login", "name", "email", "password", "salesAccess", "hrAccess", "isAdmin"];
 const empty = { login: "", name: "", email: "", password: "", salesAccess: SalesAccess.OWN_LEADS, hrAccess: HrAccess.EMPLOYEE, isAdmin: false };

@@ -4,8 +4,7 @@
 import { useSignal } from "@preact/signals";
 import type { User } from "../../gen/identity";
 import { identity } from "../api";
-import { Field, FormAlert, type FormError } from "../ui/form";
-import { failure } from "./failure";
+import { submitting, Field, FormAlert, type FormError } from "../ui/form";
 
 type Props = { user: User; self: boolean; onDone: (changed: boolean) => void };
 
@@ -18,16 +17,10 @@ export function PasswordForm({ user, self, onDone }: Props) {
 
     async function submit(ev: Event) {
         ev.preventDefault();
-        busy.value = true;
-        error.value = null;
-        try {
+        await submitting(busy, error, async () => {
             await identity.changePassword({ userId: user.id, newPassword: newPassword.value, oldPassword: oldPassword.value });
             onDone(true);
-        } catch (e) {
-            error.value = failure(e);
-        } finally {
-            busy.value = false;
-        }
+        });
     }
 
     const who = user.name || user.login;

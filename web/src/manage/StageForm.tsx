@@ -4,9 +4,8 @@
 import { useSignal } from "@preact/signals";
 import type { Stage } from "../../gen/pipeline";
 import { LeadStatus, StageType } from "../../gen/pipeline";
-import { Field, FormAlert, type FormError } from "../ui/form";
+import { submitting, Field, FormAlert, type FormError } from "../ui/form";
 import { stageTypeLabels, statusLabels } from "./labels";
-import { failure } from "./failure";
 
 export type StageFields = Pick<Stage, "name" | "status" | "probability" | "type" | "sequence" | "fold">;
 
@@ -31,15 +30,7 @@ export function StageForm({ idPrefix, title, submitLabel, initial, onSave, onCan
 
     async function submit(ev: Event) {
         ev.preventDefault();
-        busy.value = true;
-        error.value = null;
-        try {
-            await onSave({ ...f.value, name: f.value.name.trim() });
-        } catch (e) {
-            error.value = failure(e);
-        } finally {
-            busy.value = false;
-        }
+        await submitting(busy, error, () => onSave({ ...f.value, name: f.value.name.trim() }));
     }
 
     return (

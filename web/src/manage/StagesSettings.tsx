@@ -7,9 +7,8 @@ import type { Team, User } from "../../gen/identity";
 import type { Stage } from "../../gen/pipeline";
 import { LeadStatus, StageType, UpdateStageRequest } from "../../gen/pipeline";
 import { pipeline } from "../api";
-import type { FormError } from "../ui/form";
+import { failure, type FormError } from "../ui/form";
 import { labelOf, stageTypeLabels, statusLabels } from "./labels";
-import { failure } from "./failure";
 import { SettingsCrumb } from "./Settings";
 import { StageForm, type StageFields } from "./StageForm";
 import { listTeams } from "./teams";
@@ -25,11 +24,15 @@ export function StagesSettings({ user }: { user: User }) {
     const done = useSignal("");
     const formKey = useSignal(0);   // a new key clears the New stage form
 
+    // a reply for a team no longer chosen (a slow one, the picker changed
+    // meanwhile) is dropped rather than shown under the new team's name
     async function load() {
+        const team = teamId.value;
         try {
-            stages.value = (await pipeline.listStages({ teamId: teamId.value, type: 0 })).response.stages;
+            const { response } = await pipeline.listStages({ teamId: team, type: 0 });
+            if (team === teamId.value) stages.value = response.stages;
         } catch (e) {
-            error.value = failure(e);
+            if (team === teamId.value) error.value = failure(e);
         }
     }
     useEffect(() => {

@@ -1,8 +1,7 @@
 // A sales team's name, leader and members, to create a team or change one.
 import { useSignal } from "@preact/signals";
 import type { Team, User } from "../../gen/identity";
-import { Field, FormAlert, type FormError } from "../ui/form";
-import { failure } from "./failure";
+import { submitting, Field, FormAlert, type FormError } from "../ui/form";
 
 export type TeamFields = Pick<Team, "name" | "leaderId" | "memberIds">;
 
@@ -38,15 +37,7 @@ export function TeamForm({ idPrefix, title, submitLabel, initial, people, nameOf
 
     async function submit(ev: Event) {
         ev.preventDefault();
-        busy.value = true;
-        error.value = null;
-        try {
-            await onSave({ ...f.value, name: f.value.name.trim() });
-        } catch (e) {
-            error.value = failure(e);
-        } finally {
-            busy.value = false;
-        }
+        await submitting(busy, error, () => onSave({ ...f.value, name: f.value.name.trim() }));
     }
 
     const memberError = error.value?.field === "memberIds" ? error.value.message : "";

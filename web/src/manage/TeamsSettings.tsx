@@ -5,9 +5,8 @@ import { useEffect } from "preact/hooks";
 import type { Team, User } from "../../gen/identity";
 import { UpdateTeamRequest } from "../../gen/identity";
 import { identity } from "../api";
-import type { FormError } from "../ui/form";
-import { byName } from "./labels";
-import { failure } from "./failure";
+import { failure, type FormError } from "../ui/form";
+import { compareNames } from "../format";
 import { SettingsCrumb } from "./Settings";
 import { TeamForm, type TeamFields } from "./TeamForm";
 import { listTeams, listUsers } from "./teams";
@@ -80,7 +79,7 @@ export function TeamsSettings() {
                                     <tr key={t.id}>
                                         <th scope="row">{t.name}</th>
                                         <td>{t.leaderId !== "0" ? nameOf(t.leaderId) : "—"}</td>
-                                        <td>{t.memberIds.map(nameOf).sort(byName).join(", ") || "—"}</td>
+                                        <td>{t.memberIds.map(nameOf).sort(compareNames).join(", ") || "—"}</td>
                                         <td><button type="button" aria-label={`Edit ${t.name}`}
                                             onClick={() => (editing.value = t.id)}>Edit</button></td>
                                     </tr>,

@@ -4,9 +4,8 @@ import { useSignal } from "@preact/signals";
 import type { User } from "../../gen/identity";
 import { UpdateUserRequest } from "../../gen/identity";
 import { identity } from "../api";
-import { Field, FormAlert, type FormError } from "../ui/form";
+import { submitting, Field, FormAlert, type FormError } from "../ui/form";
 import { hrAccessLabels, salesAccessLabels } from "./labels";
-import { failure } from "./failure";
 
 type Props = { user: User; self: boolean; onDone: (saved: User | null) => void };
 type Fields = Pick<User, "name" | "email" | "salesAccess" | "hrAccess" | "isAdmin">;
@@ -25,18 +24,12 @@ export function UserAccessForm({ user, self, onDone }: Props) {
         ev.preventDefault();
         const changed = (Object.keys(maskOf) as (keyof Fields)[]).filter((k) => f.value[k] !== user[k]);
         if (!changed.length) return onDone(null);
-        busy.value = true;
-        error.value = null;
-        try {
+        await submitting(busy, error, async () => {
             const { response } = await identity.updateUser(UpdateUserRequest.create({
                 id: user.id, ...f.value, active: user.active, updateMask: { paths: changed.map((k) => maskOf[k]) },
             }));
             onDone(response);
-        } catch (e) {
-            error.value = failure(e);
-        } finally {
-            busy.value = false;
-        }
+        });
     }
 
     const who = user.name || user.login;

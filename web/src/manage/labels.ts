@@ -35,5 +35,3 @@ export function labelOf<T>(table: [T, string][], value: T): string {
     return table.find(([v]) => v === value)?.[1] ?? "";
 }
 
-// Names in the user's language order, Chinese and other scripts included.
-export const byName = new Intl.Collator(undefined, { sensitivity: "base", numeric: true }).compare;

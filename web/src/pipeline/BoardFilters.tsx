@@ -1,6 +1,6 @@
 // What the board shows: the team (a manager picks any, others theirs), my
 // pipeline or one salesperson's, a tag, a text search. Names are sorted in
-// the user's language (Intl.Collator), Chinese ones included.
+// the user's language (format.ts's byName), Chinese ones included.
 import type { Team, User } from "../../gen/identity";
 import type { Tag } from "../../gen/pipeline";
 
@@ -14,9 +14,6 @@ type Props = {
     canPickPerson: boolean;
     onChange: (f: Filters) => void;
 };
-
-const collator = new Intl.Collator(undefined, { sensitivity: "base", numeric: true });
-export const byName = <T extends { name: string }>(a: T, b: T) => collator.compare(a.name, b.name);
 
 export function BoardFilters({ filters, teams, people, tags, canPickPerson, onChange }: Props) {
     const set = (part: Partial<Filters>) => onChange({ ...filters, ...part });

@@ -7,25 +7,13 @@ import { useEffect } from "preact/hooks";
 import type { Team } from "../../gen/identity";
 import { GroupBy } from "../../gen/pipeline";
 import { pipeline } from "../api";
-import { formatMoney } from "../format";
-import { Field, FormAlert, type FormError } from "../ui/form";
+import { formatMoney, majorNumber, minorDigits } from "../format";
+import { failure, Field, FormAlert, type FormError } from "../ui/form";
 import { labelOf } from "../manage/labels";
-import { failure } from "../manage/failure";
 import { listTeams } from "../manage/teams";
 import { ReportChart } from "./ReportChart";
 import { ReportTable } from "./ReportTable";
-import { commonCurrency, groupings, shown, type Row } from "./rows";
-
-// minor units → major in the currency's own digits (two when none is known)
-function majorOf(currency: string): (minor: string) => number {
-    let digits = 2;
-    try {
-        if (currency) digits = new Intl.NumberFormat(undefined, { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
-    } catch {
-        /* not an ISO code Intl knows: two digits, as formatMoney does */
-    }
-    return (minor) => Number(minor) / 10 ** digits;
-}
+import { chartCurrency, groupings, inCurrency, shown, totalsOf, type Row } from "./rows";
 
 export function PipelineReport() {
     const groupBy = useSignal(GroupBy.STAGE);
@@ -65,13 +53,15 @@ export function PipelineReport() {
     const groupName = labelOf(groupings, groupBy.value);
     const chart = useComputed(() => {
         const list = rows.value ?? [];
-        const currency = commonCurrency(list);
-        const major = majorOf(currency);
+        const currency = chartCurrency(list);
+        const major = (minor: string | undefined) => majorNumber(minor ?? "0", currency);
         return {
             labels: list.map((r) => r.label),
-            expected: list.map((r) => major(r.expectedRevenue)),
-            weighted: list.map((r) => major(r.weightedRevenue)),
-            money: (n: number) => formatMoney(String(Math.round(n / major("1"))), currency),
+            expected: list.map((r) => major(inCurrency(r, currency)?.expectedRevenue)),
+            weighted: list.map((r) => major(inCurrency(r, currency)?.weightedRevenue)),
+            money: (n: number) => formatMoney(BigInt(Math.round(n * 10 ** minorDigits(currency))), currency),
+            currency,
+            several: totalsOf(list).length > 1,
         };
     });
 
@@ -109,7 +99,9 @@ export function PipelineReport() {
                     : <div class="report-body">
                         <ReportTable rows={rows.value} groupName={groupName} />
                         <ReportChart data={chart.value}
-                            description={`Bar chart of expected and weighted revenue by ${groupName.toLowerCase()}; the table gives the same figures.`} />
+                            description={`Bar chart of expected and weighted revenue by ${groupName.toLowerCase()}${chart.value.several
+                                ? ` in ${chart.value.currency}, the currency of most of these leads; the table gives every currency's figures.`
+                                : "; the table gives the same figures."}`} />
                       </div>}
         </section>
     );

@@ -1,14 +1,20 @@
-// The report's figures: one row per group and the totals, money in each
-// row's currency when the rows carry one. It is also the chart's
+// The report's figures: one row per group and the totals, money in each of
+// its currencies (never one sum of several). It is also the chart's
 // accessible alternative.
+import type { CurrencyTotal } from "../../gen/pipeline";
 import { formatMoney } from "../format";
-import { commonCurrency, type Row } from "./rows";
+import { moneyOf, totalsOf, type Row } from "./rows";
+
+// one line per currency
+function Money({ totals, pick }: { totals: CurrencyTotal[]; pick: (t: CurrencyTotal) => string }) {
+    return <>{totals.map((t, i) => <span key={t.currency} class="report-money">{i > 0 && <br />}{formatMoney(pick(t), t.currency)}</span>)}</>;
+}
 
 const count = new Intl.NumberFormat();
 
 export function ReportTable({ rows, groupName }: { rows: Row[]; groupName: string }) {
     const sum = (f: (r: Row) => string) => rows.reduce((s, r) => s + BigInt(f(r)), 0n);
-    const currency = commonCurrency(rows);
+    const totals = totalsOf(rows);
     return (
         <div class="report-table" role="region" aria-label="Report figures" tabIndex={0}>
             <table>
@@ -26,8 +32,8 @@ export function ReportTable({ rows, groupName }: { rows: Row[]; groupName: strin
                         <tr key={r.key}>
                             <th scope="row">{r.label}</th>
                             <td>{count.format(Number(r.count))}</td>
-                            <td>{formatMoney(r.expectedRevenue, r.currency)}</td>
-                            <td>{formatMoney(r.weightedRevenue, r.currency)}</td>
+                            <td><Money totals={moneyOf(r)} pick={(t) => t.expectedRevenue} /></td>
+                            <td><Money totals={moneyOf(r)} pick={(t) => t.weightedRevenue} /></td>
                             <td>{count.format(Number(r.wonCount))}</td>
                             <td>{count.format(Number(r.lostCount))}</td>
                         </tr>
@@ -36,8 +42,8 @@ export function ReportTable({ rows, groupName }: { rows: Row[]; groupName: strin
                 <tfoot><tr>
                     <th scope="row">Total</th>
                     <td>{count.format(sum((r) => r.count))}</td>
-                    <td>{formatMoney(sum((r) => r.expectedRevenue), currency)}</td>
-                    <td>{formatMoney(sum((r) => r.weightedRevenue), currency)}</td>
+                    <td><Money totals={totals} pick={(t) => t.expectedRevenue} /></td>
+                    <td><Money totals={totals} pick={(t) => t.weightedRevenue} /></td>
                     <td>{count.format(sum((r) => r.wonCount))}</td>
                     <td>{count.format(sum((r) => r.lostCount))}</td>
                 </tr></tfoot>

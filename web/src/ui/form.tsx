@@ -2,8 +2,10 @@
 // names a field (meta.field, the field's JSON name) is shown under that
 // field; any other error goes to the form's alert.
 import type { ComponentChildren } from "preact";
+import type { Signal } from "@preact/signals";
 import { RpcError } from "@protobuf-ts/runtime-rpc";
-import { errorText } from "../api";
+import { errorText, isUnauthenticated } from "../api";
+import { currentUser } from "../session";
 
 export type FormError = { field: string; message: string } | null;
 
@@ -11,6 +13,26 @@ export function formError(e: unknown): FormError {
     if (e === null || e === undefined) return null;
     const field = e instanceof RpcError ? e.meta?.["field"] : undefined;
     return { field: typeof field === "string" ? field : "", message: errorText(e) };
+}
+
+// A failed call: an expired session goes back to Sign in; anything else is
+// the server's words, for the form or the screen.
+export function failure(e: unknown): FormError {
+    if (isUnauthenticated(e)) currentUser.value = "signed-out";
+    return formError(e);
+}
+
+// A form's call: the form busy while it runs, its error (or none) after.
+export async function submitting(busy: Signal<boolean>, error: Signal<FormError>, run: () => Promise<unknown>): Promise<void> {
+    busy.value = true;
+    error.value = null;
+    try {
+        await run();
+    } catch (e) {
+        error.value = failure(e);
+    } finally {
+        busy.value = false;
+    }
 }
 
 type FieldProps = {

@@ -50,6 +50,21 @@ export default async function (t) {
     });
     await check("axe-core: the Leads list has no serious or critical violations", () => axeCheck(page, "Leads"));
 
+    await check("The top bar's Leads link shows the leads after Opportunities was chosen; Back shows the opportunities again", async () => {
+        const show = page.getByRole("group", { name: "Show" });
+        await show.getByRole("button", { name: "Opportunities" }).click();
+        await page.getByRole("heading", { name: "Opportunities", exact: true }).waitFor();
+        await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Leads" }).click();
+        await page.getByRole("heading", { name: "Leads", exact: true }).waitFor();
+        await eventually(async () => assert(
+            (await show.getByRole("button", { name: "Leads" }).getAttribute("aria-pressed")) === "true", "the switch shows Leads pressed"));
+        assert(new URL(page.url()).search === "", `the address is ${page.url()}`);
+        await page.goBack();
+        await page.getByRole("heading", { name: "Opportunities", exact: true }).waitFor();
+        await page.goForward();
+        await page.getByRole("heading", { name: "Leads", exact: true }).waitFor();
+    });
+
     await check("New makes a lead with only its subject and company (walkthrough 14)", async () => {
         await page.getByRole("link", { name: "New", exact: true }).click();
         await page.getByRole("heading", { name: "New lead" }).waitFor();
@@ -158,6 +173,20 @@ export default async function (t) {
     });
     await check("axe-core: the opportunity form has no serious or critical violations", () => axeCheck(page, "Opportunity form"));
 
+    await check("Mark lost's Cancel (and Escape) gives the focus back to Mark lost", async () => {
+        const opener = page.getByRole("group", { name: "Actions" }).getByRole("button", { name: "Mark lost" });
+        await opener.click();
+        const dialog = page.getByRole("dialog", { name: "Mark lost" });
+        await dialog.getByRole("button", { name: "Cancel" }).click();
+        await dialog.waitFor({ state: "detached" });
+        await eventually(async () => assert(await opener.evaluate((el) => el === document.activeElement), "the focus is not on Mark lost"));
+        await opener.press("Enter");
+        await dialog.waitFor();
+        await page.keyboard.press("Escape");
+        await dialog.waitFor({ state: "detached" });
+        await eventually(async () => assert(await opener.evaluate((el) => el === document.activeElement), "the focus is not on Mark lost after Escape"));
+    });
+
     await check("Mark lost asks for a lost reason and shows the status Lost", async () => {
         await page.getByRole("group", { name: "Actions" }).getByRole("button", { name: "Mark lost" }).click();
         const dialog = page.getByRole("dialog", { name: "Mark lost" });
@@ -170,6 +199,9 @@ export default async function (t) {
         assert(got.status === "LEAD_STATUS_LOST" && got.lostReasonId === reason.id, JSON.stringify(got));
         assert(await page.getByRole("button", { name: "Mark won" }).count() === 0, "Mark won is offered on a lost opportunity");
         assert(await page.getByRole("button", { name: "Make quotation" }).count() === 0, "Make quotation is offered on a lost opportunity");
+        // Mark lost is gone with the dialog: the focus is on the page's heading, not lost at the top of the document
+        await eventually(async () => assert(await page.getByRole("heading", { level: 1 }).evaluate((el) => el === document.activeElement),
+            `the focus is on ${await page.evaluate(() => document.activeElement?.tagName)}`));
     });
 
     await check("choosing an open stage reopens a lost opportunity", async () => {
@@ -200,6 +232,42 @@ export default async function (t) {
         await page.getByRole("link", { name: "Consulting for Zhang San" }).click();
         await page.getByRole("heading", { name: "Consulting for Zhang San" }).waitFor();
         await page.getByRole("link", { name: /^SO\d+$/ }).waitFor();
+    });
+
+    await check("a category added meanwhile (in Settings, by anyone) is offered on the next lead opened, without a reload", async () => {
+        await call(`${PL}/CreateTag`, { name: "Follow-up 20" }, mgr.token);
+        await call(`${PL}/CreateLead`, { name: "Tagless 20", teamId: team.id, salespersonId: mgr.user.id }, mgr.token);
+        await page.getByRole("main").getByRole("link", { name: "Leads", exact: true }).click();
+        await page.getByRole("search").getByLabel("Search").fill("Tagless 20");
+        await page.getByRole("search").getByRole("button", { name: "Search" }).click();
+        await page.getByRole("link", { name: "Tagless 20" }).click();
+        await page.getByRole("heading", { name: "Tagless 20" }).waitFor();
+        await page.getByRole("group", { name: "Categories" }).getByLabel("Follow-up 20").waitFor();
+        await page.goBack();
+        await page.goBack();
+        await page.getByRole("heading", { name: "Consulting for Zhang San" }).waitFor();
+    });
+
+    await check("a lead of a deactivated salesperson shows them as its Salesperson, not Nobody; so does their customer", async () => {
+        const gone = await makeUser({ login: "leadsgone", name: "Gao Gone 高", salesAccess: "SALES_ACCESS_OWN_LEADS" });
+        const theirs = await call(`${PL}/CreateLead`, { name: "Left behind", teamId: team.id, salespersonId: gone.user.id }, mgr.token);
+        const client = await call(`${PL}/CreateCustomer`, { name: "Left Client", isCompany: true, salespersonId: gone.user.id }, mgr.token);
+        await call(`${ID}/UpdateUser`, { id: gone.user.id, active: false, updateMask: "active" }, admin);
+        const chosen = (sel) => sel.evaluate((s) => s.selectedOptions[0]?.textContent ?? "");
+        await page.goto(`${base}/leads/${theirs.id}`);
+        await page.getByRole("heading", { name: "Left behind" }).waitFor();
+        await eventually(async () => {
+            const shown = await chosen(page.getByLabel("Salesperson"));
+            assert(shown === "Gao Gone 高", `the Salesperson field shows "${shown}"`);
+        });
+        await page.goto(`${base}/customers/${client.id}`);
+        await page.getByRole("heading", { name: "Left Client" }).waitFor();
+        await eventually(async () => {
+            const shown = await chosen(page.getByLabel("Salesperson"));
+            assert(shown === "Gao Gone 高", `the customer's Salesperson field shows "${shown}"`);
+        });
+        await page.goBack();
+        await page.goBack();
     });
 
     await check("the customer's form lists the opportunity", async () => {

@@ -95,6 +95,28 @@ export default async function (t) {
         await page.getByRole("button", { name: "Cancel" }).click();
     });
 
+    await check("Stages: a slow reply for the team chosen before does not replace the list of the team chosen after", async () => {
+        // the team's stages answer late; Every team's at once
+        const slow = async (route) => {
+            if (JSON.parse(route.request().postData() ?? "{}").teamId === team.id) await new Promise((ok) => setTimeout(ok, 1500));
+            await route.continue();
+        };
+        await page.route("**/ListStages", slow);
+        try {
+            await page.getByLabel("Sales team").selectOption({ label: "Every team" });
+            await page.getByRole("region", { name: "Stages of Every team" }).waitFor();
+            await page.getByLabel("Sales team").selectOption({ label: "Machines 50" });
+            await page.getByLabel("Sales team").selectOption({ label: "Every team" });
+            await page.getByRole("region", { name: "Stages of Every team" }).waitFor();
+            await page.waitForTimeout(2000);
+            assert(await page.getByRole("rowheader", { name: "Demo 50" }).count() === 0, "the team's own stage is listed under Every team");
+        } finally {
+            await page.unroute("**/ListStages", slow);
+        }
+        await page.getByLabel("Sales team").selectOption({ label: "Machines 50" });
+        await page.getByRole("rowheader", { name: "Demo 50" }).waitFor();
+    });
+
     await check("a stage the server refuses shows the server's words under the field", async () => {
         const form = page.getByRole("form", { name: "New stage" });
         let want = "";

@@ -174,5 +174,39 @@ export default async function (t) {
         await eventually(async () => assert((await painted()).n > 1000, "blank chart"));
         await screenshot(page, "report-phone");
     });
+
+    await check("money in each row's own currencies: yen without decimals, dinars with three, a row of two currencies shows both, totals per currency", async () => {
+        await page.setViewportSize({ width: 1366, height: 768 });
+        const fx = await call(`${ID}/CreateTeam`, { name: "Report 55 FX", leaderId: boss.user.id, memberIds: [boss.user.id] }, admin);
+        const [f0, f1] = (await call(`${PL}/ListStages`, { teamId: fx.id, type: "LEAD_TYPE_OPPORTUNITY" }, boss.token)).stages;
+        const made = [
+            { name: "Yen 55", revenue: "1500000", currency: "JPY", stage: f0 },
+            { name: "Dinar 55", revenue: "1234567", currency: "KWD", stage: f1 },
+            { name: "Yen too 55", revenue: "250000", currency: "JPY", stage: f1 },
+        ];
+        for (const l of made)
+            await call(`${PL}/CreateLead`, {
+                type: "LEAD_TYPE_OPPORTUNITY", name: l.name, expectedRevenue: l.revenue, currency: l.currency,
+                probability: 100, teamId: fx.id, salespersonId: boss.user.id, stageId: l.stage.id,
+            }, boss.token);
+        const money = (minor, currency, digits) => page.evaluate(([m, c, d]) =>
+            new Intl.NumberFormat(undefined, { style: "currency", currency: c }).format(Number(m) / 10 ** d), [minor, currency, digits]);
+        // the team picker lists the teams as they were when the app loaded
+        await page.reload();
+        await page.getByRole("heading", { name: "Pipeline report" }).waitFor();
+        await page.getByLabel("Sales team").selectOption({ label: "Report 55 FX" });
+        await page.getByLabel("Group by").selectOption({ label: "Stage" });
+        const yen = await money("1500000", "JPY", 0), yenToo = await money("250000", "JPY", 0);
+        const dinar = await money("1234567", "KWD", 3), yenAll = await money("1750000", "JPY", 0);
+        await eventually(async () => {
+            const one = await cells(f0.name);
+            assert(one[1] === yen, `${f0.name}: ${one[1]}, want ${yen}`);
+            const two = await cells(f1.name);
+            assert(two[1].includes(dinar) && two[1].includes(yenToo), `${f1.name}: ${two[1]}, want ${dinar} and ${yenToo}`);
+            const foot = await cells("Total");
+            assert(foot[1].includes(yenAll) && foot[1].includes(dinar), `total ${foot[1]}, want ${yenAll} and ${dinar}`);
+        });
+        await chart().and(page.getByRole("img", { name: /in JPY/ })).waitFor();
+    });
     await context.close();
 }
