@@ -11,13 +11,11 @@
 //     painted (MOVES drags, 50: p50, p99, worst);
 //   - the poll that finds nothing changed (GetPipeline with knownVersion,
 //     200 calls from the page: p50, p99).
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startServices } from "../../web/test/services.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const bin = resolve(process.argv[2] ?? "build/release");
@@ -36,40 +34,11 @@ if (!chromium) {
 const pw = await import(createRequire(join(root, "web/package.json")).resolve("playwright-core"));
 const playwright = pw.chromium ?? pw.default.chromium;
 
-function freePort() {
-    return new Promise((ok, fail) => {
-        const s = createServer();
-        s.once("error", fail);
-        s.listen(0, "127.0.0.1", () => {
-            const { port } = s.address();
-            s.close(() => ok(port));
-        });
-    });
-}
-
-const dir = mkdtempSync(join(tmpdir(), "crm-web-bench."));
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-const ep = (name) => `ipc://${dir}/${name}`;
-const env = {
-    ...process.env,
-    CRM_ADMIN_PASSWORD: ADMIN_PASSWORD,
-    CRM_IDENTITY_RPC: ep("identity.rpc"), CRM_IDENTITY_EVENTS: ep("identity.events"),
-    CRM_IDENTITY_REPLAY: ep("identity.replay"),
-    CRM_PIPELINE_RPC: ep("pipeline.rpc"), CRM_PIPELINE_EVENTS: ep("pipeline.events"),
-    CRM_PIPELINE_REPLAY: ep("pipeline.replay"),
+const { dir, base, procs, stopAll } = await startServices({
+    bin, webDir, adminPassword: ADMIN_PASSWORD, prefix: "crm-web-bench.", backends: ["identity", "pipeline"],
     // the load is one user's thousands of writes: not the limit under test
-    CRM_RATE_PER_SESSION: "1000000",
-};
-const procs = [];
-function start(name, args) {
-    const p = spawn(join(bin, `crm-${name}`), args, { env, stdio: ["ignore", "ignore", "pipe"] });
-    let log = "";
-    p.stderr.on("data", (d) => (log = (log + d).slice(-4000)));
-    procs.push({ name, p, log: () => log });
-}
-for (const s of ["identity", "pipeline"]) start(s, ["--data-dir", join(dir, s)]);
-start("gateway", ["--zmq", ep("gateway.zmq"), "--http-port", String(port), "--web-dir", webDir]);
+    extraEnv: { CRM_RATE_PER_SESSION: "1000000" },
+});
 
 async function call(method, body, token) {
     const headers = { "Content-Type": "application/json" };
@@ -271,7 +240,6 @@ try {
     process.exitCode = 1;
 } finally {
     if (browser) await browser.close().catch(() => {});
-    for (const { p } of procs) p.kill("SIGTERM");
-    await new Promise((ok) => setTimeout(ok, 1000));
+    await stopAll();
     rmSync(dir, { recursive: true, force: true });
 }

@@ -9,13 +9,11 @@
 // load's requests, when each started and was answered).
 // The services' start-up is a copy of web/test/browser.mjs's, so that the
 // browser tests' harness stays theirs alone.
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, mkdirSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startServices } from "../../web/test/services.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = resolve(process.argv[2] ?? "build/release");
@@ -39,43 +37,9 @@ for (const f of [join(webDir, "index.html"), join(bin, "crm-gateway")])
 const require = createRequire(join(here, "../../web/package.json"));
 const { chromium: playwright } = require("playwright-core");
 
-function freePort() {
-    return new Promise((ok, fail) => {
-        const s = createServer();
-        s.once("error", fail);
-        s.listen(0, "127.0.0.1", () => {
-            const { port } = s.address();
-            s.close(() => ok(port));
-        });
-    });
-}
-
-const dir = mkdtempSync(join(tmpdir(), "crm-web-bench."));
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-const ep = (name) => `ipc://${dir}/${name}`;
-const env = {
-    ...process.env,
-    CRM_ADMIN_PASSWORD: ADMIN_PASSWORD,
-    CRM_IDENTITY_RPC: ep("identity.rpc"), CRM_IDENTITY_EVENTS: ep("identity.events"),
-    CRM_IDENTITY_REPLAY: ep("identity.replay"),
-    CRM_PIPELINE_RPC: ep("pipeline.rpc"), CRM_PIPELINE_EVENTS: ep("pipeline.events"),
-    CRM_PIPELINE_REPLAY: ep("pipeline.replay"),
-    CRM_ACTIVITIES_RPC: ep("activities.rpc"), CRM_ACTIVITIES_EVENTS: ep("activities.events"),
-    CRM_ACTIVITIES_REPLAY: ep("activities.replay"),
-    CRM_NOTIFICATIONS_RPC: ep("notifications.rpc"), CRM_NOTIFICATIONS_STREAM: ep("notifications.stream"),
-};
-const procs = [];
-function start(name, args) {
-    const p = spawn(join(bin, `crm-${name}`), args, { env, stdio: ["ignore", "ignore", "pipe"] });
-    let log = "";
-    p.stderr.on("data", (d) => (log = (log + d).slice(-8000)));
-    const exited = new Promise((ok) => p.on("exit", (code, signal) => ok({ code, signal })));
-    procs.push({ name, p, exited, log: () => log });
-}
-for (const s of ["identity", "pipeline", "activities", "notifications"])
-    start(s, ["--data-dir", join(dir, s)]);
-start("gateway", ["--zmq", ep("gateway.zmq"), "--http-port", String(port), "--web-dir", webDir]);
+const { dir, base, procs, stopAll } = await startServices({
+    bin, webDir, adminPassword: ADMIN_PASSWORD, prefix: "crm-web-bench.",
+});
 
 async function call(method, body, token) {
     const headers = { "Content-Type": "application/json" };
@@ -187,13 +151,10 @@ try {
     console.log(`failed: ${e?.stack ?? e}`);
 } finally {
     if (browser) await browser.close().catch(() => {});
-    for (const { p } of [...procs].reverse()) p.kill("SIGTERM");
-    for (const { name, exited, log } of procs) {
-        const r = await exited;
-        if (r.code !== 0) {
-            status = 1;
-            console.log(`${name} exited ${r.code ?? r.signal}:\n${log()}`);
-        }
+    const bad = await stopAll();
+    if (bad.length) {
+        status = 1;
+        console.log(bad.join("\n"));
     }
     if (!status) rmSync(dir, { recursive: true, force: true });
     else console.log(`data and sockets kept in ${dir}`);

@@ -7,6 +7,7 @@
 #include "crm_mem.h"
 #include "health.pb-c.h"
 #include "identity.pb-c.h"
+#include "activities.pb-c.h"
 #include "crm_json.h"
 #include "crm_services.h"
 #include "../common/http_chunks.h"
@@ -611,6 +612,39 @@ int64_t sys_new_opportunity(sys_env_t *env, const char *token, const char *name,
     if (id <= 0)
         fail_msg("CreateLead %s gave no id", name);
     return id;
+}
+
+size_t sys_big_attachment(sys_env_t *env, const char *token, const char *lead_name, size_t size, uint8_t body[32])
+{
+    json_t *me = sys_expect_ok(env, __LINE__, token, "crm.identity.v1.Identity/WhoAmI", "{}");
+    int64_t user_id = sys_jint(me, "id");
+    json_decref(me);
+    int64_t lead = sys_new_opportunity(env, token, lead_name, user_id);
+    Crm__Activities__V1__Attachment at = CRM__ACTIVITIES__V1__ATTACHMENT__INIT, *ats[1] = {&at};
+    at.filename = "big.bin";
+    at.content_type = "application/octet-stream";
+    at.data.len = size;
+    at.data.data = crm_malloc(size);
+    memset(at.data.data, 'b', size);
+    Crm__Common__V1__DocRef doc = CRM__COMMON__V1__DOC_REF__INIT;
+    doc.model = "lead";
+    doc.id = lead;
+    Crm__Activities__V1__PostMessageRequest pm = CRM__ACTIVITIES__V1__POST_MESSAGE_REQUEST__INIT;
+    pm.doc = &doc;
+    pm.kind = CRM__ACTIVITIES__V1__MESSAGE_KIND__MESSAGE_KIND_NOTE;
+    pm.body = "the file";
+    pm.attachments = ats;
+    pm.n_attachments = 1;
+    crm_status_t st;
+    Crm__Activities__V1__Message *m = sys_call(env, "crm.activities.v1.Activities/PostMessage", token, &pm.base,
+                                               &crm__activities__v1__message__descriptor, &st);
+    free(at.data.data);
+    assert_non_null(m);
+    assert_int_equal(m->n_attachments, 1);
+    Crm__Activities__V1__GetAttachmentRequest get = CRM__ACTIVITIES__V1__GET_ATTACHMENT_REQUEST__INIT;
+    get.id = m->attachments[0]->id;
+    crm__activities__v1__message__free_unpacked(m, NULL);
+    return crm__activities__v1__get_attachment_request__pack(&get, body);
 }
 
 int64_t sys_stage_id(sys_env_t *env, const char *token, const char *name)

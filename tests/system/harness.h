@@ -119,6 +119,10 @@ char *sys_new_sales_user(sys_env_t *env, const char *admin_token, const char *lo
 /* Creates an opportunity named name (a JSON-safe text) of salesperson (0:
  * no one) as token; its id. A failure fails the test. */
 int64_t sys_new_opportunity(sys_env_t *env, const char *token, const char *name, int64_t salesperson);
+/* Posts an attachment of size bytes on a new opportunity of the token's user
+ * named lead_name; body gets the packed GetAttachmentRequest of it, its
+ * length returned. */
+size_t sys_big_attachment(sys_env_t *env, const char *token, const char *lead_name, size_t size, uint8_t body[32]);
 
 /* The caller's unread notifications (UnreadCount as token); and polling it
  * until it is want, for at most ms: the last count. A failed call fails

@@ -466,42 +466,6 @@ static void test_inbox_retention(void **state)
 #define ATTACHMENT (9 << 20)
 #define READERS PER_ADDRESS /* the connections one address may hold here */
 
-/* Posts an attachment of size bytes on a new lead of sales' named
- * lead_name; body gets the GetAttachment request of it (packed), its length
- * returned. */
-static size_t big_attachment(const char *lead_name, size_t size, uint8_t body[32])
-{
-    json_t *me = OK(sales, "crm.identity.v1.Identity/WhoAmI", "{}");
-    int64_t sales_id = sys_jint(me, "id");
-    json_decref(me);
-    int64_t lead = sys_new_opportunity(env, sales, lead_name, sales_id);
-    Crm__Activities__V1__Attachment at = CRM__ACTIVITIES__V1__ATTACHMENT__INIT, *ats[1] = {&at};
-    at.filename = "big.bin";
-    at.content_type = "application/octet-stream";
-    at.data.len = size;
-    at.data.data = crm_malloc(size);
-    memset(at.data.data, 'b', size);
-    Crm__Common__V1__DocRef doc = CRM__COMMON__V1__DOC_REF__INIT;
-    doc.model = "lead";
-    doc.id = lead;
-    Crm__Activities__V1__PostMessageRequest pm = CRM__ACTIVITIES__V1__POST_MESSAGE_REQUEST__INIT;
-    pm.doc = &doc;
-    pm.kind = CRM__ACTIVITIES__V1__MESSAGE_KIND__MESSAGE_KIND_NOTE;
-    pm.body = "the file";
-    pm.attachments = ats;
-    pm.n_attachments = 1;
-    crm_status_t st;
-    Crm__Activities__V1__Message *m = sys_call(env, "crm.activities.v1.Activities/PostMessage", sales, &pm.base,
-                                               &crm__activities__v1__message__descriptor, &st);
-    free(at.data.data);
-    assert_non_null(m);
-    assert_int_equal(m->n_attachments, 1);
-    Crm__Activities__V1__GetAttachmentRequest get = CRM__ACTIVITIES__V1__GET_ATTACHMENT_REQUEST__INIT;
-    get.id = m->attachments[0]->id;
-    crm__activities__v1__message__free_unpacked(m, NULL);
-    return crm__activities__v1__get_attachment_request__pack(&get, body);
-}
-
 /* Sends a POST as sales from source (an address to bind, NULL: any) and
  * reads nothing: the connection. */
 static int http_send_only_from(const char *source, const char *path, const void *body, size_t len)
@@ -612,7 +576,7 @@ static void unread_big_replies(const uint8_t *body, size_t len, size_t size, int
 static void test_slow_readers(void **state)
 {
     uint8_t body[32];
-    size_t len = big_attachment("Big files", ATTACHMENT, body);
+    size_t len = sys_big_attachment(env, sales, "Big files", ATTACHMENT, body);
     const char *path = GET_ATTACHMENT;
     int served, refused;
     unread_big_replies(body, len, ATTACHMENT, READERS, 0, &served, &refused);
@@ -654,7 +618,7 @@ static int setup_session_budget(void **state)
 static void test_session_budget(void **state)
 {
     uint8_t body[32];
-    size_t len = big_attachment("Big files for a session", SESSION_ATTACHMENT, body);
+    size_t len = sys_big_attachment(env, sales, "Big files for a session", SESSION_ATTACHMENT, body);
     int served, refused;
     unread_big_replies(body, len, SESSION_ATTACHMENT, SESSION_READERS, SESSION_ADDRESSES, &served, &refused);
     printf("  %d unread replies of %d MiB for one session from %d addresses: %d served, %d refused\n",

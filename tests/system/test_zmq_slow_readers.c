@@ -124,42 +124,6 @@ static long long wait_in_flight(long long want)
     return held;
 }
 
-/* Posts an attachment of size bytes on a new lead of sales' named
- * lead_name; body gets the GetAttachment request of it (packed), its length
- * returned. */
-static size_t big_attachment(const char *lead_name, size_t size, uint8_t body[32])
-{
-    json_t *me = OK(sales, "crm.identity.v1.Identity/WhoAmI", "{}");
-    int64_t sales_id = sys_jint(me, "id");
-    json_decref(me);
-    int64_t lead = sys_new_opportunity(env, sales, lead_name, sales_id);
-    Crm__Activities__V1__Attachment at = CRM__ACTIVITIES__V1__ATTACHMENT__INIT, *ats[1] = {&at};
-    at.filename = "big.bin";
-    at.content_type = "application/octet-stream";
-    at.data.len = size;
-    at.data.data = crm_malloc(size);
-    memset(at.data.data, 'b', size);
-    Crm__Common__V1__DocRef doc = CRM__COMMON__V1__DOC_REF__INIT;
-    doc.model = "lead";
-    doc.id = lead;
-    Crm__Activities__V1__PostMessageRequest pm = CRM__ACTIVITIES__V1__POST_MESSAGE_REQUEST__INIT;
-    pm.doc = &doc;
-    pm.kind = CRM__ACTIVITIES__V1__MESSAGE_KIND__MESSAGE_KIND_NOTE;
-    pm.body = "the file";
-    pm.attachments = ats;
-    pm.n_attachments = 1;
-    crm_status_t st;
-    Crm__Activities__V1__Message *m = sys_call(env, "crm.activities.v1.Activities/PostMessage", sales, &pm.base,
-                                               &crm__activities__v1__message__descriptor, &st);
-    free(at.data.data);
-    assert_non_null(m);
-    assert_int_equal(m->n_attachments, 1);
-    Crm__Activities__V1__GetAttachmentRequest get = CRM__ACTIVITIES__V1__GET_ATTACHMENT_REQUEST__INIT;
-    get.id = m->attachments[0]->id;
-    crm__activities__v1__message__free_unpacked(m, NULL);
-    return crm__activities__v1__get_attachment_request__pack(&get, body);
-}
-
 /* A DEALER from source (a loopback address: the reader's own budget) that
  * takes in as little as libzmq and the kernel let it while it does not
  * read, so that what it leaves unread stays on the gateway's side. It
@@ -223,7 +187,7 @@ static int64_t whoami_ms(crm_client_t *c)
 static void test_slow_reader_held_to_its_budget(void **state)
 {
     uint8_t body[32];
-    size_t len = big_attachment("Big files for a slow reader", ATTACHMENT, body);
+    size_t len = sys_big_attachment(env, sales, "Big files for a slow reader", ATTACHMENT, body);
     char ep[128];
     snprintf(ep, sizeof ep, "tcp://127.0.0.40:0;%s", env->zmq + strlen("tcp://"));
     other = crm_client_new(ep);
@@ -309,7 +273,7 @@ static void test_slow_reader_held_to_its_budget(void **state)
 static void test_gone_reader_gives_back(void **state)
 {
     uint8_t body[32];
-    size_t len = big_attachment("Big files for a reader that leaves", ATTACHMENT, body);
+    size_t len = sys_big_attachment(env, sales, "Big files for a reader that leaves", ATTACHMENT, body);
     long long answered_before = attachments_answered();
     void *s = reader = slow_reader("127.0.0.31");
     ask(s, body, len, CALLS / 4);

@@ -6,12 +6,10 @@
 //   node web/test/browser.mjs BIN_DIR WEB_DIR [NAME-FILTER]
 // Prints one line per check and "N passed, N failed"; exits 77 (skipped)
 // when there is no Chromium to drive.
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, readdirSync, rmSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { startServices } from "./services.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = resolve(process.argv[2] ?? "build/asan");
@@ -64,60 +62,7 @@ async function eventually(fn, ms = 5000) {
 }
 
 // --- the services, as deploy/run-local.sh starts them -------------------------
-function freePort() {
-    return new Promise((ok, fail) => {
-        const s = createServer();
-        s.once("error", fail);
-        s.listen(0, "127.0.0.1", () => {
-            const { port } = s.address();
-            s.close(() => ok(port));
-        });
-    });
-}
-
-const dir = mkdtempSync(join(tmpdir(), "crm-web-test."));
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-const ep = (name) => `ipc://${dir}/${name}`;
-const env = {
-    ...process.env,
-    CRM_ADMIN_PASSWORD: ADMIN_PASSWORD,
-    CRM_IDENTITY_RPC: ep("identity.rpc"), CRM_IDENTITY_EVENTS: ep("identity.events"),
-    CRM_IDENTITY_REPLAY: ep("identity.replay"),
-    CRM_PIPELINE_RPC: ep("pipeline.rpc"), CRM_PIPELINE_EVENTS: ep("pipeline.events"),
-    CRM_PIPELINE_REPLAY: ep("pipeline.replay"),
-    CRM_ACTIVITIES_RPC: ep("activities.rpc"), CRM_ACTIVITIES_EVENTS: ep("activities.events"),
-    CRM_ACTIVITIES_REPLAY: ep("activities.replay"),
-    CRM_NOTIFICATIONS_RPC: ep("notifications.rpc"), CRM_NOTIFICATIONS_STREAM: ep("notifications.stream"),
-};
-const procs = [];
-function start(name, args) {
-    mkdirSync(join(dir, "logs"), { recursive: true });
-    const p = spawn(join(bin, `crm-${name}`), args, { env, stdio: ["ignore", "ignore", "pipe"] });
-    let log = "";
-    p.stderr.on("data", (d) => (log = (log + d).slice(-8000)));
-    const exited = new Promise((ok) => p.on("exit", (code, signal) => ok({ code, signal })));
-    procs.push({ name, p, exited, log: () => log });
-}
-for (const s of ["identity", "pipeline", "activities", "notifications"])
-    start(s, ["--data-dir", join(dir, s)]);
-start("gateway", ["--zmq", ep("gateway.zmq"), "--http-port", String(port), "--web-dir", webDir]);
-
-async function stopAll() {
-    for (const { p } of [...procs].reverse()) p.kill("SIGTERM");
-    const timeout = new Promise((ok) => setTimeout(() => ok("timeout"), 20000));
-    const bad = [];
-    for (const { name, p, exited, log } of procs) {
-        const r = await Promise.race([exited, timeout]);
-        if (r === "timeout") {
-            p.kill("SIGKILL");
-            bad.push(`${name} did not stop`);
-        } else if (r.code !== 0) {
-            bad.push(`${name} exited ${r.code ?? r.signal}:\n${log()}`);
-        }
-    }
-    return bad;
-}
+const { dir, base, procs, stopAll } = await startServices({ bin, webDir, adminPassword: ADMIN_PASSWORD });
 
 // Twirp JSON through the HTTP door, as any client would.
 async function call(method, body, token) {
