@@ -40,7 +40,9 @@ export function KanbanColumn({ column, stages, tagNames, onMove, onLoadMore, onC
         if (!list.current) return;
         const sortable = Sortable.create(list.current, {
             group: "pipeline",
-            animation: 150,
+            // no slide on drop: its 150 ms of work on the page's thread
+            // delayed the server's card by as much (tests/bench/README.md)
+            animation: 0,
             // mouse and touch alike through pointer events, rather than
             // HTML5 drag and drop which touch screens lack
             forceFallback: true,

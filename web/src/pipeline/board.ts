@@ -1,6 +1,6 @@
-// The board's state changes that do not need the server: a card moved
-// between columns (the optimistic part of a move), a column's next page
-// added. The server's reply replaces both as soon as it comes.
+// The board's state changes that do not need the board read again: a card
+// moved between columns (the optimistic part of a move), then the server's
+// card in its place; a column's next page added.
 import type { CurrencyTotal, Lead, PipelineColumn } from "../../gen/pipeline";
 
 function weighted(lead: Lead): bigint {
@@ -37,6 +37,20 @@ export function findLead(columns: PipelineColumn[], leadId: string): Lead | unde
         if (l) return l;
     }
     return undefined;
+}
+
+// The board with the server's lead in place of the card of the same id in
+// the lead's stage, that column's totals moved with it (a new stage's
+// probability changes its weighted revenue); unchanged when the card is not
+// there (moved again meanwhile: the later move settles it).
+export function settled(columns: PipelineColumn[], lead: Lead): PipelineColumn[] {
+    return columns.map((c) => {
+        if (c.stage?.id !== lead.stageId) return c;
+        const at = c.leads.findIndex((l) => l.id === lead.id);
+        if (at < 0) return c;
+        const totals = adjust(adjust(c.totals, c.leads[at], -1n), lead, 1n);
+        return { ...withTotals(c, totals, BigInt(c.count)), leads: c.leads.map((l, i) => (i === at ? lead : l)) };
+    });
 }
 
 // The board with lead moved to the top of stage toStageId, counts and
