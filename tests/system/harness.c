@@ -886,6 +886,17 @@ int sys_sh(const char *fmt, ...)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+long sys_reset_peak(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/clear_refs", (int)pid);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("5", f);
+    fclose(f);
+    return sys_proc_kib(pid, "VmRSS");
+}
+
 long sys_proc_kib(pid_t pid, const char *field)
 {
     char path[64], line[256];

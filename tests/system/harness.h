@@ -165,5 +165,8 @@ int64_t sys_now_ms(void);
 
 /* A field of /proc/<pid>/status in KiB (VmRSS, VmHWM), or -1. */
 long sys_proc_kib(pid_t pid, const char *field);
+/* Resets the process's peak RSS (VmHWM) to its RSS now, and gives that in
+ * KiB; fails the test when it cannot. */
+long sys_reset_peak(pid_t pid);
 
 #endif

@@ -64,19 +64,6 @@ static int teardown(void **state)
 }
 
 
-/* Resets the gateway's peak RSS (VmHWM) to its RSS now, and gives that. */
-static long reset_peak(void)
-{
-    pid_t gw = env->pid[SYS_GATEWAY];
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/clear_refs", (int)gw);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("5", f);
-    fclose(f);
-    return sys_proc_kib(gw, "VmRSS");
-}
-
 static void assert_healthz(void)
 {
     char *out = NULL;
@@ -119,7 +106,7 @@ static void *bomb(void *arg)
  * (the peak is reset first). */
 static long bombard(const char *headers, const char *body, int status, const char *code)
 {
-    long before = reset_peak();
+    long before = sys_reset_peak(env->pid[SYS_GATEWAY]);
     pthread_t t[BOMBERS];
     bomber_t b[BOMBERS];
     for (int i = 0; i < BOMBERS; i++) {
@@ -179,7 +166,7 @@ static void test_zmq_bombs(void **state)
     size_t out_len;
     const char *tokens[] = {NULL, "forged-token", sales};
     const Crm__Rpc__V1__Code want[] = {CODE(UNAUTHENTICATED), CODE(UNAUTHENTICATED), CODE(RESOURCE_EXHAUSTED)};
-    long before = reset_peak();
+    long before = sys_reset_peak(env->pid[SYS_GATEWAY]);
     for (int i = 0; i < 3; i++) {
         for (int k = 0; k < BOMBERS; k++) {
             assert_int_equal(crm_client_call(env->client, method, tokens[i], NULL, body, n, SYS_TIMEOUT_MS, &st,

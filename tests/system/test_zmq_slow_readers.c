@@ -67,19 +67,6 @@ static int teardown(void **state)
     return sys_stop(env) == 0 ? 0 : -1;
 }
 
-/* Resets the gateway's peak RSS (VmHWM) to its RSS now, and gives that. */
-static long reset_peak(void)
-{
-    pid_t gw = env->pid[SYS_GATEWAY];
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/clear_refs", (int)gw);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("5", f);
-    fclose(f);
-    return sys_proc_kib(gw, "VmRSS");
-}
-
 /* A figure of the gateway's /metrics (name may carry labels), asked from
  * an address of its own, whose budget no reader here touches. */
 static long long gateway_metric(const char *name)
@@ -194,7 +181,7 @@ static void test_slow_reader_held_to_its_budget(void **state)
     assert_non_null(other);
     whoami_ms(other);
 
-    long before = reset_peak();
+    long before = sys_reset_peak(env->pid[SYS_GATEWAY]);
     long long answered_before = attachments_answered();
     void *s = reader = slow_reader("127.0.0.30");
     ask(s, body, len, CALLS);
