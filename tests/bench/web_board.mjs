@@ -34,20 +34,12 @@ if (!chromium) {
 const pw = await import(createRequire(join(root, "web/package.json")).resolve("playwright-core"));
 const playwright = pw.chromium ?? pw.default.chromium;
 
-const { dir, base, procs, stopAll } = await startServices({
+const { dir, base, procs, stopAll, call } = await startServices({
     bin, webDir, adminPassword: ADMIN_PASSWORD, prefix: "crm-web-bench.", backends: ["identity", "pipeline"],
     // the load is one user's thousands of writes: not the limit under test
     extraEnv: { CRM_RATE_PER_SESSION: "1000000" },
 });
 
-async function call(method, body, token) {
-    const headers = { "Content-Type": "application/json" };
-    if (token) headers.Authorization = `Bearer ${token}`;
-    const r = await fetch(`${base}/twirp/${method}`, { method: "POST", headers, body: JSON.stringify(body) });
-    const json = await r.json();
-    if (r.status !== 200) throw new Error(`${method}: ${json.code}: ${json.msg}`);
-    return json;
-}
 
 const pct = (xs, p) => {
     const s = [...xs].sort((a, b) => a - b);

@@ -37,41 +37,17 @@ for (const f of [join(webDir, "index.html"), join(bin, "crm-gateway")])
 const require = createRequire(join(here, "../../web/package.json"));
 const { chromium: playwright } = require("playwright-core");
 
-const { dir, base, procs, stopAll } = await startServices({
+const { dir, base, procs, stopAll, call, waitReady } = await startServices({
     bin, webDir, adminPassword: ADMIN_PASSWORD, prefix: "crm-web-bench.",
 });
 
-async function call(method, body, token) {
-    const headers = { "Content-Type": "application/json" };
-    if (token) headers.Authorization = `Bearer ${token}`;
-    const r = await fetch(`${base}/twirp/${method}`, { method: "POST", headers, body: JSON.stringify(body) });
-    const json = await r.json();
-    if (r.status !== 200) throw new Error(`${method}: ${json.code}: ${json.msg}`);
-    return json;
-}
 const ID = "crm.identity.v1.Identity", PL = "crm.pipeline.v1.Pipeline", ACT = "crm.activities.v1.Activities";
 
-async function waitReady() {
-    const until = Date.now() + 60000;
-    for (;;) {
-        try {
-            const admin = (await call(`${ID}/Login`, { login: "admin", password: ADMIN_PASSWORD })).token;
-            await call(`${PL}/ListStages`, {}, admin);
-            await call(`${ACT}/ListCalls`, {}, admin);
-            return admin;
-        } catch (e) {
-            for (const { name, p, log } of procs)
-                if (p.exitCode !== null) throw new Error(`${name} stopped at start:\n${log()}`);
-            if (Date.now() > until) throw new Error(`the services did not answer in 60 s: ${e.message}`);
-            await new Promise((ok) => setTimeout(ok, 200));
-        }
-    }
-}
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 let browser, status = 0;
 try {
-    const admin = await waitReady();
+    const admin = await waitReady([`${PL}/ListStages`, `${ACT}/ListCalls`]);
     const password = "bench-chatter-pass-1";
     await call(`${ID}/CreateUser`, {
         login: "bench-chatter", name: "Bench", email: "bench@example.com", password,

@@ -62,39 +62,11 @@ async function eventually(fn, ms = 5000) {
 }
 
 // --- the services, as deploy/run-local.sh starts them -------------------------
-const { dir, base, procs, stopAll } = await startServices({ bin, webDir, adminPassword: ADMIN_PASSWORD });
+const { dir, base, procs, stopAll, call, waitReady } = await startServices({ bin, webDir, adminPassword: ADMIN_PASSWORD });
 
-// Twirp JSON through the HTTP door, as any client would.
-async function call(method, body, token) {
-    const headers = { "Content-Type": "application/json" };
-    if (token) headers.Authorization = `Bearer ${token}`;
-    const r = await fetch(`${base}/twirp/${method}`, { method: "POST", headers, body: JSON.stringify(body) });
-    const json = await r.json();
-    if (r.status !== 200) {
-        const e = new Error(`${method}: ${json.code}: ${json.msg}`);
-        e.twirp = json;
-        throw e;
-    }
-    return json;
-}
 const ID = "crm.identity.v1.Identity", PL = "crm.pipeline.v1.Pipeline";
 const ACT = "crm.activities.v1.Activities", NOTIF = "crm.notifications.v1.Notifications";
 
-async function waitReady() {
-    const until = Date.now() + 60000;
-    for (;;) {
-        try {
-            const admin = (await call(`${ID}/Login`, { login: "admin", password: ADMIN_PASSWORD })).token;
-            await call(`${PL}/ListStages`, {}, admin);
-            return admin;
-        } catch (e) {
-            for (const { name, p, log } of procs)
-                if (p.exitCode !== null) throw new Error(`${name} stopped at start:\n${log()}`);
-            if (Date.now() > until) throw new Error(`the services did not answer in 60 s: ${e.message}`);
-            await new Promise((ok) => setTimeout(ok, 200));
-        }
-    }
-}
 
 async function axeCheck(page, screen) {
     await page.evaluate(axeSource);

@@ -19,7 +19,7 @@ function freePort() {
 }
 
 // bin: the folder of crm-* programs; backends: which services to start
-// before the gateway; extraEnv: settings for them all. Returns { dir, base, procs, stopAll }; stopAll ends
+// before the gateway; extraEnv: settings for them all. Returns { dir, base, procs, stopAll, call, waitReady }; stopAll ends
 // them in reverse order and returns what went wrong (empty: all stopped).
 export async function startServices({ bin, webDir, adminPassword, prefix = "crm-web-test.",
     backends = ["identity", "pipeline", "activities", "notifications"], extraEnv = {} }) {
@@ -65,5 +65,40 @@ export async function startServices({ bin, webDir, adminPassword, prefix = "crm-
         }
         return bad;
     }
-    return { dir, base: `http://127.0.0.1:${port}`, procs, stopAll };
+    const base = `http://127.0.0.1:${port}`;
+
+    // Twirp JSON through the HTTP door, as any client would; a refusal
+    // throws with the server's error as e.twirp.
+    async function call(method, body, token) {
+        const headers = { "Content-Type": "application/json" };
+        if (token) headers.Authorization = `Bearer ${token}`;
+        const r = await fetch(`${base}/twirp/${method}`, { method: "POST", headers, body: JSON.stringify(body) });
+        const json = await r.json();
+        if (r.status !== 200) {
+            const e = new Error(`${method}: ${json.code}: ${json.msg}`);
+            e.twirp = json;
+            throw e;
+        }
+        return json;
+    }
+
+    // The administrator's token once Login and each probe (a method every
+    // started backend answers) succeed; a service that stops meanwhile, or
+    // 60 s without an answer, fails it.
+    async function waitReady(probes = ["crm.pipeline.v1.Pipeline/ListStages"]) {
+        const until = Date.now() + 60000;
+        for (;;) {
+            try {
+                const admin = (await call("crm.identity.v1.Identity/Login", { login: "admin", password: adminPassword })).token;
+                for (const m of probes) await call(m, {}, admin);
+                return admin;
+            } catch (e) {
+                for (const { name, p, log } of procs)
+                    if (p.exitCode !== null) throw new Error(`${name} stopped at start:\n${log()}`);
+                if (Date.now() > until) throw new Error(`the services did not answer in 60 s: ${e.message}`);
+                await new Promise((ok) => setTimeout(ok, 200));
+            }
+        }
+    }
+    return { dir, base, procs, stopAll, call, waitReady };
 }
