@@ -886,6 +886,33 @@ int sys_sh(const char *fmt, ...)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+long long sys_gateway_metric(sys_env_t *env, const char *name, int required)
+{
+    struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.9", &src.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+    dst.sin_port = htons((uint16_t)env->http_port);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof src), 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&dst, sizeof dst), 0);
+    static const char get[] = "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    assert_int_equal(write(fd, get, sizeof get - 1), (ssize_t)(sizeof get - 1));
+    static char text[1 << 20];
+    size_t len = 0;
+    ssize_t r;
+    while (len < sizeof text - 1 && (r = read(fd, text + len, sizeof text - 1 - len)) > 0)
+        len += (size_t)r;
+    close(fd);
+    text[len] = '\0';
+    char key[256];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *line = strstr(text, key);
+    if (!line && required)
+        fail_msg("no %s in /metrics: %.200s", name, text);
+    return line ? atoll(line + strlen(key)) : 0;
+}
+
 long sys_reset_peak(pid_t pid)
 {
     char path[64];

@@ -168,5 +168,9 @@ long sys_proc_kib(pid_t pid, const char *field);
 /* Resets the process's peak RSS (VmHWM) to its RSS now, and gives that in
  * KiB; fails the test when it cannot. */
 long sys_reset_peak(pid_t pid);
+/* A figure of the gateway's /metrics (name may carry labels), asked over
+ * HTTP from 127.0.0.9, an address whose budget no test client touches; 0
+ * when absent, or the test fails when required. */
+long long sys_gateway_metric(sys_env_t *env, const char *name, int required);
 
 #endif

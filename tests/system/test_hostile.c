@@ -489,28 +489,6 @@ static int http_read_status(int fd)
     return status;
 }
 
-/* A figure of the gateway's /metrics, asked from an address of its own:
- * the readers may hold every connection theirs may have. */
-static long long gateway_metric(const char *name)
-{
-    int fd = connect_http_from("127.0.0.9");
-    static const char get[] = "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    assert_int_equal(write(fd, get, sizeof get - 1), (ssize_t)(sizeof get - 1));
-    static char text[1 << 20];
-    size_t len = 0;
-    ssize_t r;
-    while (len < sizeof text - 1 && (r = read(fd, text + len, sizeof text - 1 - len)) > 0)
-        len += (size_t)r;
-    close(fd);
-    text[len] = '\0';
-    char key[128];
-    snprintf(key, sizeof key, "\n%s ", name);
-    const char *line = strstr(text, key);
-    if (!line)
-        fail_msg("no %s in /metrics: %.200s", name, text);
-    return atoll(line + strlen(key));
-}
-
 /* Waits (30 s at most) until n answers of size bytes to unread requests
  * are made: held for their readers, or refused since refused_before. A
  * fixed sleep would let a slow machine serve a reader's answer only after
@@ -518,8 +496,8 @@ static long long gateway_metric(const char *name)
 static void wait_answers_made(int n, size_t size, long long refused_before)
 {
     for (int64_t until = sys_now_ms() + 30000; sys_now_ms() < until; usleep(100 * 1000)) {
-        long long held = gateway_metric("crm_gateway_bytes_in_flight") / (long long)size;
-        if (held + gateway_metric("crm_gateway_budget_refused_total") - refused_before >= n)
+        long long held = sys_gateway_metric(env, "crm_gateway_bytes_in_flight", 1) / (long long)size;
+        if (held + sys_gateway_metric(env, "crm_gateway_budget_refused_total", 1) - refused_before >= n)
             return;
     }
 }
@@ -549,7 +527,7 @@ static void read_unread_answers(const int *fds, int n, size_t size, long long re
 static void unread_big_replies(const uint8_t *body, size_t len, size_t size, int n, int addresses, int *served,
                                int *refused)
 {
-    long long refused_before = gateway_metric("crm_gateway_budget_refused_total");
+    long long refused_before = sys_gateway_metric(env, "crm_gateway_budget_refused_total", 1);
     int fds[64];
     assert_true(n <= 64);
     for (int i = 0; i < n; i++) {
@@ -615,7 +593,7 @@ static void test_session_budget(void **state)
     assert_true((long)served * SESSION_ATTACHMENT <= SESSION_BUDGET);
     /* read and gone: the session is served again, and holds nothing */
     assert_int_equal(http_read_status(http_send_only_from("127.0.0.20", GET_ATTACHMENT, body, len)), 200);
-    assert_int_equal(gateway_metric("crm_gateway_bytes_in_flight"), 0);
+    assert_int_equal(sys_gateway_metric(env, "crm_gateway_bytes_in_flight", 1), 0);
 }
 
 #define FLOODERS 8

@@ -67,38 +67,11 @@ static int teardown(void **state)
     return sys_stop(env) == 0 ? 0 : -1;
 }
 
-/* A figure of the gateway's /metrics (name may carry labels), asked from
- * an address of its own, whose budget no reader here touches. */
-static long long gateway_metric(const char *name)
-{
-    struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
-    inet_pton(AF_INET, "127.0.0.9", &src.sin_addr);
-    inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
-    dst.sin_port = htons((uint16_t)env->http_port);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof src), 0);
-    assert_int_equal(connect(fd, (struct sockaddr *)&dst, sizeof dst), 0);
-    static const char get[] = "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    assert_int_equal(write(fd, get, sizeof get - 1), (ssize_t)(sizeof get - 1));
-    static char text[1 << 20];
-    size_t len = 0;
-    ssize_t r;
-    while (len < sizeof text - 1 && (r = read(fd, text + len, sizeof text - 1 - len)) > 0)
-        len += (size_t)r;
-    close(fd);
-    text[len] = '\0';
-    char key[256];
-    snprintf(key, sizeof key, "\n%s ", name);
-    const char *line = strstr(text, key);
-    return line ? atoll(line + strlen(key)) : 0;
-}
-
 /* GetAttachment calls answered so far: served, or refused for the budget. */
 static long long attachments_answered(void)
 {
-    return gateway_metric("crm_gateway_requests_total{method=\"" GET_ATTACHMENT "\",code=\"ok\"}") +
-           gateway_metric("crm_gateway_requests_total{method=\"" GET_ATTACHMENT "\",code=\"resource_exhausted\"}");
+    return sys_gateway_metric(env, "crm_gateway_requests_total{method=\"" GET_ATTACHMENT "\",code=\"ok\"}", 0) +
+           sys_gateway_metric(env, "crm_gateway_requests_total{method=\"" GET_ATTACHMENT "\",code=\"resource_exhausted\"}", 0);
 }
 
 /* Waits (30 s at most) until the gateway's bytes in flight are want. */
@@ -106,7 +79,7 @@ static long long wait_in_flight(long long want)
 {
     long long held = -1;
     for (int64_t until = sys_now_ms() + 30000; sys_now_ms() < until; usleep(50 * 1000))
-        if ((held = gateway_metric("crm_gateway_bytes_in_flight")) == want)
+        if ((held = sys_gateway_metric(env, "crm_gateway_bytes_in_flight", 0)) == want)
             break;
     return held;
 }
@@ -192,7 +165,7 @@ static void test_slow_reader_held_to_its_budget(void **state)
         usleep(50 * 1000);
     assert_int_equal(attachments_answered() - answered_before, CALLS);
     int64_t after = whoami_ms(other);
-    long long held = gateway_metric("crm_gateway_bytes_in_flight");
+    long long held = sys_gateway_metric(env, "crm_gateway_bytes_in_flight", 0);
     long grew = sys_proc_kib(env->pid[SYS_GATEWAY], "VmHWM") - before;
     printf("  %d unread replies of %d MiB: gateway peak RSS growth %ld KiB, %lld bytes held; "
            "another client's WhoAmI at worst %lld ms while they were made, %lld ms after\n",
@@ -267,7 +240,7 @@ static void test_gone_reader_gives_back(void **state)
     for (int64_t until = sys_now_ms() + 60000;
          sys_now_ms() < until && attachments_answered() - answered_before < CALLS / 4;)
         usleep(50 * 1000);
-    long long held = gateway_metric("crm_gateway_bytes_in_flight");
+    long long held = sys_gateway_metric(env, "crm_gateway_bytes_in_flight", 0);
     printf("  %d unread replies of %d MiB: %lld bytes held until the reader left\n", CALLS / 4,
            ATTACHMENT / MIB, held);
     assert_true(held >= ATTACHMENT);
