@@ -240,6 +240,13 @@ int crm_call_fail_db(crm_call_t *c, int rc)
     return fail_storage(c, rc);
 }
 
+int crm_call_unimplemented(crm_call_t *c, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    (void)in;
+    (void)out;
+    return crm_call_fail(c, CRM__RPC__V1__CODE__CODE_UNIMPLEMENTED, NULL, "not built yet");
+}
+
 int crm_call_emit(crm_call_t *c, const char *type, const ProtobufCMessage *payload)
 {
     if (!c->server->publisher)

@@ -163,4 +163,8 @@ int crm_call_fail_status(crm_call_t *call, const crm_status_t *st);
  * the whole batch after the map grows when rc is MDB_MAP_FULL; returns -1. */
 int crm_call_fail_db(crm_call_t *call, int rc);
 
+/* TEMPORARY while issue 15's methods are built in parallel: answers
+ * unimplemented. Removed when the last handler lands. */
+int crm_call_unimplemented(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out);
+
 #endif

@@ -15,6 +15,24 @@ static const crm_method_t methods[] = {
     {"ScheduleCall", act_schedule_call, W}, {"ListCalls", act_list_calls, 0},
     {"MarkCallHeld", act_mark_call_held, W}, {"CancelCall", act_cancel_call, W},
     {"ScheduleMeeting", act_schedule_meeting, W}, {"ListCalendar", act_list_calendar, 0},
+    /* planned activities */
+    {"CreateActivityType", crm_call_unimplemented, W},
+    {"UpdateActivityType", crm_call_unimplemented, W},
+    {"ListActivityTypes", crm_call_unimplemented, 0},
+    {"PlanActivity", crm_call_unimplemented, W},
+    {"UpdateActivity", crm_call_unimplemented, W},
+    {"MarkActivityDone", crm_call_unimplemented, W},
+    {"CancelActivity", crm_call_unimplemented, W},
+    {"ListActivities", crm_call_unimplemented, 0},
+    {"ListMyActivities", crm_call_unimplemented, 0},
+    {"NextActivities", crm_call_unimplemented, 0},
+    {"RescheduleCall", crm_call_unimplemented, W},
+    /* meetings */
+    {"GetMeeting", crm_call_unimplemented, 0},
+    {"ListMeetings", crm_call_unimplemented, 0},
+    {"UpdateMeeting", crm_call_unimplemented, W},
+    {"CancelMeeting", crm_call_unimplemented, W},
+    {"AnswerMeeting", crm_call_unimplemented, W},
 };
 
 static activities_t a = {.readmodel.keeps_docs = 1};

@@ -22,6 +22,28 @@ static const crm_method_t methods[] = {
     {"GetPipeline", pl_get_pipeline, 0},       {"PipelineReport", pl_pipeline_report, 0},
     {"CreateTag", pl_create_tag, W},           {"ListTags", pl_list_tags, 0},
     {"CreateLostReason", pl_create_lost_reason, W}, {"ListLostReasons", pl_list_lost_reasons, 0},
+    /* archive, restore, delete, reopen; tags and lost reasons */
+    {"ArchiveLead", crm_call_unimplemented, W},
+    {"RestoreLead", crm_call_unimplemented, W},
+    {"DeleteLead", crm_call_unimplemented, W},
+    {"ReopenLead", crm_call_unimplemented, W},
+    {"ArchiveCustomer", crm_call_unimplemented, W},
+    {"RestoreCustomer", crm_call_unimplemented, W},
+    {"DeleteCustomer", crm_call_unimplemented, W},
+    {"UpdateTag", crm_call_unimplemented, W},
+    {"DeleteTag", crm_call_unimplemented, W},
+    {"UpdateLostReason", crm_call_unimplemented, W},
+    {"DeleteLostReason", crm_call_unimplemented, W},
+    /* import and export */
+    {"ImportRecords", crm_call_unimplemented, W},
+    {"ExportRecords", crm_call_unimplemented, 0},
+    /* duplicates and merge */
+    {"FindDuplicates", crm_call_unimplemented, 0},
+    {"MergeLeads", crm_call_unimplemented, W},
+    /* assignment rules */
+    {"GetAssignmentRules", crm_call_unimplemented, 0},
+    {"SetAssignmentRules", crm_call_unimplemented, W},
+    {"AssignLeads", crm_call_unimplemented, W},
 };
 
 static pipeline_t pl;
