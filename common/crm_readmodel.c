@@ -55,6 +55,25 @@ static int put_doc(const crm_readmodel_t *rm, MDB_txn *txn, crm_arena_t *arena, 
     return put_changed(txn, rm->docs, key, sizeof key, &d->base, arena);
 }
 
+/* A deleted document is forgotten: what was kept of it (chatter, followers)
+ * is then unreadable to everyone, as an unknown document is. */
+static int drop_doc(const crm_readmodel_t *rm, MDB_txn *txn, int model, int64_t id)
+{
+    if (id <= 0)
+        return CRM_CONSUMER_UNCHANGED;
+    uint8_t key[CRM_DOC_KEY];
+    crm_doc_key(key, model, id);
+    MDB_val k = {sizeof key, key};
+    int rc = mdb_del(txn, rm->docs, &k, NULL);
+    return rc == MDB_NOTFOUND ? CRM_CONSUMER_UNCHANGED : rc;
+}
+
+static int is_deleted(const char *type)
+{
+    const char *dot = strchr(type, '.');
+    return dot && !strcmp(dot, ".deleted");
+}
+
 static int apply_document(const crm_readmodel_t *rm, MDB_txn *txn, crm_arena_t *arena,
                           const Crm__Events__V1__Event *ev)
 {
@@ -66,18 +85,24 @@ static int apply_document(const crm_readmodel_t *rm, MDB_txn *txn, crm_arena_t *
         const Crm__Pipeline__V1__Lead *l = e ? e->lead : NULL;
         if (!l)
             return CRM_CONSUMER_UNCHANGED;
+        if (is_deleted(ev->type))
+            return drop_doc(rm, txn, CRM_DOC_LEAD, l->id);
         d.salesperson_id = l->salesperson_id;
         d.team_id = l->team_id;
         d.name = l->name;
+        d.archived = l->archived;
         return put_doc(rm, txn, arena, CRM_DOC_LEAD, l->id, &d);
     }
     if (!strncmp(ev->type, "customer.", 9)) {
         Crm__Pipeline__V1__CustomerEvent *e = crm__pipeline__v1__customer_event__unpack(alloc, p->len, p->data);
         const Crm__Pipeline__V1__Customer *c = e ? e->customer : NULL;
+        if (c && is_deleted(ev->type))
+            return drop_doc(rm, txn, CRM_DOC_CUSTOMER, c->id);
         if (c) {
             d.salesperson_id = c->salesperson_id;
             d.team_id = c->team_id;
             d.name = c->name;
+            d.archived = c->archived;
         }
         return c ? put_doc(rm, txn, arena, CRM_DOC_CUSTOMER, c->id, &d) : CRM_CONSUMER_UNCHANGED;
     }
@@ -106,6 +131,7 @@ static int apply_user(const crm_readmodel_t *rm, MDB_txn *txn, crm_arena_t *aren
     u.is_admin = e->user->is_admin;
     u.team_ids = e->user->team_ids;
     u.n_team_ids = e->user->n_team_ids;
+    u.default_team_id = e->user->default_team_id;
     uint8_t key[8];
     crm_key_put_u64(key, (uint64_t)u.id);
     return put_changed(txn, rm->users, key, sizeof key, &u.base, arena);

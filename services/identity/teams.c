@@ -1,5 +1,7 @@
 /* Sales teams: a leader and members. A user's teamIds are kept up to date in
- * the same transaction as the team, so the Principal always carries them. */
+ * the same transaction as the team, so the Principal always carries them.
+ * Teams are archived, never deleted: leads and customers name them in
+ * pipeline's store, which identity cannot see. */
 #include "identity.h"
 #include "crm_request.h"
 #include "crm_validate.h"
@@ -90,6 +92,8 @@ static int set_membership(crm_call_t *call, int64_t user_id, int64_t team_id, in
             ids[n++] = old->team_ids[i];
     if (member)
         ids[n++] = team_id;
+    else if (u->default_team_id == team_id)
+        u->default_team_id = 0; /* a default team is always one of theirs */
     u->team_ids = ids;
     u->n_team_ids = n;
     u->updated_at = crm_call_now(call);
@@ -160,7 +164,7 @@ int identity_create_team(crm_call_t *call, const ProtobufCMessage *in, ProtobufC
 int identity_update_team(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
     const Crm__Identity__V1__UpdateTeamRequest *req = (const void *)in;
-    static const char *const allowed[] = {"name", "leader_id", "member_ids", NULL};
+    static const char *const allowed[] = {"name", "leader_id", "member_ids", "archived", NULL};
     crm_status_t st;
     team_t *before, *t = (team_t *)out;
     if (can_write(call) != 0)
@@ -181,6 +185,8 @@ int identity_update_team(crm_call_t *call, const ProtobufCMessage *in, ProtobufC
         t->member_ids = req->member_ids;
         t->n_member_ids = req->n_member_ids;
     }
+    if (crm_mask_has(req->update_mask, "archived"))
+        t->archived = req->archived;
     t->updated_at = crm_call_now(call);
     if (check_people(call, t, before) != 0 || save_team(call, t, "team.updated") != 0)
         return -1;
@@ -200,6 +206,7 @@ int identity_get_team(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
 int identity_list_teams(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
     identity_t *idn = crm_call_ctx(call);
+    const Crm__Identity__V1__ListTeamsRequest *req = (const void *)in;
     Crm__Identity__V1__ListTeamsReply *reply = (void *)out;
     MDB_stat ms;
     int rc = mdb_stat(crm_call_txn(call), idn->teams, &ms);
@@ -217,7 +224,8 @@ int identity_list_teams(crm_call_t *call, const ProtobufCMessage *in, ProtobufCM
             rc = MDB_CORRUPTED;
             break;
         }
-        reply->teams[reply->n_teams++] = t;
+        if (!t->archived || req->include_archived)
+            reply->teams[reply->n_teams++] = t;
     }
     mdb_cursor_close(cur);
     return rc && rc != MDB_NOTFOUND ? crm_call_fail_db(call, rc) : 0;

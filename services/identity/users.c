@@ -599,18 +599,20 @@ static int update_user(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
 {
     const Crm__Identity__V1__UpdateUserRequest *req = (const void *)in;
     static const char *const allowed[] = {"name", "email", "sales_access", "hr_access",
-                                          "is_admin", "active", NULL};
+                                          "is_admin", "active", "default_team_id", NULL};
     crm_status_t st;
-    if (!identity_is_admin(call))
-        return crm_call_fail(call, CODE(PERMISSION_DENIED), NULL, "only administrators change users");
+    const Google__Protobuf__FieldMask *m = req->update_mask;
+    int self = req->id == crm_call_principal(call)->user_id;
+    /* a user chooses their own default team, and nothing else of themselves */
+    if (!identity_is_admin(call) && !(self && m && m->n_paths == 1 && crm_mask_has(m, "default_team_id")))
+        return crm_call_fail(call, CODE(PERMISSION_DENIED), NULL,
+                             "only administrators change users; others only their own default team");
     if (crm_mask_check(&st, req->update_mask, allowed) != 0)
         return crm_call_fail_status(call, &st);
     user_rec_t *rec;
     if (identity_user_get(call, req->id, &rec) != 0)
         return -1;
     user_t *old = rec->user, *u = public_user(call, old);
-    const Google__Protobuf__FieldMask *m = req->update_mask;
-    int self = req->id == crm_call_principal(call)->user_id;
     if (crm_mask_has(m, "name")) {
         if (crm_check_text(&st, "name", req->name, 1, 128) != 0)
             return crm_call_fail_status(call, &st);
@@ -638,6 +640,15 @@ static int update_user(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
             return crm_call_fail(call, CODE(FAILED_PRECONDITION), "active",
                                  "administrators cannot deactivate themselves");
         u->active = req->active;
+    }
+    if (crm_mask_has(m, "default_team_id")) {
+        int member = req->default_team_id == 0;
+        for (size_t i = 0; i < u->n_team_ids && !member; i++)
+            member = u->team_ids[i] == req->default_team_id;
+        if (!member)
+            return crm_call_fail(call, CODE(INVALID_ARGUMENT), "defaultTeamId",
+                                 "the default team must be one of the user's teams (or 0)");
+        u->default_team_id = req->default_team_id;
     }
     u->updated_at = crm_call_now(call);
     rec->user = u;
