@@ -82,6 +82,12 @@ static int apply_lead(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Even
         headline = opportunity ? "Opportunity won" : "Lead won";
     else if (!strcmp(ev->type, "lead.lost"))
         headline = opportunity ? "Opportunity lost" : "Lead lost";
+    else if (!strcmp(ev->type, "lead.archived"))
+        headline = "Archived";
+    else if (!strcmp(ev->type, "lead.restored"))
+        headline = "Restored";
+    else if (!strcmp(ev->type, "lead.reopened"))
+        headline = "Reopened";
     else if (strcmp(ev->type, "lead.updated"))
         return kept;
     message_t *m = tracking_message(a, txn, ev, ACT_LEAD, l->id);
@@ -110,6 +116,21 @@ static int apply_quotation(activities_t *a, MDB_txn *txn, const Crm__Events__V1_
     return act_message_store(a, txn, m, ev->actor_id);
 }
 
+/* Archive and restore of a customer, in its chatter; kept as for apply_lead. */
+static int apply_customer(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Event *ev, int kept)
+{
+    int archived = !strcmp(ev->type, "customer.archived");
+    if (!archived && strcmp(ev->type, "customer.restored"))
+        return kept;
+    Crm__Pipeline__V1__CustomerEvent *e = crm__pipeline__v1__customer_event__unpack(
+        crm_arena_allocator(a->apply_arena), ev->payload.len, ev->payload.data);
+    if (!e || !e->customer || e->customer->id <= 0)
+        return kept;
+    message_t *m = tracking_message(a, txn, ev, ACT_CUSTOMER, e->customer->id);
+    m->body = archived ? "Archived" : "Restored";
+    return act_message_store(a, txn, m, ev->actor_id);
+}
+
 int act_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev)
 {
     activities_t *a = arg;
@@ -121,6 +142,8 @@ int act_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Eve
         return apply_lead(a, txn, ev, rc);
     if (!strncmp(ev->type, "quotation.", 10))
         return apply_quotation(a, txn, ev, rc);
+    if (!strncmp(ev->type, "customer.", 9))
+        return apply_customer(a, txn, ev, rc);
     return rc;
 }
 

@@ -110,6 +110,8 @@ int ntf_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Eve
     int rc = crm_readmodel_apply(&n->readmodel, txn, n->apply_arena, ev);
     if (rc && rc != CRM_CONSUMER_UNCHANGED)
         return rc;
+    if (ntf_is_lifecycle_event(ev->type))
+        return ntf_apply_lifecycle(n, txn, ev, rc);
     if (!strncmp(ev->type, "lead.", 5))
         return apply_lead(n, txn, ev, rc);
     if (!strncmp(ev->type, "quotation.", 10))

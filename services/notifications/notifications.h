@@ -108,6 +108,16 @@ int ntf_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Eve
 int ntf_apply_activities_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
 int ntf_apply_identity_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
 
+/* --- archive, restore, reopen, delete (lifecycle.c) ------------------------------ */
+
+/* 1 if a pipeline event of type is one ntf_apply_lifecycle applies. */
+int ntf_is_lifecycle_event(const char *type);
+/* Tells the document's followers of an archive, restore or reopen
+ * (SUBTYPE_STATUS_CHANGED); forgets a deleted document's followers. kept
+ * is the read model's verdict on the event. Returns 0,
+ * CRM_CONSUMER_UNCHANGED or an LMDB code. */
+int ntf_apply_lifecycle(notifications_t *n, MDB_txn *txn, const Crm__Events__V1__Event *ev, int kept);
+
 /* --- live stream (stream.c) ------------------------------------------------------- */
 
 /* Binds a PUB socket that publishes every committed inbox entry under

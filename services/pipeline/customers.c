@@ -38,10 +38,53 @@ static int check_customer(crm_call_t *call, customer_t *c, const customer_t *old
     return 0;
 }
 
-static int save_customer(crm_call_t *call, customer_t *c, const char *type)
+/* The contact index: parent, contact id → "", so that a company's contacts
+ * are found without reading every customer. */
+static int parent_key_move(MDB_txn *txn, MDB_dbi dbi, const customer_t *old, const customer_t *c)
+{
+    int64_t was = old ? old->parent_id : 0, is = c ? c->parent_id : 0;
+    if (was == is)
+        return 0;
+    uint8_t key[16];
+    int rc = 0;
+    if (was) {
+        crm_key_put_u64(key, (uint64_t)was);
+        crm_key_put_u64(key + 8, (uint64_t)old->id);
+        MDB_val k = {sizeof key, key};
+        rc = mdb_del(txn, dbi, &k, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    if (rc == 0 && is) {
+        crm_key_put_u64(key, (uint64_t)is);
+        crm_key_put_u64(key + 8, (uint64_t)c->id);
+        MDB_val k = {sizeof key, key}, d = {0, ""};
+        rc = mdb_put(txn, dbi, &k, &d, 0);
+    }
+    return rc;
+}
+
+int pl_customer_save(crm_call_t *call, const customer_t *old, customer_t *c)
 {
     pipeline_t *pl = crm_call_ctx(call);
-    if (pl_put(call, pl->customers, c->id, &c->base) != 0)
+    MDB_txn *txn = crm_call_txn(call);
+    int rc;
+    if (c)
+        rc = crm_db_put_id(txn, pl->customers, (uint64_t)c->id, &c->base);
+    else {
+        uint8_t id_key[8];
+        crm_key_put_u64(id_key, (uint64_t)old->id);
+        MDB_val k = {sizeof id_key, id_key};
+        rc = mdb_del(txn, pl->customers, &k, NULL);
+    }
+    if (rc == 0)
+        rc = parent_key_move(txn, pl->by_parent, old, c);
+    return rc ? crm_call_fail_db(call, rc) : 0;
+}
+
+static int save_customer(crm_call_t *call, const customer_t *old, customer_t *c, const char *type)
+{
+    if (pl_customer_save(call, old, c) != 0)
         return -1;
     Crm__Pipeline__V1__CustomerEvent ev = CRM__PIPELINE__V1__CUSTOMER_EVENT__INIT;
     ev.customer = c;
@@ -66,9 +109,10 @@ int pl_create_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
     c->salesperson_id = r->salesperson_id;
     c->team_id = r->team_id;
     c->created_at = c->updated_at = crm_call_now(call);
-    if (check_customer(call, c, NULL) != 0 || pl_next_id(call, "customer", &c->id) != 0)
+    if (pl_customer_defaults(call, c) != 0 || check_customer(call, c, NULL) != 0 ||
+        pl_next_id(call, "customer", &c->id) != 0)
         return -1;
-    return save_customer(call, c, "customer.created");
+    return save_customer(call, NULL, c, "customer.created");
 }
 
 int pl_update_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
@@ -115,7 +159,7 @@ int pl_update_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
     int rc = strcmp(old->name, c->name) ? pl_version_bump(crm_call_txn(call), pl, PL_BOARDS_ALL) : 0;
     if (rc)
         return crm_call_fail_db(call, rc);
-    return save_customer(call, c, "customer.updated");
+    return save_customer(call, old, c, "customer.updated");
 }
 
 int pl_get_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
@@ -134,6 +178,8 @@ static int keep_customer(crm_call_t *call, const void *item, const void *filter)
 {
     const customer_t *c = item;
     const Crm__Pipeline__V1__ListCustomersRequest *r = filter;
+    if (!pl_archive_filter_keeps(r->archived, c->archived))
+        return 0;
     return (!r->parent_id || c->parent_id == r->parent_id) &&
            (!r->query[0] || strcasestr(c->name, r->query) || strcasestr(c->email, r->query));
 }
@@ -143,7 +189,8 @@ int pl_list_customers(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     pipeline_t *pl = crm_call_ctx(call);
     const Crm__Pipeline__V1__ListCustomersRequest *r = (const void *)in;
     Crm__Pipeline__V1__ListCustomersReply *reply = (void *)out;
-    if (crm_call_require_sales(call) != 0 || pl_check_text(call, "query", r->query, 0, 256) != 0)
+    if (crm_call_require_sales(call) != 0 || pl_check_text(call, "query", r->query, 0, 256) != 0 ||
+        pl_check_archive_filter(call, r->archived) != 0)
         return -1;
     return pl_list_page(call, pl->customers, &crm__pipeline__v1__customer__descriptor, r->page_size, r->page_token,
                         keep_customer, r, (void ***)&reply->customers, &reply->n_customers, &reply->next_page_token);

@@ -81,12 +81,13 @@ static int key_move(MDB_txn *txn, MDB_dbi dbi, const uint8_t *ok, size_t ol, con
     return rc;
 }
 
-/* keep_zero: whether leads without a value (0) are indexed too */
+/* keep_zero: whether leads without a value (0) are indexed too; new NULL:
+ * the lead is deleted */
 static int pair_move(MDB_txn *txn, MDB_dbi dbi, const lead_t *old, int64_t old_v, const lead_t *new,
                      int64_t new_v, int keep_zero)
 {
     uint8_t ok[16], nk[16];
-    int had = old && (old_v || keep_zero), has = new_v || keep_zero;
+    int had = old && (old_v || keep_zero), has = new && (new_v || keep_zero);
     if (had)
         pair_key(ok, old_v, old->id);
     if (has)
@@ -198,13 +199,17 @@ int pl_version_get(MDB_txn *txn, const pipeline_t *pl, int64_t team_id, int64_t 
     return rc;
 }
 
+/* The lead as the board counts it: an archived lead has no card and no
+ * share of its column's totals (nor of the report's). */
+static const lead_t *on_board(const lead_t *l) { return l && !l->archived ? l : NULL; }
+
 int pl_kanban_rebuild_lead(MDB_txn *txn, const MDB_val *key, const MDB_val *data, void *arg)
 {
     pipeline_t *pl = arg;
     lead_t *l = crm__pipeline__v1__lead__unpack(NULL, data->mv_size, data->mv_data);
     if (!l)
         return MDB_CORRUPTED;
-    int rc = kanban_add(txn, pl->kanban, l, +1);
+    int rc = on_board(l) ? kanban_add(txn, pl->kanban, l, +1) : 0;
     crm__pipeline__v1__lead__free_unpacked(l, NULL);
     return rc;
 }
@@ -229,48 +234,88 @@ static int move_tags(MDB_txn *txn, MDB_dbi dbi, const lead_t *old, const lead_t 
     uint8_t k[16];
     int rc = 0;
     for (size_t i = 0; old && rc == 0 && i < old->n_tag_ids; i++)
-        if (!has_tag(new, old->tag_ids[i]))
+        if (!new || !has_tag(new, old->tag_ids[i]))
             rc = key_del(txn, dbi, k, pair_key(k, old->tag_ids[i], old->id));
-    for (size_t i = 0; rc == 0 && i < new->n_tag_ids; i++)
+    for (size_t i = 0; new && rc == 0 && i < new->n_tag_ids; i++)
         if (!old || !has_tag(old, new->tag_ids[i]))
             rc = key_put(txn, dbi, k, pair_key(k, new->tag_ids[i], new->id));
     return rc;
 }
 
+/* l NULL: old is deleted, with every key derived from it. */
 static int save(pipeline_t *pl, MDB_txn *txn, const lead_t *old, const lead_t *l)
 {
     int rc;
-    if ((rc = crm_db_put_id(txn, pl->leads, (uint64_t)l->id, &l->base)) != 0 ||
-        (rc = pair_move(txn, pl->by_stage, old, old ? old->stage_id : 0, l, l->stage_id, 1)) != 0 ||
+    const lead_t *any = l ? l : old;
+    if (l)
+        rc = crm_db_put_id(txn, pl->leads, (uint64_t)l->id, &l->base);
+    else {
+        uint8_t id_key[8];
+        crm_key_put_u64(id_key, (uint64_t)old->id);
+        rc = key_del(txn, pl->leads, id_key, sizeof id_key);
+    }
+    if (rc != 0 ||
+        (rc = pair_move(txn, pl->by_stage, old, old ? old->stage_id : 0, l, l ? l->stage_id : 0, 1)) != 0 ||
         /* unassigned leads are listed for own-leads users: keep salesperson 0 */
-        (rc = pair_move(txn, pl->by_salesperson, old, old ? old->salesperson_id : 0, l, l->salesperson_id, 1)) != 0 ||
-        (rc = pair_move(txn, pl->by_customer, old, old ? old->customer_id : 0, l, l->customer_id, 0)) != 0 ||
-        (rc = pair_move(txn, pl->by_team, old, old ? old->team_id : 0, l, l->team_id, 0)) != 0 ||
+        (rc = pair_move(txn, pl->by_salesperson, old, old ? old->salesperson_id : 0, l, l ? l->salesperson_id : 0, 1)) != 0 ||
+        (rc = pair_move(txn, pl->by_customer, old, old ? old->customer_id : 0, l, l ? l->customer_id : 0, 0)) != 0 ||
+        (rc = pair_move(txn, pl->by_team, old, old ? old->team_id : 0, l, l ? l->team_id : 0, 0)) != 0 ||
+        (rc = pair_move(txn, pl->by_lost_reason, old, old ? old->lost_reason_id : 0, l, l ? l->lost_reason_id : 0, 0)) != 0 ||
         (rc = move_tags(txn, pl->by_tag, old, l)) != 0)
         return rc;
     /* one card list per salesperson and column; the whole column is their
      * merge (kanban.c), which halves what every write touches */
+    const lead_t *was = on_board(old), *is = on_board(l);
     uint8_t ok[42], nk[42];
-    size_t ol = old ? card_key(ok, old, 1) : 0, nl = card_key(nk, l, 1);
-    if ((rc = key_move(txn, pl->cards_sp, old ? ok : NULL, ol, nk, nl)) != 0)
+    size_t ol = was ? card_key(ok, was, 1) : 0, nl = is ? card_key(nk, is, 1) : 0;
+    if ((rc = key_move(txn, pl->cards_sp, was ? ok : NULL, ol, is ? nk : NULL, nl)) != 0)
         return rc;
     /* any change may show on the board: its version moves in this batch */
-    if ((rc = pl_version_bump(txn, pl, l->team_id)) != 0 ||
-        (old && old->team_id != l->team_id && (rc = pl_version_bump(txn, pl, old->team_id)) != 0))
+    if ((rc = pl_version_bump(txn, pl, any->team_id)) != 0 ||
+        (old && old->team_id != any->team_id && (rc = pl_version_bump(txn, pl, old->team_id)) != 0))
         return rc;
-    if (old && same_column_and_sums(old, l) && !strcmp(old->currency, l->currency))
+    if (was && is && same_column_and_sums(was, is) && !strcmp(was->currency, is->currency))
         return 0;
-    if (old && (rc = kanban_add(txn, pl->kanban, old, -1)) != 0)
+    if (was && (rc = kanban_add(txn, pl->kanban, was, -1)) != 0)
         return rc;
-    return kanban_add(txn, pl->kanban, l, +1);
+    return is ? kanban_add(txn, pl->kanban, is, +1) : 0;
 }
 
 int pl_lead_save(crm_call_t *call, const lead_t *old, lead_t *lead)
 {
     int rc = save(crm_call_ctx(call), crm_call_txn(call), old, lead);
-    if (rc == PL_SUM_OVERFLOW)
+    if (rc == PL_SUM_OVERFLOW && lead)
         return crm_call_fail(call, CRM__RPC__V1__CODE__CODE_OUT_OF_RANGE, "expectedRevenue",
                              "the %s revenue of this lead's kanban column is past what a 64-bit sum holds",
                              lead->currency);
     return rc ? crm_call_fail_db(call, rc) : 0;
+}
+
+int pl_index_lost_reason(MDB_txn *txn, const MDB_val *key, const MDB_val *data, void *arg)
+{
+    pipeline_t *pl = arg;
+    lead_t *l = crm__pipeline__v1__lead__unpack(NULL, data->mv_size, data->mv_data);
+    if (!l)
+        return MDB_CORRUPTED;
+    uint8_t k[16];
+    int rc = l->lost_reason_id ? key_put(txn, pl->by_lost_reason, k, pair_key(k, l->lost_reason_id, l->id)) : 0;
+    crm__pipeline__v1__lead__free_unpacked(l, NULL);
+    return rc;
+}
+
+int pl_index_count(MDB_txn *txn, MDB_dbi dbi, int64_t prefix, int64_t *count)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc)
+        return rc;
+    uint8_t key[8];
+    crm_key_put_u64(key, (uint64_t)prefix);
+    MDB_val k = {sizeof key, key}, d;
+    *count = 0;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0 && k.mv_size >= 8 && !memcmp(k.mv_data, key, 8);
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
+        (*count)++;
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
 }

@@ -326,6 +326,8 @@ int pl_create_lead(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
     l->company_name = r->company_name;
     l->created_by = crm_call_principal(call)->user_id;
     l->created_at = l->updated_at = crm_call_now(call);
+    if (pl_lead_defaults(call, l, r->unassigned) != 0)
+        return -1;
     /* a probability given with the lead is kept; else the stage's applies */
     if (check_lead(call, l, NULL, 1) != 0 || enter_stage(call, l, r->stage_id, r->probability != 0) != 0 ||
         pl_next_id(call, "lead", &l->id) != 0 || pl_lead_save(call, NULL, l) != 0)
@@ -423,7 +425,6 @@ static int refuse_closed(crm_call_t *call, const lead_t *l)
  * nothing to make one from. */
 static int customer_from_lead(crm_call_t *call, const lead_t *l, int64_t *out)
 {
-    pipeline_t *pl = crm_call_ctx(call);
     int64_t company = 0, contact = 0;
     *out = 0;
     for (int pass = 0; pass < 2; pass++) {
@@ -440,7 +441,7 @@ static int customer_from_lead(crm_call_t *call, const lead_t *l, int64_t *out)
         c->salesperson_id = l->salesperson_id;
         c->team_id = l->team_id;
         c->created_at = c->updated_at = crm_call_now(call);
-        if (pl_next_id(call, "customer", &c->id) != 0 || pl_put(call, pl->customers, c->id, &c->base) != 0)
+        if (pl_next_id(call, "customer", &c->id) != 0 || pl_customer_save(call, NULL, c) != 0)
             return -1;
         Crm__Pipeline__V1__CustomerEvent ev = CRM__PIPELINE__V1__CUSTOMER_EVENT__INIT;
         ev.customer = c;
@@ -605,7 +606,7 @@ static int contains_ci(const char *hay, const char *needle)
 
 int pl_lead_matches(crm_call_t *call, const Crm__Pipeline__V1__ListLeadsRequest *r, const lead_t *l)
 {
-    if (!crm_call_sees_lead(call, l->salesperson_id))
+    if (!crm_call_sees_lead(call, l->salesperson_id) || !pl_archive_filter_keeps(r->archived, l->archived))
         return 0;
     if ((r->type && pl_lead_type(l) != (int)r->type) || (r->stage_id && l->stage_id != r->stage_id) ||
         (r->team_id && l->team_id != r->team_id) || (r->salesperson_id && l->salesperson_id != r->salesperson_id) ||
@@ -638,7 +639,7 @@ int pl_list_leads(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage
         return -1;
     if (r->type < 0 || r->type > LTYPE(OPPORTUNITY))
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "type", "unknown lead type");
-    if (pl_check_text(call, "query", r->query, 0, 256) != 0)
+    if (pl_check_text(call, "query", r->query, 0, 256) != 0 || pl_check_archive_filter(call, r->archived) != 0)
         return -1;
     int64_t before = after ? (int64_t)after : INT64_MAX;
     MDB_txn *txn = crm_call_txn(call);
@@ -705,4 +706,21 @@ int pl_list_leads(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage
         reply->next_page_token =
             crm_call_page_token(call, (uint64_t)(scanned > PL_SCAN_MAX ? last_scanned : reply->leads[reply->n_leads - 1]->id));
     return 0;
+}
+
+/* --- shared with archive.c ----------------------------------------------------- */
+
+int pl_lead_get_visible(crm_call_t *call, int64_t id, const char *field, lead_t **out)
+{
+    return get_visible(call, id, field, out);
+}
+
+int pl_lead_enter_stage(crm_call_t *call, lead_t *l, int64_t stage_id, int keep_probability)
+{
+    return enter_stage(call, l, stage_id, keep_probability);
+}
+
+int pl_lead_emit(crm_call_t *call, const char *type, lead_t *l, const lead_t *old)
+{
+    return emit_lead(call, type, l, old);
 }

@@ -23,17 +23,17 @@ static const crm_method_t methods[] = {
     {"CreateTag", pl_create_tag, W},           {"ListTags", pl_list_tags, 0},
     {"CreateLostReason", pl_create_lost_reason, W}, {"ListLostReasons", pl_list_lost_reasons, 0},
     /* archive, restore, delete, reopen; tags and lost reasons */
-    {"ArchiveLead", crm_call_unimplemented, W},
-    {"RestoreLead", crm_call_unimplemented, W},
-    {"DeleteLead", crm_call_unimplemented, W},
-    {"ReopenLead", crm_call_unimplemented, W},
-    {"ArchiveCustomer", crm_call_unimplemented, W},
-    {"RestoreCustomer", crm_call_unimplemented, W},
-    {"DeleteCustomer", crm_call_unimplemented, W},
-    {"UpdateTag", crm_call_unimplemented, W},
-    {"DeleteTag", crm_call_unimplemented, W},
-    {"UpdateLostReason", crm_call_unimplemented, W},
-    {"DeleteLostReason", crm_call_unimplemented, W},
+    {"ArchiveLead", pl_archive_lead, W},
+    {"RestoreLead", pl_restore_lead, W},
+    {"DeleteLead", pl_delete_lead, W},
+    {"ReopenLead", pl_reopen_lead, W},
+    {"ArchiveCustomer", pl_archive_customer, W},
+    {"RestoreCustomer", pl_restore_customer, W},
+    {"DeleteCustomer", pl_delete_customer, W},
+    {"UpdateTag", pl_update_tag, W},
+    {"DeleteTag", pl_delete_tag, W},
+    {"UpdateLostReason", pl_update_lost_reason, W},
+    {"DeleteLostReason", pl_delete_lost_reason, W},
     /* import and export */
     {"ImportRecords", crm_call_unimplemented, W},
     {"ExportRecords", crm_call_unimplemented, 0},
@@ -84,6 +84,8 @@ static int upgrade(crm_store_t *store, void *ctx)
          (rc = crm_store_rewrite(store, pl.leads, "kanban_cells", pl_kanban_rebuild_lead, &pl, 1000)) != 0))
         crm_error("summing the kanban per currency: %s",
                   rc == PL_SUM_OVERFLOW ? "a cell's sum of one currency is past 64 bits" : mdb_strerror(rc));
+    if (rc == 0 && from && from < PIPELINE_SCHEMA_ARCHIVE)
+        rc = pl_upgrade_archive_indexes(&pl, store);
     if (rc)
         return rc;
     return crm_readmodel_upgrade(&pl.readmodel, store,
@@ -120,6 +122,8 @@ int main(int argc, char **argv)
             {"by_customer", 0, &pl.by_customer}, {"by_team", 0, &pl.by_team}, {"by_tag", 0, &pl.by_tag},
             {"cards_sp", 0, &pl.cards_sp}, {"kanban", 0, &pl.kanban}, {"quotes_by_lead", 0, &pl.quotes_by_lead},
             {"board_versions", 0, &pl.board_versions},
+            {"by_lost_reason", 0, &pl.by_lost_reason}, {"by_parent", 0, &pl.by_parent},
+            {"quotes_by_customer", 0, &pl.quotes_by_customer},
         },
         .consumes = {{"identity", pl_apply_identity_event}},
         .apis = {CRM_RPC_API(crm__pipeline__v1__pipeline__descriptor, methods)},

@@ -13,7 +13,10 @@
 /* The pipeline service: customers, leads and opportunities, stages and the
  * kanban, won/lost, quotations and reports. */
 
-#define PIPELINE_SCHEMA 3
+#define PIPELINE_SCHEMA 4
+/* The first schema that indexes leads by lost reason, customers by parent
+ * and quotations by customer (what a delete must know is unused). */
+#define PIPELINE_SCHEMA_ARCHIVE 4
 /* The first schema whose kanban cells sum per currency (older ones added
  * every currency together; their cells are rebuilt from the leads). */
 #define PIPELINE_SCHEMA_CURRENCY_CELLS 3
@@ -49,6 +52,9 @@ typedef struct {
     MDB_dbi kanban;      /* team, type, stage, salesperson → KanbanCell */
     MDB_dbi quotes_by_lead; /* lead id, quotation id → "" */
     MDB_dbi board_versions; /* team id (PL_BOARDS_ALL: what every board shows) → u64 version */
+    MDB_dbi by_lost_reason; /* lost reason id, lead id → "" */
+    MDB_dbi by_parent;      /* parent customer id, contact id → "" */
+    MDB_dbi quotes_by_customer; /* customer id, quotation id → "" */
 } pipeline_t;
 
 /* --- validation (util.c) ----------------------------------------------- */
@@ -99,10 +105,19 @@ int pl_stages_bootstrap(pipeline_t *pl, MDB_txn *txn);
 
 /* --- leads and their derived state (index.c) -------------------------------- */
 
+/* How many keys of dbi (8-byte prefix, then an id) begin with prefix: the
+ * records that use it. Returns an LMDB code. */
+int pl_index_count(MDB_txn *txn, MDB_dbi dbi, int64_t prefix, int64_t *count);
+/* A crm_store_rewrite step over leads: indexes the lead (data) by its lost
+ * reason, for stores of schemas before PIPELINE_SCHEMA_ARCHIVE. */
+int pl_index_lost_reason(MDB_txn *txn, const MDB_val *key, const MDB_val *data, void *arg);
+
 /* The normalised type of a lead (LEAD or OPPORTUNITY). */
 int pl_lead_type(const lead_t *lead);
 /* Stores lead and brings every index, card list and kanban cell in line
- * with the change from old (NULL for a new lead). Returns 0 or -1. */
+ * with the change from old (NULL for a new lead; lead NULL deletes old and
+ * everything derived from it). An archived lead keeps its indexes but has
+ * no card and no share of the kanban cells. Returns 0 or -1. */
 int pl_lead_save(crm_call_t *call, const lead_t *old, lead_t *lead);
 
 /* The version key every board adds to its team's: global stages, names. */
@@ -130,6 +145,44 @@ int pl_lead_names(crm_call_t *call, lead_t *lead);
  * saves it and emits lead.won / lead.lost (leads.c). Returns 0 or -1. */
 int pl_close_lead(crm_call_t *call, lead_t *lead, const lead_t *old, int status, int64_t lost_reason);
 
+/* The single place a customer record and its index entries are written
+ * (customers.c): old NULL for a new one, c NULL to delete old. Returns 0 or
+ * -1 with the call's error set. */
+int pl_customer_save(crm_call_t *call, const customer_t *old, customer_t *c);
+
+/* What the service fills in for the creator (defaults.c), the one path of
+ * every new lead (CreateLead, imports): without a salesperson and not
+ * unassigned, the lead is the creator's (assigned_by "default"); without a
+ * team, the salesperson's default team, else their first team that is not
+ * archived (the creator's for an unassigned lead). Returns 0, or -1 with
+ * invalid_argument on "unassigned" when it is set with a salesperson. */
+int pl_lead_defaults(crm_call_t *call, lead_t *lead, int unassigned);
+/* The same for a new customer: a salesperson's own when it names none. */
+int pl_customer_defaults(crm_call_t *call, customer_t *c);
+/* 1 if a record archived or not passes ListLeads' or ListCustomers'
+ * archived filter (an ArchiveFilter value). Can't fail. */
+int pl_archive_filter_keeps(int filter, int archived);
+/* 0, or -1 with invalid_argument on "archived" for an unknown filter. */
+int pl_check_archive_filter(crm_call_t *call, int filter);
+/* 1 if team_id names an archived team in the read model. */
+int pl_team_archived(crm_call_t *call, int64_t team_id);
+
+/* Shared with archive.c (leads.c): the lead the caller may see, or
+ * not_found; entering a stage; the event of a lead change, then the
+ * reply's names. Each returns 0 or -1 (set). */
+int pl_lead_get_visible(crm_call_t *call, int64_t id, const char *field, lead_t **out);
+int pl_lead_enter_stage(crm_call_t *call, lead_t *lead, int64_t stage_id, int keep_probability);
+int pl_lead_emit(crm_call_t *call, const char *type, lead_t *lead, const lead_t *old);
+
+/* 0 if no record of dbi (Tag or LostReason, as desc) but self has name,
+ * case aside; else -1 with already_exists on "name" (archive.c). */
+int pl_check_unique_name(crm_call_t *call, MDB_dbi dbi, const ProtobufCMessageDescriptor *desc, int64_t self,
+                         const char *name);
+
+/* The schema 4 upgrade step (archive.c): indexes of what a delete must
+ * find unused, built from the records. Resumable; returns an LMDB code. */
+int pl_upgrade_archive_indexes(pipeline_t *pl, crm_store_t *store);
+
 /* Handlers. */
 int pl_create_customer(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int pl_update_customer(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
@@ -155,6 +208,18 @@ int pl_list_tags(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int pl_create_lost_reason(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int pl_list_lost_reasons(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int pl_pipeline_report(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+/* archive.c */
+int pl_archive_lead(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_restore_lead(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_delete_lead(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_reopen_lead(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_archive_customer(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_restore_customer(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_delete_customer(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_update_tag(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_delete_tag(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_update_lost_reason(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_delete_lost_reason(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 
 /* Applies one identity event to the users and teams read model (readmodel.c).
  * Returns 0, CRM_CONSUMER_UNCHANGED or an LMDB code. */

@@ -26,6 +26,7 @@ int pl_apply_identity_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Even
     Crm__Pipeline__V1__TeamInfo t = CRM__PIPELINE__V1__TEAM_INFO__INIT;
     t.id = e->team->id;
     t.name = e->team->name;
+    t.archived = e->team->archived;
     int rc = crm_db_put_id(txn, pl->teams, (uint64_t)t.id, &t.base);
     /* the team's cards show its name: its board changes with this batch */
     return rc ? rc : pl_version_bump(txn, pl, t.id);

@@ -137,7 +137,8 @@ int pl_pipeline_report(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
         }
         char day[16], key[64];
         day_of(l->created_at, day);
-        int in_range = (!r->team_id || l->team_id == r->team_id) && (!r->from[0] || strcmp(day, r->from) >= 0) &&
+        /* archived leads are out of every total, as out of the board */
+        int in_range = !l->archived && (!r->team_id || l->team_id == r->team_id) && (!r->from[0] || strcmp(day, r->from) >= 0) &&
                        (!r->to[0] || strcmp(day, r->to) <= 0);
         if (in_range) {
             const char *label = label_of(call, r->group_by, l, key, sizeof key);

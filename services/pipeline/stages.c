@@ -261,7 +261,7 @@ static int create_named(crm_call_t *call, const char *name, MDB_dbi dbi, const c
                         ProtobufCMessage *out, int64_t *id_field, char **name_field)
 {
     if (crm_call_require_manager(call) != 0 || pl_check_text(call, "name", name, 1, 128) != 0 ||
-        pl_next_id(call, counter, id_field) != 0)
+        pl_check_unique_name(call, dbi, out->descriptor, 0, name) != 0 || pl_next_id(call, counter, id_field) != 0)
         return -1;
     *name_field = (char *)name;
     return pl_put(call, dbi, *id_field, out);

@@ -80,11 +80,17 @@ int pl_check_team(crm_call_t *call, const char *field, int64_t team_id)
     if (team_id == 0)
         return 0;
     pipeline_t *pl = crm_call_ctx(call);
-    void *t;
-    int rc = read_record(call, pl->teams, team_id, &crm__pipeline__v1__team_info__descriptor, &t);
+    Crm__Pipeline__V1__TeamInfo *t;
+    int rc = read_record(call, pl->teams, team_id, &crm__pipeline__v1__team_info__descriptor, (void **)&t);
     if (rc == MDB_NOTFOUND)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), field, "no sales team %lld", (long long)team_id);
-    return rc ? crm_call_fail_db(call, rc) : 0;
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    /* its leads and customers keep it; nothing new joins it */
+    if (t->archived)
+        return crm_call_fail(call, CODE(FAILED_PRECONDITION), field,
+                             "sales team \"%s\" is archived: it takes no new leads or customers", t->name);
+    return 0;
 }
 
 /* --- records ------------------------------------------------------------------- */

@@ -605,8 +605,8 @@ int64_t sys_wait_unread(sys_env_t *env, const char *token, int64_t want, int ms)
 int64_t sys_new_opportunity(sys_env_t *env, const char *token, const char *name, int64_t salesperson)
 {
     json_t *l = sys_expect_ok(env, __LINE__, token, "crm.pipeline.v1.Pipeline/CreateLead",
-                              "{\"type\":\"LEAD_TYPE_OPPORTUNITY\",\"name\":\"%s\",\"salespersonId\":\"%lld\"}", name,
-                              (long long)salesperson);
+                              "{\"type\":\"LEAD_TYPE_OPPORTUNITY\",\"name\":\"%s\",\"salespersonId\":\"%lld\"%s}", name,
+                              (long long)salesperson, salesperson ? "" : ",\"unassigned\":true");
     int64_t id = sys_jint(l, "id");
     json_decref(l);
     if (id <= 0)

@@ -117,7 +117,8 @@ char *sys_new_sales_user(sys_env_t *env, const char *admin_token, const char *lo
                          const char *access, int64_t *id_out);
 
 /* Creates an opportunity named name (a JSON-safe text) of salesperson (0:
- * no one) as token; its id. A failure fails the test. */
+ * no one, asked for as unassigned) as token; its id. A failure fails the
+ * test. */
 int64_t sys_new_opportunity(sys_env_t *env, const char *token, const char *name, int64_t salesperson);
 /* Posts an attachment of size bytes on a new opportunity of the token's user
  * named lead_name; body gets the packed GetAttachmentRequest of it, its
