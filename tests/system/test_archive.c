@@ -9,9 +9,11 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "crm_store.h"
 #include "harness.h"
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #define I(m) "crm.identity.v1.Identity/" m
 #define A(m) "crm.activities.v1.Activities/" m
 #define N(m) "crm.notifications.v1.Notifications/" m
+#define PIPELINE_SCHEMA_TODAY 4 /* PIPELINE_SCHEMA, services/pipeline/pipeline.h */
 
 static sys_env_t *env;
 static char *admin;
@@ -678,6 +681,60 @@ static void test_idempotent_archive(void **state)
     ERR(CODE(FAILED_PRECONDITION), "id", admin, P("ArchiveLead"), "{\"id\":\"%lld\"}", (long long)lead);
 }
 
+/* --- schema 4: the indexes a delete reads, built for older stores ------------------------- */
+
+/* Empties what schema 4 added and stamps the store as schema 3's. */
+static int as_schema3(MDB_txn *txn, void *arg)
+{
+    static const char *const added[] = {"by_lost_reason", "by_parent", "quotes_by_customer"};
+    for (size_t i = 0; i < 3; i++) {
+        MDB_dbi dbi;
+        int rc = mdb_dbi_open(txn, added[i], 0, &dbi);
+        if (rc || (rc = mdb_drop(txn, dbi, 0)) != 0)
+            return rc;
+    }
+    return crm_store_meta_put_u64(arg, txn, "schema_version", PIPELINE_SCHEMA_TODAY - 1);
+}
+
+static void test_upgrade_to_schema4(void **state)
+{
+    json_t *r = OK(admin, P("CreateLostReason"), "{\"name\":\"Before the upgrade\"}");
+    int64_t reason = sys_jint(r, "id");
+    json_decref(r);
+    json_t *c = OK(admin, P("CreateCustomer"), "{\"name\":\"Old Co\",\"isCompany\":true}");
+    int64_t company = sys_jint(c, "id");
+    json_decref(c);
+    json_decref(OK(admin, P("CreateCustomer"), "{\"name\":\"Old contact\",\"parentId\":\"%lld\"}", (long long)company));
+    c = OK(admin, P("CreateCustomer"), "{\"name\":\"Quoted Co\",\"isCompany\":true}");
+    int64_t quoted = sys_jint(c, "id");
+    json_decref(c);
+    int64_t lead = new_lead(admin, "{\"type\":2,\"name\":\"Old deal\",\"customerId\":\"%lld\"}", (long long)quoted);
+    json_decref(OK(admin, P("MakeQuotation"), "{\"opportunityId\":\"%lld\"}", (long long)lead));
+    json_decref(OK(admin, P("UpdateLead"), "{\"id\":\"%lld\",\"customerId\":\"0\",\"updateMask\":\"customerId\"}", (long long)lead));
+    json_decref(OK(admin, P("MarkLost"), "{\"id\":\"%lld\",\"lostReasonId\":\"%lld\"}", (long long)lead, (long long)reason));
+
+    assert_int_equal(sys_kill(env, SYS_PIPELINE, SIGTERM), 0);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/pipeline", env->dir);
+    const char *err;
+    MDB_dbi added[3];
+    const crm_store_dbi_t dbis[] = {
+        {"by_lost_reason", 0, &added[0]}, {"by_parent", 0, &added[1]}, {"quotes_by_customer", 0, &added[2]}};
+    crm_store_t *store = crm_store_open(dir, dbis, 3, PIPELINE_SCHEMA_TODAY, 0, &err);
+    assert_non_null(store);
+    assert_int_equal(crm_store_write(store, as_schema3, store), 0);
+    crm_store_close(&store);
+    assert_int_equal(sys_spawn(env, SYS_PIPELINE), 0);
+    assert_int_equal(sys_wait_ready(env, SYS_PIPELINE, 15000), 0);
+
+    /* every use made before the upgrade still forbids the delete */
+    ERR(CODE(FAILED_PRECONDITION), "id", admin, P("DeleteLostReason"), "{\"id\":\"%lld\"}", (long long)reason);
+    ERR(CODE(FAILED_PRECONDITION), "id", admin, P("DeleteCustomer"), "{\"id\":\"%lld\"}", (long long)company);
+    ERR(CODE(FAILED_PRECONDITION), "id", admin, P("DeleteCustomer"), "{\"id\":\"%lld\"}", (long long)quoted);
+    json_decref(OK(admin, P("ReopenLead"), "{\"id\":\"%lld\"}", (long long)lead));
+    json_decref(OK(admin, P("DeleteLostReason"), "{\"id\":\"%lld\"}", (long long)reason));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -689,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_own_leads_access),
         cmocka_unit_test(test_tags_and_lost_reasons),
         cmocka_unit_test(test_idempotent_archive),
+        cmocka_unit_test(test_upgrade_to_schema4), /* last: it restarts pipeline */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

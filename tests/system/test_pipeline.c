@@ -23,6 +23,7 @@
 #define CODE(x) CRM__RPC__V1__CODE__CODE_##x
 #define P(m) "crm.pipeline.v1.Pipeline/" m
 #define I(m) "crm.identity.v1.Identity/" m
+#define PIPELINE_SCHEMA_TODAY 4 /* PIPELINE_SCHEMA, services/pipeline/pipeline.h */
 
 static sys_env_t *env;
 static char *admin;
@@ -154,7 +155,7 @@ static void test_board_paging(void **state)
     int64_t stage = 0, ids[23];
     for (int i = 0; i < 23; i++) {
         int64_t sp = i % 3 == 0 ? own : i % 3 == 1 ? other : 0;
-        char spf[48] = "";
+        char spf[48] = ",\"unassigned\":true";
         if (sp)
             snprintf(spf, sizeof spf, ",\"salespersonId\":\"%lld\"", (long long)sp);
         json_t *l = OK(admin, P("CreateLead"),
@@ -754,7 +755,7 @@ static void test_access_matrix(void **state)
     /* one lead each for own1 and own2, one unassigned; revenue tells them apart in sums */
     json_t *a = OK(admin, P("CreateLead"), "{\"type\":2,\"name\":\"A\",\"teamId\":\"%lld\",\"salespersonId\":\"%lld\",\"expectedRevenue\":\"100\"}", (long long)t, (long long)own1_id);
     json_t *b = OK(admin, P("CreateLead"), "{\"type\":2,\"name\":\"B\",\"teamId\":\"%lld\",\"salespersonId\":\"%lld\",\"expectedRevenue\":\"1000\"}", (long long)t, (long long)own2_id);
-    json_t *c = OK(mgr, P("CreateLead"), "{\"type\":2,\"name\":\"C\",\"teamId\":\"%lld\",\"expectedRevenue\":\"10000\"}", (long long)t);
+    json_t *c = OK(mgr, P("CreateLead"), "{\"type\":2,\"name\":\"C\",\"teamId\":\"%lld\",\"expectedRevenue\":\"10000\",\"unassigned\":true}", (long long)t);
     int64_t A = sys_jint(a, "id"), B = sys_jint(b, "id"), C = sys_jint(c, "id");
     int64_t stage = sys_jint(a, "stageId");
     json_decref(a);
@@ -1208,7 +1209,7 @@ static void test_upgrade_from_schema1(void **state)
     const char *err;
     MDB_dbi users, kanban;
     const crm_store_dbi_t dbis[] = {{"users", 0, &users}, {"kanban", 0, &kanban}};
-    crm_store_t *store = crm_store_open(dir, dbis, 2, 3 /* today's */, 0, &err);
+    crm_store_t *store = crm_store_open(dir, dbis, 2, PIPELINE_SCHEMA_TODAY, 0, &err);
     assert_non_null(store);
     assert_int_equal(crm_store_write(store, write_schema1_users, store), 0);
     crm_store_close(&store);
@@ -1297,7 +1298,7 @@ static void test_cell_sum_overflow(void **state)
     const char *err;
     MDB_dbi kanban;
     const crm_store_dbi_t dbis[] = {{"kanban", 0, &kanban}};
-    crm_store_t *store = crm_store_open(dir, dbis, 1, 3, 0, &err);
+    crm_store_t *store = crm_store_open(dir, dbis, 1, PIPELINE_SCHEMA_TODAY, 0, &err);
     assert_non_null(store);
     assert_int_equal(crm_store_write(store, inflate_cells, &team), 0);
     crm_store_close(&store);
@@ -1398,7 +1399,7 @@ static void test_names_unreadable(void **state)
     const char *err;
     MDB_dbi customers;
     const crm_store_dbi_t dbis[] = {{"customers", 0, &customers}};
-    crm_store_t *store = crm_store_open(dir, dbis, 1, 3, 0, &err);
+    crm_store_t *store = crm_store_open(dir, dbis, 1, PIPELINE_SCHEMA_TODAY, 0, &err);
     assert_non_null(store);
     assert_int_equal(crm_store_write(store, break_record, &cust), 0);
     crm_store_close(&store);
@@ -1561,7 +1562,7 @@ static void restart_cut(sys_env_t *e, cut_t *c)
     const char *err;
     MDB_dbi kanban, leads;
     const crm_store_dbi_t dbis[] = {{"kanban", 0, &kanban}, {"leads", 0, &leads}};
-    c->store = crm_store_open(dir, dbis, 2, 3, 0, &err);
+    c->store = crm_store_open(dir, dbis, 2, PIPELINE_SCHEMA_TODAY, 0, &err);
     assert_non_null(c->store);
     assert_int_equal(crm_store_write(c->store, cut_upgrade, c), 0);
     crm_store_close(&c->store);
