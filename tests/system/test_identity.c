@@ -677,6 +677,107 @@ static void test_teams(void **state)
     crm__identity__v1__list_teams_reply__free_unpacked(all, NULL);
 }
 
+/* A user's default team: theirs to choose among their teams (the only
+ * field they change on themselves), cleared when they leave it. Archived
+ * teams: out of ListTeams unless asked for, written by managers only. */
+static void test_default_team_and_archived_teams(void **state)
+{
+    crm_status_t st;
+    int64_t uid = sys_create_user(env, admin, "defaulter", "defaulter-pass-1", OWN, 0);
+    assert_true(uid > 0);
+    char *t = sys_login(env, "defaulter", "defaulter-pass-1", &st);
+    assert_non_null(t);
+    int64_t members[] = {uid};
+    Crm__Identity__V1__CreateTeamRequest ct = CRM__IDENTITY__V1__CREATE_TEAM_REQUEST__INIT;
+    ct.name = "Default A";
+    ct.member_ids = members;
+    ct.n_member_ids = 1;
+    Crm__Identity__V1__Team *a = sys_call(env, M("CreateTeam"), admin, &ct.base, &crm__identity__v1__team__descriptor, &st);
+    assert_non_null(a);
+    ct.name = "Not theirs";
+    ct.n_member_ids = 0;
+    Crm__Identity__V1__Team *b = sys_call(env, M("CreateTeam"), admin, &ct.base, &crm__identity__v1__team__descriptor, &st);
+    assert_non_null(b);
+
+    char *default_path[] = {"default_team_id"}, *two_paths[] = {"default_team_id", "name"};
+    Google__Protobuf__FieldMask mask = GOOGLE__PROTOBUF__FIELD_MASK__INIT;
+    mask.paths = default_path;
+    mask.n_paths = 1;
+    Crm__Identity__V1__UpdateUserRequest uu = CRM__IDENTITY__V1__UPDATE_USER_REQUEST__INIT;
+    uu.id = uid;
+    uu.default_team_id = b->id;
+    uu.update_mask = &mask;
+    expect_fail(env, M("UpdateUser"), t, &uu.base, &crm__identity__v1__user__descriptor, CODE(INVALID_ARGUMENT),
+                "defaultTeamId");
+    uu.default_team_id = a->id;
+    Crm__Identity__V1__User *u = sys_call(env, M("UpdateUser"), t, &uu.base, &crm__identity__v1__user__descriptor, &st);
+    assert_non_null(u);
+    assert_int_equal(u->default_team_id, a->id);
+    crm__identity__v1__user__free_unpacked(u, NULL);
+    /* nothing else of themselves, nor anyone else's */
+    mask.paths = two_paths;
+    mask.n_paths = 2;
+    uu.name = "Renamed";
+    expect_fail(env, M("UpdateUser"), t, &uu.base, &crm__identity__v1__user__descriptor, CODE(PERMISSION_DENIED), NULL);
+    mask.paths = default_path;
+    mask.n_paths = 1;
+    uu.id = 1;
+    uu.default_team_id = 0;
+    expect_fail(env, M("UpdateUser"), t, &uu.base, &crm__identity__v1__user__descriptor, CODE(PERMISSION_DENIED), NULL);
+
+    /* leaving the team clears it */
+    char *members_path[] = {"member_ids"}, *archived_path[] = {"archived"};
+    Google__Protobuf__FieldMask tm = GOOGLE__PROTOBUF__FIELD_MASK__INIT;
+    tm.paths = members_path;
+    tm.n_paths = 1;
+    Crm__Identity__V1__UpdateTeamRequest ut = CRM__IDENTITY__V1__UPDATE_TEAM_REQUEST__INIT;
+    ut.id = a->id;
+    ut.update_mask = &tm;
+    Crm__Identity__V1__Team *changed = sys_call(env, M("UpdateTeam"), admin, &ut.base, &crm__identity__v1__team__descriptor, &st);
+    assert_non_null(changed);
+    crm__identity__v1__team__free_unpacked(changed, NULL);
+    Crm__Identity__V1__GetUserRequest gu = CRM__IDENTITY__V1__GET_USER_REQUEST__INIT;
+    gu.id = uid;
+    u = sys_call(env, M("GetUser"), admin, &gu.base, &crm__identity__v1__user__descriptor, &st);
+    assert_non_null(u);
+    assert_int_equal(u->default_team_id, 0);
+    assert_int_equal(u->n_team_ids, 0);
+    crm__identity__v1__user__free_unpacked(u, NULL);
+
+    /* archived: managers only, hidden from ListTeams unless included */
+    tm.paths = archived_path;
+    ut.archived = 1;
+    expect_fail(env, M("UpdateTeam"), t, &ut.base, &crm__identity__v1__team__descriptor, CODE(PERMISSION_DENIED), NULL);
+    changed = sys_call(env, M("UpdateTeam"), admin, &ut.base, &crm__identity__v1__team__descriptor, &st);
+    assert_non_null(changed);
+    assert_true(changed->archived);
+    crm__identity__v1__team__free_unpacked(changed, NULL);
+    Crm__Identity__V1__ListTeamsRequest lt = CRM__IDENTITY__V1__LIST_TEAMS_REQUEST__INIT;
+    for (int include = 0; include < 2; include++) {
+        lt.include_archived = include;
+        Crm__Identity__V1__ListTeamsReply *list =
+            sys_call(env, M("ListTeams"), t, &lt.base, &crm__identity__v1__list_teams_reply__descriptor, &st);
+        assert_non_null(list);
+        int seen_a = 0, seen_b = 0;
+        for (size_t i = 0; i < list->n_teams; i++) {
+            seen_a |= list->teams[i]->id == a->id;
+            seen_b |= list->teams[i]->id == b->id;
+        }
+        assert_int_equal(seen_a, include);
+        assert_true(seen_b);
+        crm__identity__v1__list_teams_reply__free_unpacked(list, NULL);
+    }
+    /* restored the same way */
+    ut.archived = 0;
+    changed = sys_call(env, M("UpdateTeam"), admin, &ut.base, &crm__identity__v1__team__descriptor, &st);
+    assert_non_null(changed);
+    assert_false(changed->archived);
+    crm__identity__v1__team__free_unpacked(changed, NULL);
+    crm__identity__v1__team__free_unpacked(a, NULL);
+    crm__identity__v1__team__free_unpacked(b, NULL);
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest shared[] = {
@@ -693,6 +794,7 @@ int main(void)
         cmocka_unit_test(test_list_users_paging),
         cmocka_unit_test(test_list_paging_errors),
         cmocka_unit_test(test_teams),
+        cmocka_unit_test(test_default_team_and_archived_teams),
     };
     const struct CMUnitTest own[] = {
         cmocka_unit_test(test_session_expiry),
