@@ -45,6 +45,8 @@ static const ProtobufCMessageDescriptor *const types[] = {
     &crm__pipeline__v1__lead_event__descriptor,
     &crm__pipeline__v1__customer_event__descriptor,
     &crm__pipeline__v1__quotation_event__descriptor,
+    &crm__pipeline__v1__tag_event__descriptor,
+    &crm__pipeline__v1__lost_reason_event__descriptor,
     &crm__activities__v1__message__descriptor,
     &crm__activities__v1__call__descriptor,
     &crm__activities__v1__meeting__descriptor,

@@ -619,7 +619,7 @@ static void test_tracking(void **state)
     json_decref(zhang);
     int64_t newst = stage_named("New"), prop = stage_named("Proposition"), nego = stage_named("Negotiation"),
             won = stage_named("Won");
-    json_t *opp = OK(admin, P("CreateLead"), "{\"type\":\"LEAD_TYPE_OPPORTUNITY\",\"name\":\"Tracked deal\",\"currency\":\"EUR\"}");
+    json_t *opp = OK(admin, P("CreateLead"), "{\"type\":\"LEAD_TYPE_OPPORTUNITY\",\"name\":\"Tracked deal\",\"currency\":\"EUR\",\"unassigned\":true}");
     int64_t id = sys_jint(opp, "id");
     assert_int_equal(sys_jint(opp, "stageId"), newst);
     assert_int_equal(sys_jint(opp, "salespersonId"), 0);

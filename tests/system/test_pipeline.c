@@ -804,6 +804,9 @@ static void test_access_matrix(void **state)
     int64_t CU2 = sys_jint(cu2, "id"), CU0 = sys_jint(cu0, "id");
     json_decref(cu2);
     json_decref(cu0);
+    /* a new customer is its creator's: given to nobody afterwards */
+    json_decref(OK(admin, P("UpdateCustomer"), "{\"id\":\"%lld\",\"salespersonId\":\"0\",\"updateMask\":\"salespersonId\"}",
+                   (long long)CU0));
     ERR(CODE(PERMISSION_DENIED), "id", own1, P("UpdateCustomer"), "{\"id\":\"%lld\",\"salespersonId\":\"%lld\"}",
         (long long)CU2, (long long)own1_id);
     ERR(CODE(PERMISSION_DENIED), "id", own1, P("UpdateCustomer"), "{\"id\":\"%lld\",\"phone\":\"+1 555\"}",
