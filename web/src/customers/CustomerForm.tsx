@@ -7,8 +7,9 @@
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import type { Team, User } from "../../gen/identity";
-import { CreateCustomerRequest, Customer, UpdateCustomerRequest, type Lead } from "../../gen/pipeline";
-import { seesAllLeads } from "../access";
+import { ArchiveFilter, CreateCustomerRequest, Customer, UpdateCustomerRequest, type Lead } from "../../gen/pipeline";
+import { isManager, seesAllLeads } from "../access";
+import { RecordActions } from "../archive/RecordActions";
 import { errorText, isUnauthenticated, pipeline } from "../api";
 import { Chatter } from "../chatter/Chatter";
 import { byName, formatMoney } from "../format";
@@ -31,7 +32,7 @@ function blankCustomer(user: User): Customer {
         isCompany: !/^\d+$/.test(parent),
         parentId: /^\d+$/.test(parent) ? parent : "0",
         salespersonId: user.id,
-        teamId: user.teamIds[0] ?? "0",
+        teamId: user.defaultTeamId !== "0" ? user.defaultTeamId : user.teamIds[0] ?? "0",
     });
 }
 
@@ -63,10 +64,11 @@ export function CustomerForm({ user, id }: { user: User; id: string }) {
         else {
             pipeline.getCustomer({ id }).then(({ response }) => (saved.value = draft.value = response))
                 .catch((e) => isUnauthenticated(e) ? (currentUser.value = "signed-out") : (loadError.value = errorText(e)));
-            pipeline.listCustomers({ query: "", parentId: id, pageSize: 200, pageToken: "" })
+            pipeline.listCustomers({ query: "", parentId: id, pageSize: 200, pageToken: "", archived: ArchiveFilter.UNSPECIFIED })
                 .then(({ response }) => (contacts.value = response.customers.sort(byName))).catch(fail);
             pipeline.listLeads({
                 type: 0, stageId: "0", teamId: "0", salespersonId: "0", customerId: id, tagId: "0", query: "", pageSize: 50, pageToken: "",
+                archived: ArchiveFilter.UNSPECIFIED,
             }).then(({ response }) => {
                 leads.value = response.leads;
                 more.value = response.nextPageToken !== "";
@@ -141,6 +143,16 @@ export function CustomerForm({ user, id }: { user: User; id: string }) {
             <section class="lead-main" aria-labelledby="customer-title">
                 <p class="lead-crumbs"><a href="/customers">Customers</a> / {d.isCompany ? "Company" : "Contact"}</p>
                 <h1 id="customer-title">{s ? s.name : "New customer"}</h1>
+                {s && (
+                    <RecordActions idPrefix="customer-record" noun="customer" name={s.name} archived={s.archived}
+                        canChange={!readOnly} canDelete={isManager(user)}
+                        archive={async () => void (saved.value = draft.value = (await pipeline.archiveCustomer({ id: s.id })).response)}
+                        restore={async () => void (saved.value = draft.value = (await pipeline.restoreCustomer({ id: s.id })).response)}
+                        remove={async () => {
+                            await pipeline.deleteCustomer({ id: s.id });
+                            navigate("/customers", true);
+                        }} />
+                )}
                 {readOnly && <p class="lead-note">With Own Leads Only access you may change only your own and unassigned customers; this one is another salesperson's.</p>}
                 <form class="lead-form" noValidate onSubmit={save} aria-label="Customer">
                     <fieldset class="lead-plain" disabled={readOnly}>

@@ -3,7 +3,7 @@
 // user's language sorts (Chinese names included).
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import type { Customer } from "../../gen/pipeline";
+import { ArchiveFilter, type Customer } from "../../gen/pipeline";
 import { errorText, pipeline } from "../api";
 import { byName } from "../format";
 import { useFound } from "../ui/list";
@@ -23,7 +23,7 @@ type Props = {
 export function CustomerSelect({ id, value, onChange, noneLabel, companiesOnly, exclude, disabled }: Props) {
     const query = useSignal("");
     const { found, error } = useFound(query.value, async (text) =>
-        (await pipeline.listCustomers({ query: text, parentId: "0", pageSize: 200, pageToken: "" })).response.customers);
+        (await pipeline.listCustomers({ query: text, parentId: "0", pageSize: 200, pageToken: "", archived: ArchiveFilter.UNSPECIFIED })).response.customers);
     const list = found.value ?? NONE;
     const chosen = useSignal<Customer | null>(null);
 

@@ -3,7 +3,8 @@
 // by name as the user's language sorts (Chinese names included).
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import type { Customer } from "../../gen/pipeline";
+import { ArchiveFilter, type Customer } from "../../gen/pipeline";
+import { ArchiveFilterSelect } from "../archive/ArchiveFilterSelect";
 import { errorText, isUnauthenticated, pipeline } from "../api";
 import { byName } from "../format";
 import { customerNames, loadCustomerNames, loadUserNames, userNames } from "../names";
@@ -13,7 +14,8 @@ import { Pager, SearchForm, usePaging } from "../ui/list";
 const PAGE_SIZE = 20;
 
 export function CustomersList() {
-    const paging = usePaging();
+    const archived = useSignal(ArchiveFilter.ACTIVE);
+    const paging = usePaging(String(archived.value));
     const customers = useSignal<Customer[] | null>(null);
     const error = useSignal("");
 
@@ -21,7 +23,9 @@ export function CustomersList() {
         let stale = false;
         customers.value = null;
         error.value = "";
-        pipeline.listCustomers({ query: paging.searched.value, parentId: "0", pageSize: PAGE_SIZE, pageToken: paging.token })
+        pipeline.listCustomers({
+            query: paging.searched.value, parentId: "0", pageSize: PAGE_SIZE, pageToken: paging.token, archived: archived.value,
+        })
             .then(({ response }) => {
                 if (stale) return;
                 customers.value = [...response.customers].sort(byName);
@@ -33,7 +37,7 @@ export function CustomersList() {
                 else if (!stale) error.value = errorText(e);
             });
         return () => void (stale = true);
-    }, [paging.searched.value, paging.tokens]);
+    }, [paging.searched.value, paging.tokens, archived.value]);
 
     useEffect(() => void loadUserNames().catch((e) => (error.value = errorText(e))), []);
 
@@ -43,7 +47,10 @@ export function CustomersList() {
                 <h1 id="customers-title">Customers</h1>
                 <a class="leads-new" href="/customers/new">New</a>
             </div>
-            <SearchForm id="customers-query" paging={paging} placeholder="Name or email" />
+            <div class="leads-tools">
+                <SearchForm id="customers-query" paging={paging} placeholder="Name or email" />
+                <ArchiveFilterSelect id="customers-archived" value={archived.value} onChange={(v) => (archived.value = v)} />
+            </div>
             {error.value && <p class="error" role="alert">{error.value}</p>}
             {customers.value === null ? <p role="status">Loading…</p> : customers.value.length === 0 ? (
                 <p role="status">{paging.searched.value ? `No customer matches “${paging.searched.value}”.` : "There are no customers yet."}</p>
@@ -64,7 +71,7 @@ export function CustomersList() {
                         <tbody>
                             {customers.value.map((c) => (
                                 <tr key={c.id}>
-                                    <th scope="row"><a href={`/customers/${c.id}`}>{c.name}</a></th>
+                                    <th scope="row"><a href={`/customers/${c.id}`}>{c.name}</a>{c.archived && " (archived)"}</th>
                                     <td>{c.isCompany ? "Company" : c.parentId !== "0"
                                         ? <a href={`/customers/${c.parentId}`}>{customerNames.value.get(c.parentId) ?? "its company"}</a> : ""}</td>
                                     <td>{c.function}</td>

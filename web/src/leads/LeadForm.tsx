@@ -12,6 +12,8 @@ import {
     type Quotation, type Stage, type Tag,
 } from "../../gen/pipeline";
 import { errorText, isUnauthenticated, pipeline } from "../api";
+import { isManager } from "../access";
+import { RecordActions } from "../archive/RecordActions";
 import { Chatter } from "../chatter/Chatter";
 import { CustomerSelect } from "../customers/CustomerSelect";
 import { formatDateTime, formatMoney, majorText, minorDigits, minorUnits } from "../format";
@@ -43,7 +45,7 @@ function blankLead(user: User): Lead {
         customerId: /^\d+$/.test(q.get("customer") ?? "") ? q.get("customer")! : "0",
         priority: Priority.NORMAL,
         salespersonId: user.id,
-        teamId: user.teamIds[0] ?? "0",
+        teamId: user.defaultTeamId !== "0" ? user.defaultTeamId : user.teamIds[0] ?? "0",
     });
 }
 
@@ -193,6 +195,7 @@ export function LeadForm({ user, id }: Props) {
         id: saved.value!.id, stageId, updateMask: { paths: ["stage_id"] },
     }))).response);
     const markWon = () => act(async () => (await pipeline.markWon({ id: saved.value!.id })).response);
+    const reopen = () => act(async () => (await pipeline.reopenLead({ id: saved.value!.id, stageId: "0" })).response);
 
     async function makeQuotation() {
         await submitting(busy, error, async () => {
@@ -245,11 +248,20 @@ export function LeadForm({ user, id }: Props) {
                             {!opp && !closed && <button type="button" disabled={busy.value} onClick={() => (dialog.value = "convert")}>Convert to opportunity</button>}
                             {opp && !closed && <button type="button" disabled={busy.value} onClick={markWon}>Mark won</button>}
                             {!closed && <button type="button" disabled={busy.value} onClick={() => (dialog.value = "lost")}>Mark lost</button>}
+                            {closed && <button type="button" disabled={busy.value} onClick={reopen}>Reopen</button>}
                             {opp && s.status !== LeadStatus.LOST && <button type="button" disabled={busy.value} onClick={makeQuotation}>Make quotation</button>}
                             {/* calls are made on the Calls screen, already on this document */}
                             <a class="lead-action-link" href={`/calls?lead=${encodeURIComponent(s.id)}&form=log`}>Log a call</a>
                             <a class="lead-action-link" href={`/calls?lead=${encodeURIComponent(s.id)}&form=schedule`}>Schedule a call</a>
                         </div>
+                        <RecordActions idPrefix="lead-record" noun={opp ? "opportunity" : "lead"} name={s.name} archived={s.archived}
+                            canChange canDelete={isManager(user)}
+                            archive={async () => show((await pipeline.archiveLead({ id: s.id })).response)}
+                            restore={async () => show((await pipeline.restoreLead({ id: s.id })).response)}
+                            remove={async () => {
+                                await pipeline.deleteLead({ id: s.id });
+                                navigate(opp ? "/leads?type=opportunity" : "/leads", true);
+                            }} />
                         {quotations.value.length > 0 && (
                             <p class="lead-quotations">Quotations: {quotations.value.map((q, i) => (
                                 <span key={q.id}>{i > 0 && ", "}<a href={`/quotations/${q.id}`}>{q.name}</a> ({formatMoney(q.amount, q.currency)})</span>

@@ -4,7 +4,8 @@
 // their leads and unassigned ones.
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import { LeadType, type Lead, type Stage } from "../../gen/pipeline";
+import { ArchiveFilter, LeadType, type Lead, type Stage } from "../../gen/pipeline";
+import { ArchiveFilterSelect } from "../archive/ArchiveFilterSelect";
 import { errorText, isUnauthenticated, pipeline } from "../api";
 import { formatMoney } from "../format";
 import { navigate, search as address } from "../router";
@@ -18,7 +19,8 @@ export function LeadsList() {
     // the switch is the address's (?type=opportunity), so that a link or Back
     // to /leads shows the leads whatever was chosen before
     const type = new URLSearchParams(address.value).get("type") === "opportunity" ? LeadType.OPPORTUNITY : LeadType.LEAD;
-    const paging = usePaging(String(type));
+    const archived = useSignal(ArchiveFilter.ACTIVE);
+    const paging = usePaging(`${type}/${archived.value}`);
     const leads = useSignal<Lead[] | null>(null);
     const stages = useSignal<ReadonlyMap<string, Stage>>(new Map());
     const error = useSignal("");
@@ -29,7 +31,7 @@ export function LeadsList() {
         error.value = "";
         pipeline.listLeads({
             type, stageId: "0", teamId: "0", salespersonId: "0", customerId: "0", tagId: "0",
-            query: paging.searched.value, pageSize: PAGE_SIZE, pageToken: paging.token,
+            query: paging.searched.value, pageSize: PAGE_SIZE, pageToken: paging.token, archived: archived.value,
         }).then(({ response }) => {
             if (stale) return;
             leads.value = response.leads;
@@ -39,7 +41,7 @@ export function LeadsList() {
             else if (!stale) error.value = errorText(e);
         });
         return () => void (stale = true);
-    }, [type, paging.searched.value, paging.tokens]);
+    }, [type, paging.searched.value, paging.tokens, archived.value]);
 
     useEffect(() => {
         pipeline.listStages({ teamId: "0", type: 0 }).then(({ response }) => {
@@ -76,6 +78,7 @@ export function LeadsList() {
                     <button type="button" aria-pressed={opp} onClick={() => choose(LeadType.OPPORTUNITY)}>Opportunities</button>
                 </div>
                 <SearchForm id="leads-query" paging={paging} placeholder="Name, contact, email or customer" />
+                <ArchiveFilterSelect id="leads-archived" value={archived.value} onChange={(v) => (archived.value = v)} />
             </div>
             {error.value && <p class="error" role="alert">{error.value}</p>}
             {leads.value === null ? <p role="status">Loading…</p> : leads.value.length === 0 ? (
@@ -98,7 +101,7 @@ export function LeadsList() {
                         <tbody>
                             {leads.value.map((l) => (
                                 <tr key={l.id}>
-                                    <th scope="row"><a href={`/leads/${l.id}`}>{l.name}</a></th>
+                                    <th scope="row"><a href={`/leads/${l.id}`}>{l.name}</a>{l.archived && " (archived)"}</th>
                                     <td>{l.customerId !== "0" ? l.customerName : l.companyName}</td>
                                     <td>{l.contactName}</td>
                                     <td>{l.email}</td>

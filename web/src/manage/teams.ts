@@ -5,8 +5,8 @@ import { identity } from "../api";
 import { byName } from "../format";
 import { listAllUsers } from "../names";
 
-export async function listTeams(): Promise<Team[]> {
-    const { response } = await identity.listTeams({});
+export async function listTeams(includeArchived = false): Promise<Team[]> {
+    const { response } = await identity.listTeams({ includeArchived });
     return response.teams.sort(byName);
 }
 
