@@ -1,10 +1,11 @@
 // A configuration list that is only names (tags, lost reasons): the list,
-// sorted for people, and a field to add one. The API has no rename or
-// delete for these, so none is offered.
+// sorted for people, each renamed or deleted in place (NameItem), and a
+// field to add one.
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import { failure, Field, FormAlert, type FormError } from "../ui/form";
 import { byName } from "../format";
+import { NameItem } from "./NameItem";
 import { SettingsCrumb } from "./Settings";
 
 type Named = { id: string; name: string };
@@ -15,9 +16,11 @@ type Props = {
     idPrefix: string;                   // unique ids on the page
     list: () => Promise<Named[]>;
     create: (name: string) => Promise<void>;
+    rename: (id: string, name: string) => Promise<void>;
+    remove: (id: string) => Promise<void>;
 };
 
-export function NameList({ title, noun, idPrefix, list, create }: Props) {
+export function NameList({ title, noun, idPrefix, list, create, rename, remove }: Props) {
     const items = useSignal<Named[] | null>(null);
     const loadError = useSignal<FormError>(null);
     const error = useSignal<FormError>(null);
@@ -73,7 +76,10 @@ export function NameList({ title, noun, idPrefix, list, create }: Props) {
                 : items.value.length === 0
                     ? <p>No {noun} yet.</p>
                     : <ul class="manage-names" aria-label={title}>
-                        {items.value.map((t) => <li key={t.id}>{t.name}</li>)}
+                        {items.value.map((t) => (
+                            <NameItem key={`${t.id}:${t.name}`} item={t} noun={noun} idPrefix={idPrefix} rename={rename} remove={remove}
+                                onChanged={async (said) => { await load(); done.value = said; }} />
+                        ))}
                       </ul>}
         </section>
     );

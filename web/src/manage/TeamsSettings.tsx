@@ -1,5 +1,6 @@
 // Sales teams: one per product line (walkthrough 15), each with a leader
-// and members; a member's pipeline shows the team's stages.
+// and members; a member's pipeline shows the team's stages. A team is
+// archived rather than deleted (its leads keep it; it takes no new ones).
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import type { Team, User } from "../../gen/identity";
@@ -19,10 +20,11 @@ export function TeamsSettings() {
     const editing = useSignal<string | null>(null);
     const done = useSignal("");
     const formKey = useSignal(0);
+    const showArchived = useSignal(false);
 
     async function load() {
         try {
-            const [t, everyone] = await Promise.all([listTeams(), listUsers(true)]);
+            const [t, everyone] = await Promise.all([listTeams(showArchived.value), listUsers(true)]);
             teams.value = t;
             people.value = everyone.filter((u) => u.active);
             names.value = new Map(everyone.map((u) => [u.id, u.name || u.login]));
@@ -31,7 +33,7 @@ export function TeamsSettings() {
             error.value = failure(e);
         }
     }
-    useEffect(() => void load(), []);
+    useEffect(() => void load(), [showArchived.value]);
 
     const nameOf = (id: string) => names.value.get(id) ?? `User ${id}`;
 
@@ -57,6 +59,16 @@ export function TeamsSettings() {
         if (paths.length) done.value = `Sales team “${f.name}” saved.`;
     }
 
+    async function setArchived(t: Team, archived: boolean) {
+        try {
+            await identity.updateTeam(UpdateTeamRequest.create({ id: t.id, archived, updateMask: { paths: ["archived"] } }));
+            await load();
+            done.value = `Sales team “${t.name}” ${archived ? "archived" : "restored"}.`;
+        } catch (e) {
+            error.value = failure(e);
+        }
+    }
+
     const list = teams.value;
     return (
         <section class="manage" aria-labelledby="teams-title">
@@ -64,6 +76,10 @@ export function TeamsSettings() {
             <h1 id="teams-title">Sales teams</h1>
             {error.value && <p class="error" role="alert">{error.value.message}</p>}
             <p role="status" class="manage-done">{done.value}</p>
+            <label class="lead-choice">
+                <input type="checkbox" checked={showArchived.value}
+                    onChange={(e) => (showArchived.value = e.currentTarget.checked)} /> Show archived teams
+            </label>
             {list === null
                 ? !error.value && <p role="status">Loading…</p>
                 : list.length === 0
@@ -77,11 +93,13 @@ export function TeamsSettings() {
                             <tbody>
                                 {list.map((t) => [
                                     <tr key={t.id}>
-                                        <th scope="row">{t.name}</th>
+                                        <th scope="row">{t.name}{t.archived && " (archived)"}</th>
                                         <td>{t.leaderId !== "0" ? nameOf(t.leaderId) : "—"}</td>
                                         <td>{t.memberIds.map(nameOf).sort(compareNames).join(", ") || "—"}</td>
                                         <td><button type="button" aria-label={`Edit ${t.name}`}
-                                            onClick={() => (editing.value = t.id)}>Edit</button></td>
+                                            onClick={() => (editing.value = t.id)}>Edit</button>{" "}
+                                            <button type="button" aria-label={`${t.archived ? "Restore" : "Archive"} ${t.name}`}
+                                                onClick={() => setArchived(t, !t.archived)}>{t.archived ? "Restore" : "Archive"}</button></td>
                                     </tr>,
                                     editing.value === t.id && (
                                         <tr key={`${t.id}-edit`}><td colSpan={4}>
