@@ -145,6 +145,8 @@ export default async function (t) {
 
     const theirs = await call(`${PL}/CreateCustomer`, { name: "Victor's client", salespersonId: other.user.id }, mgr.token);
     const nobodys = await call(`${PL}/CreateCustomer`, { name: "Walk-in customer" }, mgr.token);
+    // a new customer is its creator's: this one is made nobody's
+    await call(`${PL}/UpdateCustomer`, { id: nobodys.id, salespersonId: "0", updateMask: "salespersonId" }, mgr.token);
     const o = await newPage();
     await signIn(o.page, "custown", own.password, `/customers/${theirs.id}`);
 
