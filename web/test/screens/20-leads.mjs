@@ -315,7 +315,7 @@ export default async function (t) {
     // --- an own-leads user ----------------------------------------------------
     const others = await call(`${PL}/CreateLead`, { name: "Pavel's secret deal", salespersonId: other.user.id, teamId: team.id }, mgr.token);
     const mine = await call(`${PL}/CreateLead`, { name: "Olga's fair lead", salespersonId: own.user.id, teamId: team.id }, mgr.token);
-    const nobodys = await call(`${PL}/CreateLead`, { name: "Unassigned web form lead", teamId: team.id }, mgr.token);
+    const nobodys = await call(`${PL}/CreateLead`, { name: "Unassigned web form lead", teamId: team.id, unassigned: true }, mgr.token);
     for (let i = 1; i <= 23; i++)
         await call(`${PL}/CreateLead`, { name: `Olga batch ${String(i).padStart(2, "0")}`, salespersonId: own.user.id, teamId: team.id }, own.token);
     const o = await newPage();
