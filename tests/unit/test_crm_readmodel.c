@@ -244,6 +244,38 @@ static void test_unchanged_for_an_event_that_changes_nothing(void **state)
     assert_int_equal(apply(f, user_event(f, "user.created", 6, "Bob", 2, 0, 1)), 0);
 }
 
+/* An archived document is kept, archived; a deleted one is forgotten, so
+ * that what hangs on it is as unreadable as an unknown document's. */
+static void test_archived_kept_deleted_dropped(void **state)
+{
+    fixture_t *f = *state;
+    open_at(f, 2);
+    assert_int_equal(apply(f, lead_event(f, "lead.created", 10, 7, 0)), 0);
+    Crm__Events__V1__Event *archived = lead_event(f, "lead.archived", 10, 7, 0);
+    Crm__Pipeline__V1__LeadEvent *le = crm__pipeline__v1__lead_event__unpack(NULL, archived->payload.len, archived->payload.data);
+    assert_non_null(le);
+    le->lead->archived = 1;
+    archived->payload.len = crm__pipeline__v1__lead_event__get_packed_size(le);
+    archived->payload.data = crm_arena_alloc(f->arena, archived->payload.len);
+    crm__pipeline__v1__lead_event__pack(le, archived->payload.data);
+    crm__pipeline__v1__lead_event__free_unpacked(le, NULL);
+    assert_int_equal(apply(f, archived), 0);
+    crm_docinfo_t *d;
+    assert_int_equal(doc_rc(f, CRM_DOC_LEAD, 10, &d), 0);
+    assert_true(d->archived);
+    assert_int_equal(reads(f, ACCESS(OWN_LEADS), 7, CRM_DOC_LEAD, 10), 1);
+
+    assert_int_equal(apply(f, lead_event(f, "lead.deleted", 10, 7, 0)), 0);
+    assert_int_equal(doc_rc(f, CRM_DOC_LEAD, 10, &d), MDB_NOTFOUND);
+    assert_int_equal(reads(f, ACCESS(MANAGER), 1, CRM_DOC_LEAD, 10), -1);
+    /* told twice (a replay), or of a document never known: nothing to do */
+    assert_int_equal(apply(f, lead_event(f, "lead.deleted", 10, 7, 0)), CRM_CONSUMER_UNCHANGED);
+    assert_int_equal(apply(f, customer_event(f, 30, 3)), 0);
+    assert_int_equal(apply(f, doc_event(f, "customer.deleted", 30, 3, 0, 0)), 0);
+    assert_int_equal(doc_rc(f, CRM_DOC_CUSTOMER, 30, &d), MDB_NOTFOUND);
+    assert_int_equal(apply(f, doc_event(f, "customer.deleted", 31, 3, 0, 0)), CRM_CONSUMER_UNCHANGED);
+}
+
 /* --- who reads what ---------------------------------------------------------------- */
 
 static void test_quotation_seen_as_its_opportunity(void **state)
@@ -644,6 +676,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TEST(test_admin_kept_as_is_admin),
         TEST(test_unchanged_for_an_event_that_changes_nothing),
+        TEST(test_archived_kept_deleted_dropped),
         TEST(test_quotation_seen_as_its_opportunity),
         TEST(test_damaged_record_stops_the_event),
         TEST(test_upgrade_keeps_activities_records),
