@@ -193,6 +193,47 @@ static int inbox_has(const char *token, int64_t lead, const char *subtype, const
     return 0;
 }
 
+/* How many follower records notifications keeps for documents (model
+ * byte, a) and (model, b), read from its store with the service stopped,
+ * then started again. */
+#define CRM_DOC_LEAD_MODEL 1
+#define NOTIFICATIONS_SCHEMA_TODAY 2 /* NOTIFICATIONS_SCHEMA, services/notifications/notifications.h */
+static int64_t count_prefix(MDB_txn *txn, MDB_dbi dbi, int model, int64_t id)
+{
+    MDB_cursor *cur;
+    assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+    uint8_t prefix[9];
+    prefix[0] = (uint8_t)model;
+    crm_key_put_u64(prefix + 1, (uint64_t)id);
+    MDB_val k = {sizeof prefix, prefix}, d;
+    int64_t n = 0;
+    for (int rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0 && !memcmp(k.mv_data, prefix, sizeof prefix);
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
+        n++;
+    mdb_cursor_close(cur);
+    return n;
+}
+
+static void followers_in_store(int model, int64_t a, int64_t *na, int64_t b, int64_t *nb)
+{
+    assert_int_equal(sys_kill(env, SYS_NOTIFICATIONS, SIGTERM), 0);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/notifications", env->dir);
+    const char *err;
+    MDB_dbi followers;
+    const crm_store_dbi_t dbis[] = {{"followers", 0, &followers}};
+    crm_store_t *store = crm_store_open(dir, dbis, 1, NOTIFICATIONS_SCHEMA_TODAY, 0, &err);
+    assert_non_null(store);
+    MDB_txn *txn;
+    assert_int_equal(crm_store_read_begin(store, &txn), 0);
+    *na = count_prefix(txn, followers, model, a);
+    *nb = count_prefix(txn, followers, model, b);
+    crm_store_read_end(store, txn);
+    crm_store_close(&store);
+    assert_int_equal(sys_spawn(env, SYS_NOTIFICATIONS), 0);
+    assert_int_equal(sys_wait_ready(env, SYS_NOTIFICATIONS, 15000), 0);
+}
+
 /* --- defaults ------------------------------------------------------------------------ */
 
 static void test_defaults_and_archived_teams(void **state)
@@ -519,6 +560,11 @@ static void test_delete(void **state)
     json_decref(list);
     ERR(CODE(NOT_FOUND), "doc.id", admin, A("ListMessages"), "{\"doc\":{\"model\":\"lead\",\"id\":\"%lld\"}}", (long long)lead);
     ERR(CODE(NOT_FOUND), "doc.id", admin, N("ListFollowers"), "{\"doc\":{\"model\":\"lead\",\"id\":\"%lld\"}}", (long long)lead);
+    /* its followers are gone from notifications' store, not only hidden */
+    int64_t kept_followers, gone_followers;
+    followers_in_store(CRM_DOC_LEAD_MODEL, quoted, &kept_followers, lead, &gone_followers);
+    assert_true(kept_followers > 0); /* its creator follows the lead that stays */
+    assert_int_equal(gone_followers, 0);
 
     /* the contact, unused now, goes; then its company still has a quotation */
     json_decref(HTTP_OK(admin, P("DeleteCustomer"), body_of("{\"id\":\"%lld\"}", (long long)contact)));
