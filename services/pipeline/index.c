@@ -239,8 +239,11 @@ static int move_tags(MDB_txn *txn, MDB_dbi dbi, const lead_t *old, const lead_t 
 
 static int save(pipeline_t *pl, MDB_txn *txn, const lead_t *old, const lead_t *l)
 {
+    /* names and assigned_by are the reply's (and an event's), never stored */
+    lead_t stored = *l;
+    stored.customer_name = stored.salesperson_name = stored.team_name = stored.assigned_by = "";
     int rc;
-    if ((rc = crm_db_put_id(txn, pl->leads, (uint64_t)l->id, &l->base)) != 0 ||
+    if ((rc = crm_db_put_id(txn, pl->leads, (uint64_t)l->id, &stored.base)) != 0 ||
         (rc = pair_move(txn, pl->by_stage, old, old ? old->stage_id : 0, l, l->stage_id, 1)) != 0 ||
         /* unassigned leads are listed for own-leads users: keep salesperson 0 */
         (rc = pair_move(txn, pl->by_salesperson, old, old ? old->salesperson_id : 0, l, l->salesperson_id, 1)) != 0 ||

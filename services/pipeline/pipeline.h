@@ -49,6 +49,8 @@ typedef struct {
     MDB_dbi kanban;      /* team, type, stage, salesperson → KanbanCell */
     MDB_dbi quotes_by_lead; /* lead id, quotation id → "" */
     MDB_dbi board_versions; /* team id (PL_BOARDS_ALL: what every board shows) → u64 version */
+    MDB_dbi assign_rules; /* team id → AssignmentRules */
+    MDB_dbi assign_log;   /* team, user, time, lead id → "" (assign_log.h) */
 } pipeline_t;
 
 /* --- validation (util.c) ----------------------------------------------- */
@@ -130,6 +132,13 @@ int pl_lead_names(crm_call_t *call, lead_t *lead);
  * saves it and emits lead.won / lead.lost (leads.c). Returns 0 or -1. */
 int pl_close_lead(crm_call_t *call, lead_t *lead, const lead_t *old, int status, int64_t lost_reason);
 
+/* Gives a new lead of nobody's, in a team whose assignment rules say
+ * auto_assign, to the next member in turn who may take it (assign.c): sets
+ * its salesperson_id and assigned_by ("assignment"). Call it once the lead
+ * has its id and has passed its checks, before it is saved. Nobody
+ * available leaves it unassigned; that is no error. Returns 0 or -1. */
+int pl_assign_new_lead(crm_call_t *call, lead_t *lead);
+
 /* Handlers. */
 int pl_create_customer(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int pl_update_customer(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
@@ -155,6 +164,9 @@ int pl_list_tags(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int pl_create_lost_reason(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int pl_list_lost_reasons(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int pl_pipeline_report(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_get_assignment_rules(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_set_assignment_rules(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_assign_leads(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 
 /* Applies one identity event to the users and teams read model (readmodel.c).
  * Returns 0, CRM_CONSUMER_UNCHANGED or an LMDB code. */
