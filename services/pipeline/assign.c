@@ -182,8 +182,12 @@ int pl_get_assignment_rules(crm_call_t *call, const ProtobufCMessage *in, Protob
     team_t *team;
     if (team_get(call, r->team_id, "teamId", &team) != 0)
         return -1;
+    /* membership as the read model has it, like the members' own: a
+     * session's principal may be older than the team's last change */
+    pipeline_t *pl = crm_call_ctx(call);
+    crm_userinfo_t *u = crm_readmodel_user(&pl->readmodel, crm_call_txn(call), crm_call_arena(call), me->user_id);
     int manager = crm_sales_level(me) == ACCESS(MANAGER);
-    if (!manager && !in_list(me->team_ids, me->n_team_ids, r->team_id))
+    if (!manager && !(u && in_list(u->team_ids, u->n_team_ids, r->team_id)))
         return crm_call_fail(call, CODE(PERMISSION_DENIED), "teamId",
                              "only the team's members and sales managers see its assignment rules");
     pool_t p;
