@@ -20,15 +20,17 @@ typedef Crm__Pipeline__V1__AssignmentRules rules_t;
 typedef Crm__Pipeline__V1__AssignmentMember member_t;
 typedef Crm__Pipeline__V1__TeamInfo team_t;
 
-/* The rules of a team as round robin needs them: who may be given a lead
- * now, and how many each was given in the last 30 days. */
+/* The rules of a team as round robin needs them. A member's eligibility
+ * and count are read when their turn comes, once: a lead given as it comes
+ * reads one count, not the whole team's. */
 typedef struct {
+    crm_call_t *call;
     rules_t *rules;       /* as stored; an empty one for a team without */
     int stored;           /* 1 if the team has a record */
     team_t *team;
     int64_t *user_ids;    /* the members' ids, in order */
-    int64_t *counts;      /* leads given in the last 30 days */
-    unsigned char *available; /* eligible and under their maximum */
+    int64_t *counts;      /* leads given in the last 30 days; -1 not read yet */
+    signed char *eligible; /* active, with sales access, in the team; -1 not read yet */
 } pool_t;
 
 /* --- records ---------------------------------------------------------------- */
@@ -100,30 +102,62 @@ static const char *ineligible(crm_call_t *call, int64_t team_id, int64_t user_id
 
 /* --- the pool ------------------------------------------------------------------ */
 
-/* The team's rules, each member's count and who may be given a lead now.
- * Returns 0 or -1 with the error set. */
+/* The team's rules, nothing of its members read yet. Returns 0 or -1 with
+ * the error set. */
 static int pool_load(crm_call_t *call, int64_t team_id, pool_t *p)
 {
-    pipeline_t *pl = crm_call_ctx(call);
     memset(p, 0, sizeof *p);
+    p->call = call;
     if (team_get(call, team_id, "teamId", &p->team) != 0 || rules_read(call, team_id, &p->rules, &p->stored) != 0)
         return -1;
     size_t n = p->rules->n_members;
     crm_arena_t *arena = crm_call_arena(call);
     p->user_ids = crm_arena_alloc(arena, sizeof *p->user_ids * (n + 1));
     p->counts = crm_arena_alloc(arena, sizeof *p->counts * (n + 1));
-    p->available = crm_arena_alloc(arena, n + 1);
+    p->eligible = crm_arena_alloc(arena, n + 1);
     for (size_t i = 0; i < n; i++) {
-        member_t *m = p->rules->members[i];
-        p->user_ids[i] = m->user_id;
-        int rc = pl_assign_log_count(crm_call_txn(call), pl->assign_log, team_id, m->user_id, crm_call_now(call),
-                                     PER_30_DAYS_MAX, &p->counts[i]);
-        if (rc)
-            return crm_call_fail_db(call, rc);
-        m->assigned_last_30_days = (int32_t)p->counts[i];
-        p->available[i] = p->counts[i] < m->max_per_30_days && !ineligible(call, team_id, m->user_id)[0];
+        p->user_ids[i] = p->rules->members[i]->user_id;
+        p->counts[i] = -1;
+        p->eligible[i] = -1;
     }
     return 0;
+}
+
+/* Member i's count of the last 30 days, read once into the pool and the
+ * reply's member row. Returns 0 or -1 with the error set. */
+static int pool_count(pool_t *p, size_t i)
+{
+    if (p->counts[i] >= 0)
+        return 0;
+    pipeline_t *pl = crm_call_ctx(p->call);
+    int rc = pl_assign_log_count(crm_call_txn(p->call), pl->assign_log, p->rules->team_id, p->user_ids[i],
+                                 crm_call_now(p->call), PER_30_DAYS_MAX, &p->counts[i]);
+    if (rc)
+        return crm_call_fail_db(p->call, rc);
+    p->rules->members[i]->assigned_last_30_days = (int32_t)p->counts[i];
+    return 0;
+}
+
+/* Every member's count, for a reply. Returns 0 or -1 with the error set. */
+static int pool_count_all(pool_t *p)
+{
+    for (size_t i = 0; i < p->rules->n_members; i++)
+        if (pool_count(p, i) != 0)
+            return -1;
+    return 0;
+}
+
+/* pl_assign_next's question: may member i be given a lead now? */
+static int pool_available(void *arg, size_t i)
+{
+    pool_t *p = arg;
+    if (p->eligible[i] < 0)
+        p->eligible[i] = !ineligible(p->call, p->rules->team_id, p->user_ids[i])[0];
+    if (!p->eligible[i])
+        return 0;
+    if (pool_count(p, i) != 0)
+        return -1;
+    return p->counts[i] < p->rules->members[i]->max_per_30_days;
 }
 
 /* Gives lead_id to the next member in turn: *user_id gets them, or 0 when
@@ -133,17 +167,16 @@ static int pool_take(crm_call_t *call, pool_t *p, int64_t lead_id, int64_t *user
 {
     pipeline_t *pl = crm_call_ctx(call);
     *user_id = 0;
-    int i = pl_assign_next(p->user_ids, p->available, p->rules->n_members, p->rules->last_assigned_user_id);
+    int i = pl_assign_next(p->user_ids, p->rules->n_members, p->rules->last_assigned_user_id, pool_available, p);
+    if (i == -2)
+        return -1;
     if (i < 0)
         return 0;
     int rc = pl_assign_log_add(crm_call_txn(call), pl->assign_log, p->rules->team_id, p->user_ids[i],
                                crm_call_now(call), lead_id);
     if (rc)
         return crm_call_fail_db(call, rc);
-    member_t *m = p->rules->members[i];
-    m->assigned_last_30_days = (int32_t)++p->counts[i];
-    if (p->counts[i] >= m->max_per_30_days)
-        p->available[i] = 0;
+    p->rules->members[i]->assigned_last_30_days = (int32_t)++p->counts[i];
     p->rules->last_assigned_user_id = *user_id = p->user_ids[i];
     return 0;
 }
@@ -191,7 +224,7 @@ int pl_get_assignment_rules(crm_call_t *call, const ProtobufCMessage *in, Protob
         return crm_call_fail(call, CODE(PERMISSION_DENIED), "teamId",
                              "only the team's members and sales managers see its assignment rules");
     pool_t p;
-    if (pool_load(call, r->team_id, &p) != 0)
+    if (pool_load(call, r->team_id, &p) != 0 || pool_count_all(&p) != 0)
         return -1;
     rules_t *reply = (rules_t *)out;
     *reply = *p.rules;
@@ -251,7 +284,7 @@ int pl_set_assignment_rules(crm_call_t *call, const ProtobufCMessage *in, Protob
     if (rules_write(call, rules) != 0)
         return -1;
     pool_t p;
-    if (pool_load(call, r->team_id, &p) != 0)
+    if (pool_load(call, r->team_id, &p) != 0 || pool_count_all(&p) != 0)
         return -1;
     *(rules_t *)out = *p.rules;
     return 0;

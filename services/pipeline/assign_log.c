@@ -69,7 +69,7 @@ int pl_assign_log_add(MDB_txn *txn, MDB_dbi log, int64_t team, int64_t user, int
     return mdb_put(txn, log, &k, &d, 0);
 }
 
-int pl_assign_next(const int64_t *user_ids, const unsigned char *available, size_t n, int64_t last)
+int pl_assign_next(const int64_t *user_ids, size_t n, int64_t last, pl_assign_available_fn *available, void *arg)
 {
     size_t from = 0;
     for (size_t i = 0; i < n; i++)
@@ -79,7 +79,10 @@ int pl_assign_next(const int64_t *user_ids, const unsigned char *available, size
         }
     for (size_t step = 0; step < n; step++) {
         size_t i = (from + step) % n;
-        if (available[i])
+        int ok = available(arg, i);
+        if (ok < 0)
+            return -2;
+        if (ok)
             return (int)i;
     }
     return -1;

@@ -29,9 +29,15 @@ int pl_assign_log_count(MDB_txn *txn, MDB_dbi log, int64_t team, int64_t user, i
  * Returns an LMDB code. */
 int pl_assign_log_add(MDB_txn *txn, MDB_dbi log, int64_t team, int64_t user, int64_t now, int64_t lead);
 
-/* Round robin: the index of the first member with available[i] set after
- * the one whose user id is last, going round once (from the first when last
- * is none of them). -1 when nobody is available. Can't fail. */
-int pl_assign_next(const int64_t *user_ids, const unsigned char *available, size_t n, int64_t last);
+/* Whether member i may be given a lead now: 1 or 0, or -1 on an error
+ * (which stops the choice). */
+typedef int (pl_assign_available_fn)(void *arg, size_t i);
+
+/* Round robin: the index of the first member available() accepts after the
+ * one whose user id is last, going round once (from the first when last is
+ * none of them); members are asked in that order and only until one is
+ * found, so that a count is read only for those whose turn it is. -1 when
+ * nobody is available, -2 when available() failed. */
+int pl_assign_next(const int64_t *user_ids, size_t n, int64_t last, pl_assign_available_fn *available, void *arg);
 
 #endif

@@ -114,19 +114,51 @@ static void test_pruning_is_bounded_per_write(void **state)
     mdb_txn_abort(txn);
 }
 
+/* available() over an array, counting the questions asked */
+typedef struct {
+    const unsigned char *ok;
+    int asked;
+    int fail_at; /* the member whose question fails (-1: none) */
+} answers_t;
+
+static int answer(void *arg, size_t i)
+{
+    answers_t *a = arg;
+    a->asked++;
+    return (int)i == a->fail_at ? -1 : a->ok[i];
+}
+
+static int next(const int64_t *ids, const unsigned char *ok, size_t n, int64_t last, int *asked)
+{
+    answers_t a = {ok, 0, -1};
+    int i = pl_assign_next(ids, n, last, answer, &a);
+    if (asked)
+        *asked = a.asked;
+    return i;
+}
+
 static void test_round_robin_goes_on_after_the_last(void **state)
 {
     const int64_t ids[] = {11, 12, 13};
     const unsigned char all[] = {1, 1, 1}, no_12[] = {1, 0, 1}, only_11[] = {1, 0, 0}, none[] = {0, 0, 0};
-    assert_int_equal(pl_assign_next(ids, all, 3, 0), 0);   /* nobody yet: the first */
-    assert_int_equal(pl_assign_next(ids, all, 3, 11), 1);
-    assert_int_equal(pl_assign_next(ids, all, 3, 12), 2);
-    assert_int_equal(pl_assign_next(ids, all, 3, 13), 0);  /* round again */
-    assert_int_equal(pl_assign_next(ids, no_12, 3, 11), 2); /* at their maximum: skipped */
-    assert_int_equal(pl_assign_next(ids, only_11, 3, 11), 0); /* the last one again when alone */
-    assert_int_equal(pl_assign_next(ids, all, 3, 99), 0);  /* the last one left the rules: from the first */
-    assert_int_equal(pl_assign_next(ids, none, 3, 11), -1);
-    assert_int_equal(pl_assign_next(ids, none, 0, 0), -1);
+    int asked;
+    assert_int_equal(next(ids, all, 3, 0, &asked), 0); /* nobody yet: the first */
+    assert_int_equal(asked, 1);                        /* and only they were asked */
+    assert_int_equal(next(ids, all, 3, 11, NULL), 1);
+    assert_int_equal(next(ids, all, 3, 12, NULL), 2);
+    assert_int_equal(next(ids, all, 3, 13, NULL), 0);  /* round again */
+    assert_int_equal(next(ids, no_12, 3, 11, &asked), 2); /* at their maximum: skipped */
+    assert_int_equal(asked, 2);
+    assert_int_equal(next(ids, only_11, 3, 11, &asked), 0); /* the last one again when alone */
+    assert_int_equal(asked, 3);
+    assert_int_equal(next(ids, all, 3, 99, NULL), 0);  /* the last one left the rules: from the first */
+    assert_int_equal(next(ids, none, 3, 11, &asked), -1);
+    assert_int_equal(asked, 3);                        /* each asked once */
+    assert_int_equal(next(ids, none, 0, 0, NULL), -1);
+    /* a failed question stops the choice */
+    answers_t a = {all, 0, 1};
+    assert_int_equal(pl_assign_next(ids, 3, 0, answer, &a), 0);
+    assert_int_equal(pl_assign_next(ids, 3, 11, answer, &a), -2);
 }
 
 int main(void)
