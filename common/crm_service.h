@@ -37,7 +37,7 @@
 typedef struct crm_service crm_service_t;
 
 #define CRM_SERVICE_MAX_FLAGS 16
-#define CRM_SERVICE_MAX_DBIS 24
+#define CRM_SERVICE_MAX_DBIS 32
 #define CRM_SERVICE_MAX_CONSUMES 4
 #define CRM_SERVICE_MAX_APIS 4
 

@@ -62,6 +62,28 @@ static message_t *tracking_message(activities_t *a, MDB_txn *txn, const Crm__Eve
     return m;
 }
 
+/* A salesperson the team's assignment rules chose says so: "Salesperson:
+ * — → Ann (assigned by Europe's assignment rules)". */
+static void note_assignment(activities_t *a, MDB_txn *txn, message_t *m, const Crm__Events__V1__Event *ev,
+                            const Crm__Pipeline__V1__LeadEvent *e)
+{
+    crm_arena_t *arena = a->apply_arena;
+    const Crm__Pipeline__V1__Lead *l = e->lead;
+    if (!e->reason || strcmp(e->reason, "assignment") || !l->salesperson_id)
+        return;
+    const char *rules = l->team_name && l->team_name[0]
+                            ? crm_arena_printf(arena, "%s's assignment rules", l->team_name)
+                            : "the team's assignment rules";
+    if (strcmp(ev->type, "lead.created")) {
+        m->body = crm_arena_printf(arena, "%s (assigned by %s)", m->body, rules);
+        return;
+    }
+    /* a new lead tells no changes: its salesperson is told here */
+    crm_userinfo_t *u = crm_readmodel_user(&a->readmodel, txn, arena, l->salesperson_id);
+    m->body = crm_arena_printf(arena, "%s\nSalesperson: — → %s (assigned by %s)", m->body,
+                               u ? u->name : crm_arena_printf(arena, "#%lld", (long long)l->salesperson_id), rules);
+}
+
 /* The tracking message of a lead event, if it gives one; kept is the read
  * model's verdict on the event (0 or CRM_CONSUMER_UNCHANGED). */
 static int apply_lead(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Event *ev, int kept)
@@ -94,6 +116,7 @@ static int apply_lead(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Even
     add_tracking(arena, m, e->changes, e->n_changes, headline);
     if (!headline && !m->n_tracking)
         return kept; /* an edit of untracked fields (name, notes, ...) leaves no trace */
+    note_assignment(a, txn, m, ev, e);
     return act_message_store(a, txn, m, ev->actor_id);
 }
 

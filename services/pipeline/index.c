@@ -247,9 +247,12 @@ static int save(pipeline_t *pl, MDB_txn *txn, const lead_t *old, const lead_t *l
 {
     int rc;
     const lead_t *any = l ? l : old;
-    if (l)
-        rc = crm_db_put_id(txn, pl->leads, (uint64_t)l->id, &l->base);
-    else {
+    if (l) {
+        /* names and assigned_by are the reply's (and an event's), never stored */
+        lead_t stored = *l;
+        stored.customer_name = stored.salesperson_name = stored.team_name = stored.assigned_by = "";
+        rc = crm_db_put_id(txn, pl->leads, (uint64_t)l->id, &stored.base);
+    } else {
         uint8_t id_key[8];
         crm_key_put_u64(id_key, (uint64_t)old->id);
         rc = key_del(txn, pl->leads, id_key, sizeof id_key);

@@ -289,6 +289,7 @@ static int emit_lead(crm_call_t *call, const char *type, lead_t *l, const lead_t
     ev.lead = l;
     ev.changes = ch.items;
     ev.n_changes = ch.n;
+    ev.reason = l->assigned_by;
     if (crm_call_emit(call, type, &ev.base) != 0)
         return -1;
     /* after the event, which carries the lead as stored: names are the reply's */
@@ -330,7 +331,8 @@ int pl_create_lead(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
         return -1;
     /* a probability given with the lead is kept; else the stage's applies */
     if (check_lead(call, l, NULL, 1) != 0 || enter_stage(call, l, r->stage_id, r->probability != 0) != 0 ||
-        pl_next_id(call, "lead", &l->id) != 0 || pl_lead_save(call, NULL, l) != 0)
+        pl_next_id(call, "lead", &l->id) != 0 || pl_assign_new_lead(call, l) != 0 ||
+        pl_lead_save(call, NULL, l) != 0)
         return -1;
     return emit_lead(call, "lead.created", l, NULL);
 }

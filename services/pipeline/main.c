@@ -41,9 +41,9 @@ static const crm_method_t methods[] = {
     {"FindDuplicates", crm_call_unimplemented, 0},
     {"MergeLeads", crm_call_unimplemented, W},
     /* assignment rules */
-    {"GetAssignmentRules", crm_call_unimplemented, 0},
-    {"SetAssignmentRules", crm_call_unimplemented, W},
-    {"AssignLeads", crm_call_unimplemented, W},
+    {"GetAssignmentRules", pl_get_assignment_rules, 0},
+    {"SetAssignmentRules", pl_set_assignment_rules, W},
+    {"AssignLeads", pl_assign_leads, W},
 };
 
 static pipeline_t pl;
@@ -124,6 +124,7 @@ int main(int argc, char **argv)
             {"board_versions", 0, &pl.board_versions},
             {"by_lost_reason", 0, &pl.by_lost_reason}, {"by_parent", 0, &pl.by_parent},
             {"quotes_by_customer", 0, &pl.quotes_by_customer},
+            {"assign_rules", 0, &pl.assign_rules}, {"assign_log", 0, &pl.assign_log},
         },
         .consumes = {{"identity", pl_apply_identity_event}},
         .apis = {CRM_RPC_API(crm__pipeline__v1__pipeline__descriptor, methods)},

@@ -55,6 +55,8 @@ typedef struct {
     MDB_dbi by_lost_reason; /* lost reason id, lead id → "" */
     MDB_dbi by_parent;      /* parent customer id, contact id → "" */
     MDB_dbi quotes_by_customer; /* customer id, quotation id → "" */
+    MDB_dbi assign_rules; /* team id → AssignmentRules */
+    MDB_dbi assign_log;   /* team, user, time, lead id → "" (assign_log.h) */
 } pipeline_t;
 
 /* --- validation (util.c) ----------------------------------------------- */
@@ -182,6 +184,12 @@ int pl_check_unique_name(crm_call_t *call, MDB_dbi dbi, const ProtobufCMessageDe
 /* The schema 4 upgrade step (archive.c): indexes of what a delete must
  * find unused, built from the records. Resumable; returns an LMDB code. */
 int pl_upgrade_archive_indexes(pipeline_t *pl, crm_store_t *store);
+/* Gives a new lead of nobody's, in a team whose assignment rules say
+ * auto_assign, to the next member in turn who may take it (assign.c): sets
+ * its salesperson_id and assigned_by ("assignment"). Call it once the lead
+ * has its id and has passed its checks, before it is saved. Nobody
+ * available leaves it unassigned; that is no error. Returns 0 or -1. */
+int pl_assign_new_lead(crm_call_t *call, lead_t *lead);
 
 /* Handlers. */
 int pl_create_customer(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
@@ -220,6 +228,9 @@ int pl_update_tag(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int pl_delete_tag(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int pl_update_lost_reason(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int pl_delete_lost_reason(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_get_assignment_rules(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_set_assignment_rules(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_assign_leads(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 
 /* Applies one identity event to the users and teams read model (readmodel.c).
  * Returns 0, CRM_CONSUMER_UNCHANGED or an LMDB code. */

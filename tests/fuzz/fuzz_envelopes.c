@@ -59,6 +59,7 @@ static const ProtobufCMessageDescriptor *const types[] = {
     &crm__notifications__v1__follower_record__descriptor,
     &crm__notifications__v1__stream_entry__descriptor,
     &crm__notifications__v1__stream_heartbeat__descriptor,
+    &crm__pipeline__v1__assignment_rules__descriptor,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

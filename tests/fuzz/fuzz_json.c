@@ -14,6 +14,7 @@
 #include "crm_mem.h"
 #include "health.pb-c.h"
 #include "identity.pb-c.h"
+#include "pipeline.pb-c.h"
 #include "rpc.pb-c.h"
 
 static uint8_t *pack(const ProtobufCMessage *msg, size_t *len)
@@ -79,5 +80,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     round_trip(&crm__rpc__v1__rpc_request__descriptor, text, size, 0);
     round_trip(&crm__activities__v1__post_message_request__descriptor, text, size, 0);
     round_trip(&crm__activities__v1__list_messages_reply__descriptor, text, size, 0);
+    round_trip(&crm__pipeline__v1__set_assignment_rules_request__descriptor, text, size, 0);
     return 0;
 }

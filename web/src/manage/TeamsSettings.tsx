@@ -10,6 +10,7 @@ import { failure, type FormError } from "../ui/form";
 import { compareNames } from "../format";
 import { SettingsCrumb } from "./Settings";
 import { TeamForm, type TeamFields } from "./TeamForm";
+import { AssignmentRulesPanel } from "./AssignmentRulesPanel";
 import { listTeams, listUsers } from "./teams";
 
 export function TeamsSettings() {
@@ -18,6 +19,7 @@ export function TeamsSettings() {
     const names = useSignal<ReadonlyMap<string, string>>(new Map());
     const error = useSignal<FormError>(null);
     const editing = useSignal<string | null>(null);
+    const rulesOf = useSignal<string | null>(null);
     const done = useSignal("");
     const formKey = useSignal(0);
     const showArchived = useSignal(false);
@@ -99,8 +101,15 @@ export function TeamsSettings() {
                                         <td><button type="button" aria-label={`Edit ${t.name}`}
                                             onClick={() => (editing.value = t.id)}>Edit</button>{" "}
                                             <button type="button" aria-label={`${t.archived ? "Restore" : "Archive"} ${t.name}`}
-                                                onClick={() => setArchived(t, !t.archived)}>{t.archived ? "Restore" : "Archive"}</button></td>
+                                                onClick={() => setArchived(t, !t.archived)}>{t.archived ? "Restore" : "Archive"}</button>{" "}
+                                            <button type="button" aria-label={`Assignment rules of ${t.name}`} aria-expanded={rulesOf.value === t.id}
+                                                onClick={() => (rulesOf.value = rulesOf.value === t.id ? null : t.id)}>Assignment rules</button></td>
                                     </tr>,
+                                    rulesOf.value === t.id && (
+                                        <tr key={`${t.id}-rules`}><td colSpan={4}>
+                                            <AssignmentRulesPanel team={t} people={people.value} nameOf={nameOf} />
+                                        </td></tr>
+                                    ),
                                     editing.value === t.id && (
                                         <tr key={`${t.id}-edit`}><td colSpan={4}>
                                             <TeamForm idPrefix={`team-${t.id}`} title={`Edit sales team ${t.name}`}
