@@ -38,10 +38,10 @@ static int check_customer(crm_call_t *call, customer_t *c, const customer_t *old
     return 0;
 }
 
-static int save_customer(crm_call_t *call, customer_t *c, const char *type)
+static int save_customer(crm_call_t *call, const customer_t *old, customer_t *c, const char *type)
 {
     pipeline_t *pl = crm_call_ctx(call);
-    if (pl_put(call, pl->customers, c->id, &c->base) != 0)
+    if (pl_put(call, pl->customers, c->id, &c->base) != 0 || pl_dup_index_customer(call, old, c) != 0)
         return -1;
     Crm__Pipeline__V1__CustomerEvent ev = CRM__PIPELINE__V1__CUSTOMER_EVENT__INIT;
     ev.customer = c;
@@ -68,7 +68,9 @@ int pl_create_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
     c->created_at = c->updated_at = crm_call_now(call);
     if (check_customer(call, c, NULL) != 0 || pl_next_id(call, "customer", &c->id) != 0)
         return -1;
-    return save_customer(call, c, "customer.created");
+    if (save_customer(call, NULL, c, "customer.created") != 0)
+        return -1;
+    return pl_dup_fill_customer(call, c); /* after the event: never stored */
 }
 
 int pl_update_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
@@ -115,7 +117,7 @@ int pl_update_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
     int rc = strcmp(old->name, c->name) ? pl_version_bump(crm_call_txn(call), pl, PL_BOARDS_ALL) : 0;
     if (rc)
         return crm_call_fail_db(call, rc);
-    return save_customer(call, c, "customer.updated");
+    return save_customer(call, old, c, "customer.updated");
 }
 
 int pl_get_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
@@ -127,7 +129,7 @@ int pl_get_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
                &crm__pipeline__v1__customer__descriptor, "id", "customer", (void **)&c) != 0)
         return -1;
     *(customer_t *)out = *c;
-    return 0;
+    return pl_dup_fill_customer(call, (customer_t *)out);
 }
 
 static int keep_customer(crm_call_t *call, const void *item, const void *filter)

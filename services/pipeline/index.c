@@ -272,5 +272,45 @@ int pl_lead_save(crm_call_t *call, const lead_t *old, lead_t *lead)
         return crm_call_fail(call, CRM__RPC__V1__CODE__CODE_OUT_OF_RANGE, "expectedRevenue",
                              "the %s revenue of this lead's kanban column is past what a 64-bit sum holds",
                              lead->currency);
-    return rc ? crm_call_fail_db(call, rc) : 0;
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    return pl_dup_index_lead(call, old, lead);
+}
+
+/* The reverse of save for a lead that goes: every key it had, its card, its
+ * share of the kanban cell, and its board's version moves. */
+static int remove_lead(pipeline_t *pl, MDB_txn *txn, const lead_t *old)
+{
+    uint8_t k[42];
+    crm_key_put_u64(k, (uint64_t)old->id);
+    int rc = key_del(txn, pl->leads, k, 8);
+    if (rc == 0)
+        rc = key_del(txn, pl->by_stage, k, pair_key(k, old->stage_id, old->id));
+    if (rc == 0)
+        rc = key_del(txn, pl->by_salesperson, k, pair_key(k, old->salesperson_id, old->id));
+    if (rc == 0 && old->customer_id)
+        rc = key_del(txn, pl->by_customer, k, pair_key(k, old->customer_id, old->id));
+    if (rc == 0 && old->team_id)
+        rc = key_del(txn, pl->by_team, k, pair_key(k, old->team_id, old->id));
+    for (size_t i = 0; rc == 0 && i < old->n_tag_ids; i++)
+        rc = key_del(txn, pl->by_tag, k, pair_key(k, old->tag_ids[i], old->id));
+    if (rc == 0)
+        rc = key_del(txn, pl->cards_sp, k, card_key(k, old, 1));
+    if (rc == 0)
+        rc = pl_version_bump(txn, pl, old->team_id);
+    if (rc == 0)
+        rc = kanban_add(txn, pl->kanban, old, -1);
+    return rc;
+}
+
+int pl_lead_delete(crm_call_t *call, const lead_t *old)
+{
+    int rc = remove_lead(crm_call_ctx(call), crm_call_txn(call), old);
+    if (rc == PL_SUM_OVERFLOW)
+        return crm_call_fail(call, CRM__RPC__V1__CODE__CODE_OUT_OF_RANGE, "expectedRevenue",
+                             "the %s revenue of this lead's kanban column is past what a 64-bit sum holds",
+                             old->currency);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    return pl_dup_index_lead(call, old, NULL);
 }

@@ -38,8 +38,8 @@ static const crm_method_t methods[] = {
     {"ImportRecords", crm_call_unimplemented, W},
     {"ExportRecords", crm_call_unimplemented, 0},
     /* duplicates and merge */
-    {"FindDuplicates", crm_call_unimplemented, 0},
-    {"MergeLeads", crm_call_unimplemented, W},
+    {"FindDuplicates", pl_find_duplicates, 0},
+    {"MergeLeads", pl_merge_leads, W},
     /* assignment rules */
     {"GetAssignmentRules", crm_call_unimplemented, 0},
     {"SetAssignmentRules", crm_call_unimplemented, W},
@@ -84,6 +84,8 @@ static int upgrade(crm_store_t *store, void *ctx)
          (rc = crm_store_rewrite(store, pl.leads, "kanban_cells", pl_kanban_rebuild_lead, &pl, 1000)) != 0))
         crm_error("summing the kanban per currency: %s",
                   rc == PL_SUM_OVERFLOW ? "a cell's sum of one currency is past 64 bits" : mdb_strerror(rc));
+    if (rc == 0 && (rc = pl_dup_upgrade(&pl, store)) != 0)
+        crm_error("building the likely-duplicate indexes: %s", mdb_strerror(rc));
     if (rc)
         return rc;
     return crm_readmodel_upgrade(&pl.readmodel, store,
@@ -119,7 +121,8 @@ int main(int argc, char **argv)
             {"teams", 0, &pl.teams}, {"by_stage", 0, &pl.by_stage}, {"by_salesperson", 0, &pl.by_salesperson},
             {"by_customer", 0, &pl.by_customer}, {"by_team", 0, &pl.by_team}, {"by_tag", 0, &pl.by_tag},
             {"cards_sp", 0, &pl.cards_sp}, {"kanban", 0, &pl.kanban}, {"quotes_by_lead", 0, &pl.quotes_by_lead},
-            {"board_versions", 0, &pl.board_versions},
+            {"board_versions", 0, &pl.board_versions}, {"lead_dups", 0, &pl.lead_dups},
+            {"customer_dups", 0, &pl.customer_dups},
         },
         .consumes = {{"identity", pl_apply_identity_event}},
         .apis = {CRM_RPC_API(crm__pipeline__v1__pipeline__descriptor, methods)},
