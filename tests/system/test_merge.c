@@ -12,6 +12,8 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "crm_store.h"
+#include "../../services/pipeline/pipeline.h" /* PIPELINE_SCHEMA */
 
 #include <jansson.h>
 #include <signal.h>
@@ -671,6 +673,97 @@ static void test_exactly_once_across_kill(void **state)
     assert_int_equal(follower_subtypes(alice, dest, bob_id), 5);
 }
 
+/* --- upgrade ------------------------------------------------------------------------ */
+
+typedef struct {
+    crm_store_t *store;
+    MDB_dbi lead_dups, customer_dups, leads;
+    int cut; /* 0: the indexes never built; 1: killed after the leads' pass */
+} wipe_t;
+
+/* Empties dbi, which must hold keys: a wipe of nothing would prove nothing. */
+static int empty_dbi(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_stat st;
+    int rc = mdb_stat(txn, dbi, &st);
+    if (rc)
+        return rc;
+    assert_true(st.ms_entries > 0);
+    return mdb_drop(txn, dbi, 0);
+}
+
+/* Leaves the store as a schema-3 store just opened by this program (or, cut,
+ * one whose upgrade was killed between its two passes) would be. */
+static int wipe_indexes(MDB_txn *txn, void *arg)
+{
+    wipe_t *w = arg;
+    int rc;
+    if ((rc = empty_dbi(txn, w->customer_dups)) != 0 || (!w->cut && (rc = empty_dbi(txn, w->lead_dups)) != 0) ||
+        (rc = crm_store_meta_put_u64(w->store, txn, "upgrade_from", PIPELINE_SCHEMA_DUPLICATES - 1)) != 0)
+        return rc;
+    if (!w->cut)
+        return 0;
+    MDB_cursor *cur;
+    MDB_val k, d;
+    if ((rc = mdb_cursor_open(txn, w->leads, &cur)) != 0)
+        return rc;
+    rc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
+    uint8_t last[8];
+    if (rc == 0)
+        memcpy(last, k.mv_data, 8);
+    mdb_cursor_close(cur);
+    if (rc)
+        return rc;
+    MDB_val pk = {strlen("upgrade.dup_leads"), "upgrade.dup_leads"}, pv = {8, last};
+    return mdb_put(txn, crm_store_meta(w->store), &pk, &pv, 0);
+}
+
+static char *dup_answers(void)
+{
+    static const char *const queries[] = {
+        "{\"model\":\"IMPORT_MODEL_LEAD\",\"email\":\"jane.doe@example.com\"}",
+        "{\"model\":\"IMPORT_MODEL_LEAD\",\"phone\":\"+33123456789\",\"companyName\":\"acme inc\"}",
+        "{\"model\":\"IMPORT_MODEL_LEAD\",\"companyName\":\"Initech\"}",
+        "{\"model\":\"IMPORT_MODEL_CUSTOMER\",\"email\":\"info@globex.test\",\"companyName\":\"Initech\"}",
+        "{\"model\":\"IMPORT_MODEL_CUSTOMER\",\"phone\":\"+15550100200\"}",
+    };
+    json_t *all = json_array();
+    for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+        json_t *r = OK(alice, P("FindDuplicates"), "%s", queries[i]);
+        assert_true(count(r, "duplicates") > 0);
+        json_array_append_new(all, r);
+    }
+    char *text = json_dumps(all, JSON_SORT_KEYS);
+    json_decref(all);
+    return text;
+}
+
+/* A store made before the indexes has them built on start, and an upgrade
+ * killed half-way goes on where it stopped: the same answers either way. */
+static void test_upgrade_builds_indexes(void **state)
+{
+    char *before = dup_answers();
+    for (int cut = 0; cut < 2; cut++) {
+        assert_int_equal(sys_kill(env, SYS_PIPELINE, SIGTERM), 0);
+        char dir[300];
+        snprintf(dir, sizeof dir, "%s/pipeline", env->dir);
+        const char *err;
+        wipe_t w = {.cut = cut};
+        const crm_store_dbi_t dbis[] = {
+            {"lead_dups", 0, &w.lead_dups}, {"customer_dups", 0, &w.customer_dups}, {"leads", 0, &w.leads}};
+        w.store = crm_store_open(dir, dbis, 3, PIPELINE_SCHEMA, 0, &err);
+        assert_non_null(w.store);
+        assert_int_equal(crm_store_write(w.store, wipe_indexes, &w), 0);
+        crm_store_close(&w.store);
+        assert_int_equal(sys_spawn(env, SYS_PIPELINE), 0);
+        assert_int_equal(sys_wait_ready(env, SYS_PIPELINE, 15000), 0);
+        char *after = dup_answers();
+        assert_string_equal(after, before);
+        free(after);
+    }
+    free(before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -678,6 +771,7 @@ int main(void)
         cmocka_unit_test(test_merge_moves_everything),
         cmocka_unit_test(test_merge_refusals),
         cmocka_unit_test(test_exactly_once_across_kill),
+        cmocka_unit_test(test_upgrade_builds_indexes),
     };
     return cmocka_run_group_tests_name("merge", tests, setup, teardown);
 }
