@@ -7,7 +7,7 @@
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import type { Team, User } from "../../gen/identity";
-import { CreateCustomerRequest, Customer, UpdateCustomerRequest, type Lead } from "../../gen/pipeline";
+import { CreateCustomerRequest, Customer, ImportModel, UpdateCustomerRequest, type Lead } from "../../gen/pipeline";
 import { seesAllLeads } from "../access";
 import { errorText, isUnauthenticated, pipeline } from "../api";
 import { Chatter } from "../chatter/Chatter";
@@ -20,6 +20,7 @@ import { Field, FormAlert, failure, type FormError } from "../ui/form";
 import { SalespersonSelect, TeamSelect } from "../ui/people";
 import { loadUserNames, userNames } from "../names";
 import { CustomerSelect } from "./CustomerSelect";
+import { PossibleDuplicates } from "../leads/PossibleDuplicates";
 
 const FIELDS = [
     "name", "isCompany", "parentId", "function", "email", "phone", "street", "city", "country", "salespersonId", "teamId",
@@ -63,10 +64,10 @@ export function CustomerForm({ user, id }: { user: User; id: string }) {
         else {
             pipeline.getCustomer({ id }).then(({ response }) => (saved.value = draft.value = response))
                 .catch((e) => isUnauthenticated(e) ? (currentUser.value = "signed-out") : (loadError.value = errorText(e)));
-            pipeline.listCustomers({ query: "", parentId: id, pageSize: 200, pageToken: "" })
+            pipeline.listCustomers({ query: "", parentId: id, pageSize: 200, pageToken: "", archived: 0 })
                 .then(({ response }) => (contacts.value = response.customers.sort(byName))).catch(fail);
             pipeline.listLeads({
-                type: 0, stageId: "0", teamId: "0", salespersonId: "0", customerId: id, tagId: "0", query: "", pageSize: 50, pageToken: "",
+                type: 0, stageId: "0", teamId: "0", salespersonId: "0", customerId: id, tagId: "0", query: "", pageSize: 50, pageToken: "", archived: 0,
             }).then(({ response }) => {
                 leads.value = response.leads;
                 more.value = response.nextPageToken !== "";
@@ -177,6 +178,9 @@ export function CustomerForm({ user, id }: { user: User; id: string }) {
                                 <TeamSelect id="customer-teamId" teams={teams.value} value={d.teamId} onChange={(v) => set("teamId", v)} />
                             </Field>
                         </div>
+                        <PossibleDuplicates model={ImportModel.CUSTOMER} email={d.email} phone={d.phone}
+                            companyName={d.isCompany ? d.name : ""} excludeId={s?.id ?? "0"} known={s?.likelyDuplicates ?? []}
+                            knownFor={s && { email: s.email, phone: s.phone, companyName: s.isCompany ? s.name : "" }} />
                         <FormAlert error={err} fields={FIELDS} />
                         {notice.value && <p role="status">{notice.value}</p>}
                         {!readOnly && <div class="lead-actions"><button type="submit" disabled={busy.value}>{isNew ? "Create" : "Save"}</button></div>}

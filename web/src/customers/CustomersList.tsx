@@ -21,7 +21,7 @@ export function CustomersList() {
         let stale = false;
         customers.value = null;
         error.value = "";
-        pipeline.listCustomers({ query: paging.searched.value, parentId: "0", pageSize: PAGE_SIZE, pageToken: paging.token })
+        pipeline.listCustomers({ query: paging.searched.value, parentId: "0", pageSize: PAGE_SIZE, pageToken: paging.token, archived: 0 })
             .then(({ response }) => {
                 if (stale) return;
                 customers.value = [...response.customers].sort(byName);
