@@ -96,6 +96,8 @@ static int move_chatter(activities_t *a, MDB_txn *txn, int64_t from, int64_t des
                                crm_arena_allocator(a->apply_arena), (void **)&m);
             if (rc)
                 return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc; /* a chatter entry without its message */
+            if (!m->doc)
+                return MDB_CORRUPTED; /* a chatter entry of a message on no document */
             m->doc->id = dest;
             if ((rc = crm_db_put_id(txn, a->messages, (uint64_t)id, &m->base)) != 0 ||
                 (rc = rekey(txn, a->chatter, keys[i], dest)) != 0 ||
@@ -119,7 +121,9 @@ static int move_calls(activities_t *a, MDB_txn *txn, int64_t from, int64_t dest,
             rc = crm_db_get_id(txn, a->calls, (uint64_t)id, &crm__activities__v1__call__descriptor,
                                crm_arena_allocator(a->apply_arena), (void **)&c);
             if (rc)
-                return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+                return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc; /* an index key without its call */
+            if (!c->doc)
+                return MDB_CORRUPTED;
             c->doc->id = dest;
             if ((rc = crm_db_put_id(txn, a->calls, (uint64_t)id, &c->base)) != 0 ||
                 (rc = rekey(txn, a->calls_by_doc, keys[i], dest)) != 0)
