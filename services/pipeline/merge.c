@@ -287,9 +287,9 @@ static int repoint_quotations(crm_call_t *call, int64_t from, int64_t to)
 int pl_merge_leads(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
     const Crm__Pipeline__V1__MergeLeadsRequest *r = (const void *)in;
-    int64_t *ids;
-    size_t n;
-    lead_t **leads;
+    int64_t *ids = NULL;
+    size_t n = 0;
+    lead_t **leads = NULL;
     if (crm_call_require_sales(call) != 0 || check_ids(call, r, &ids, &n) != 0 ||
         load_leads(call, ids, n, r->n_ids, &leads) != 0)
         return -1;
