@@ -376,6 +376,24 @@ static int has_id(json_t *arr, int64_t id)
     return 0;
 }
 
+/* The opportunities the board of team 0 counts, over every column, and
+ * their expected revenue in currency. */
+static int64_t board_count(const char *token, const char *currency, int64_t *revenue)
+{
+    json_t *b = OK(token, P("GetPipeline"), "{\"type\":\"LEAD_TYPE_OPPORTUNITY\",\"cardsPerColumn\":1}"), *col, *t;
+    size_t i, j;
+    int64_t n = 0;
+    *revenue = 0;
+    json_array_foreach(json_object_get(b, "columns"), i, col) {
+        n += sys_jint(col, "count");
+        json_array_foreach(json_object_get(col, "totals"), j, t)
+            if (!strcmp(sys_jstr(t, "currency"), currency))
+                *revenue += sys_jint(t, "expectedRevenue");
+    }
+    json_decref(b);
+    return n;
+}
+
 static void test_merge_moves_everything(void **state)
 {
     int64_t t1 = tag("merge-one"), t2 = tag("merge-two");
@@ -427,6 +445,8 @@ static void test_merge_moves_everything(void **state)
     assert_int_equal(follower_subtypes(carl, x, carl_id), 1);
     size_t before = chatter_size(alice, x) + chatter_size(alice, y) + chatter_size(alice, z);
     int64_t bob_unread = sys_unread(env, bob);
+    int64_t usd_before, usd_after;
+    int64_t on_board = board_count(alice, "USD", &usd_before);
 
     /* no intoId: the first opportunity, x (y became one too, but is after it in ids) */
     char body[256];
@@ -447,6 +467,9 @@ static void test_merge_moves_everything(void **state)
     assert_true(has_id(json_object_get(r, "tagIds"), t1) && has_id(json_object_get(r, "tagIds"), t2));
     json_decref(r);
 
+    /* the kanban: y (an opportunity) is gone from it, z's revenue is x's now */
+    assert_int_equal(board_count(alice, "USD", &usd_after), on_board - 1);
+    assert_int_equal(usd_after, usd_before + 500000);
     /* the merged ones are gone from all three services (the caller's marks
      * make activities and notifications apply the merge before answering) */
     gone_everywhere(alice, y);
