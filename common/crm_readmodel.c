@@ -74,9 +74,40 @@ static int is_deleted(const char *type)
     return dot && !strcmp(dot, ".deleted");
 }
 
+/* lead.merged: the destination as it is now; the leads merged into it are
+ * gone, so their records go (what was theirs now hangs on the destination). */
+static int apply_merged(const crm_readmodel_t *rm, MDB_txn *txn, crm_arena_t *arena,
+                        const Crm__Events__V1__Event *ev)
+{
+    Crm__Pipeline__V1__LeadMergedEvent *e = crm__pipeline__v1__lead_merged_event__unpack(
+        crm_arena_allocator(arena), ev->payload.len, ev->payload.data);
+    if (!e || !e->lead)
+        return CRM_CONSUMER_UNCHANGED;
+    crm_docinfo_t d = CRM__COMMON__V1__DOC_INFO__INIT;
+    d.salesperson_id = e->lead->salesperson_id;
+    d.team_id = e->lead->team_id;
+    d.name = e->lead->name;
+    d.archived = e->lead->archived;
+    int rc = put_doc(rm, txn, arena, CRM_DOC_LEAD, e->lead->id, &d), changed = rc == 0;
+    if (rc && rc != CRM_CONSUMER_UNCHANGED)
+        return rc;
+    for (size_t i = 0; i < e->n_merged_ids; i++) {
+        uint8_t key[CRM_DOC_KEY];
+        crm_doc_key(key, CRM_DOC_LEAD, e->merged_ids[i]);
+        MDB_val k = {sizeof key, key};
+        rc = mdb_del(txn, rm->docs, &k, NULL);
+        if (rc && rc != MDB_NOTFOUND)
+            return rc;
+        changed |= rc == 0;
+    }
+    return changed ? 0 : CRM_CONSUMER_UNCHANGED;
+}
+
 static int apply_document(const crm_readmodel_t *rm, MDB_txn *txn, crm_arena_t *arena,
                           const Crm__Events__V1__Event *ev)
 {
+    if (!strcmp(ev->type, "lead.merged")) /* not a LeadEvent */
+        return apply_merged(rm, txn, arena, ev);
     ProtobufCAllocator *alloc = crm_arena_allocator(arena);
     const ProtobufCBinaryData *p = &ev->payload;
     crm_docinfo_t d = CRM__COMMON__V1__DOC_INFO__INIT;

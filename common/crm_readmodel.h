@@ -31,7 +31,8 @@ void crm_doc_key(uint8_t out[CRM_DOC_KEY], int model, int64_t id);
 
 /* Applies one of identity's (user.created, user.updated) or pipeline's
  * (lead.*, customer.*, quotation.*) events within txn, decoding it in arena;
- * lead.deleted and customer.deleted drop the document's record.
+ * lead.deleted and customer.deleted drop the document's record, lead.merged
+ * drops the records of the leads merged away.
  * Returns 0 when a record was written, CRM_CONSUMER_UNCHANGED when nothing
  * changed (an event of another type, a malformed payload, or a record equal
  * to the one kept), or an LMDB code. Comparing with the record kept is a

@@ -89,6 +89,11 @@ int act_post_system(crm_call_t *call, const doc_t *doc, int kind, const char *bo
 /* Applies one pipeline event: keeps what activities knows of each document
  * and writes the tracking message the event gives (one at most). */
 int act_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
+/* Applies pipeline's lead.merged (merge.c): moves the chatter, attachments,
+ * calls and meetings of the merged leads to the destination, drops the
+ * merged leads from the read model and writes one tracking message on the
+ * destination, all within txn. Returns 0, CRM_CONSUMER_UNCHANGED or an LMDB code. */
+int act_apply_merge(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Event *ev);
 /* Applies one identity event to the users read model. */
 int act_apply_identity_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
 

@@ -158,6 +158,8 @@ int act_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Eve
 {
     activities_t *a = arg;
     crm_arena_reset(a->apply_arena);
+    if (!strcmp(ev->type, "lead.merged"))
+        return act_apply_merge(a, txn, ev);
     int rc = crm_readmodel_apply(&a->readmodel, txn, a->apply_arena, ev);
     if (rc && rc != CRM_CONSUMER_UNCHANGED)
         return rc;

@@ -107,6 +107,8 @@ int ntf_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Eve
 {
     notifications_t *n = arg;
     crm_arena_reset(n->apply_arena);
+    if (!strcmp(ev->type, "lead.merged"))
+        return ntf_apply_merge(n, txn, ev);
     int rc = crm_readmodel_apply(&n->readmodel, txn, n->apply_arena, ev);
     if (rc && rc != CRM_CONSUMER_UNCHANGED)
         return rc;

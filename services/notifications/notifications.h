@@ -105,6 +105,11 @@ int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *change);
 /* --- events (events.c) ------------------------------------------------------------- */
 
 int ntf_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
+/* Applies pipeline's lead.merged (merge.c): the merged leads' followers
+ * follow the destination, the read model drops them, and the destination's
+ * followers are told, within txn. Returns 0, CRM_CONSUMER_UNCHANGED or an
+ * LMDB code. */
+int ntf_apply_merge(notifications_t *n, MDB_txn *txn, const Crm__Events__V1__Event *ev);
 int ntf_apply_activities_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
 int ntf_apply_identity_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
 

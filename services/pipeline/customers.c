@@ -79,7 +79,9 @@ int pl_customer_save(crm_call_t *call, const customer_t *old, customer_t *c)
     }
     if (rc == 0)
         rc = parent_key_move(txn, pl->by_parent, old, c);
-    return rc ? crm_call_fail_db(call, rc) : 0;
+    if (rc != 0)
+        return crm_call_fail_db(call, rc);
+    return pl_dup_index_customer(call, old, c);
 }
 
 static int save_customer(crm_call_t *call, const customer_t *old, customer_t *c, const char *type)
@@ -112,7 +114,9 @@ int pl_create_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
     if (pl_customer_defaults(call, c) != 0 || check_customer(call, c, NULL) != 0 ||
         pl_next_id(call, "customer", &c->id) != 0)
         return -1;
-    return save_customer(call, NULL, c, "customer.created");
+    if (save_customer(call, NULL, c, "customer.created") != 0)
+        return -1;
+    return pl_dup_fill_customer(call, c); /* after the event: never stored */
 }
 
 int pl_update_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
@@ -171,7 +175,7 @@ int pl_get_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
                &crm__pipeline__v1__customer__descriptor, "id", "customer", (void **)&c) != 0)
         return -1;
     *(customer_t *)out = *c;
-    return 0;
+    return pl_dup_fill_customer(call, (customer_t *)out);
 }
 
 static int keep_customer(crm_call_t *call, const void *item, const void *filter)

@@ -291,7 +291,9 @@ int pl_lead_save(crm_call_t *call, const lead_t *old, lead_t *lead)
         return crm_call_fail(call, CRM__RPC__V1__CODE__CODE_OUT_OF_RANGE, "expectedRevenue",
                              "the %s revenue of this lead's kanban column is past what a 64-bit sum holds",
                              lead->currency);
-    return rc ? crm_call_fail_db(call, rc) : 0;
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    return pl_dup_index_lead(call, old, lead);
 }
 
 int pl_index_lost_reason(MDB_txn *txn, const MDB_val *key, const MDB_val *data, void *arg)

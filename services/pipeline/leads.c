@@ -332,9 +332,9 @@ int pl_create_lead(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
     /* a probability given with the lead is kept; else the stage's applies */
     if (check_lead(call, l, NULL, 1) != 0 || enter_stage(call, l, r->stage_id, r->probability != 0) != 0 ||
         pl_next_id(call, "lead", &l->id) != 0 || pl_assign_new_lead(call, l) != 0 ||
-        pl_lead_save(call, NULL, l) != 0)
+        pl_lead_save(call, NULL, l) != 0 || emit_lead(call, "lead.created", l, NULL) != 0)
         return -1;
-    return emit_lead(call, "lead.created", l, NULL);
+    return pl_dup_fill_lead(call, l); /* after the event: never stored */
 }
 
 int pl_get_lead(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
@@ -343,7 +343,9 @@ int pl_get_lead(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *
     if (crm_call_require_sales(call) != 0 || get_visible(call, ((const Crm__Pipeline__V1__GetLeadRequest *)in)->id, "id", &l) != 0)
         return -1;
     *(lead_t *)out = *l;
-    return pl_lead_names(call, (lead_t *)out);
+    if (pl_lead_names(call, (lead_t *)out) != 0)
+        return -1;
+    return pl_dup_fill_lead(call, (lead_t *)out);
 }
 
 int pl_update_lead(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)

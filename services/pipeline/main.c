@@ -38,8 +38,8 @@ static const crm_method_t methods[] = {
     {"ImportRecords", crm_call_unimplemented, W},
     {"ExportRecords", crm_call_unimplemented, 0},
     /* duplicates and merge */
-    {"FindDuplicates", crm_call_unimplemented, 0},
-    {"MergeLeads", crm_call_unimplemented, W},
+    {"FindDuplicates", pl_find_duplicates, 0},
+    {"MergeLeads", pl_merge_leads, W},
     /* assignment rules */
     {"GetAssignmentRules", pl_get_assignment_rules, 0},
     {"SetAssignmentRules", pl_set_assignment_rules, W},
@@ -86,6 +86,8 @@ static int upgrade(crm_store_t *store, void *ctx)
                   rc == PL_SUM_OVERFLOW ? "a cell's sum of one currency is past 64 bits" : mdb_strerror(rc));
     if (rc == 0 && from && from < PIPELINE_SCHEMA_ARCHIVE)
         rc = pl_upgrade_archive_indexes(&pl, store);
+    if (rc == 0 && (rc = pl_dup_upgrade(&pl, store)) != 0)
+        crm_error("building the likely-duplicate indexes: %s", mdb_strerror(rc));
     if (rc)
         return rc;
     return crm_readmodel_upgrade(&pl.readmodel, store,
@@ -125,6 +127,7 @@ int main(int argc, char **argv)
             {"by_lost_reason", 0, &pl.by_lost_reason}, {"by_parent", 0, &pl.by_parent},
             {"quotes_by_customer", 0, &pl.quotes_by_customer},
             {"assign_rules", 0, &pl.assign_rules}, {"assign_log", 0, &pl.assign_log},
+            {"lead_dups", 0, &pl.lead_dups}, {"customer_dups", 0, &pl.customer_dups},
         },
         .consumes = {{"identity", pl_apply_identity_event}},
         .apis = {CRM_RPC_API(crm__pipeline__v1__pipeline__descriptor, methods)},

@@ -13,10 +13,13 @@
 /* The pipeline service: customers, leads and opportunities, stages and the
  * kanban, won/lost, quotations and reports. */
 
-#define PIPELINE_SCHEMA 4
 /* The first schema that indexes leads by lost reason, customers by parent
  * and quotations by customer (what a delete must know is unused). */
 #define PIPELINE_SCHEMA_ARCHIVE 4
+#define PIPELINE_SCHEMA 5
+/* The first schema with the likely-duplicate indexes (lead_dups,
+ * customer_dups); older stores have them built on upgrade. */
+#define PIPELINE_SCHEMA_DUPLICATES 5
 /* The first schema whose kanban cells sum per currency (older ones added
  * every currency together; their cells are rebuilt from the leads). */
 #define PIPELINE_SCHEMA_CURRENCY_CELLS 3
@@ -57,6 +60,8 @@ typedef struct {
     MDB_dbi quotes_by_customer; /* customer id, quotation id → "" */
     MDB_dbi assign_rules; /* team id → AssignmentRules */
     MDB_dbi assign_log;   /* team, user, time, lead id → "" (assign_log.h) */
+    MDB_dbi lead_dups;      /* reason, value hash (8), lead id → "" (dup_norm.h) */
+    MDB_dbi customer_dups;  /* reason, value hash (8), customer id → "" */
 } pipeline_t;
 
 /* --- validation (util.c) ----------------------------------------------- */
@@ -231,6 +236,28 @@ int pl_delete_lost_reason(crm_call_t *, const ProtobufCMessage *, ProtobufCMessa
 int pl_get_assignment_rules(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int pl_set_assignment_rules(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int pl_assign_leads(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+
+/* --- likely duplicates (duplicates.c) ------------------------------------------ */
+
+/* Brings the duplicate index of a lead (or customer) in line with the change
+ * from old (NULL: created) to new (NULL: deleted), in the call's
+ * transaction. Returns 0 or -1 with the call's error set. */
+int pl_dup_index_lead(crm_call_t *call, const lead_t *old, const lead_t *new);
+int pl_dup_index_customer(crm_call_t *call, const customer_t *old, const customer_t *new);
+/* The same within txn, for the upgrade step. Return LMDB codes. */
+int pl_dup_index_lead_txn(pipeline_t *pl, MDB_txn *txn, const lead_t *old, const lead_t *new);
+int pl_dup_index_customer_txn(pipeline_t *pl, MDB_txn *txn, const customer_t *old, const customer_t *new);
+/* Fills the reply's likely_duplicates: other leads the caller may see (other
+ * customers) sharing its e-mail, phone or company, at most PL_DUP_MAX.
+ * Returns 0 or -1 with a storage error set. */
+#define PL_DUP_MAX 10
+int pl_dup_fill_lead(crm_call_t *call, lead_t *l);
+int pl_dup_fill_customer(crm_call_t *call, customer_t *c);
+/* Builds both indexes of a store made before they existed (resumable). Returns an LMDB code. */
+int pl_dup_upgrade(pipeline_t *pl, crm_store_t *store);
+
+int pl_find_duplicates(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int pl_merge_leads(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 
 /* Applies one identity event to the users and teams read model (readmodel.c).
  * Returns 0, CRM_CONSUMER_UNCHANGED or an LMDB code. */

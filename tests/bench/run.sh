@@ -24,8 +24,10 @@
 #   BENCH_REPS           runs per configuration (median) (3)
 #   BENCH_LOGIN_SECONDS  window of each Login run        (3)
 #   BENCH_LEADS          opportunities before the pipeline's reads (100000)
-#   BENCH_ONLY           gateway, pipeline, activities or notifications: run
-#                        that one alone (notifications: with activities running)
+#   BENCH_ONLY           gateway, pipeline, activities, notifications or merge:
+#                        run that one alone (notifications: with activities
+#                        running; merge: with both)
+#   BENCH_MERGE_PAIRS    pairs of leads merged a run (100)
 #   BENCH_ENTRIES        chatter entries before ListMessages  (10000)
 #   BENCH_TRACK_RATE     UpdateLead changes a second, tracking (1000)
 #   BENCH_TRACK_SECONDS  duration of each tracking run       (5)
@@ -49,12 +51,13 @@ bench_pl=$B/tests/bench/bench_pipeline
 bench_act=$B/tests/bench/bench_activities
 bench_ntf=$B/tests/bench/bench_notifications
 bench_noise=$B/tests/bench/bench_cpu_noise
+bench_merge=$B/tests/bench/bench_merge
 only=${BENCH_ONLY:-}
-case "$only" in ""|gateway|pipeline|activities|notifications) ;;
-  *) echo "run.sh: BENCH_ONLY=$only: want gateway, pipeline, activities or notifications" >&2; exit 2;;
+case "$only" in ""|gateway|pipeline|activities|notifications|merge) ;;
+  *) echo "run.sh: BENCH_ONLY=$only: want gateway, pipeline, activities, notifications or merge" >&2; exit 2;;
 esac
 for p in "$B/crm-identity" "$B/crm-pipeline" "$B/crm-activities" "$B/crm-notifications" "$B/crm-gateway" \
-  "$B/crmctl" "$bench" "$bench_pl" "$bench_act" "$bench_ntf" "$bench_noise"; do
+  "$B/crmctl" "$bench" "$bench_pl" "$bench_act" "$bench_ntf" "$bench_noise" "$bench_merge"; do
   [ -x "$p" ] || { echo "run.sh: $p is missing (make bench builds it)" >&2; exit 1; }
 done
 
@@ -181,7 +184,7 @@ if [ -z "$only" ] || [ "$only" = pipeline ]; then
     --leads "${BENCH_LEADS:-100000}" --seconds "${BENCH_SECONDS:-2}" \
     --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}" ${BENCH_STRICT:+--strict}
 fi
-if [ -z "$only" ] || [ "$only" = activities ] || [ "$only" = notifications ]; then
+if [ -z "$only" ] || [ "$only" = activities ] || [ "$only" = notifications ] || [ "$only" = merge ]; then
   act_started=$(date +%s%6N)
   start activities "$B/crm-activities" --data-dir "$tmp/activities" \
     --rpc "$L:$act_rpc" --events "$L:$act_ev" --replay "$L:$act_rep" \
@@ -202,7 +205,7 @@ if [ -z "$only" ] || [ "$only" = activities ]; then
     --track-seconds "${BENCH_TRACK_SECONDS:-5}" --seconds "${BENCH_SECONDS:-2}" \
     --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}" ${BENCH_STRICT:+--strict}
 fi
-if [ -z "$only" ] || [ "$only" = notifications ]; then
+if [ -z "$only" ] || [ "$only" = notifications ] || [ "$only" = merge ]; then
   ntf_started=$(date +%s%6N)
   start notifications "$B/crm-notifications" --data-dir "$tmp/notifications" \
     --rpc "$L:$ntf_rpc" --stream "$L:$ntf_stream" \
@@ -215,6 +218,8 @@ if [ -z "$only" ] || [ "$only" = notifications ]; then
     exit 1
   fi
   perf_record notifications "$notifications_pid"
+fi
+if [ -z "$only" ] || [ "$only" = notifications ]; then
   run_bench "$bench_ntf" --zmq "$L:$gw_zmq" --http "127.0.0.1:$gw_http" --password "$CRM_ADMIN_PASSWORD" \
     --crmctl "$B/crmctl" --stream "$L:$ntf_stream" --gateway-pid "$gateway_pid" \
     --notifications-pid "$notifications_pid" --pipeline-pid "$pipeline_pid" --activities-pid "$activities_pid" \
@@ -222,6 +227,11 @@ if [ -z "$only" ] || [ "$only" = notifications ]; then
     --rate "${BENCH_NOTIFY_RATE:-1000}" --seconds "${BENCH_NOTIFY_SECONDS:-5}" --sse "${BENCH_SSE:-1000}" \
     --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}" ${BENCH_STRICT:+--strict} \
     ${BENCH_NOTIFY_DUMP:+--dump "$BENCH_NOTIFY_DUMP"}
+fi
+# merges last: the leads it makes and merges change no figure above
+if [ -z "$only" ] || [ "$only" = merge ]; then
+  run_bench "$bench_merge" --zmq "$L:$gw_zmq" --password "$CRM_ADMIN_PASSWORD" \
+    --pairs "${BENCH_MERGE_PAIRS:-100}" --reps "${BENCH_REPS:-3}"
 fi
 
 for pid in "${pids[@]}"; do

@@ -11,6 +11,7 @@
 
 #include "crm_store.h"
 #include "harness.h"
+#include "../../services/pipeline/pipeline.h" /* PIPELINE_SCHEMA: stores opened as today's program does */
 
 #include <jansson.h>
 #include <signal.h>
@@ -24,7 +25,6 @@
 #define I(m) "crm.identity.v1.Identity/" m
 #define A(m) "crm.activities.v1.Activities/" m
 #define N(m) "crm.notifications.v1.Notifications/" m
-#define PIPELINE_SCHEMA_TODAY 4 /* PIPELINE_SCHEMA, services/pipeline/pipeline.h */
 
 static sys_env_t *env;
 static char *admin;
@@ -739,7 +739,7 @@ static int as_schema3(MDB_txn *txn, void *arg)
         if (rc || (rc = mdb_drop(txn, dbi, 0)) != 0)
             return rc;
     }
-    return crm_store_meta_put_u64(arg, txn, "schema_version", PIPELINE_SCHEMA_TODAY - 1);
+    return crm_store_meta_put_u64(arg, txn, "schema_version", PIPELINE_SCHEMA_ARCHIVE - 1);
 }
 
 static void test_upgrade_to_schema4(void **state)
@@ -766,7 +766,7 @@ static void test_upgrade_to_schema4(void **state)
     MDB_dbi added[3];
     const crm_store_dbi_t dbis[] = {
         {"by_lost_reason", 0, &added[0]}, {"by_parent", 0, &added[1]}, {"quotes_by_customer", 0, &added[2]}};
-    crm_store_t *store = crm_store_open(dir, dbis, 3, PIPELINE_SCHEMA_TODAY, 0, &err);
+    crm_store_t *store = crm_store_open(dir, dbis, 3, PIPELINE_SCHEMA, 0, &err);
     assert_non_null(store);
     assert_int_equal(crm_store_write(store, as_schema3, store), 0);
     crm_store_close(&store);

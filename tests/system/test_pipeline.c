@@ -11,6 +11,7 @@
 #include "pipeline.pb-c.h"
 #include "crm_services.h"
 #include "harness.h"
+#include "../../services/pipeline/pipeline.h" /* PIPELINE_SCHEMA: stores opened as today's program does */
 
 #include <jansson.h>
 #include <signal.h>
@@ -23,7 +24,6 @@
 #define CODE(x) CRM__RPC__V1__CODE__CODE_##x
 #define P(m) "crm.pipeline.v1.Pipeline/" m
 #define I(m) "crm.identity.v1.Identity/" m
-#define PIPELINE_SCHEMA_TODAY 4 /* PIPELINE_SCHEMA, services/pipeline/pipeline.h */
 
 static sys_env_t *env;
 static char *admin;
@@ -1212,7 +1212,7 @@ static void test_upgrade_from_schema1(void **state)
     const char *err;
     MDB_dbi users, kanban;
     const crm_store_dbi_t dbis[] = {{"users", 0, &users}, {"kanban", 0, &kanban}};
-    crm_store_t *store = crm_store_open(dir, dbis, 2, PIPELINE_SCHEMA_TODAY, 0, &err);
+    crm_store_t *store = crm_store_open(dir, dbis, 2, PIPELINE_SCHEMA, 0, &err);
     assert_non_null(store);
     assert_int_equal(crm_store_write(store, write_schema1_users, store), 0);
     crm_store_close(&store);
@@ -1301,7 +1301,7 @@ static void test_cell_sum_overflow(void **state)
     const char *err;
     MDB_dbi kanban;
     const crm_store_dbi_t dbis[] = {{"kanban", 0, &kanban}};
-    crm_store_t *store = crm_store_open(dir, dbis, 1, PIPELINE_SCHEMA_TODAY, 0, &err);
+    crm_store_t *store = crm_store_open(dir, dbis, 1, PIPELINE_SCHEMA, 0, &err);
     assert_non_null(store);
     assert_int_equal(crm_store_write(store, inflate_cells, &team), 0);
     crm_store_close(&store);
@@ -1402,7 +1402,7 @@ static void test_names_unreadable(void **state)
     const char *err;
     MDB_dbi customers;
     const crm_store_dbi_t dbis[] = {{"customers", 0, &customers}};
-    crm_store_t *store = crm_store_open(dir, dbis, 1, PIPELINE_SCHEMA_TODAY, 0, &err);
+    crm_store_t *store = crm_store_open(dir, dbis, 1, PIPELINE_SCHEMA, 0, &err);
     assert_non_null(store);
     assert_int_equal(crm_store_write(store, break_record, &cust), 0);
     crm_store_close(&store);
@@ -1565,7 +1565,7 @@ static void restart_cut(sys_env_t *e, cut_t *c)
     const char *err;
     MDB_dbi kanban, leads;
     const crm_store_dbi_t dbis[] = {{"kanban", 0, &kanban}, {"leads", 0, &leads}};
-    c->store = crm_store_open(dir, dbis, 2, PIPELINE_SCHEMA_TODAY, 0, &err);
+    c->store = crm_store_open(dir, dbis, 2, PIPELINE_SCHEMA, 0, &err);
     assert_non_null(c->store);
     assert_int_equal(crm_store_write(c->store, cut_upgrade, c), 0);
     crm_store_close(&c->store);

@@ -276,6 +276,51 @@ static void test_archived_kept_deleted_dropped(void **state)
     assert_int_equal(apply(f, doc_event(f, "customer.deleted", 31, 3, 0, 0)), CRM_CONSUMER_UNCHANGED);
 }
 
+/* lead.merged of leads merged (n of them) into lead into, now of salesperson. */
+static Crm__Events__V1__Event *merged_event(fixture_t *f, int64_t into, int64_t salesperson, int64_t *merged, size_t n)
+{
+    Crm__Pipeline__V1__Lead l = CRM__PIPELINE__V1__LEAD__INIT;
+    l.id = into;
+    l.salesperson_id = salesperson;
+    l.team_id = 4;
+    l.name = "Merged deal";
+    Crm__Pipeline__V1__LeadMergedEvent e = CRM__PIPELINE__V1__LEAD_MERGED_EVENT__INIT;
+    e.lead = &l;
+    e.merged_ids = merged;
+    e.n_merged_ids = n;
+    return event(f, "lead.merged", &e.base);
+}
+
+static void test_merged_leads_are_forgotten(void **state)
+{
+    fixture_t *f = *state;
+    open_at(f, 2);
+    for (int64_t id = 10; id <= 12; id++)
+        assert_int_equal(apply(f, lead_event(f, "lead.created", id, 7, 0)), 0);
+    assert_int_equal(apply(f, quotation_event(f, 20, 11)), 0);
+    int64_t merged[] = {11, 12};
+    /* the destination as it is now (another salesperson), the others gone */
+    assert_int_equal(apply(f, merged_event(f, 10, 8, merged, 2)), 0);
+    crm_docinfo_t *d;
+    assert_int_equal(doc_rc(f, CRM_DOC_LEAD, 10, &d), 0);
+    assert_int_equal(d->salesperson_id, 8);
+    assert_string_equal(d->name, "Merged deal");
+    assert_int_equal(doc_rc(f, CRM_DOC_LEAD, 11, &d), MDB_NOTFOUND);
+    assert_int_equal(doc_rc(f, CRM_DOC_LEAD, 12, &d), MDB_NOTFOUND);
+    /* a quotation of a merged lead not re-pointed is an orphan (pipeline
+     * re-points them with quotation.updated before lead.merged) */
+    assert_int_equal(reads(f, ACCESS(OWN_LEADS), 7, CRM_DOC_QUOTATION, 20), 0);
+    assert_int_equal(reads(f, ACCESS(ALL_LEADS), 7, CRM_DOC_QUOTATION, 20), 1);
+    /* applied again after a crash: nothing more changes */
+    assert_int_equal(apply(f, merged_event(f, 10, 8, merged, 2)), CRM_CONSUMER_UNCHANGED);
+    /* a payload that is not a LeadMergedEvent is skipped */
+    Crm__Events__V1__Event *bad = event(f, "lead.merged", NULL);
+    bad->payload.data = (uint8_t *)"\xff\xff\xff";
+    bad->payload.len = 3;
+    assert_int_equal(apply(f, bad), CRM_CONSUMER_UNCHANGED);
+    assert_int_equal(doc_rc(f, CRM_DOC_LEAD, 10, &d), 0);
+}
+
 /* --- who reads what ---------------------------------------------------------------- */
 
 static void test_quotation_seen_as_its_opportunity(void **state)
@@ -678,6 +723,7 @@ int main(void)
         TEST(test_unchanged_for_an_event_that_changes_nothing),
         TEST(test_archived_kept_deleted_dropped),
         TEST(test_quotation_seen_as_its_opportunity),
+        TEST(test_merged_leads_are_forgotten),
         TEST(test_damaged_record_stops_the_event),
         TEST(test_upgrade_keeps_activities_records),
         TEST(test_upgrade_moves_notifications_stream_counts),

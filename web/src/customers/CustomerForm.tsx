@@ -7,7 +7,7 @@
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import type { Team, User } from "../../gen/identity";
-import { ArchiveFilter, CreateCustomerRequest, Customer, UpdateCustomerRequest, type Lead } from "../../gen/pipeline";
+import { ArchiveFilter, CreateCustomerRequest, Customer, ImportModel, UpdateCustomerRequest, type Lead } from "../../gen/pipeline";
 import { isManager, seesAllLeads } from "../access";
 import { RecordActions } from "../archive/RecordActions";
 import { errorText, isUnauthenticated, pipeline } from "../api";
@@ -21,6 +21,7 @@ import { Field, FormAlert, failure, type FormError } from "../ui/form";
 import { SalespersonSelect, TeamSelect } from "../ui/people";
 import { loadUserNames, userNames } from "../names";
 import { CustomerSelect } from "./CustomerSelect";
+import { PossibleDuplicates } from "../leads/PossibleDuplicates";
 
 const FIELDS = [
     "name", "isCompany", "parentId", "function", "email", "phone", "street", "city", "country", "salespersonId", "teamId",
@@ -189,6 +190,9 @@ export function CustomerForm({ user, id }: { user: User; id: string }) {
                                 <TeamSelect id="customer-teamId" teams={teams.value} value={d.teamId} onChange={(v) => set("teamId", v)} />
                             </Field>
                         </div>
+                        <PossibleDuplicates model={ImportModel.CUSTOMER} email={d.email} phone={d.phone}
+                            companyName={d.isCompany ? d.name : ""} excludeId={s?.id ?? "0"} known={s?.likelyDuplicates ?? []}
+                            knownFor={s && { email: s.email, phone: s.phone, companyName: s.isCompany ? s.name : "" }} />
                         <FormAlert error={err} fields={FIELDS} />
                         {notice.value && <p role="status">{notice.value}</p>}
                         {!readOnly && <div class="lead-actions"><button type="submit" disabled={busy.value}>{isNew ? "Create" : "Save"}</button></div>}

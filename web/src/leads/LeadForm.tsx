@@ -8,7 +8,7 @@ import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import type { Team, User } from "../../gen/identity";
 import {
-    CreateLeadRequest, Lead, LeadStatus, LeadType, Priority, UpdateLeadRequest,
+    CreateLeadRequest, ImportModel, Lead, LeadStatus, LeadType, Priority, UpdateLeadRequest,
     type Quotation, type Stage, type Tag,
 } from "../../gen/pipeline";
 import { errorText, isUnauthenticated, pipeline } from "../api";
@@ -24,6 +24,7 @@ import { SalespersonSelect, TeamSelect } from "../ui/people";
 import { ConvertDialog } from "./ConvertDialog";
 import { changedFields, isOpportunity, maskPath, priorityLabel, rebase, statusLabel } from "./labels";
 import { LostDialog } from "./LostDialog";
+import { PossibleDuplicates } from "./PossibleDuplicates";
 import { loadLostReasons, loadSalespeople, loadTags, loadTeams } from "./lookups";
 import { StageBar } from "./StageBar";
 
@@ -325,6 +326,8 @@ export function LeadForm({ user, id }: Props) {
                         </Field>
                         {text("referredBy", "Referred by")}
                     </div>
+                    <PossibleDuplicates model={ImportModel.LEAD} email={d.email} phone={d.phone} companyName={d.companyName}
+                        excludeId={s?.id ?? "0"} known={s?.likelyDuplicates ?? []} knownFor={s} />
                     <fieldset class="lead-tags" aria-describedby="lead-tagIds-error">
                         <legend>Categories</legend>
                         {tags.value.length === 0 && <p>No categories are defined yet.</p>}

@@ -12,6 +12,7 @@ import { navigate, search as address } from "../router";
 import { currentUser } from "../session";
 import { Pager, SearchForm, usePaging } from "../ui/list";
 import { statusLabel } from "./labels";
+import { MergeDialog } from "./MergeDialog";
 
 const PAGE_SIZE = 20;
 
@@ -24,6 +25,9 @@ export function LeadsList() {
     const leads = useSignal<Lead[] | null>(null);
     const stages = useSignal<ReadonlyMap<string, Stage>>(new Map());
     const error = useSignal("");
+    // the rows ticked for Merge, kept across pages and searches (by id)
+    const selected = useSignal<ReadonlyMap<string, Lead>>(new Map());
+    const merging = useSignal(false);
 
     useEffect(() => {
         let stale = false;
@@ -64,6 +68,13 @@ export function LeadsList() {
         navigate(t === LeadType.OPPORTUNITY ? "/leads?type=opportunity" : "/leads", true);
     }
 
+    function tick(l: Lead, on: boolean) {
+        const m = new Map(selected.value);
+        if (on) m.set(l.id, l);
+        else m.delete(l.id);
+        selected.value = m;
+    }
+
     const opp = type === LeadType.OPPORTUNITY;
     const what = opp ? "opportunities" : "leads";
     return (
@@ -79,6 +90,11 @@ export function LeadsList() {
                 </div>
                 <SearchForm id="leads-query" paging={paging} placeholder="Name, contact, email or customer" />
                 <ArchiveFilterSelect id="leads-archived" value={archived.value} onChange={(v) => (archived.value = v)} />
+                <button type="button" disabled={selected.value.size < 2 || selected.value.size > 10}
+                    aria-describedby="leads-selected" onClick={() => (merging.value = true)}>Merge</button>
+                <span id="leads-selected" role="status">
+                    {selected.value.size === 0 ? "" : `${selected.value.size} selected${selected.value.size > 10 ? " (at most 10 merge at once)" : ""}`}
+                </span>
             </div>
             {error.value && <p class="error" role="alert">{error.value}</p>}
             {leads.value === null ? <p role="status">Loading…</p> : leads.value.length === 0 ? (
@@ -88,6 +104,7 @@ export function LeadsList() {
                     <table class="leads-table">
                         <thead>
                             <tr>
+                                <th scope="col"><span class="visually-hidden">Selected</span></th>
                                 <th scope="col">Subject</th>
                                 <th scope="col">Customer</th>
                                 <th scope="col">Contact</th>
@@ -101,6 +118,10 @@ export function LeadsList() {
                         <tbody>
                             {leads.value.map((l) => (
                                 <tr key={l.id}>
+                                    <td>
+                                        <input type="checkbox" aria-label={`Select ${l.name}`} checked={selected.value.has(l.id)}
+                                            onChange={(e) => tick(l, e.currentTarget.checked)} />
+                                    </td>
                                     <th scope="row"><a href={`/leads/${l.id}`}>{l.name}</a>{l.archived && " (archived)"}</th>
                                     <td>{l.customerId !== "0" ? l.customerName : l.companyName}</td>
                                     <td>{l.contactName}</td>
@@ -116,6 +137,12 @@ export function LeadsList() {
                 </div>
             )}
             <Pager paging={paging} loading={leads.value === null} />
+            {merging.value && (
+                <MergeDialog leads={[...selected.value.values()]} onClose={() => {
+                    merging.value = false;
+                    selected.value = new Map();
+                }} />
+            )}
         </section>
     );
 }
