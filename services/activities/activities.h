@@ -72,6 +72,14 @@ int act_check_reader(crm_call_t *call, const char *field, int64_t user_id, const
 void act_doc_key(uint8_t out[ACT_DOC_KEY], int model, int64_t id);
 void act_doc_time_key(uint8_t out[ACT_TIME_KEY], int model, int64_t doc_id, int64_t at, int64_t id);
 
+/* --- calendar (calendar.c) ------------------------------------------------ */
+
+#define ACT_CALENDAR_KEY 25 /* user, start, kind, id */
+/* No meeting lasts longer: longer is a mistake, and it bounds a calendar's
+ * range scan (what began before the range may still be going). */
+#define ACT_MEETING_MAX_US (14 * 86400000000LL)
+void act_calendar_key(uint8_t out[ACT_CALENDAR_KEY], int64_t user, int64_t at, int kind, int64_t id);
+
 /* --- messages (messages.c) ------------------------------------------------ */
 
 /* Gives m the next message id, stores it with its chatter entry and appends
