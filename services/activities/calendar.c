@@ -1,5 +1,5 @@
-/* The calendar: a user's calls (not cancelled) and the meetings they
- * attend, in time order. */
+/* The calendar: a user's calls (not cancelled) and the meetings they are
+ * invited to (not cancelled, not declined), in time order. */
 #include "activities.h"
 #include "crm_tracking.h"
 #include "crm_request.h"
@@ -24,9 +24,10 @@ void act_calendar_key(uint8_t out[ACT_CALENDAR_KEY], int64_t user, int64_t at, i
     crm_key_put_u64(out + 17, (uint64_t)id);
 }
 
-/* The calendar event of one calendar entry, or NULL (with *rc set) if its
- * record cannot be read. */
-static Crm__Activities__V1__CalendarEvent *entry_event(crm_call_t *call, int kind, int64_t id, int *rc)
+/* The calendar event of one calendar entry of user's, or NULL (with *rc
+ * set) if its record cannot be read. */
+static Crm__Activities__V1__CalendarEvent *entry_event(crm_call_t *call, int64_t user, int kind, int64_t id,
+                                                       int *rc)
 {
     activities_t *a = crm_call_ctx(call);
     ProtobufCAllocator *alloc = crm_arena_allocator(crm_call_arena(call));
@@ -52,6 +53,8 @@ static Crm__Activities__V1__CalendarEvent *entry_event(crm_call_t *call, int kin
         e->start_at = m->start_at;
         e->end_at = m->end_at;
         e->doc = m->doc;
+        e->location = m->location;
+        e->answer = act_meeting_answer(m, user);
     }
     return e;
 }
@@ -99,7 +102,7 @@ int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     act_calendar_key(key, user, r->from - ACT_MEETING_MAX_US, 0, 0);
     if (after) {
         int rc = 0, kind = (after & 1) ? EVKIND(MEETING) : EVKIND(CALL);
-        Crm__Activities__V1__CalendarEvent *last = entry_event(call, kind, (int64_t)(after >> 1), &rc);
+        Crm__Activities__V1__CalendarEvent *last = entry_event(call, user, kind, (int64_t)(after >> 1), &rc);
         if (!last && rc != MDB_NOTFOUND)
             return crm_call_fail_db(call, rc);
         /* a token names an entry this calendar gave, or it would tell of others */
@@ -135,7 +138,7 @@ int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
         }
         int kind = p[16];
         int64_t id = (int64_t)crm_key_get_u64(p + 17);
-        Crm__Activities__V1__CalendarEvent *e = entry_event(call, kind, id, &rc);
+        Crm__Activities__V1__CalendarEvent *e = entry_event(call, user, kind, id, &rc);
         if (!e) {
             rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc; /* an entry without its call or meeting */
             break;
@@ -146,6 +149,10 @@ int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
             mdb_cursor_close(cur);
             return -1;
         }
+        /* a meeting declined is kept on the calendar's index (an answer
+         * changed back shows it again) but not shown */
+        if (e->kind == EVKIND(MEETING) && e->answer == CRM__ACTIVITIES__V1__MEETING_ANSWER__MEETING_ANSWER_DECLINED)
+            visible = 0;
         if (visible && (e->end_at > r->from || e->start_at >= r->from))
             reply->events[reply->n_events++] = e;
     }
