@@ -11,9 +11,12 @@
 
 #include "activities.pb-c.h"
 #include "crm_request.h"
+#include "crm_store.h"
 #include "harness.h"
 
 #include <jansson.h>
+#include <lmdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -692,12 +695,96 @@ static void test_inbox(void **state)
     assert_int_equal(inbox_count(mona, "Ari Attendee declined: Budget chat", 1), 1);
 }
 
+/* --- a store of schema 2 ------------------------------------------------------------------ */
+
+/* Makes activities' store look as schema 2 left it: meetings without
+ * answers, state or place, and no lists by user or document. */
+static int write_schema2_meetings(MDB_txn *txn, void *arg)
+{
+    crm_store_t *store = arg;
+    MDB_dbi meetings, by_user, by_doc;
+    MDB_cursor *cur;
+    int rc;
+    if ((rc = mdb_dbi_open(txn, "meetings", 0, &meetings)) != 0 ||
+        (rc = mdb_dbi_open(txn, "meetings_by_user", 0, &by_user)) != 0 ||
+        (rc = mdb_dbi_open(txn, "meetings_by_doc", 0, &by_doc)) != 0 || (rc = mdb_drop(txn, by_user, 0)) != 0 ||
+        (rc = mdb_drop(txn, by_doc, 0)) != 0 || (rc = mdb_cursor_open(txn, meetings, &cur)) != 0)
+        return rc;
+    /* the ids first: a record put back shorter moves what a cursor points at */
+    uint64_t ids[64];
+    size_t n = 0;
+    MDB_val k, d;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0 && n < 64; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
+        ids[n++] = crm_key_get_u64(k.mv_data);
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        Crm__Activities__V1__Meeting *m;
+        if ((rc = crm_db_get_id(txn, meetings, ids[i], &crm__activities__v1__meeting__descriptor, NULL, (void **)&m)) != 0)
+            return rc;
+        Crm__Activities__V1__Meeting old = *m;
+        old.n_attendees = 0;
+        old.attendees = NULL;
+        old.location = old.description = "";
+        old.updated_at = 0;
+        rc = crm_db_put_id(txn, meetings, ids[i], &old.base);
+        crm__activities__v1__meeting__free_unpacked(m, NULL);
+        if (rc)
+            return rc;
+    }
+    return crm_store_meta_put_u64(store, txn, "schema_version", 2);
+}
+
+/* Meetings a schema 2 store holds are given their answers and listed by
+ * user and by document when schema 3 opens it. */
+static void test_upgrade_from_schema2(void **state)
+{
+    int64_t lead = new_lead("Old meetings", olga_id);
+    int64_t start = day + 6 * DAY_US + 10 * HOUR_US;
+    int64_t id = schedule(olga, lead, "Before answers", start, start + HOUR_US, ari_id, ari_id);
+    assert_int_equal(sys_kill(env, SYS_ACTIVITIES, SIGTERM), 0);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/activities", env->dir);
+    const char *err;
+    MDB_dbi meetings, by_user, by_doc;
+    const crm_store_dbi_t dbis[] = {
+        {"meetings", 0, &meetings}, {"meetings_by_user", 0, &by_user}, {"meetings_by_doc", 0, &by_doc}};
+    crm_store_t *store = crm_store_open(dir, dbis, 3, 3 /* today's */, 0, &err);
+    assert_non_null(store);
+    assert_int_equal(crm_store_write(store, write_schema2_meetings, store), 0);
+    crm_store_close(&store);
+    assert_int_equal(sys_spawn(env, SYS_ACTIVITIES), 0);
+    assert_int_equal(sys_wait_ready(env, SYS_ACTIVITIES, 15000), 0);
+
+    json_t *m = OK(ari, A("GetMeeting"), "{\"id\":\"%lld\"}", (long long)id);
+    assert_string_equal(answer_of(m, olga_id), "MEETING_ANSWER_ACCEPTED");
+    assert_string_equal(answer_of(m, ari_id), "");
+    assert_string_equal(sys_jstr(m, "location"), "");
+    json_decref(m);
+    int64_t ids[8];
+    size_t n;
+    char filter[128];
+    snprintf(filter, sizeof filter, "\"from\":\"%lld\"", (long long)(start - HOUR_US));
+    list_ids(ari, filter, 10, ids, 8, &n);
+    assert_true(has_id(ids, n, id));
+    snprintf(filter, sizeof filter, "\"doc\":{\"model\":\"lead\",\"id\":\"%lld\"}", (long long)lead);
+    list_ids(olga, filter, 10, ids, 8, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], id);
+    /* and it is changed as any other */
+    json_decref(OK(ari, A("AnswerMeeting"), "{\"id\":\"%lld\",\"answer\":\"MEETING_ANSWER_DECLINED\"}", (long long)id));
+    json_t *cal;
+    assert_null(on_calendar(ari, ari_id, start - 10 * HOUR_US, id, &cal));
+    json_decref(cal);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedule_get_list), cmocka_unit_test(test_update),
         cmocka_unit_test(test_answer_and_cancel), cmocka_unit_test(test_own_leads),
-        cmocka_unit_test(test_inbox),
+        cmocka_unit_test(test_inbox), cmocka_unit_test(test_upgrade_from_schema2),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
