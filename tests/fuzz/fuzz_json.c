@@ -79,5 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     round_trip(&crm__rpc__v1__rpc_request__descriptor, text, size, 0);
     round_trip(&crm__activities__v1__post_message_request__descriptor, text, size, 0);
     round_trip(&crm__activities__v1__list_messages_reply__descriptor, text, size, 0);
+    round_trip(&crm__activities__v1__update_meeting_request__descriptor, text, size, CRM_JSON_FILL_UPDATE_MASK);
+    round_trip(&crm__activities__v1__list_meetings_reply__descriptor, text, size, 0);
     return 0;
 }
