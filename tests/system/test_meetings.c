@@ -431,7 +431,7 @@ static void test_update(void **state)
     assert_int_equal(sys_jint(msg, "meetingId"), id);
     json_decref(msg);
 
-    /* attendees: ari off, otto... may not read olga's lead but may attend */
+    /* attendees: ari taken off, otto added (he may not read olga's lead, but may attend) */
     m = OK(olga, A("UpdateMeeting"), "{\"id\":\"%lld\",\"attendeeIds\":[\"%lld\",\"%lld\"],\"updateMask\":\"attendeeIds\"}",
            (long long)id, (long long)mona_id, (long long)otto_id);
     assert_int_equal(json_array_size(json_object_get(m, "attendees")), 3);
