@@ -684,11 +684,22 @@ static void test_inbox(void **state)
     assert_int_equal(inbox_count(ari, "Invited to Turbine survey", 1), 1);
     assert_int_equal(inbox_count(ari, "Meeting moved to", 1), 1);
 
-    /* a meeting on no document: told without one */
+    /* a meeting on no document: told without one, live too (published
+     * under the user's topic only) */
     title = "Budget chat";
+    int status;
+    sys_sse_t *sse = sys_sse_open(env, ari, 0, &status);
+    assert_non_null(sse);
     int64_t private_id = schedule(mona, 0, "Budget chat", start, start + HOUR_US, ari_id, ari_id);
     e = inbox_entry(ari, "Invited to Budget chat");
     assert_null(json_object_get(e, "doc"));
+    int64_t live_id = 0;
+    json_t *live = NULL;
+    assert_int_equal(sys_sse_next(sse, 5000, &live_id, &live), 1);
+    assert_int_equal(live_id, sys_jint(e, "id"));
+    assert_non_null(strstr(sys_jstr(live, "summary"), "Invited to Budget chat"));
+    json_decref(live);
+    sys_sse_close(&sse);
     json_decref(e);
     json_decref(OK(ari, A("AnswerMeeting"), "{\"id\":\"%lld\",\"answer\":\"MEETING_ANSWER_DECLINED\"}",
                    (long long)private_id));
