@@ -14,7 +14,10 @@
  * tracking messages built from pipeline's events, call records, attachments),
  * phone calls, meetings and the calendar. */
 
-#define ACTIVITIES_SCHEMA 2
+#define ACTIVITIES_SCHEMA 3
+/* The first schema whose meetings hold each attendee's answer and are
+ * listed by user and by document (older ones are given both on upgrade). */
+#define ACTIVITIES_SCHEMA_MEETING_LISTS 3
 /* The first schema whose documents and users are crm.common.v1 records;
  * schema 1's had the same layout, checked on upgrade. */
 #define ACTIVITIES_SCHEMA_READMODEL 2
@@ -40,7 +43,9 @@ typedef struct {
     MDB_dbi calls_by_resp;   /* responsible, at, id → "" */
     MDB_dbi calls_by_doc;    /* model, doc, at, id → "" */
     MDB_dbi meetings;        /* id → Meeting */
-    MDB_dbi calendar;        /* user, start, kind, id → "" (calls not cancelled, meetings) */
+    MDB_dbi calendar;        /* user, start, kind, id → "" (calls not cancelled, meetings not cancelled) */
+    MDB_dbi meetings_by_user; /* attendee, start, id → "" (cancelled ones too) */
+    MDB_dbi meetings_by_doc;  /* model, doc, start, id → "" (cancelled ones too) */
     crm_readmodel_t readmodel; /* docs: model, id → DocInfo; users: id → UserInfo */
 } activities_t;
 
@@ -71,6 +76,27 @@ int act_check_reader(crm_call_t *call, const char *field, int64_t user_id, const
 #define ACT_TIME_KEY 25 /* model, id, at, record id */
 void act_doc_key(uint8_t out[ACT_DOC_KEY], int model, int64_t id);
 void act_doc_time_key(uint8_t out[ACT_TIME_KEY], int model, int64_t doc_id, int64_t at, int64_t id);
+
+/* --- calendar (calendar.c) ------------------------------------------------ */
+
+#define ACT_CALENDAR_KEY 25 /* user, start, kind, id */
+/* No meeting lasts longer: longer is a mistake, and it bounds a calendar's
+ * range scan (what began before the range may still be going). */
+#define ACT_MEETING_MAX_US (14 * 86400000000LL)
+void act_calendar_key(uint8_t out[ACT_CALENDAR_KEY], int64_t user, int64_t at, int kind, int64_t id);
+
+/* --- meetings (meetings.c) ------------------------------------------------ */
+
+/* Adds (put 1) or removes (put 0) the index entries of m: each attendee's
+ * list and, unless cancelled, calendar; its document's list. Removing what
+ * is absent is no error. Returns an LMDB code. */
+int act_meeting_index(activities_t *a, MDB_txn *txn, const meeting_t *m, int put);
+/* An upgrade step (crm_store_rewrite over meetings, arg the service): gives
+ * a meeting from before answers its attendees' (the organiser ACCEPTED)
+ * and adds its index entries. Returns an LMDB code. */
+int act_meeting_reindex(MDB_txn *txn, const MDB_val *key, const MDB_val *data, void *arg);
+/* user's answer to m (a MeetingAnswer; UNSPECIFIED for one not invited). */
+int act_meeting_answer(const meeting_t *m, int64_t user);
 
 /* --- messages (messages.c) ------------------------------------------------ */
 
@@ -108,5 +134,10 @@ int act_mark_call_held(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage 
 int act_cancel_call(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int act_schedule_meeting(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int act_list_calendar(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_get_meeting(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_list_meetings(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_update_meeting(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_cancel_meeting(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_answer_meeting(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 
 #endif

@@ -1,5 +1,5 @@
-/* Meetings and the calendar: a user's calls (not cancelled) and the
- * meetings they attend, in time order. */
+/* The calendar: a user's calls (not cancelled) and the meetings they are
+ * invited to (not cancelled, not declined), in time order. */
 #include "activities.h"
 #include "crm_tracking.h"
 #include "crm_request.h"
@@ -10,17 +10,13 @@
 
 #define CODE(x) CRM__RPC__V1__CODE__CODE_##x
 #define EVKIND(x) CRM__ACTIVITIES__V1__CALENDAR_EVENT_KIND__CALENDAR_EVENT_KIND_##x
-#define KIND(x) CRM__ACTIVITIES__V1__MESSAGE_KIND__MESSAGE_KIND_##x
 
-#define TITLE_MAX 256
-#define ATTENDEES_MAX 100
 #define DAY_US 86400000000LL
-#define MEETING_MAX_US (14 * DAY_US) /* longer is a mistake, and bounds a range scan */
 #define RANGE_MAX_US (366 * DAY_US)
 #define TIME_MIN 946684800000000LL   /* 2000-01-01 */
 #define TIME_MAX 4102444800000000LL  /* 2100-01-01 */
 
-static void calendar_key(uint8_t out[25], int64_t user, int64_t at, int kind, int64_t id)
+void act_calendar_key(uint8_t out[ACT_CALENDAR_KEY], int64_t user, int64_t at, int kind, int64_t id)
 {
     crm_key_put_u64(out, (uint64_t)user);
     crm_key_put_u64(out + 8, (uint64_t)at);
@@ -28,89 +24,10 @@ static void calendar_key(uint8_t out[25], int64_t user, int64_t at, int kind, in
     crm_key_put_u64(out + 17, (uint64_t)id);
 }
 
-int act_schedule_meeting(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
-{
-    const Crm__Activities__V1__ScheduleMeetingRequest *r = (const void *)in;
-    activities_t *a = crm_call_ctx(call);
-    MDB_txn *txn = crm_call_txn(call);
-    crm_status_t st;
-    int has_doc = r->doc && (*r->doc->model || r->doc->id);
-    if (crm_call_require_sales(call) != 0 || (has_doc && act_check_doc(call, "doc", r->doc) != 0))
-        return -1;
-    if (crm_check_text(&st, "title", r->title, 1, TITLE_MAX) != 0)
-        return crm_call_fail_status(call, &st);
-    if (r->start_at < TIME_MIN || r->start_at >= TIME_MAX)
-        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "startAt",
-                             "startAt must be Unix microseconds between 2000 and 2100");
-    if (r->end_at <= r->start_at || r->end_at - r->start_at > MEETING_MAX_US)
-        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "endAt",
-                             "endAt must be after startAt, at most 14 days later");
-    if (r->n_attendee_ids > ATTENDEES_MAX)
-        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "attendeeIds", "a meeting has at most %d attendees",
-                             ATTENDEES_MAX);
-
-    meeting_t *m = (meeting_t *)out;
-    const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
-    m->organizer_id = p->user_id;
-    m->title = r->title;
-    m->start_at = r->start_at;
-    m->end_at = r->end_at;
-    m->created_at = crm_call_now(call);
-    /* the organiser first, then each other attendee once */
-    m->attendee_ids = crm_arena_alloc(crm_call_arena(call), sizeof(int64_t) * (r->n_attendee_ids + 1));
-    m->attendee_ids[m->n_attendee_ids++] = p->user_id;
-    for (size_t i = 0; i < r->n_attendee_ids; i++) {
-        int64_t u = r->attendee_ids[i];
-        int seen = 0;
-        for (size_t j = 0; j < m->n_attendee_ids && !seen; j++)
-            seen = m->attendee_ids[j] == u;
-        if (seen)
-            continue;
-        char f[48];
-        snprintf(f, sizeof f, "attendeeIds[%zu]", i);
-        if (act_check_user(call, f, u, 0) != 0)
-            return -1;
-        m->attendee_ids[m->n_attendee_ids++] = u;
-    }
-    if (has_doc) {
-        doc_t *d = crm_call_new(call, &crm__common__v1__doc_ref__descriptor);
-        d->model = (char *)crm_doc_model_name(crm_doc_model(r->doc->model));
-        d->id = r->doc->id;
-        m->doc = d;
-    }
-    uint64_t id;
-    int rc = crm_store_next_id(a->store, txn, "meeting", &id);
-    if (rc)
-        return crm_call_fail_db(call, rc);
-    m->id = (int64_t)id;
-    if ((rc = crm_db_put_id(txn, a->meetings, id, &m->base)) != 0)
-        return crm_call_fail_db(call, rc);
-    for (size_t i = 0; i < m->n_attendee_ids; i++) {
-        uint8_t key[25];
-        calendar_key(key, m->attendee_ids[i], m->start_at, EVKIND(MEETING), m->id);
-        MDB_val k = {sizeof key, key}, d = {0, ""};
-        if ((rc = mdb_put(txn, a->calendar, &k, &d, 0)) != 0)
-            return crm_call_fail_db(call, rc);
-    }
-    Crm__Activities__V1__MeetingEvent ev = CRM__ACTIVITIES__V1__MEETING_EVENT__INIT;
-    ev.meeting = m;
-    if (crm_call_emit(call, "meeting.scheduled", &ev.base) != 0)
-        return -1;
-    if (has_doc) {
-        char from[40], to[40];
-        crm_format_time(from, sizeof from, m->start_at);
-        crm_format_time(to, sizeof to, m->end_at);
-        const char *body = crm_arena_printf(crm_call_arena(call), "Meeting scheduled: %s, %s to %s (%zu attendee%s)",
-                                            m->title, from, to, m->n_attendee_ids, m->n_attendee_ids == 1 ? "" : "s");
-        if (act_post_system(call, m->doc, KIND(MEETING), body, 0, m->id) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* The calendar event of one calendar entry, or NULL (with *rc set) if its
- * record cannot be read. */
-static Crm__Activities__V1__CalendarEvent *entry_event(crm_call_t *call, int kind, int64_t id, int *rc)
+/* The calendar event of one calendar entry of user's, or NULL (with *rc
+ * set) if its record cannot be read. */
+static Crm__Activities__V1__CalendarEvent *entry_event(crm_call_t *call, int64_t user, int kind, int64_t id,
+                                                       int *rc)
 {
     activities_t *a = crm_call_ctx(call);
     ProtobufCAllocator *alloc = crm_arena_allocator(crm_call_arena(call));
@@ -136,6 +53,8 @@ static Crm__Activities__V1__CalendarEvent *entry_event(crm_call_t *call, int kin
         e->start_at = m->start_at;
         e->end_at = m->end_at;
         e->doc = m->doc;
+        e->location = m->location;
+        e->answer = act_meeting_answer(m, user);
     }
     return e;
 }
@@ -178,19 +97,19 @@ int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
         return -1;
 
     /* events that began before from but are still going count: no call or
-     * meeting lasts longer than MEETING_MAX_US */
+     * meeting lasts longer than ACT_MEETING_MAX_US */
     uint8_t key[25];
-    calendar_key(key, user, r->from - MEETING_MAX_US, 0, 0);
+    act_calendar_key(key, user, r->from - ACT_MEETING_MAX_US, 0, 0);
     if (after) {
         int rc = 0, kind = (after & 1) ? EVKIND(MEETING) : EVKIND(CALL);
-        Crm__Activities__V1__CalendarEvent *last = entry_event(call, kind, (int64_t)(after >> 1), &rc);
+        Crm__Activities__V1__CalendarEvent *last = entry_event(call, user, kind, (int64_t)(after >> 1), &rc);
         if (!last && rc != MDB_NOTFOUND)
             return crm_call_fail_db(call, rc);
         /* a token names an entry this calendar gave, or it would tell of others */
         int shown = 0;
         if (last) {
             MDB_val k = {sizeof key, key}, d;
-            calendar_key(key, user, last->start_at, kind, last->id);
+            act_calendar_key(key, user, last->start_at, kind, last->id);
             rc = mdb_get(txn, a->calendar, &k, &d);
             if (rc && rc != MDB_NOTFOUND)
                 return crm_call_fail_db(call, rc);
@@ -200,7 +119,7 @@ int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
         }
         if (!shown)
             return crm_call_fail(call, CODE(INVALID_ARGUMENT), "pageToken", "pageToken is not from this calendar");
-        calendar_key(key, user, last->start_at, kind, last->id + 1);
+        act_calendar_key(key, user, last->start_at, kind, last->id + 1);
     }
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, a->calendar, &cur);
@@ -219,7 +138,7 @@ int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
         }
         int kind = p[16];
         int64_t id = (int64_t)crm_key_get_u64(p + 17);
-        Crm__Activities__V1__CalendarEvent *e = entry_event(call, kind, id, &rc);
+        Crm__Activities__V1__CalendarEvent *e = entry_event(call, user, kind, id, &rc);
         if (!e) {
             rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc; /* an entry without its call or meeting */
             break;
@@ -230,6 +149,10 @@ int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
             mdb_cursor_close(cur);
             return -1;
         }
+        /* a meeting declined is kept on the calendar's index (an answer
+         * changed back shows it again) but not shown */
+        if (e->kind == EVKIND(MEETING) && e->answer == CRM__ACTIVITIES__V1__MEETING_ANSWER__MEETING_ANSWER_DECLINED)
+            visible = 0;
         if (visible && (e->end_at > r->from || e->start_at >= r->from))
             reply->events[reply->n_events++] = e;
     }

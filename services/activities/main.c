@@ -28,17 +28,26 @@ static const crm_method_t methods[] = {
     {"NextActivities", crm_call_unimplemented, 0},
     {"RescheduleCall", crm_call_unimplemented, W},
     /* meetings */
-    {"GetMeeting", crm_call_unimplemented, 0},
-    {"ListMeetings", crm_call_unimplemented, 0},
-    {"UpdateMeeting", crm_call_unimplemented, W},
-    {"CancelMeeting", crm_call_unimplemented, W},
-    {"AnswerMeeting", crm_call_unimplemented, W},
+    {"GetMeeting", act_get_meeting, 0},
+    {"ListMeetings", act_list_meetings, 0},
+    {"UpdateMeeting", act_update_meeting, W},
+    {"CancelMeeting", act_cancel_meeting, W},
+    {"AnswerMeeting", act_answer_meeting, W},
 };
 
 static activities_t a = {.readmodel.keeps_docs = 1};
 
+/* Meetings from before answers get them, and their lists by user and by
+ * document, resumably, before the read model's step ends the upgrade. */
 static int upgrade(crm_store_t *store, void *ctx)
 {
+    uint64_t from;
+    int rc = crm_store_upgrade_from(store, &from);
+    if (rc == 0 && from && from < ACTIVITIES_SCHEMA_MEETING_LISTS &&
+        (rc = crm_store_rewrite(store, a.meetings, "meeting_lists", act_meeting_reindex, &a, 1000)) != 0)
+        crm_error("listing meetings by user and document: %s", mdb_strerror(rc));
+    if (rc)
+        return rc;
     return crm_readmodel_upgrade(&a.readmodel, store,
                                  &(crm_readmodel_layout_t){.since = ACTIVITIES_SCHEMA_READMODEL});
 }
@@ -65,7 +74,8 @@ int main(int argc, char **argv)
             {"messages", 0, &a.messages}, {"chatter", 0, &a.chatter}, {"attachments", 0, &a.attachments},
             {"blobs", 0, &a.blobs}, {"calls", 0, &a.calls}, {"calls_by_time", 0, &a.calls_by_time},
             {"calls_by_resp", 0, &a.calls_by_resp}, {"calls_by_doc", 0, &a.calls_by_doc},
-            {"meetings", 0, &a.meetings}, {"calendar", 0, &a.calendar}, {"docs", 0, &a.readmodel.docs},
+            {"meetings", 0, &a.meetings}, {"calendar", 0, &a.calendar},
+            {"meetings_by_user", 0, &a.meetings_by_user}, {"meetings_by_doc", 0, &a.meetings_by_doc}, {"docs", 0, &a.readmodel.docs},
             {"users", 0, &a.readmodel.users},
         },
         .consumes = {{"identity", act_apply_identity_event}, {"pipeline", act_apply_pipeline_event}},

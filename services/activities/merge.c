@@ -75,8 +75,12 @@ static int move_message_refs(activities_t *a, MDB_txn *txn, const message_t *m, 
         if (rc == MDB_NOTFOUND)
             return 0;
         if (rc == 0 && mt->doc && crm_doc_model(mt->doc->model) == ACT_LEAD && mt->doc->id == from) {
+            /* its entry in the document's meeting list moves with it */
+            if ((rc = act_meeting_index(a, txn, mt, 0)) != 0)
+                return rc;
             mt->doc->id = dest;
-            rc = crm_db_put_id(txn, a->meetings, (uint64_t)mt->id, &mt->base);
+            if ((rc = crm_db_put_id(txn, a->meetings, (uint64_t)mt->id, &mt->base)) == 0)
+                rc = act_meeting_index(a, txn, mt, 1);
         }
     }
     return rc;

@@ -136,10 +136,12 @@ static const char *shorten(crm_arena_t *arena, const char *body)
 int ntf_apply_activities_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev)
 {
     notifications_t *n = arg;
-    if (strcmp(ev->type, "message.posted"))
-        return CRM_CONSUMER_UNCHANGED; /* calls and meetings are told through their chatter messages */
     crm_arena_t *arena = n->apply_arena;
     crm_arena_reset(arena);
+    if (!strncmp(ev->type, "meeting.", 8))
+        return ntf_apply_meeting_event(n, txn, ev);
+    if (strcmp(ev->type, "message.posted"))
+        return CRM_CONSUMER_UNCHANGED; /* calls are told through their chatter messages */
     Crm__Activities__V1__MessageEvent *e =
         crm__activities__v1__message_event__unpack(crm_arena_allocator(arena), ev->payload.len, ev->payload.data);
     if (!e || !e->message || !e->message->doc)

@@ -35,7 +35,8 @@ static int put_flag(MDB_txn *txn, MDB_dbi dbi, int64_t user, int64_t id, uint8_t
 
 #define ENTRY_COUNTER "notification"
 
-/* One entry in user's inbox, numbered ++*last_id. Returns an LMDB code. */
+/* One entry in user's inbox, numbered ++*last_id; doc NULL: an entry about
+ * no document (nor under a document's topic). Returns an LMDB code. */
 static int write_entry(notifications_t *n, MDB_txn *txn, const ntf_change_t *c, const crm_docinfo_t *doc,
                        uint64_t *doc_seq, int64_t user, int subtype, const char *author_name, uint64_t *last_id)
 {
@@ -47,13 +48,14 @@ static int write_entry(notifications_t *n, MDB_txn *txn, const ntf_change_t *c, 
     uint64_t id = ++*last_id;
     st->unread++;
     st->stream_seq++;
-    ++*doc_seq;
+    if (doc)
+        ++*doc_seq;
     doc_t ref = CRM__COMMON__V1__DOC_REF__INIT;
     ref.model = (char *)crm_doc_model_name(c->model);
     ref.id = c->doc_id;
     notification_t m = CRM__NOTIFICATIONS__V1__NOTIFICATION__INIT;
     m.id = (int64_t)id;
-    m.doc = &ref;
+    m.doc = doc ? &ref : NULL;
     m.subtype = (Crm__Notifications__V1__Subtype)subtype;
     m.summary = (char *)c->summary;
     m.message_id = c->message_id;
@@ -61,12 +63,12 @@ static int write_entry(notifications_t *n, MDB_txn *txn, const ntf_change_t *c, 
     m.user_id = user;
     m.author_id = c->ev->actor_id;
     m.author_name = (char *)author_name;
-    m.doc_name = doc->name;
+    m.doc_name = doc ? doc->name : "";
     m.event = c->ev->type;
     entry_t e = CRM__NOTIFICATIONS__V1__INBOX_ENTRY__INIT;
     e.notification = &m;
     e.user_seq = st->stream_seq;
-    e.doc_seq = *doc_seq;
+    e.doc_seq = doc ? *doc_seq : 0;
     if ((rc = crm_db_put_id(txn, n->inbox, id, &e.base)) != 0 ||
         (rc = put_flag(txn, n->by_user, user, (int64_t)id, FLAG_UNREAD)) != 0)
         return rc;
@@ -137,6 +139,71 @@ int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *c)
     if ((rc = crm_store_counter_put(n->store, txn, ENTRY_COUNTER, last_id)) != 0)
         return rc;
     return ntf_doc_stream_put(n, txn, c->model, c->doc_id, doc_seq);
+}
+
+/* 1 if user follows the document with one of wanted's subtypes. */
+static int follows(notifications_t *n, MDB_txn *txn, int model, int64_t doc_id, int64_t user, unsigned wanted,
+                   int *rc)
+{
+    uint8_t key[NTF_FOLLOWER_KEY];
+    ntf_follower_key(key, model, doc_id, user);
+    MDB_val k = {sizeof key, key}, d;
+    *rc = mdb_get(txn, n->followers, &k, &d);
+    if (*rc) {
+        *rc = *rc == MDB_NOTFOUND ? 0 : *rc;
+        return 0;
+    }
+    follower_rec_t *rec =
+        crm__notifications__v1__follower_record__unpack(crm_arena_allocator(n->apply_arena), d.mv_size, d.mv_data);
+    return rec && (rec->subtypes & wanted);
+}
+
+int ntf_deliver_to(notifications_t *n, MDB_txn *txn, const ntf_change_t *c, int subtype, const int64_t *users,
+                   size_t n_users)
+{
+    crm_arena_t *arena = n->apply_arena;
+    crm_docinfo_t *doc = NULL;
+    crm_doc_owner_t owner;
+    int rc = 0;
+    if (c->model) {
+        rc = crm_readmodel_doc(&n->readmodel, txn, arena, c->model, c->doc_id, &doc);
+        if (rc == 0)
+            rc = crm_readmodel_owner_of(&n->readmodel, txn, arena, c->model, doc, &owner);
+        if (rc == MDB_NOTFOUND)
+            doc = NULL, rc = 0; /* not known here (yet): told without it */
+        if (rc)
+            return rc;
+    }
+    crm_userinfo_t *author = crm_readmodel_user(&n->readmodel, txn, arena, c->ev->actor_id);
+    uint64_t last_id, first_id, before = 0;
+    if ((rc = crm_store_counter_get(n->store, txn, ENTRY_COUNTER, &last_id)) != 0 ||
+        (doc && (rc = ntf_doc_stream_get(n, txn, c->model, c->doc_id, &before)) != 0))
+        return rc;
+    first_id = last_id;
+    uint64_t doc_seq = before;
+    for (size_t i = 0; i < n_users; i++) {
+        int64_t user = users[i];
+        if (user == c->ev->actor_id)
+            continue; /* nobody is told of their own change */
+        crm_userinfo_t *u = crm_readmodel_user(&n->readmodel, txn, arena, user);
+        if (!u || !u->active)
+            continue;
+        int reads = doc && crm_readmodel_user_reads(u, &owner);
+        /* a follower hears of it through the chatter message: once is enough */
+        if (reads && c->subtypes && follows(n, txn, c->model, c->doc_id, user, c->subtypes, &rc))
+            continue;
+        if (rc)
+            return rc;
+        /* the document only for those who may read it */
+        if ((rc = write_entry(n, txn, c, reads ? doc : NULL, &doc_seq, user, subtype,
+                              author ? author->name : "", &last_id)) != 0)
+            return rc;
+    }
+    if (last_id == first_id)
+        return 0;
+    if ((rc = crm_store_counter_put(n->store, txn, ENTRY_COUNTER, last_id)) != 0)
+        return rc;
+    return doc_seq == before ? 0 : ntf_doc_stream_put(n, txn, c->model, c->doc_id, doc_seq);
 }
 
 /* --- reading the inbox ---------------------------------------------------------- */

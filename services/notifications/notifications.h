@@ -102,6 +102,15 @@ typedef struct {
  * code. */
 int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *change);
 
+/* Writes one inbox entry of subtype to each of users (active ones) other
+ * than the change's author, whether they follow the document or not: those
+ * who follow it with one of the change's subtypes and read it are skipped
+ * (they are told by the chatter message, through ntf_deliver). An entry
+ * names the document (model 0: none) only to a user who may read it.
+ * Returns an LMDB code. */
+int ntf_deliver_to(notifications_t *n, MDB_txn *txn, const ntf_change_t *change, int subtype, const int64_t *users,
+                   size_t n_users);
+
 /* --- events (events.c) ------------------------------------------------------------- */
 
 int ntf_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
@@ -112,6 +121,10 @@ int ntf_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Eve
 int ntf_apply_merge(notifications_t *n, MDB_txn *txn, const Crm__Events__V1__Event *ev);
 int ntf_apply_activities_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
 int ntf_apply_identity_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
+/* What attendees and organisers of meetings are told of meeting.* events,
+ * in their inboxes (meetings.c). Returns an LMDB code or
+ * CRM_CONSUMER_UNCHANGED. */
+int ntf_apply_meeting_event(notifications_t *n, MDB_txn *txn, const Crm__Events__V1__Event *ev);
 
 /* --- archive, restore, reopen, delete (lifecycle.c) ------------------------------ */
 

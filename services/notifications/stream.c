@@ -110,6 +110,8 @@ static void publish(ntf_stream_t *self, const stored_entry_t *e)
     char topic[96];
     snprintf(topic, sizeof topic, "user.%lld", (long long)e->user_id);
     send_copy(self, topic, e, e->user_seq, buf);
+    if (!e->model_len)
+        return; /* an entry about no document (a meeting on none) */
     snprintf(topic, sizeof topic, "doc.%.*s.%lld", (int)(e->model_len < 64 ? e->model_len : 64),
              e->model ? (const char *)e->model : "",
              (long long)e->doc_id);

@@ -81,5 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     round_trip(&crm__activities__v1__post_message_request__descriptor, text, size, 0);
     round_trip(&crm__activities__v1__list_messages_reply__descriptor, text, size, 0);
     round_trip(&crm__pipeline__v1__set_assignment_rules_request__descriptor, text, size, 0);
+    round_trip(&crm__activities__v1__update_meeting_request__descriptor, text, size, CRM_JSON_FILL_UPDATE_MASK);
+    round_trip(&crm__activities__v1__list_meetings_reply__descriptor, text, size, 0);
     return 0;
 }

@@ -507,6 +507,11 @@ static void test_merge_moves_everything(void **state)
     }
     assert_true(meeting_on_x && call_on_x);
     json_decref(r);
+    /* the document's meeting list follows it */
+    r = OK(alice, A("ListMeetings"), "{\"doc\":{\"model\":\"lead\",\"id\":\"%lld\"}}", (long long)x);
+    assert_int_equal(count(r, "meetings"), 1);
+    assert_int_equal(sys_jint(json_array_get(json_object_get(r, "meetings"), 0), "id"), meeting);
+    json_decref(r);
     /* the quotation follows its opportunity */
     r = OK(alice, P("GetQuotation"), "{\"id\":\"%lld\"}", (long long)quote);
     assert_int_equal(sys_jint(r, "opportunityId"), x);

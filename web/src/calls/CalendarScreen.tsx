@@ -1,17 +1,19 @@
 // The calendar: a week of the user's calls and meetings (ListCalendar),
 // one column a day in the user's time zone, each day's entries in time
 // order; the previous and next week, back to today; an entry opens its
-// details. Schedule a meeting starts here. On a phone the days stack into
+// details (a meeting's: its place, attendees and answers; answer, change,
+// cancel). Schedule a meeting starts here. On a phone the days stack into
 // one list.
 import { useSignal } from "@preact/signals";
 import { useEffect, useRef } from "preact/hooks";
-import { CalendarEventKind, CallStatus, ListCalendarRequest, type CalendarEvent, type Meeting } from "../../gen/activities";
+import { CalendarEventKind, CallStatus, ListCalendarRequest, MeetingAnswer, type CalendarEvent, type Meeting } from "../../gen/activities";
 import type { User } from "../../gen/identity";
 import { activities, errorText, isUnauthenticated } from "../api";
 import { seesAllLeads } from "../access";
 import { currentUser } from "../session";
 import { loadDocNames } from "./docs";
 import { EventDetails } from "./EventDetails";
+import { MeetingDetails } from "./MeetingDetails";
 import { MeetingForm } from "./MeetingForm";
 import { addDays, dateFormat, dayFormat, fromMicros, sameDay, startOfWeek, timeFormat, toMicros } from "./time";
 import { activeUsers, displayName, loadActiveUsers } from "./users";
@@ -30,7 +32,8 @@ function entryText(e: CalendarEvent, day: Date): string {
     const start = fromMicros(e.startAt);
     const time = sameDay(start, day) ? timeFormat.format(start) : `${dateFormat.format(start)} ${timeFormat.format(start)}`;
     const kind = e.kind === CalendarEventKind.CALL ? "Call" : "Meeting";
-    const held = e.kind === CalendarEventKind.CALL && e.callStatus === CallStatus.HELD ? " (held)" : "";
+    const held = e.kind === CalendarEventKind.CALL && e.callStatus === CallStatus.HELD ? " (held)"
+        : e.kind === CalendarEventKind.MEETING && e.answer === MeetingAnswer.TENTATIVE ? " (maybe)" : "";
     return `${time} ${kind}${held}: ${e.title}`;
 }
 
@@ -42,6 +45,7 @@ export function CalendarScreen({ user }: { user: User }) {
     const notice = useSignal("");
     const open = useSignal<CalendarEvent | null>(null);
     const planning = useSignal(false);
+    const editing = useSignal<Meeting | null>(null);
     const asked = useRef(0);
 
     function fail(e: unknown) {
@@ -78,12 +82,22 @@ export function CalendarScreen({ user }: { user: User }) {
         week.value = startOfWeek(to);
     }
 
-    function scheduled(m: Meeting) {
-        planning.value = false;
-        notice.value = `Meeting scheduled: ${m.title}`;
+    function show(m: Meeting) {
         const at = startOfWeek(fromMicros(m.startAt));
         if (at.getTime() !== week.value.getTime()) go(at);
         else void load();
+    }
+
+    function scheduled(m: Meeting) {
+        planning.value = false;
+        notice.value = `Meeting scheduled: ${m.title}`;
+        show(m);
+    }
+
+    function changed(m: Meeting) {
+        editing.value = null;
+        notice.value = `Meeting changed: ${m.title}`;
+        show(m);
     }
 
     const days = Array.from({ length: 7 }, (_, i) => addDays(week.value, i));
@@ -95,12 +109,16 @@ export function CalendarScreen({ user }: { user: User }) {
                 <h1 id="cal-title">Calendar</h1>
                 {mine && (
                     <button type="button" aria-expanded={planning.value}
-                        onClick={() => { notice.value = ""; planning.value = !planning.value; }}>Schedule a meeting</button>
+                        onClick={() => { notice.value = ""; editing.value = null; planning.value = !planning.value; }}>Schedule a meeting</button>
                 )}
             </div>
             {planning.value && (
                 <MeetingForm user={user} day={sameDay(week.value, startOfWeek(today)) ? today : week.value}
                     onDone={scheduled} onCancel={() => (planning.value = false)} />
+            )}
+            {editing.value && (
+                <MeetingForm key={editing.value.id} user={user} day={week.value} meeting={editing.value}
+                    onDone={changed} onCancel={() => (editing.value = null)} />
             )}
             <p class="cal-notice" role="status">{notice.value}</p>
             <div class="cal-toolbar">
@@ -147,7 +165,14 @@ export function CalendarScreen({ user }: { user: User }) {
                     })}
                 </div>
             )}
-            {open.value && <EventDetails event={open.value} onClose={() => (open.value = null)} />}
+            {open.value && open.value.kind === CalendarEventKind.MEETING && (
+                <MeetingDetails id={open.value.id} title={open.value.title} user={user}
+                    onEdit={(m) => { open.value = null; planning.value = false; notice.value = ""; editing.value = m; }}
+                    onChanged={(m, what) => { notice.value = what; if (m.state) open.value = null; void load(); }}
+                    onClose={() => (open.value = null)} />
+            )}
+            {open.value && open.value.kind !== CalendarEventKind.MEETING &&
+                <EventDetails event={open.value} onClose={() => (open.value = null)} />}
         </section>
     );
 }

@@ -1,19 +1,23 @@
-// Schedule a meeting: a title, when it starts and ends, who attends (the
-// organiser always does) and, if it is about one, the lead or opportunity.
-// It goes on every attendee's calendar.
+// Schedule a meeting: a title, when it starts and ends, where, what it is
+// for, who attends (the organiser always does) and, if it is about one, the
+// lead or opportunity. It goes on every attendee's calendar. Given a
+// meeting, the same form changes it (UpdateMeeting; its document stays).
 import { useSignal } from "@preact/signals";
-import { ScheduleMeetingRequest, type Meeting } from "../../gen/activities";
+import { ScheduleMeetingRequest, UpdateMeetingRequest, type Meeting } from "../../gen/activities";
 import type { User } from "../../gen/identity";
 import type { Lead } from "../../gen/pipeline";
 import { activities } from "../api";
 import { Field, FormAlert, failure, type FormError } from "../ui/form";
 import { DocPicker } from "./DocPicker";
-import { addDays, localInputValue, parseLocal, toMicros } from "./time";
+import { addDays, fromMicros, localInputValue, parseLocal, toMicros } from "./time";
 import { activeUsers, displayName } from "./users";
 
-const FIELDS = ["doc.id", "title", "startAt", "endAt", "attendeeIds"] as const;
+const FIELDS = ["doc.id", "title", "startAt", "endAt", "location", "description", "attendeeIds"] as const;
 
-type Props = { user: User; day: Date; onDone: (m: Meeting) => void; onCancel: () => void };
+// every field UpdateMeeting takes: the form shows them all
+const UPDATE_MASK = ["title", "start_at", "end_at", "location", "description", "attendee_ids"];
+
+type Props = { user: User; day: Date; meeting?: Meeting; onDone: (m: Meeting) => void; onCancel: () => void };
 
 // The server names one attendee ("attendeeIds[2]"); the form shows it under
 // the attendees.
@@ -21,16 +25,19 @@ function attendeeError(e: FormError): FormError {
     return e && e.field.startsWith("attendeeIds") ? { ...e, field: "attendeeIds" } : e;
 }
 
-export function MeetingForm({ user, day, onDone, onCancel }: Props) {
+export function MeetingForm({ user, day, meeting, onDone, onCancel }: Props) {
     // the next full hour today, or ten o'clock on a day of another week
     const start0 = new Date();
     start0.setHours(start0.getHours() + 1, 0, 0, 0);
     const first = day.getTime() > start0.getTime() || addDays(day, 7).getTime() < start0.getTime()
         ? new Date(day.getFullYear(), day.getMonth(), day.getDate(), 10) : start0;
-    const title = useSignal("");
-    const start = useSignal(localInputValue(first));
-    const end = useSignal(localInputValue(new Date(first.getTime() + 3600_000)));
-    const attendees = useSignal<ReadonlySet<string>>(new Set());
+    const organiser = meeting ? meeting.organizerId : user.id;
+    const title = useSignal(meeting?.title ?? "");
+    const start = useSignal(localInputValue(meeting ? fromMicros(meeting.startAt) : first));
+    const end = useSignal(localInputValue(meeting ? fromMicros(meeting.endAt) : new Date(first.getTime() + 3600_000)));
+    const location = useSignal(meeting?.location ?? "");
+    const description = useSignal(meeting?.description ?? "");
+    const attendees = useSignal<ReadonlySet<string>>(new Set(meeting?.attendeeIds.filter((id) => id !== organiser) ?? []));
     const find = useSignal("");
     const lead = useSignal<Lead | null>(null);
     const error = useSignal<FormError>(null);
@@ -56,12 +63,16 @@ export function MeetingForm({ user, day, onDone, onCancel }: Props) {
         const startAt = parseLocal(start.value), endAt = parseLocal(end.value);
         if (!startAt || !endAt) return;
         busy.value = true;
+        const fields = {
+            title: title.value, startAt: toMicros(startAt), endAt: toMicros(endAt),
+            location: location.value, description: description.value, attendeeIds: [...attendees.value],
+        };
         try {
-            const { response } = await activities.scheduleMeeting(ScheduleMeetingRequest.create({
-                doc: lead.value ? { model: "lead", id: lead.value.id } : undefined,
-                title: title.value, startAt: toMicros(startAt), endAt: toMicros(endAt),
-                attendeeIds: [...attendees.value],
-            }));
+            const { response } = meeting
+                ? await activities.updateMeeting(UpdateMeetingRequest.create({ id: meeting.id, ...fields, updateMask: { paths: UPDATE_MASK } }))
+                : await activities.scheduleMeeting(ScheduleMeetingRequest.create({
+                    doc: lead.value ? { model: "lead", id: lead.value.id } : undefined, ...fields,
+                }));
             onDone(response);
         } catch (e) {
             error.value = attendeeError(failure(e));
@@ -70,7 +81,9 @@ export function MeetingForm({ user, day, onDone, onCancel }: Props) {
         }
     }
 
-    const others = (activeUsers.value ?? []).filter((u) => u.id !== user.id);
+    const others = (activeUsers.value ?? []).filter((u) => u.id !== organiser);
+    const organiserUser = (activeUsers.value ?? []).find((u) => u.id === organiser) ?? user;
+    const heading = meeting ? "Change the meeting" : "Schedule a meeting";
     // those chosen stay in sight whatever the search
     const needle = find.value.trim().toLocaleLowerCase();
     const shown = needle
@@ -79,7 +92,7 @@ export function MeetingForm({ user, day, onDone, onCancel }: Props) {
     const attendeeMsg = error.value?.field === "attendeeIds" ? error.value.message : "";
     return (
         <form class="meetingform" onSubmit={submit} aria-labelledby="meeting-title">
-            <h2 id="meeting-title">Schedule a meeting</h2>
+            <h2 id="meeting-title">{heading}</h2>
             <Field id="meeting-name" label="Title" name="title" error={error.value}>
                 <input id="meeting-name" required maxLength={256} aria-describedby="meeting-name-error"
                     value={title.value} onInput={(e) => (title.value = e.currentTarget.value)} />
@@ -94,9 +107,17 @@ export function MeetingForm({ user, day, onDone, onCancel }: Props) {
                         value={end.value} onInput={(e) => (end.value = e.currentTarget.value)} />
                 </Field>
             </div>
+            <Field id="meeting-location" label="Location" name="location" error={error.value}>
+                <input id="meeting-location" maxLength={256} aria-describedby="meeting-location-error"
+                    value={location.value} onInput={(e) => (location.value = e.currentTarget.value)} />
+            </Field>
+            <Field id="meeting-description" label="Description" name="description" error={error.value}>
+                <textarea id="meeting-description" rows={3} maxLength={4000} aria-describedby="meeting-description-error"
+                    value={description.value} onInput={(e) => (description.value = e.currentTarget.value)} />
+            </Field>
             <fieldset class={attendeeMsg ? "meeting-attendees invalid" : "meeting-attendees"} aria-describedby="meeting-attendees-error">
                 <legend>Attendees</legend>
-                <p class="meeting-organiser">{displayName(user)} (organiser)</p>
+                <p class="meeting-organiser">{displayName(organiserUser)} (organiser)</p>
                 {others.length > 10 && (
                     <div class="meeting-find">
                         <label for="meeting-find">Find people</label>
@@ -121,10 +142,10 @@ export function MeetingForm({ user, day, onDone, onCancel }: Props) {
                     )}
                 <p id="meeting-attendees-error" class="field-error" role={attendeeMsg ? "alert" : undefined}>{attendeeMsg}</p>
             </fieldset>
-            <DocPicker id="meeting-doc" optional error={error.value} chosen={lead.value} onChoose={(l) => (lead.value = l)} />
+            {!meeting && <DocPicker id="meeting-doc" optional error={error.value} chosen={lead.value} onChoose={(l) => (lead.value = l)} />}
             <FormAlert error={error.value} fields={FIELDS} />
             <div class="callform-actions">
-                <button type="submit" disabled={busy.value}>Schedule</button>
+                <button type="submit" disabled={busy.value}>{meeting ? "Save" : "Schedule"}</button>
                 <button type="button" onClick={onCancel}>Discard</button>
             </div>
         </form>

@@ -115,13 +115,14 @@ export function Inbox() {
                                         {" · "}<time>{formatDateTime(n.at)}</time>
                                     </p>
                                     <p class="summary">{n.summary}</p>
-                                    <p class="links">
+                                    {/* a meeting on no document, or one the user may not read */}
+                                    {!doc.model ? <p class="links"><a href="/calendar">Calendar</a></p> : <p class="links">
                                         {kind}: {isDocModel(doc.model)
                                             ? <a href={docPath(doc)}>{docName}</a> : docName}
                                         {isDocModel(doc.model) && (
                                             <> · <a href={discussionPath(doc)} aria-label={`Open discussion: ${docName}`}>Open discussion</a></>
                                         )}
-                                    </p>
+                                    </p>}
                                     {!n.read && (
                                         <button type="button" onClick={() => markRead(n)} disabled={busy.value}
                                             aria-label={`Mark read: ${n.summary}`}>Mark read</button>
