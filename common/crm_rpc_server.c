@@ -240,6 +240,34 @@ int crm_call_fail_db(crm_call_t *c, int rc)
     return fail_storage(c, rc);
 }
 
+int crm_call_nested(crm_call_t *c, crm_nested_fn *fn, void *arg, int keep, crm_status_t *err)
+{
+    MDB_txn *parent = c->txn, *child;
+    int rc = mdb_txn_begin(crm_store_env(c->server->store), parent, 0, &child);
+    if (rc)
+        return crm_call_fail_db(c, rc);
+    c->txn = child;
+    int failed = fn(c, arg) != 0;
+    c->txn = parent;
+    /* storage trouble is the whole call's: the batch runs again after the
+     * map grows, or the client retries once the disk has room */
+    if (failed && (c->map_full || c->st.code == CRM__RPC__V1__CODE__CODE_INTERNAL ||
+                   c->st.code == CRM__RPC__V1__CODE__CODE_RESOURCE_EXHAUSTED)) {
+        mdb_txn_abort(child);
+        return -1;
+    }
+    if (failed || !keep) {
+        mdb_txn_abort(child);
+        if (failed) {
+            *err = c->st;
+            crm_status_clear(&c->st);
+        }
+        return failed;
+    }
+    rc = mdb_txn_commit(child);
+    return rc ? crm_call_fail_db(c, rc) : 0;
+}
+
 int crm_call_unimplemented(crm_call_t *c, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
     (void)in;

@@ -3,6 +3,7 @@
  * teams read model; it produces lead.*, customer.*, stage.*, quotation.*;
  * crm_service.h does the rest (shared flags, sockets, loop, teardown). */
 #include "pipeline.h"
+#include "transfer.h"
 #include "crm_log.h"
 #include "crm_service.h"
 
@@ -35,8 +36,8 @@ static const crm_method_t methods[] = {
     {"UpdateLostReason", crm_call_unimplemented, W},
     {"DeleteLostReason", crm_call_unimplemented, W},
     /* import and export */
-    {"ImportRecords", crm_call_unimplemented, W},
-    {"ExportRecords", crm_call_unimplemented, 0},
+    {"ImportRecords", pl_import_records, W},
+    {"ExportRecords", pl_export_records, 0},
     /* duplicates and merge */
     {"FindDuplicates", crm_call_unimplemented, 0},
     {"MergeLeads", crm_call_unimplemented, W},
@@ -120,6 +121,7 @@ int main(int argc, char **argv)
             {"by_customer", 0, &pl.by_customer}, {"by_team", 0, &pl.by_team}, {"by_tag", 0, &pl.by_tag},
             {"cards_sp", 0, &pl.cards_sp}, {"kanban", 0, &pl.kanban}, {"quotes_by_lead", 0, &pl.quotes_by_lead},
             {"board_versions", 0, &pl.board_versions},
+            {"imports", 0, &pl.imports},
         },
         .consumes = {{"identity", pl_apply_identity_event}},
         .apis = {CRM_RPC_API(crm__pipeline__v1__pipeline__descriptor, methods)},

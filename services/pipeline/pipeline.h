@@ -49,6 +49,7 @@ typedef struct {
     MDB_dbi kanban;      /* team, type, stage, salesperson → KanbanCell */
     MDB_dbi quotes_by_lead; /* lead id, quotation id → "" */
     MDB_dbi board_versions; /* team id (PL_BOARDS_ALL: what every board shows) → u64 version */
+    MDB_dbi imports;     /* model, kind, external id or content hash → record id, content hash (transfer.h) */
 } pipeline_t;
 
 /* --- validation (util.c) ----------------------------------------------- */
