@@ -31,6 +31,9 @@
 #define EXTERNAL_ID_MAX 256
 #define TAGS_PER_ROW 64
 
+/* internal notes take 65,536 characters of up to 4 bytes */
+static const crm_csv_limits_t page_limits = {.max_field = 256 << 10, .max_columns = 64};
+
 typedef Crm__Pipeline__V1__CreateLeadRequest create_lead_t;
 typedef Crm__Pipeline__V1__CreateCustomerRequest create_customer_t;
 
@@ -458,7 +461,7 @@ static int lead_request(crm_call_t *call, row_t *row, create_lead_t *r)
          parse_money(call, cell(row, COL_REVENUE), p->sep, r->currency, &r->expected_revenue) != 0) ||
         (sets(row, COL_SALESPERSON) && find_user(call, p, COL_SALESPERSON, cell(row, COL_SALESPERSON), &r->salesperson_id) != 0) ||
         (sets(row, COL_TEAM) && find_team(call, p, cell(row, COL_TEAM), &r->team_id) != 0) ||
-        (sets(row, COL_CUSTOMER) && find_customer(call, p, COL_CUSTOMER, cell(row, COL_CUSTOMER), &r->customer_id) != 0) ||
+        (cell(row, COL_CUSTOMER)[0] && find_customer(call, p, COL_CUSTOMER, cell(row, COL_CUSTOMER), &r->customer_id) != 0) ||
         (sets(row, COL_TAGS) && find_tags(call, p, cell(row, COL_TAGS), &r->tag_ids, &r->n_tag_ids) != 0))
         return -1;
     if (sets(row, COL_STAGE)) {
@@ -495,7 +498,7 @@ static int customer_request(crm_call_t *call, row_t *row, create_customer_t *r)
     if ((sets(row, COL_IS_COMPANY) && parse_bool(call, COL_IS_COMPANY, cell(row, COL_IS_COMPANY), &r->is_company) != 0) ||
         (sets(row, COL_SALESPERSON) && find_user(call, p, COL_SALESPERSON, cell(row, COL_SALESPERSON), &r->salesperson_id) != 0) ||
         (sets(row, COL_TEAM) && find_team(call, p, cell(row, COL_TEAM), &r->team_id) != 0) ||
-        (sets(row, COL_PARENT) && find_customer(call, p, COL_PARENT, cell(row, COL_PARENT), &r->parent_id) != 0))
+        (cell(row, COL_PARENT)[0] && find_customer(call, p, COL_PARENT, cell(row, COL_PARENT), &r->parent_id) != 0))
         return -1;
     return 0;
 }
@@ -715,9 +718,6 @@ static int import_rows(crm_call_t *call, void *arg)
     reply->errors = crm_arena_alloc(crm_call_arena(call), sizeof(void *) * cap);
     reply->ids = crm_arena_alloc(crm_call_arena(call), sizeof(int64_t) * cap);
     while ((rc = crm_csv_next(rs->csv, &rec, &cerr)) == 1) {
-        if (reply->rows == CRM_LIMIT_IMPORT_ROWS)
-            return crm_call_fail(call, CODE(INVALID_ARGUMENT), "csv", "a page has at most %d rows",
-                                 CRM_LIMIT_IMPORT_ROWS);
         int32_t number = p->req->first_row + (int32_t)rec.index - 1;
         reply->rows++;
         reply->ids[reply->n_ids++] = 0;
@@ -742,14 +742,32 @@ static int import_rows(crm_call_t *call, void *arg)
         else
             reply->unchanged++;
     }
-    if (rc < 0) {
-        /* the rest of the page cannot be told into rows: the page is refused whole */
+    return rc < 0 ? crm_call_fail(call, CODE(INVALID_ARGUMENT), "csv", "%s", cerr.message) : 0;
+}
+
+/* The whole page is read before any row runs: a page that cannot be told
+ * into rows, or has too many, is refused whole and at once. */
+static int check_page(crm_call_t *call, const page_t *p, const char *text, size_t len)
+{
+    crm_csv_t *csv = crm_csv_new(text, len, &page_limits);
+    crm_csv_record_t rec;
+    crm_csv_error_t cerr;
+    int got, rc = 0;
+    size_t rows = 0;
+    while ((got = crm_csv_next(csv, &rec, &cerr)) == 1)
+        if (rec.index > 0 && ++rows > CRM_LIMIT_IMPORT_ROWS) {
+            rc = crm_call_fail(call, CODE(INVALID_ARGUMENT), "csv", "a page has at most %d rows: send the file in "
+                               "smaller pages", CRM_LIMIT_IMPORT_ROWS);
+            break;
+        }
+    if (got < 0) {
         const char *column = cerr.column < p->n_header ? p->header[cerr.column] : "";
-        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "csv", "row %d%s%s%s: %s",
-                             p->req->first_row + (int32_t)cerr.record - 1, column[0] ? ", column " : "", column,
-                             "", cerr.message);
+        rc = crm_call_fail(call, CODE(INVALID_ARGUMENT), "csv", "row %d%s%s: %s",
+                           p->req->first_row + (int32_t)cerr.record - 1, column[0] ? ", column " : "", column,
+                           cerr.message);
     }
-    return 0;
+    crm_csv_destroy(&csv);
+    return rc;
 }
 
 int pl_import_records(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
@@ -769,7 +787,7 @@ int pl_import_records(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     if (len > CRM_LIMIT_IMPORT_PAGE)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "csv", "a page is at most %d bytes: send the file in pages of whole rows",
                              CRM_LIMIT_IMPORT_PAGE);
-    csv = crm_csv_new(r->csv, len, &(crm_csv_limits_t){.max_field = 256 << 10, .max_columns = 64});
+    csv = crm_csv_new(r->csv, len, &page_limits);
     crm_csv_record_t rec;
     crm_csv_error_t cerr;
     int got = crm_csv_next(csv, &rec, &cerr);
@@ -780,7 +798,7 @@ int pl_import_records(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     }
     page.sep = crm_csv_separator(csv);
     page.customers_by_name = crm_map_new();
-    if (read_header(call, &page, &rec) != 0)
+    if (read_header(call, &page, &rec) != 0 || check_page(call, &page, r->csv, len) != 0)
         goto fail;
     rows_t rs = {&page, csv, reply};
     if (r->dry_run) {
