@@ -91,11 +91,11 @@ export function PipelineBoard({ user }: { user: User }) {
 
     // teams, salespeople and tags for the filters, once
     useEffect(() => {
-        identity.listTeams({}).then(({ response }) => {
+        identity.listTeams({ includeArchived: false }).then(({ response }) => {
             const mine = isManager(user) ? response.teams : response.teams.filter((t) => user.teamIds.includes(t.id));
             const list = [...mine].sort(byName);
             // a manager may look at the leads of no team as well
-            if (isManager(user)) list.push({ id: "0", name: "No team", leaderId: "0", memberIds: [], createdAt: "0", updatedAt: "0" });
+            if (isManager(user)) list.push({ id: "0", name: "No team", leaderId: "0", memberIds: [], createdAt: "0", updatedAt: "0", archived: false });
             teams.value = list;
             if (filters.value.teamId === "0" && list.length > 0 && list[0].id !== "0")
                 filters.value = { ...filters.value, teamId: list[0].id };

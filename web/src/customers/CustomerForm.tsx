@@ -63,10 +63,10 @@ export function CustomerForm({ user, id }: { user: User; id: string }) {
         else {
             pipeline.getCustomer({ id }).then(({ response }) => (saved.value = draft.value = response))
                 .catch((e) => isUnauthenticated(e) ? (currentUser.value = "signed-out") : (loadError.value = errorText(e)));
-            pipeline.listCustomers({ query: "", parentId: id, pageSize: 200, pageToken: "" })
+            pipeline.listCustomers({ query: "", parentId: id, pageSize: 200, pageToken: "", archived: 0 })
                 .then(({ response }) => (contacts.value = response.customers.sort(byName))).catch(fail);
             pipeline.listLeads({
-                type: 0, stageId: "0", teamId: "0", salespersonId: "0", customerId: id, tagId: "0", query: "", pageSize: 50, pageToken: "",
+                type: 0, stageId: "0", teamId: "0", salespersonId: "0", customerId: id, tagId: "0", query: "", pageSize: 50, pageToken: "", archived: 0,
             }).then(({ response }) => {
                 leads.value = response.leads;
                 more.value = response.nextPageToken !== "";

@@ -23,7 +23,7 @@ type Props = {
 export function CustomerSelect({ id, value, onChange, noneLabel, companiesOnly, exclude, disabled }: Props) {
     const query = useSignal("");
     const { found, error } = useFound(query.value, async (text) =>
-        (await pipeline.listCustomers({ query: text, parentId: "0", pageSize: 200, pageToken: "" })).response.customers);
+        (await pipeline.listCustomers({ query: text, parentId: "0", pageSize: 200, pageToken: "", archived: 0 })).response.customers);
     const list = found.value ?? NONE;
     const chosen = useSignal<Customer | null>(null);
 

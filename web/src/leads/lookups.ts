@@ -36,7 +36,7 @@ export function loadSalespeople(): Promise<User[]> {
 }
 
 export function loadTeams(): Promise<Team[]> {
-    return teams ??= once(async () => (await identity.listTeams({})).response.teams.sort(byName), (p) => (teams = p));
+    return teams ??= once(async () => (await identity.listTeams({ includeArchived: false })).response.teams.sort(byName), (p) => (teams = p));
 }
 
 export function loadTags(): Promise<Tag[]> {

@@ -6,7 +6,7 @@ import { byName } from "../format";
 import { listAllUsers } from "../names";
 
 export async function listTeams(): Promise<Team[]> {
-    const { response } = await identity.listTeams({});
+    const { response } = await identity.listTeams({ includeArchived: false });
     return response.teams.sort(byName);
 }
 
