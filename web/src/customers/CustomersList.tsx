@@ -9,6 +9,8 @@ import { byName } from "../format";
 import { customerNames, loadCustomerNames, loadUserNames, userNames } from "../names";
 import { currentUser } from "../session";
 import { Pager, SearchForm, usePaging } from "../ui/list";
+import { ImportModel } from "../../gen/pipeline";
+import { TransferTools } from "../transfer/TransferTools";
 
 const PAGE_SIZE = 20;
 
@@ -21,7 +23,7 @@ export function CustomersList() {
         let stale = false;
         customers.value = null;
         error.value = "";
-        pipeline.listCustomers({ query: paging.searched.value, parentId: "0", pageSize: PAGE_SIZE, pageToken: paging.token })
+        pipeline.listCustomers({ query: paging.searched.value, parentId: "0", pageSize: PAGE_SIZE, pageToken: paging.token, archived: 0 })
             .then(({ response }) => {
                 if (stale) return;
                 customers.value = [...response.customers].sort(byName);
@@ -43,6 +45,8 @@ export function CustomersList() {
                 <h1 id="customers-title">Customers</h1>
                 <a class="leads-new" href="/customers/new">New</a>
             </div>
+            <TransferTools model={ImportModel.CUSTOMER} what="customers" file="customers.csv"
+                onImported={() => paging.search(new Event("submit"))} />
             <SearchForm id="customers-query" paging={paging} placeholder="Name or email" />
             {error.value && <p class="error" role="alert">{error.value}</p>}
             {customers.value === null ? <p role="status">Loading…</p> : customers.value.length === 0 ? (

@@ -11,6 +11,8 @@ import { navigate, search as address } from "../router";
 import { currentUser } from "../session";
 import { Pager, SearchForm, usePaging } from "../ui/list";
 import { statusLabel } from "./labels";
+import { ImportModel } from "../../gen/pipeline";
+import { TransferTools } from "../transfer/TransferTools";
 
 const PAGE_SIZE = 20;
 
@@ -29,7 +31,7 @@ export function LeadsList() {
         error.value = "";
         pipeline.listLeads({
             type, stageId: "0", teamId: "0", salespersonId: "0", customerId: "0", tagId: "0",
-            query: paging.searched.value, pageSize: PAGE_SIZE, pageToken: paging.token,
+            query: paging.searched.value, pageSize: PAGE_SIZE, pageToken: paging.token, archived: 0,
         }).then(({ response }) => {
             if (stale) return;
             leads.value = response.leads;
@@ -70,6 +72,8 @@ export function LeadsList() {
                 <h1 id="leads-title">{opp ? "Opportunities" : "Leads"}</h1>
                 <a class="leads-new" href={opp ? "/leads/new?type=opportunity" : "/leads/new"}>New</a>
             </div>
+            <TransferTools model={ImportModel.LEAD} what="leads and opportunities" file="leads.csv"
+                onImported={() => paging.search(new Event("submit"))} />
             <div class="leads-tools">
                 <div class="leads-switch" role="group" aria-label="Show">
                     <button type="button" aria-pressed={!opp} onClick={() => choose(LeadType.LEAD)}>Leads</button>
