@@ -183,10 +183,6 @@ int crmctl_import(crm_client_t *c, const char *token, int argc, char **argv)
         fprintf(stderr, "error: %s has no header line\n", file);
         goto done;
     }
-    if (header_len && text[header_len - 1] != '\n' && text[header_len - 1] != '\r') {
-        fprintf(stderr, "error: %s has a header and no rows\n", file);
-        goto done;
-    }
     unsigned char digest[16];
     crypto_generichash(digest, sizeof digest, (const unsigned char *)text, size, NULL, 0);
     char hex[33];

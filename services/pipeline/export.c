@@ -152,7 +152,6 @@ static const char *login_of(crm_call_t *call, int64_t id)
 
 static const char *record_name(crm_call_t *call, MDB_dbi dbi, const ProtobufCMessageDescriptor *desc, int64_t id)
 {
-    /* Team, Stage and Tag all hold their name as field 2 */
     void *m;
     if (id <= 0 || crm_db_get_id(crm_call_txn(call), dbi, (uint64_t)id, desc, crm_arena_allocator(crm_call_arena(call)),
                                  &m) != 0)

@@ -692,18 +692,17 @@ typedef struct {
     Crm__Pipeline__V1__ImportRecordsReply *reply;
 } rows_t;
 
-static int add_error(crm_call_t *call, Crm__Pipeline__V1__ImportRecordsReply *reply, size_t cap, int32_t row,
-                     const char *field, Crm__Rpc__V1__Code code, const char *message)
+static void add_error(crm_call_t *call, Crm__Pipeline__V1__ImportRecordsReply *reply, size_t cap, int32_t row,
+                      const char *field, Crm__Rpc__V1__Code code, const char *message)
 {
     if (reply->n_errors == cap)
-        return 0;
+        return;
     Crm__Pipeline__V1__RowError *e = crm_call_new(call, &crm__pipeline__v1__row_error__descriptor);
     e->row = row;
     e->field = crm_arena_strdup(crm_call_arena(call), field);
     e->code = (char *)crm_code_name(code);
     e->message = crm_arena_strdup(crm_call_arena(call), message);
     reply->errors[reply->n_errors++] = e;
-    return 0;
 }
 
 static int import_rows(crm_call_t *call, void *arg)
