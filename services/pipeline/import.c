@@ -773,15 +773,19 @@ int pl_import_records(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
 {
     const Crm__Pipeline__V1__ImportRecordsRequest *r = (const void *)in;
     Crm__Pipeline__V1__ImportRecordsReply *reply = (void *)out;
-    page_t page = {.req = r, .model = r->model};
+    page_t page = {.model = r->model};
     crm_csv_t *csv = NULL;
     int rc = -1;
     if (crm_call_require_sales(call) != 0)
         return -1;
     if (r->model != PL_MODEL_LEAD && r->model != PL_MODEL_CUSTOMER)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "model", "model must be IMPORT_MODEL_LEAD or IMPORT_MODEL_CUSTOMER");
-    if (r->first_row < 1 || r->first_row > 1000000000)
+    if (r->first_row < 0 || r->first_row > 1000000000)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "firstRow", "firstRow is the file's row number of the page's first row, from 1");
+    /* a file sent whole needs no numbering: 0 (not given) is its first row */
+    Crm__Pipeline__V1__ImportRecordsRequest numbered = *r;
+    numbered.first_row = r->first_row ? r->first_row : 1;
+    page.req = &numbered;
     size_t len = strlen(r->csv);
     if (len > CRM_LIMIT_IMPORT_PAGE)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "csv", "a page is at most %d bytes: send the file in pages of whole rows",
@@ -790,9 +794,12 @@ int pl_import_records(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     crm_csv_record_t rec;
     crm_csv_error_t cerr;
     int got = crm_csv_next(csv, &rec, &cerr);
-    if (got <= 0) {
-        crm_call_fail(call, CODE(INVALID_ARGUMENT), "csv", got == 0 ? "the page has no header line" : "the header: %s",
-                      got == 0 ? "" : cerr.message);
+    if (got == 0) {
+        crm_call_fail(call, CODE(INVALID_ARGUMENT), "csv", "the page has no header line");
+        goto fail;
+    }
+    if (got < 0) {
+        crm_call_fail(call, CODE(INVALID_ARGUMENT), "csv", "the header: %s", cerr.message);
         goto fail;
     }
     page.sep = crm_csv_separator(csv);

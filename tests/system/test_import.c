@@ -417,6 +417,10 @@ static void test_bad_pages(void **state)
     zimport_refused(admin, LEADS, "name\n\"never closed\n", CODE(INVALID_ARGUMENT), "csv");
     zimport_refused(admin, CUSTOMERS, "name,stage\nx,New\n", CODE(INVALID_ARGUMENT), "csv"); /* not a customer column */
     zimport_refused(admin, 0, "name\nx\n", CODE(INVALID_ARGUMENT), "model");
+    crm_status_t st;
+    assert_null(zimport_on(env, admin, LEADS, "name\nx\n", -1, 0, &st));
+    assert_int_equal(st.code, CODE(INVALID_ARGUMENT));
+    assert_string_equal(st.field, "firstRow");
     /* a bad page is refused whole: its good rows before the bad one too */
     zimport_refused(admin, LEADS, "name\nWhole Page Good\n\"Whole \xc0\x80 bad\"\n", CODE(INVALID_ARGUMENT), "csv");
     assert_int_equal(count_leads(admin, "Whole Page"), 0);
