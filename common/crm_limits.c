@@ -15,6 +15,8 @@ static const crm_limit_entry_t table[] = {
      "one attachment at the limit, or several smaller, and a body of 20,000 characters"},
     {"crm.pipeline.v1.Pipeline/CreateLead", 512 << 10, "internal notes of 65,536 characters"},
     {"crm.pipeline.v1.Pipeline/UpdateLead", 512 << 10, "internal notes of 65,536 characters"},
+    {"crm.pipeline.v1.Pipeline/ImportRecords", CRM_LIMIT_IMPORT_PAGE + (64 << 10),
+     "a CSV page of 4 MiB (the service refuses a longer one naming csv)"},
     {"", 64 << 10, "every other method: names, filters, ids"},
 };
 

@@ -19,6 +19,9 @@
 #define CRM_LIMIT_ENVELOPE (64 << 10)
 /* The longest idempotency key, in bytes. */
 #define CRM_LIMIT_IDEMPOTENCY_KEY 128
+/* One page of ImportRecords: the CSV text's bytes and its data rows. */
+#define CRM_LIMIT_IMPORT_PAGE (4 << 20)
+#define CRM_LIMIT_IMPORT_ROWS 5000
 /* The longest session token a client may present, in bytes. */
 #define CRM_LIMIT_TOKEN 127
 /* Decoding a body may allocate at most this many times its size (plus

@@ -157,6 +157,8 @@ static int apply_user(const crm_readmodel_t *rm, MDB_txn *txn, crm_arena_t *aren
     crm_userinfo_t u = CRM__COMMON__V1__USER_INFO__INIT;
     u.id = e->user->id;
     u.name = e->user->name;
+    u.login = e->user->login;
+    u.email = e->user->email;
     u.active = e->user->active;
     u.sales_access = (int32_t)e->user->sales_access;
     u.is_admin = e->user->is_admin;

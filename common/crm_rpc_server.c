@@ -59,6 +59,7 @@ struct crm_call {
     MDB_txn *txn;
     crm_status_t st;
     int map_full;
+    int storage_failed;  /* fail_storage ran: the call's error, never a nested part's */
     int done;            /* status or reply final; nothing more to run */
     const uint8_t *raw;  /* the reply body when already packed (idempotent replay) */
     size_t raw_len;
@@ -216,6 +217,7 @@ int crm_call_fail_status(crm_call_t *c, const crm_status_t *st)
  * whole); anything else from storage is internal. */
 static int fail_storage(crm_call_t *c, int rc)
 {
+    c->storage_failed = 1;
     if (rc == ENOSPC || rc == EDQUOT || (rc == EIO && crm_store_disk_full(c->server->store))) {
         static int64_t last_logged;
         int64_t now = crm_time_mono_us();
@@ -238,6 +240,33 @@ int crm_call_fail_db(crm_call_t *c, int rc)
         return crm_call_fail(c, CRM__RPC__V1__CODE__CODE_INTERNAL, NULL, "storage error");
     }
     return fail_storage(c, rc);
+}
+
+int crm_call_nested(crm_call_t *c, crm_nested_fn *fn, void *arg, int keep, crm_status_t *err)
+{
+    MDB_txn *parent = c->txn, *child;
+    int rc = mdb_txn_begin(crm_store_env(c->server->store), parent, 0, &child);
+    if (rc)
+        return crm_call_fail_db(c, rc);
+    c->txn = child;
+    int failed = fn(c, arg) != 0;
+    c->txn = parent;
+    /* storage trouble is the whole call's: the batch runs again after the
+     * map grows, or the client retries once the disk has room */
+    if (failed && (c->map_full || c->storage_failed)) {
+        mdb_txn_abort(child);
+        return -1;
+    }
+    if (failed || !keep) {
+        mdb_txn_abort(child);
+        if (failed) {
+            *err = c->st;
+            crm_status_clear(&c->st);
+        }
+        return failed;
+    }
+    rc = mdb_txn_commit(child);
+    return rc ? crm_call_fail_db(c, rc) : 0;
 }
 
 int crm_call_unimplemented(crm_call_t *c, const ProtobufCMessage *in, ProtobufCMessage *out)
@@ -441,6 +470,7 @@ static int run_handler(crm_call_t *c)
     c->out = crm_call_new(c, c->method->output);
     crm_status_clear(&c->st);
     c->map_full = 0;
+    c->storage_failed = 0;
     int rc = c->service->methods[c->method - c->service->desc->methods].fn(c, c->in, c->out);
     if (rc != 0 && c->defer_work && !(c->flags & CRM_METHOD_WRITE)) {
         c->defer_work = NULL; /* only writes may defer: their changes can be undone */

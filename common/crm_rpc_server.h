@@ -163,6 +163,16 @@ int crm_call_fail_status(crm_call_t *call, const crm_status_t *st);
  * the whole batch after the map grows when rc is MDB_MAP_FULL; returns -1. */
 int crm_call_fail_db(crm_call_t *call, int rc);
 
+/* In a write handler: runs fn(call, arg) in a transaction nested in the
+ * call's, so that one part of the call (a row of an import) is written
+ * whole or not at all; keep 0 undoes it even when it succeeded (a dry
+ * run). Returns 0 when fn succeeded; 1 when fn failed with an error of its
+ * own: its changes are undone, *err gets the error and the call's status is
+ * cleared, so the call goes on; -1 when storage failed (a full map, a
+ * disk error): the call's error is set, for the handler to return. */
+typedef int (crm_nested_fn)(crm_call_t *call, void *arg);
+int crm_call_nested(crm_call_t *call, crm_nested_fn *fn, void *arg, int keep, crm_status_t *err);
+
 /* TEMPORARY while issue 15's methods are built in parallel: answers
  * unimplemented. Removed when the last handler lands. */
 int crm_call_unimplemented(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out);

@@ -7,7 +7,7 @@
 #include <time.h>
 
 /* ISO 4217 minor-unit exponents other than 2. */
-static int currency_exponent(const char *c)
+int crm_currency_exponent(const char *c)
 {
     static const char zero[] = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF";
     static const char three[] = "BHD IQD JOD KWD LYD OMR TND";
@@ -22,7 +22,7 @@ static int currency_exponent(const char *c)
 
 void crm_format_money(char *out, size_t size, int64_t minor, const char *currency)
 {
-    int exp = currency_exponent(currency);
+    int exp = crm_currency_exponent(currency);
     uint64_t v = minor < 0 ? -(uint64_t)minor : (uint64_t)minor, scale = 1;
     for (int i = 0; i < exp; i++)
         scale *= 10;

@@ -14,6 +14,10 @@
  * (ISO 4217 exponents). Writes at most size bytes to out. Can't fail. */
 void crm_format_money(char *out, size_t size, int64_t minor, const char *currency);
 
+/* The digits after the decimal mark of currency's minor units (ISO 4217:
+ * 0 for JPY, 3 for KWD, else 2). Can't fail. */
+int crm_currency_exponent(const char *currency);
+
 /* An instant (Unix us) as "2026-12-01 10:00 UTC". Can't fail. */
 void crm_format_time(char *out, size_t size, int64_t at_us);
 

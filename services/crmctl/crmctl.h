@@ -18,4 +18,13 @@ int crmctl_tail(int argc, char **argv);
  * service's RPC socket (consumers.c). Returns the exit status. */
 int crmctl_consumers(int argc, char **argv);
 
+/* crmctl import FILE --model leads|customers [--dry-run] [--page-rows N]
+ * and crmctl export --model leads|customers [--archived], as token through
+ * the gateway client c (transfer.c). Import prints each row's error as
+ * "row N, column X: message" and a summary line; its status is 1 when any
+ * row or page failed, 2 for bad arguments. Export writes CSV on stdout. */
+#include "crm_client.h"
+int crmctl_import(crm_client_t *c, const char *token, int argc, char **argv);
+int crmctl_export(crm_client_t *c, const char *token, int argc, char **argv);
+
 #endif

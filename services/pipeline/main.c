@@ -3,6 +3,7 @@
  * teams read model; it produces lead.*, customer.*, stage.*, quotation.*;
  * crm_service.h does the rest (shared flags, sockets, loop, teardown). */
 #include "pipeline.h"
+#include "transfer.h"
 #include "crm_log.h"
 #include "crm_service.h"
 
@@ -35,8 +36,8 @@ static const crm_method_t methods[] = {
     {"UpdateLostReason", pl_update_lost_reason, W},
     {"DeleteLostReason", pl_delete_lost_reason, W},
     /* import and export */
-    {"ImportRecords", crm_call_unimplemented, W},
-    {"ExportRecords", crm_call_unimplemented, 0},
+    {"ImportRecords", pl_import_records, W},
+    {"ExportRecords", pl_export_records, 0},
     /* duplicates and merge */
     {"FindDuplicates", pl_find_duplicates, 0},
     {"MergeLeads", pl_merge_leads, W},
@@ -128,6 +129,7 @@ int main(int argc, char **argv)
             {"quotes_by_customer", 0, &pl.quotes_by_customer},
             {"assign_rules", 0, &pl.assign_rules}, {"assign_log", 0, &pl.assign_log},
             {"lead_dups", 0, &pl.lead_dups}, {"customer_dups", 0, &pl.customer_dups},
+            {"imports", 0, &pl.imports},
         },
         .consumes = {{"identity", pl_apply_identity_event}},
         .apis = {CRM_RPC_API(crm__pipeline__v1__pipeline__descriptor, methods)},

@@ -62,6 +62,7 @@ typedef struct {
     MDB_dbi assign_log;   /* team, user, time, lead id → "" (assign_log.h) */
     MDB_dbi lead_dups;      /* reason, value hash (8), lead id → "" (dup_norm.h) */
     MDB_dbi customer_dups;  /* reason, value hash (8), customer id → "" */
+    MDB_dbi imports;     /* model, kind, external id or content hash → record id, content hash (transfer.h) */
 } pipeline_t;
 
 /* --- validation (util.c) ----------------------------------------------- */

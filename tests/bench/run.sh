@@ -24,10 +24,11 @@
 #   BENCH_REPS           runs per configuration (median) (3)
 #   BENCH_LOGIN_SECONDS  window of each Login run        (3)
 #   BENCH_LEADS          opportunities before the pipeline's reads (100000)
-#   BENCH_ONLY           gateway, pipeline, activities, notifications or merge:
-#                        run that one alone (notifications: with activities
-#                        running; merge: with both)
+#   BENCH_ONLY           gateway, pipeline, activities, notifications, merge or
+#                        import: run that one alone (notifications: with
+#                        activities running; merge: with both)
 #   BENCH_MERGE_PAIRS    pairs of leads merged a run (100)
+#   BENCH_IMPORT_ROWS    lead rows each import run sends      (100000)
 #   BENCH_ENTRIES        chatter entries before ListMessages  (10000)
 #   BENCH_TRACK_RATE     UpdateLead changes a second, tracking (1000)
 #   BENCH_TRACK_SECONDS  duration of each tracking run       (5)
@@ -52,12 +53,13 @@ bench_act=$B/tests/bench/bench_activities
 bench_ntf=$B/tests/bench/bench_notifications
 bench_noise=$B/tests/bench/bench_cpu_noise
 bench_merge=$B/tests/bench/bench_merge
+bench_imp=$B/tests/bench/bench_import
 only=${BENCH_ONLY:-}
-case "$only" in ""|gateway|pipeline|activities|notifications|merge) ;;
-  *) echo "run.sh: BENCH_ONLY=$only: want gateway, pipeline, activities, notifications or merge" >&2; exit 2;;
+case "$only" in ""|gateway|pipeline|activities|notifications|merge|import) ;;
+  *) echo "run.sh: BENCH_ONLY=$only: want gateway, pipeline, activities, notifications, merge or import" >&2; exit 2;;
 esac
 for p in "$B/crm-identity" "$B/crm-pipeline" "$B/crm-activities" "$B/crm-notifications" "$B/crm-gateway" \
-  "$B/crmctl" "$bench" "$bench_pl" "$bench_act" "$bench_ntf" "$bench_noise" "$bench_merge"; do
+  "$B/crmctl" "$bench" "$bench_pl" "$bench_act" "$bench_ntf" "$bench_noise" "$bench_merge" "$bench_imp"; do
   [ -x "$p" ] || { echo "run.sh: $p is missing (make bench builds it)" >&2; exit 1; }
 done
 
@@ -228,10 +230,41 @@ if [ -z "$only" ] || [ "$only" = notifications ]; then
     --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}" ${BENCH_STRICT:+--strict} \
     ${BENCH_NOTIFY_DUMP:+--dump "$BENCH_NOTIFY_DUMP"}
 fi
-# merges last: the leads it makes and merges change no figure above
+# merges after the others: the leads it makes and merges change no figure above
 if [ -z "$only" ] || [ "$only" = merge ]; then
   run_bench "$bench_merge" --zmq "$L:$gw_zmq" --password "$CRM_ADMIN_PASSWORD" \
     --pairs "${BENCH_MERGE_PAIRS:-100}" --reps "${BENCH_REPS:-3}"
+fi
+
+# CSV import after the merges: each run on a fresh pipeline store, so pipeline is
+# restarted on a new data dir before each; activities and notifications are
+# stopped first (they would apply every imported lead's events on the same
+# two cores, which the figure is not about)
+if [ -z "$only" ] || [ "$only" = import ]; then
+  # stop_service PID: TERM, wait, and out of the list checked at the end
+  stop_service() {
+    local pid=$1 keep=() p
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for p in "${pids[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+    pids=("${keep[@]}")
+  }
+  [ -z "${notifications_pid:-}" ] || stop_service "$notifications_pid"
+  [ -z "${activities_pid:-}" ] || stop_service "$activities_pid"
+  for run in $(seq "${BENCH_REPS:-3}"); do
+    stop_service "$pipeline_pid"
+    start pipeline-import-$run "$B/crm-pipeline" --data-dir "$tmp/pipeline-import-$run" \
+      --rpc "$L:$pl_rpc" --events "$L:$pl_ev" --replay "$L:$pl_rep" \
+      --identity-events "$L:$id_ev" --identity-replay "$L:$id_rep"
+    pipeline_pid=${pids[-1]}
+    if ! "$bench" --wait-ready "$L:$gw_zmq" 30 pipeline; then
+      logs
+      exit 1
+    fi
+    run_bench "$bench_imp" --zmq "$L:$gw_zmq" --password "$CRM_ADMIN_PASSWORD" --results "$tmp/import.results" \
+      --rows "${BENCH_IMPORT_ROWS:-100000}" --seconds "${BENCH_SECONDS:-2}" --warmup "${BENCH_WARMUP:-0.5}"
+  done
+  run_bench "$bench_imp" --report "$tmp/import.results"
 fi
 
 for pid in "${pids[@]}"; do

@@ -1143,9 +1143,14 @@ static int write_schema1_users(MDB_txn *txn, void *arg)
         old.sales_access = u->is_admin ? CRM__COMMON__V1__SALES_ACCESS__SALES_ACCESS_MANAGER : u->sales_access;
         old.team_ids = u->team_ids;
         old.n_team_ids = u->n_team_ids;
-        uint8_t buf[512];
+        uint8_t buf[512], key[8];
         assert_true(crm__pipeline__v1__user_info_schema1__get_packed_size(&old) <= sizeof buf);
         MDB_val v = {crm__pipeline__v1__user_info_schema1__pack(&old, buf), buf};
+        /* a record of another size is moved within the page: the key
+         * must not point into it */
+        assert_int_equal(k.mv_size, sizeof key);
+        memcpy(key, k.mv_data, sizeof key);
+        k.mv_data = key;
         rc = mdb_cursor_put(cur, &k, &v, MDB_CURRENT);
         crm__common__v1__user_info__free_unpacked(u, NULL);
         if (rc)

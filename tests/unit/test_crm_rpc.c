@@ -151,6 +151,57 @@ static int h_get_team(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     return 0;
 }
 
+/* UpdateTeam as a call of parts, each in a transaction nested in the
+ * call's (crm_call_nested, as ImportRecords runs its rows): part m of
+ * member_ids writes a team named "<name>-<m>" and fails after writing when
+ * m is odd; leader_id 1 undoes even the parts that succeed (a dry run).
+ * The reply's name says what happened: "ok N failed M code:field". */
+typedef struct {
+    svc_t *svc;
+    const char *name;
+    int64_t part;
+} part_t;
+
+static int write_part(crm_call_t *call, void *arg)
+{
+    part_t *p = arg;
+    uint64_t id;
+    MDB_txn *txn = crm_call_txn(call);
+    int rc = crm_store_next_id(crm_call_store(call), txn, "team", &id);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    Crm__Identity__V1__Team t = CRM__IDENTITY__V1__TEAM__INIT;
+    t.id = (int64_t)id;
+    t.name = crm_arena_printf(crm_call_arena(call), "%s-%lld", p->name, (long long)p->part);
+    if ((rc = crm_db_put_id(txn, p->svc->teams, id, &t.base)) != 0)
+        return crm_call_fail_db(call, rc);
+    if (p->part % 2)
+        return crm_call_fail(call, C_PRECONDITION, "memberIds", "part %lld is odd", (long long)p->part);
+    return 0;
+}
+
+static int h_update_team_in_parts(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    svc_t *svc = crm_call_ctx(call);
+    const Crm__Identity__V1__UpdateTeamRequest *req = (const void *)in;
+    svc->runs_create++;
+    int ok = 0, failed = 0;
+    crm_status_t first = {0}, err;
+    for (size_t i = 0; i < req->n_member_ids; i++) {
+        part_t p = {svc, req->name, req->member_ids[i]};
+        int rc = crm_call_nested(call, write_part, &p, req->leader_id != 1, &err);
+        if (rc < 0)
+            return -1;
+        if (rc > 0 && !failed++)
+            first = err;
+        ok += rc == 0;
+    }
+    Crm__Identity__V1__Team *t = (void *)out;
+    t->name = crm_arena_printf(crm_call_arena(call), "ok %d failed %d %s:%s", ok, failed,
+                               failed ? crm_code_name(first.code) : "", first.field);
+    return 0;
+}
+
 /* Validates like a real handler would, through crm_call_fail_status. */
 static int h_update_user(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
 {
@@ -178,7 +229,7 @@ static const crm_method_t identity_methods[] = {
     {"ListUsers", h_unimplemented, 0},
     {"SetPassword", h_unimplemented, CRM_METHOD_WRITE | CRM_METHOD_PUBLIC},
     {"ChangePassword", h_unimplemented, CRM_METHOD_WRITE},
-    {"UpdateTeam", h_unimplemented, CRM_METHOD_WRITE},
+    {"UpdateTeam", h_update_team_in_parts, CRM_METHOD_WRITE},
     {"ListTeams", h_unimplemented, 0},
 };
 static const crm_rpc_api_t identity_api = CRM_RPC_API(crm__identity__v1__identity__descriptor, identity_methods);
@@ -894,6 +945,65 @@ static void test_group_commit_survives_a_full_map(void **state)
     crm__identity__v1__team__free_unpacked(t, NULL);
 }
 
+/* --- parts of a call in nested transactions ------------------------------------------ */
+
+static void update_in_parts(fixture_t *f, const char *name, int64_t *parts, size_t n, int64_t dry, const char *want)
+{
+    Crm__Identity__V1__UpdateTeamRequest req = CRM__IDENTITY__V1__UPDATE_TEAM_REQUEST__INIT;
+    req.name = (char *)name;
+    req.member_ids = parts;
+    req.n_member_ids = n;
+    req.leader_id = dry;
+    opts_t as_alice = {alice(), NULL, 0, NULL, 0};
+    result_t r;
+    send_msg(f->client, IDENTITY "UpdateTeam", &req.base, &as_alice, &r);
+    wait_all(f, &r, 1);
+    expect_status(&r, C_OK, NULL);
+    Crm__Identity__V1__Team *t = decode(&r, &crm__identity__v1__team__descriptor);
+    assert_string_equal(t->name, want);
+    crm__identity__v1__team__free_unpacked(t, NULL);
+}
+
+/* A failed part is undone, ids included, its error handed over and the
+ * call's cleared; the parts that succeed stay; kept 0 undoes them too. */
+static void test_nested_parts(void **state)
+{
+    fixture_t *f = *state;
+    start_pair(f, "inproc");
+    int64_t parts[] = {1, 2, 3, 4};
+    update_in_parts(f, "dry", parts, 4, 1, "ok 2 failed 2 failed_precondition:memberIds");
+    char stored[8][32];
+    assert_int_equal(stored_teams(f, f->store, f->teams, stored, 8), 0);
+    update_in_parts(f, "part", parts, 4, 0, "ok 2 failed 2 failed_precondition:memberIds");
+    assert_int_equal(stored_teams(f, f->store, f->teams, stored, 8), 2);
+    assert_string_equal(stored[0], "part-2");
+    assert_string_equal(stored[1], "part-4");
+    MDB_txn *txn;
+    uint64_t next;
+    assert_int_equal(crm_store_read_begin(f->store, &txn), 0);
+    assert_int_equal(crm_store_meta_get_u64(f->store, txn, "next.team", &next), 0);
+    crm_store_read_end(f->store, txn);
+    assert_true(next == 2); /* the odd parts' ids went with them */
+}
+
+/* A part that fills the map fails the whole call, never as a part's own
+ * error: the batch runs again once the map has grown, every part kept. */
+static void test_nested_part_fills_the_map(void **state)
+{
+    fixture_t *f = *state;
+    start_pair(f, "inproc");
+    size_t before = crm_store_map_size(f->store);
+    static char name[60 << 10];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    int64_t parts[] = {2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24};
+    update_in_parts(f, name, parts, 12, 0, "ok 12 failed 0 :");
+    assert_true(crm_store_map_size(f->store) > before);
+    assert_true(f->svc.runs_create > 1);
+    char stored[16][32];
+    assert_int_equal(stored_teams(f, f->store, f->teams, stored, 16), 12);
+}
+
 /* --- idempotency ---------------------------------------------------------------- */
 
 static void test_idempotency(void **state)
@@ -1380,6 +1490,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_handler_errors_reach_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_undoes_only_the_failed_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_survives_a_full_map, setup_small_map, teardown),
+        cmocka_unit_test_setup_teardown(test_nested_parts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nested_part_fills_the_map, setup_small_map, teardown),
         cmocka_unit_test_setup_teardown(test_idempotency, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadline_in_the_past, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_deadline_without_answer, setup, teardown),

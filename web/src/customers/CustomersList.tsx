@@ -10,6 +10,8 @@ import { byName } from "../format";
 import { customerNames, loadCustomerNames, loadUserNames, userNames } from "../names";
 import { currentUser } from "../session";
 import { Pager, SearchForm, usePaging } from "../ui/list";
+import { ImportModel } from "../../gen/pipeline";
+import { TransferTools } from "../transfer/TransferTools";
 
 const PAGE_SIZE = 20;
 
@@ -47,6 +49,8 @@ export function CustomersList() {
                 <h1 id="customers-title">Customers</h1>
                 <a class="leads-new" href="/customers/new">New</a>
             </div>
+            <TransferTools model={ImportModel.CUSTOMER} what="customers" file="customers.csv"
+                onImported={() => paging.search(new Event("submit"))} />
             <div class="leads-tools">
                 <SearchForm id="customers-query" paging={paging} placeholder="Name or email" />
                 <ArchiveFilterSelect id="customers-archived" value={archived.value} onChange={(v) => (archived.value = v)} />

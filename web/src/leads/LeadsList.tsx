@@ -13,6 +13,8 @@ import { currentUser } from "../session";
 import { Pager, SearchForm, usePaging } from "../ui/list";
 import { statusLabel } from "./labels";
 import { MergeDialog } from "./MergeDialog";
+import { ImportModel } from "../../gen/pipeline";
+import { TransferTools } from "../transfer/TransferTools";
 
 const PAGE_SIZE = 20;
 
@@ -83,6 +85,8 @@ export function LeadsList() {
                 <h1 id="leads-title">{opp ? "Opportunities" : "Leads"}</h1>
                 <a class="leads-new" href={opp ? "/leads/new?type=opportunity" : "/leads/new"}>New</a>
             </div>
+            <TransferTools model={ImportModel.LEAD} what="leads and opportunities" file="leads.csv"
+                onImported={() => paging.search(new Event("submit"))} />
             <div class="leads-tools">
                 <div class="leads-switch" role="group" aria-label="Show">
                     <button type="button" aria-pressed={!opp} onClick={() => choose(LeadType.LEAD)}>Leads</button>
