@@ -105,17 +105,22 @@ static const char *model_prefix(int model) { return model == PL_MODEL_LEAD ? "le
 
 char *pl_export_id(crm_call_t *call, int model, int64_t id)
 {
-    return crm_arena_printf(crm_call_arena(call), "%s%lld", model_prefix(model), (long long)id);
+    const pipeline_t *pl = crm_call_ctx(call);
+    return crm_arena_printf(crm_call_arena(call), "%s%lld@%012llx", model_prefix(model), (long long)id,
+                            (unsigned long long)pl->export_namespace);
 }
 
-int64_t pl_export_id_parse(int model, const char *s)
+int64_t pl_export_id_parse(crm_call_t *call, int model, const char *s)
 {
-    const char *p = model_prefix(model);
+    const pipeline_t *pl = crm_call_ctx(call);
+    const char *p = model_prefix(model), *at = strchr(s, '@');
     size_t n = strlen(p);
+    char ns[16];
     int64_t id;
-    if (strncmp(s, p, n) != 0 || crm_parse_id(s + n, strlen(s + n), &id) != 0)
+    if (strncmp(s, p, n) != 0 || !at || crm_parse_id(s + n, (size_t)(at - s - (ptrdiff_t)n), &id) != 0)
         return 0;
-    return id;
+    snprintf(ns, sizeof ns, "%012llx", (unsigned long long)pl->export_namespace);
+    return strcmp(at + 1, ns) == 0 ? id : 0;
 }
 
 const char *pl_priority_text(int priority)

@@ -8,7 +8,8 @@
  * → (record id, content hash), the external id being the row's "id" cell
  * or, without one, the hash of its content. The same row again is
  * unchanged; a changed row with the same external id updates its record.
- * An export id ("lead/42") not seen before names this store's record. */
+ * An export id of this store ("lead/42@…", not seen before) names its
+ * record; another store's is an external id like any other. */
 #include "transfer.h"
 #include "crm_csv.h"
 #include "crm_limits.h"
@@ -394,7 +395,7 @@ static int find_customer(crm_call_t *call, page_t *p, pl_column_t col, const cha
         if (found && (found = customer_exists(call, *id, &c)) != 0)
             return found < 0 ? -1 : 0;
     }
-    int64_t native = pl_export_id_parse(PL_MODEL_CUSTOMER, s);
+    int64_t native = pl_export_id_parse(call, PL_MODEL_CUSTOMER, s);
     if (native && (found = customer_exists(call, native, &c)) != 0) {
         *id = native;
         return found < 0 ? -1 : 0;
@@ -599,7 +600,7 @@ static int import_row(crm_call_t *call, void *arg)
     }
     if (!record) {
         /* an export id this store has not imported names its own record */
-        int64_t native = external[0] ? pl_export_id_parse(model, external) : 0;
+        int64_t native = external[0] ? pl_export_id_parse(call, model, external) : 0;
         if (native && read_record(call, model, native, &record) != 0)
             return -1;
         id = record ? native : 0;

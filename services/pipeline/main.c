@@ -7,6 +7,7 @@
 #include "crm_log.h"
 #include "crm_service.h"
 
+#include <sodium.h>
 #include <string.h>
 
 #define W CRM_METHOD_WRITE
@@ -95,13 +96,24 @@ static int upgrade(crm_store_t *store, void *ctx)
                                  &(crm_readmodel_layout_t){.since = PIPELINE_SCHEMA_READMODEL, .users_schema1 = 1});
 }
 
-static int bootstrap(MDB_txn *txn, void *arg) { return pl_stages_bootstrap(arg, txn); }
+static int bootstrap(MDB_txn *txn, void *arg)
+{
+    pipeline_t *p = arg;
+    int rc = crm_store_meta_get_u64(p->store, txn, "export_namespace", &p->export_namespace);
+    if (rc == 0 && !p->export_namespace) { /* a store made before export namespaces, or a new one */
+        do
+            randombytes_buf(&p->export_namespace, sizeof p->export_namespace);
+        while (!(p->export_namespace &= 0xffffffffffffULL));
+        rc = crm_store_meta_put_u64(p->store, txn, "export_namespace", p->export_namespace);
+    }
+    return rc ? rc : pl_stages_bootstrap(p, txn);
+}
 
 static int start(crm_service_t *svc, void *ctx)
 {
     int rc = crm_store_write(pl.store, bootstrap, &pl);
     if (rc)
-        crm_error("creating the default stages: %s", mdb_strerror(rc));
+        crm_error("creating the default stages and the export namespace: %s", mdb_strerror(rc));
     return rc ? -1 : 0;
 }
 

@@ -39,6 +39,10 @@ typedef struct {
     crm_store_t *store;
     crm_outbox_t *outbox;
     char default_currency[4];
+    /* Names this store in its export ids ("lead/42@…"), drawn at random
+     * when the store is made: an export id of another store is then an
+     * external id like any other, never a record of this one. */
+    uint64_t export_namespace;
     size_t report_max_rows; /* groups one PipelineReport may have */
     size_t board_filter_reads; /* leads one GetPipeline with a tag or text filter may read */
     MDB_dbi leads;       /* id → Lead */

@@ -34,10 +34,13 @@ const pl_column_t *pl_model_columns(int model, size_t *n);
  * its JSON name or a label), or -1. */
 int pl_column_find(int model, const char *header);
 
-/* The export id of a record ("lead/42"), in the call's arena. */
+/* The export id of a record ("lead/42@" and this store's export namespace
+ * in 12 hex digits), in the call's arena. */
 char *pl_export_id(crm_call_t *call, int model, int64_t id);
-/* The record id an export id names (0 if it is not one of model's). */
-int64_t pl_export_id_parse(int model, const char *s);
+/* The record id an export id of this store names; 0 if s is not one of
+ * model's or names another store (then it is an external id like any
+ * other: a record of that id here is another record). Can't fail. */
+int64_t pl_export_id_parse(crm_call_t *call, int model, const char *s);
 
 /* Priorities and types as CSV writes them ("high", "opportunity"). */
 const char *pl_priority_text(int priority);

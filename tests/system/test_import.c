@@ -144,6 +144,35 @@ static char *export_on(sys_env_t *e, const char *token, int model, int page_size
 
 static char *export_all(const char *token, int model) { return export_on(env, token, model, 0, NULL); }
 
+/* The "@" and 12 hex digits that end every export id of the store token's
+ * export (which must hold a record): the store's export namespace. */
+static void export_namespace(const char *token, int model, char out[14])
+{
+    char *csv = export_all(token, model), *at = strchr(csv, '@');
+    assert_non_null(at);
+    memcpy(out, at, 13);
+    out[13] = 0;
+    for (int i = 1; i < 13; i++)
+        assert_non_null(strchr("0123456789abcdef", out[i]));
+    free(csv);
+}
+
+/* csv with every export namespace ("@" and 12 hex digits) taken out, in
+ * place: the files of two stores with the same records then compare. */
+static char *without_namespaces(char *csv)
+{
+    char *w = csv;
+    for (const char *r = csv; *r;) {
+        if (*r == '@' && strspn(r + 1, "0123456789abcdef") >= 12) {
+            r += 13;
+            continue;
+        }
+        *w++ = *r++;
+    }
+    *w = 0;
+    return csv;
+}
+
 /* Data rows of a CSV text. */
 static size_t csv_rows(const char *csv)
 {
@@ -352,7 +381,10 @@ static void test_customers_and_links(void **state)
     json_decref(c);
     /* leads name a customer by its import id, its export id or its name */
     char leads[512];
-    snprintf(leads, sizeof leads, "name,customer\nLinked A,C-2\nLinked B,customer/%lld\nLinked C,linkco\n", (long long)r->ids[0]);
+    char ns[14];
+    export_namespace(admin, CUSTOMERS, ns);
+    snprintf(leads, sizeof leads, "name,customer\nLinked A,C-2\nLinked B,customer/%lld%s\nLinked C,linkco\n",
+             (long long)r->ids[0], ns);
     import_reply_t *l = zimport(admin, LEADS, leads, 1, 0);
     assert_int_equal(l->created, 3);
     json_t *a = get_lead(admin, l->ids[0]), *b = get_lead(admin, l->ids[1]), *cc = get_lead(admin, l->ids[2]);
@@ -372,14 +404,15 @@ static void test_customers_and_links(void **state)
 static void test_own_leads(void **state)
 {
     int64_t anas = sys_new_opportunity(env, ana, "Owned By Ana", ana_id);
-    char csv[512];
+    char csv[512], ns[14];
+    export_namespace(admin, LEADS, ns);
     snprintf(csv, sizeof csv,
              "id,name,salesperson\n"
              ",Olga Own Row,olga\n"
              ",Olga For Ana,ana\n"
              ",Olga Unassigned,\n"
-             "lead/%lld,Taken Over,olga\n",
-             (long long)anas);
+             "lead/%lld%s,Taken Over,olga\n",
+             (long long)anas, ns);
     import_reply_t *r = zimport(olga, LEADS, csv, 1, 0);
     assert_int_equal(r->created, 2);
     assert_int_equal(r->n_errors, 2);
@@ -477,10 +510,12 @@ static void test_export_pages_and_formulas(void **state)
 }
 
 /* Every record, through export → import on an empty store, exports back
- * the very same file. */
+ * the very same file, but for each store's export namespace. */
 static void test_round_trip_to_empty_store(void **state)
 {
     char *customers = export_all(admin, CUSTOMERS), *leads = export_all(admin, LEADS);
+    char ns1[14], ns2[14];
+    export_namespace(admin, LEADS, ns1);
     char *admin2;
     sys_env_t *e2 = sys_start_admin(NULL, &admin2);
     assert_non_null(e2);
@@ -502,11 +537,30 @@ static void test_round_trip_to_empty_store(void **state)
     assert_int_equal(c->created, (int)csv_rows(customers));
     assert_int_equal(l->created, (int)csv_rows(leads));
     char *customers2 = export_all(admin2, CUSTOMERS), *leads2 = export_all(admin2, LEADS);
-    assert_string_equal(customers2, customers);
-    assert_string_equal(leads2, leads);
+    /* the same records, each store naming them in its own namespace */
+    export_namespace(admin2, LEADS, ns2);
+    assert_string_not_equal(ns1, ns2);
+    assert_string_equal(without_namespaces(customers2), without_namespaces(customers));
+    assert_string_equal(without_namespaces(leads2), without_namespaces(leads));
     protobuf_c_message_free_unpacked(&c->base, NULL);
     protobuf_c_message_free_unpacked(&l->base, NULL);
     env = keep;
+    /* the second store's export id of lead 1 is an external id in the
+     * first, not the first's lead 1: its row makes a new lead there and
+     * leaves lead 1 alone */
+    json_t *first = OK(admin, P("GetLead"), "{\"id\":\"1\"}");
+    char *first_name = strdup(sys_jstr(first, "name"));
+    json_decref(first);
+    char foreign[256];
+    snprintf(foreign, sizeof foreign, "id,name\nlead/1%s,Row of the second store\n", ns2);
+    import_reply_t *f = zimport(admin, LEADS, foreign, 1, 0);
+    assert_int_equal(f->created, 1);
+    assert_true(f->ids[0] != 1);
+    first = OK(admin, P("GetLead"), "{\"id\":\"1\"}");
+    assert_string_equal(sys_jstr(first, "name"), first_name);
+    json_decref(first);
+    free(first_name);
+    protobuf_c_message_free_unpacked(&f->base, NULL);
     free(customers);
     free(leads);
     free(customers2);
