@@ -117,6 +117,11 @@ int act_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Eve
     int rc = crm_readmodel_apply(&a->readmodel, txn, a->apply_arena, ev);
     if (rc && rc != CRM_CONSUMER_UNCHANGED)
         return rc;
+    int planned = act_apply_pipeline_activities(a, txn, ev);
+    if (planned && planned != CRM_CONSUMER_UNCHANGED)
+        return planned;
+    if (!planned)
+        rc = 0; /* activities were written: the batch must commit */
     if (!strncmp(ev->type, "lead.", 5))
         return apply_lead(a, txn, ev, rc);
     if (!strncmp(ev->type, "quotation.", 10))

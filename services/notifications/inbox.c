@@ -18,7 +18,7 @@ typedef Crm__Notifications__V1__InboxEntry entry_t;
  * follow that, else under the first of these they follow: a drag to
  * Proposition is a stage change even though the status moves with it. */
 static const int subtype_order[] = {SUBTYPE(STAGE_CHANGED), SUBTYPE(STATUS_CHANGED), SUBTYPE(ASSIGNED),
-                                    SUBTYPE(DISCUSSION), SUBTYPE(CALL)};
+                                    SUBTYPE(DISCUSSION), SUBTYPE(CALL), SUBTYPE(ACTIVITY)};
 
 /* The by_user index holds each entry's read flag, so that listing unread
  * entries and marking them all read need no decoding and no index of their
@@ -103,8 +103,8 @@ int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *c)
         if (k.mv_size != NTF_FOLLOWER_KEY || memcmp(k.mv_data, key, NTF_DOC_KEY) != 0)
             break;
         int64_t user = (int64_t)crm_key_get_u64((uint8_t *)k.mv_data + NTF_DOC_KEY);
-        if (user == c->ev->actor_id)
-            continue; /* nobody is told of their own change */
+        if (user == c->ev->actor_id || user == c->told_apart)
+            continue; /* nobody is told of their own change, nor twice */
         follower_rec_t *rec = crm__notifications__v1__follower_record__unpack(crm_arena_allocator(arena), d.mv_size,
                                                                               d.mv_data);
         if (!rec) {
@@ -135,6 +135,30 @@ int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *c)
     if (doc_seq == before)
         return 0; /* nobody told */
     if ((rc = crm_store_counter_put(n->store, txn, ENTRY_COUNTER, last_id)) != 0)
+        return rc;
+    return ntf_doc_stream_put(n, txn, c->model, c->doc_id, doc_seq);
+}
+
+int ntf_deliver_to(notifications_t *n, MDB_txn *txn, const ntf_change_t *c, int64_t user, int subtype)
+{
+    crm_arena_t *arena = n->apply_arena;
+    if (user <= 0 || user == c->ev->actor_id)
+        return 0;
+    crm_docinfo_t *doc;
+    crm_doc_owner_t owner;
+    int rc = crm_readmodel_doc(&n->readmodel, txn, arena, c->model, c->doc_id, &doc);
+    if (rc == 0)
+        rc = crm_readmodel_owner_of(&n->readmodel, txn, arena, c->model, doc, &owner);
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    if (!crm_readmodel_user_reads(crm_readmodel_user(&n->readmodel, txn, arena, user), &owner))
+        return 0;
+    crm_userinfo_t *author = crm_readmodel_user(&n->readmodel, txn, arena, c->ev->actor_id);
+    uint64_t last_id, doc_seq;
+    if ((rc = crm_store_counter_get(n->store, txn, ENTRY_COUNTER, &last_id)) != 0 ||
+        (rc = ntf_doc_stream_get(n, txn, c->model, c->doc_id, &doc_seq)) != 0 ||
+        (rc = write_entry(n, txn, c, doc, &doc_seq, user, subtype, author ? author->name : "", &last_id)) != 0 ||
+        (rc = crm_store_counter_put(n->store, txn, ENTRY_COUNTER, last_id)) != 0)
         return rc;
     return ntf_doc_stream_put(n, txn, c->model, c->doc_id, doc_seq);
 }

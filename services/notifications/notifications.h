@@ -28,7 +28,7 @@ typedef Crm__Notifications__V1__FollowerRecord follower_rec_t;
 typedef Crm__Common__V1__DocRef doc_t;
 
 #define SUBTYPE(x) CRM__NOTIFICATIONS__V1__SUBTYPE__SUBTYPE_##x
-#define SUBTYPE_MAX SUBTYPE(CALL)
+#define SUBTYPE_MAX SUBTYPE(ACTIVITY)
 #define ALL_SUBTYPES (((1u << (SUBTYPE_MAX + 1)) - 1) & ~1u)
 
 enum { NTF_LEAD = CRM_DOC_LEAD, NTF_CUSTOMER = CRM_DOC_CUSTOMER, NTF_QUOTATION = CRM_DOC_QUOTATION };
@@ -95,12 +95,17 @@ typedef struct {
     const char *summary;
     int64_t message_id;
     const Crm__Events__V1__Event *ev; /* at, actor (never told), type */
+    int64_t told_apart;  /* a user told of it by ntf_deliver_to, not again as a follower (0: none) */
 } ntf_change_t;
 
 /* Writes one inbox entry for each follower who wants one of the change's
  * subtypes and may read the document, except its author. Returns an LMDB
  * code. */
 int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *change);
+/* Writes one inbox entry of subtype for user, follower or not (an activity
+ * planned for them), if they may read the document and are not its
+ * author. Returns an LMDB code. */
+int ntf_deliver_to(notifications_t *n, MDB_txn *txn, const ntf_change_t *change, int64_t user, int subtype);
 
 /* --- events (events.c) ------------------------------------------------------------- */
 
