@@ -24,8 +24,11 @@
 #   BENCH_REPS           runs per configuration (median) (3)
 #   BENCH_LOGIN_SECONDS  window of each Login run        (3)
 #   BENCH_LEADS          opportunities before the pipeline's reads (100000)
-#   BENCH_ONLY           gateway, pipeline, activities or notifications: run
-#                        that one alone (notifications: with activities running)
+#   BENCH_ONLY           gateway, pipeline, activities, notifications or planned:
+#                        run that one alone (notifications: with activities
+#                        running); planned (bench_planned: ListMyActivities
+#                        in a store of 100,000 planned activities) runs only
+#                        when asked, its store taking a minute or two to make
 #   BENCH_ENTRIES        chatter entries before ListMessages  (10000)
 #   BENCH_TRACK_RATE     UpdateLead changes a second, tracking (1000)
 #   BENCH_TRACK_SECONDS  duration of each tracking run       (5)
@@ -49,12 +52,13 @@ bench_pl=$B/tests/bench/bench_pipeline
 bench_act=$B/tests/bench/bench_activities
 bench_ntf=$B/tests/bench/bench_notifications
 bench_noise=$B/tests/bench/bench_cpu_noise
+bench_planned=$B/tests/bench/bench_planned
 only=${BENCH_ONLY:-}
-case "$only" in ""|gateway|pipeline|activities|notifications) ;;
-  *) echo "run.sh: BENCH_ONLY=$only: want gateway, pipeline, activities or notifications" >&2; exit 2;;
+case "$only" in ""|gateway|pipeline|activities|notifications|planned) ;;
+  *) echo "run.sh: BENCH_ONLY=$only: want gateway, pipeline, activities, notifications or planned" >&2; exit 2;;
 esac
 for p in "$B/crm-identity" "$B/crm-pipeline" "$B/crm-activities" "$B/crm-notifications" "$B/crm-gateway" \
-  "$B/crmctl" "$bench" "$bench_pl" "$bench_act" "$bench_ntf" "$bench_noise"; do
+  "$B/crmctl" "$bench" "$bench_pl" "$bench_act" "$bench_ntf" "$bench_noise" "$bench_planned"; do
   [ -x "$p" ] || { echo "run.sh: $p is missing (make bench builds it)" >&2; exit 1; }
 done
 
@@ -181,7 +185,7 @@ if [ -z "$only" ] || [ "$only" = pipeline ]; then
     --leads "${BENCH_LEADS:-100000}" --seconds "${BENCH_SECONDS:-2}" \
     --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}" ${BENCH_STRICT:+--strict}
 fi
-if [ -z "$only" ] || [ "$only" = activities ] || [ "$only" = notifications ]; then
+if [ -z "$only" ] || [ "$only" = activities ] || [ "$only" = notifications ] || [ "$only" = planned ]; then
   act_started=$(date +%s%6N)
   start activities "$B/crm-activities" --data-dir "$tmp/activities" \
     --rpc "$L:$act_rpc" --events "$L:$act_ev" --replay "$L:$act_rep" \
@@ -201,6 +205,12 @@ if [ -z "$only" ] || [ "$only" = activities ]; then
     --tmp "$tmp" --entries "${BENCH_ENTRIES:-10000}" --track-rate "${BENCH_TRACK_RATE:-1000}" \
     --track-seconds "${BENCH_TRACK_SECONDS:-5}" --seconds "${BENCH_SECONDS:-2}" \
     --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}" ${BENCH_STRICT:+--strict}
+fi
+if [ "$only" = planned ]; then
+  run_bench "$bench_planned" --zmq "$L:$gw_zmq" --password "$CRM_ADMIN_PASSWORD" --activities-pid "$activities_pid" \
+    --tmp "$tmp" --users "${BENCH_PLANNED_USERS:-100}" --leads "${BENCH_PLANNED_LEADS:-10000}" \
+    --mine "${BENCH_PLANNED_MINE:-1000}" --activities "${BENCH_PLANNED_ACTIVITIES:-100000}" \
+    --seconds "${BENCH_SECONDS:-2}" --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}"
 fi
 if [ -z "$only" ] || [ "$only" = notifications ]; then
   ntf_started=$(date +%s%6N)
