@@ -149,13 +149,14 @@ static int apply_activity_planned(notifications_t *n, MDB_txn *txn, const Crm__E
     const char *what = act->type_name && *act->type_name ? act->type_name : "Activity";
     c.summary = shorten(arena, crm_arena_printf(arena, "%s planned for %s: %s", what, act->deadline,
                                                 *act->summary ? act->summary : act->note));
-    int rc = 0;
-    if (act->responsible_id != ev->actor_id) {
-        if ((rc = ntf_deliver_to(n, txn, &c, act->responsible_id, SUBTYPE(ACTIVITY))) != 0)
-            return rc;
-        c.told_apart = act->responsible_id;
-    }
-    if (act->category != CRM__ACTIVITIES__V1__ACTIVITY_CATEGORY__ACTIVITY_CATEGORY_CALL)
+    /* the responsible directly, unless they follow the document for what
+     * tells them anyway: activities (ntf_deliver below), or for a call its
+     * chatter message (calls) */
+    int is_call = act->category == CRM__ACTIVITIES__V1__ACTIVITY_CATEGORY__ACTIVITY_CATEGORY_CALL;
+    if (is_call)
+        c.subtypes = 1u << SUBTYPE(CALL);
+    int rc = ntf_deliver_to(n, txn, &c, SUBTYPE(ACTIVITY), &act->responsible_id, 1);
+    if (rc == 0 && !is_call)
         rc = ntf_deliver(n, txn, &c);
     return rc;
 }

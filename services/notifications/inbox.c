@@ -103,8 +103,8 @@ int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *c)
         if (k.mv_size != NTF_FOLLOWER_KEY || memcmp(k.mv_data, key, NTF_DOC_KEY) != 0)
             break;
         int64_t user = (int64_t)crm_key_get_u64((uint8_t *)k.mv_data + NTF_DOC_KEY);
-        if (user == c->ev->actor_id || user == c->told_apart)
-            continue; /* nobody is told of their own change, nor twice */
+        if (user == c->ev->actor_id)
+            continue; /* nobody is told of their own change */
         follower_rec_t *rec = crm__notifications__v1__follower_record__unpack(crm_arena_allocator(arena), d.mv_size,
                                                                               d.mv_data);
         if (!rec) {
@@ -139,26 +139,59 @@ int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *c)
     return ntf_doc_stream_put(n, txn, c->model, c->doc_id, doc_seq);
 }
 
-int ntf_deliver_to(notifications_t *n, MDB_txn *txn, const ntf_change_t *c, int64_t user, int subtype)
+/* 1 if user follows the document with one of wanted's subtypes. */
+static int follows(notifications_t *n, MDB_txn *txn, int model, int64_t doc_id, int64_t user, unsigned wanted,
+                   int *rc)
+{
+    uint8_t key[NTF_FOLLOWER_KEY];
+    ntf_follower_key(key, model, doc_id, user);
+    MDB_val k = {sizeof key, key}, d;
+    *rc = mdb_get(txn, n->followers, &k, &d);
+    if (*rc) {
+        *rc = *rc == MDB_NOTFOUND ? 0 : *rc;
+        return 0;
+    }
+    follower_rec_t *rec =
+        crm__notifications__v1__follower_record__unpack(crm_arena_allocator(n->apply_arena), d.mv_size, d.mv_data);
+    return rec && (rec->subtypes & wanted);
+}
+
+int ntf_deliver_to(notifications_t *n, MDB_txn *txn, const ntf_change_t *c, int subtype, const int64_t *users,
+                   size_t n_users)
 {
     crm_arena_t *arena = n->apply_arena;
-    if (user <= 0 || user == c->ev->actor_id)
-        return 0;
     crm_docinfo_t *doc;
     crm_doc_owner_t owner;
     int rc = crm_readmodel_doc(&n->readmodel, txn, arena, c->model, c->doc_id, &doc);
     if (rc == 0)
         rc = crm_readmodel_owner_of(&n->readmodel, txn, arena, c->model, doc, &owner);
     if (rc)
-        return rc == MDB_NOTFOUND ? 0 : rc;
-    if (!crm_readmodel_user_reads(crm_readmodel_user(&n->readmodel, txn, arena, user), &owner))
-        return 0;
+        return rc == MDB_NOTFOUND ? 0 : rc; /* nobody is told of what nobody knows */
     crm_userinfo_t *author = crm_readmodel_user(&n->readmodel, txn, arena, c->ev->actor_id);
-    uint64_t last_id, doc_seq;
+    uint64_t last_id, first_id, before;
     if ((rc = crm_store_counter_get(n->store, txn, ENTRY_COUNTER, &last_id)) != 0 ||
-        (rc = ntf_doc_stream_get(n, txn, c->model, c->doc_id, &doc_seq)) != 0 ||
-        (rc = write_entry(n, txn, c, doc, &doc_seq, user, subtype, author ? author->name : "", &last_id)) != 0 ||
-        (rc = crm_store_counter_put(n->store, txn, ENTRY_COUNTER, last_id)) != 0)
+        (rc = ntf_doc_stream_get(n, txn, c->model, c->doc_id, &before)) != 0)
+        return rc;
+    first_id = last_id;
+    uint64_t doc_seq = before;
+    for (size_t i = 0; i < n_users; i++) {
+        int64_t user = users[i];
+        if (user == c->ev->actor_id)
+            continue; /* nobody is told of their own change */
+        crm_userinfo_t *u = crm_readmodel_user(&n->readmodel, txn, arena, user);
+        if (!u || !u->active || !crm_readmodel_user_reads(u, &owner))
+            continue;
+        /* a follower hears of it through ntf_deliver: once is enough */
+        if (c->subtypes && follows(n, txn, c->model, c->doc_id, user, c->subtypes, &rc))
+            continue;
+        if (rc)
+            return rc;
+        if ((rc = write_entry(n, txn, c, doc, &doc_seq, user, subtype, author ? author->name : "", &last_id)) != 0)
+            return rc;
+    }
+    if (last_id == first_id)
+        return 0;
+    if ((rc = crm_store_counter_put(n->store, txn, ENTRY_COUNTER, last_id)) != 0)
         return rc;
     return ntf_doc_stream_put(n, txn, c->model, c->doc_id, doc_seq);
 }

@@ -95,17 +95,19 @@ typedef struct {
     const char *summary;
     int64_t message_id;
     const Crm__Events__V1__Event *ev; /* at, actor (never told), type */
-    int64_t told_apart;  /* a user told of it by ntf_deliver_to, not again as a follower (0: none) */
 } ntf_change_t;
 
 /* Writes one inbox entry for each follower who wants one of the change's
  * subtypes and may read the document, except its author. Returns an LMDB
  * code. */
 int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *change);
-/* Writes one inbox entry of subtype for user, follower or not (an activity
- * planned for them), if they may read the document and are not its
- * author. Returns an LMDB code. */
-int ntf_deliver_to(notifications_t *n, MDB_txn *txn, const ntf_change_t *change, int64_t user, int subtype);
+/* Writes one inbox entry of subtype to each of users (active ones who may
+ * read the document) other than the change's author, whether they follow
+ * the document or not: those who follow it with one of the change's
+ * subtypes are skipped (they are told through ntf_deliver). Returns an
+ * LMDB code. */
+int ntf_deliver_to(notifications_t *n, MDB_txn *txn, const ntf_change_t *change, int subtype, const int64_t *users,
+                   size_t n_users);
 
 /* --- events (events.c) ------------------------------------------------------------- */
 
