@@ -269,13 +269,6 @@ int crm_call_nested(crm_call_t *c, crm_nested_fn *fn, void *arg, int keep, crm_s
     return rc ? crm_call_fail_db(c, rc) : 0;
 }
 
-int crm_call_unimplemented(crm_call_t *c, const ProtobufCMessage *in, ProtobufCMessage *out)
-{
-    (void)in;
-    (void)out;
-    return crm_call_fail(c, CRM__RPC__V1__CODE__CODE_UNIMPLEMENTED, NULL, "not built yet");
-}
-
 int crm_call_emit(crm_call_t *c, const char *type, const ProtobufCMessage *payload)
 {
     if (!c->server->publisher)

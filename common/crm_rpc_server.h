@@ -173,8 +173,4 @@ int crm_call_fail_db(crm_call_t *call, int rc);
 typedef int (crm_nested_fn)(crm_call_t *call, void *arg);
 int crm_call_nested(crm_call_t *call, crm_nested_fn *fn, void *arg, int keep, crm_status_t *err);
 
-/* TEMPORARY while issue 15's methods are built in parallel: answers
- * unimplemented. Removed when the last handler lands. */
-int crm_call_unimplemented(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out);
-
 #endif

@@ -26,6 +26,8 @@ typedef Crm__Activities__V1__Message message_t;
 typedef Crm__Activities__V1__Call call_t;
 typedef Crm__Activities__V1__Meeting meeting_t;
 typedef Crm__Common__V1__DocRef doc_t;
+typedef Crm__Activities__V1__Activity activity_t;
+typedef Crm__Activities__V1__ActivityType activity_type_t;
 
 enum { ACT_LEAD = CRM_DOC_LEAD, ACT_CUSTOMER = CRM_DOC_CUSTOMER, ACT_QUOTATION = CRM_DOC_QUOTATION };
 
@@ -47,6 +49,12 @@ typedef struct {
     MDB_dbi meetings_by_user; /* attendee, start, id → "" (cancelled ones too) */
     MDB_dbi meetings_by_doc;  /* model, doc, start, id → "" (cancelled ones too) */
     crm_readmodel_t readmodel; /* docs: model, id → DocInfo; users: id → UserInfo */
+    /* planned activities (planned.c, activity_types.c) */
+    MDB_dbi activity_types;  /* id → ActivityType */
+    MDB_dbi acts;            /* id → Activity (without the reply-only fields) */
+    MDB_dbi acts_by_resp;    /* responsible, list state, deadline day, id → "" */
+    MDB_dbi acts_by_doc;     /* model, doc, state, deadline day, id → "" */
+    MDB_dbi acts_by_call;    /* call id → activity id (8 bytes) */
 } activities_t;
 
 /* --- documents and access (access.c) ------------------------------------ */
@@ -123,6 +131,50 @@ int act_apply_merge(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Event 
 /* Applies one identity event to the users read model. */
 int act_apply_identity_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev);
 
+/* --- calls (calls.c), which planned activities of a CALL type drive -------- */
+
+/* Schedules a call on doc (checked readable here) for responsible_id (0:
+ * the caller): the call record, its indexes and calendar entry, its chatter
+ * message and call.scheduled. Returns 0 with *out, or -1 with the error set
+ * (fields summary, plannedAt, durationMinutes, responsibleId). */
+int act_call_schedule(crm_call_t *call, const doc_t *doc, const char *summary, int64_t planned_at, int32_t duration,
+                      int64_t responsible_id, call_t **out);
+/* The call id, if the caller may read its document; else not_found
+ * naming field. Returns 0 or -1 with the error set. */
+int act_call_get(crm_call_t *call, const char *field, int64_t id, call_t **out);
+/* Moves scheduled call c to status (HELD or CANCELLED), writing the chatter
+ * message (with feedback, if any, on a line of its own) and the event.
+ * failed_precondition naming field when c is not scheduled. Returns 0 or -1. */
+int act_call_close(crm_call_t *call, const char *field, call_t *c, int status, const char *feedback);
+/* Moves scheduled call c to planned_at, duration (0: unchanged) and
+ * responsible (0: unchanged), with its indexes, calendar entry, chatter
+ * message and call.rescheduled. Returns 0 or -1. */
+int act_call_move(crm_call_t *call, call_t *c, int64_t planned_at, int32_t duration, int64_t responsible_id);
+
+/* --- planned activities (planned.c, activity_types.c) -------------------------- */
+
+/* Seeds the activity types (Call, Meeting, Email, To-do) into a store that
+ * has none. Returns 0 or an LMDB code (logged). */
+int act_types_seed(activities_t *a, crm_store_t *store);
+/* The type id (0 and category: the first type not archived of category,
+ * else the first of it). not_found naming field for an unknown id. */
+int act_type_get(crm_call_t *call, const char *field, int64_t id, int category, activity_type_t **out);
+/* The same without a call: the first type of category not archived, else
+ * the first; in arena. Returns 0, MDB_NOTFOUND (none) or an LMDB code. */
+int act_type_find(activities_t *a, MDB_txn *txn, crm_arena_t *arena, int category, activity_type_t **out);
+/* The planned activity of scheduled call c, creating it (of the first Call
+ * type) for a call scheduled before calls were activities: *out NULL when c
+ * is not scheduled. Returns 0 or -1 with the error set. */
+int act_activity_of_call(crm_call_t *call, const call_t *c, activity_t **out);
+/* Closes activity act (PLANNED) as DONE with feedback or CANCELLED, and
+ * its call if it has one. Returns 0 or -1 with the error set. */
+int act_activity_close(crm_call_t *call, activity_t *act, int state, const char *feedback);
+/* What a pipeline event does to planned activities: a document deleted
+ * cancels them, archived or restored takes them out of or back into the
+ * lists of their responsible, merged leads' move to the lead they went
+ * into. Returns 0, CRM_CONSUMER_UNCHANGED or an LMDB code. */
+int act_apply_pipeline_activities(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Event *ev);
+
 /* Handlers. */
 int act_post_message(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int act_list_messages(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
@@ -139,5 +191,16 @@ int act_list_meetings(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *
 int act_update_meeting(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int act_cancel_meeting(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 int act_answer_meeting(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_create_activity_type(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_update_activity_type(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_list_activity_types(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_plan_activity(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_update_activity(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_mark_activity_done(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_cancel_activity(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_list_activities(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_list_my_activities(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_next_activities(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
+int act_reschedule_call(crm_call_t *, const ProtobufCMessage *, ProtobufCMessage *);
 
 #endif

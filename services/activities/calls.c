@@ -31,7 +31,9 @@ static int check_instant(crm_call_t *call, const char *field, int64_t at)
 }
 
 /* The index entries of a call: by time, by responsible, by document, and
- * its responsible's calendar unless cancelled. put: 1 adds, 0 removes. */
+ * its responsible's calendar unless cancelled. put: 1 adds, 0 removes the
+ * calendar entry, INDEX_DROP_ALL every entry (a call moved in time). */
+#define INDEX_DROP_ALL (-1)
 static int index_call(crm_call_t *call, const call_t *c, int put)
 {
     activities_t *a = crm_call_ctx(call);
@@ -59,11 +61,11 @@ static int index_call(crm_call_t *call, const call_t *c, int put)
         int on_calendar = entries[i].dbi == a->calendar;
         if (on_calendar && put && c->status == STATUS(CANCELLED))
             continue;
-        if (!on_calendar && !put)
-            continue; /* only the calendar entry ever goes: the call stays listed */
+        if (!on_calendar && put == 0)
+            continue; /* only the calendar entry goes when it closes: the call stays listed */
         MDB_val k = {entries[i].len, entries[i].key}, d = {0, ""};
-        int rc = put ? mdb_put(txn, entries[i].dbi, &k, &d, 0) : mdb_del(txn, entries[i].dbi, &k, NULL);
-        if (rc && !(rc == MDB_NOTFOUND && !put))
+        int rc = put > 0 ? mdb_put(txn, entries[i].dbi, &k, &d, 0) : mdb_del(txn, entries[i].dbi, &k, NULL);
+        if (rc && !(rc == MDB_NOTFOUND && put <= 0))
             return crm_call_fail_db(call, rc);
     }
     return 0;
@@ -146,23 +148,23 @@ int act_log_call(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage 
     return 0;
 }
 
-int act_schedule_call(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+int act_call_schedule(crm_call_t *call, const doc_t *doc, const char *summary, int64_t planned_at, int32_t duration,
+                      int64_t responsible_id, call_t **out)
 {
-    const Crm__Activities__V1__ScheduleCallRequest *r = (const void *)in;
-    if (check_common(call, r->doc, r->summary, r->duration_minutes) != 0)
+    if (check_common(call, doc, summary, duration) != 0)
         return -1;
-    if (!r->planned_at)
+    if (!planned_at)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "plannedAt", "plannedAt is required");
-    if (check_instant(call, "plannedAt", r->planned_at) != 0)
+    if (check_instant(call, "plannedAt", planned_at) != 0)
         return -1;
-    int64_t resp = r->responsible_id ? r->responsible_id : crm_call_principal(call)->user_id;
+    int64_t resp = responsible_id ? responsible_id : crm_call_principal(call)->user_id;
     /* the responsible must be able to hold the call: see it, mark it held */
-    if (r->responsible_id && (act_check_user(call, "responsibleId", resp, 1) != 0 ||
-                              act_check_reader(call, "responsibleId", resp, r->doc) != 0))
+    if (responsible_id && (act_check_user(call, "responsibleId", resp, 1) != 0 ||
+                           act_check_reader(call, "responsibleId", resp, doc) != 0))
         return -1;
-    call_t *c = new_call(call, r->doc, r->summary, r->duration_minutes);
+    call_t *c = new_call(call, doc, summary, duration);
     c->status = STATUS(SCHEDULED);
-    c->at = c->planned_at = r->planned_at;
+    c->at = c->planned_at = planned_at;
     c->responsible_id = resp;
     if (next_call_id(call, c) != 0 || index_call(call, c, 1) != 0)
         return -1;
@@ -173,12 +175,25 @@ int act_schedule_call(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
                                         u && *u->name ? u->name : "its responsible", c->summary);
     if (save_call(call, c, "call.scheduled", body) != 0)
         return -1;
+    *out = c;
+    return 0;
+}
+
+/* A scheduled call is a planned activity of a CALL type: both are made
+ * here, in the call's transaction. */
+int act_schedule_call(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
+{
+    const Crm__Activities__V1__ScheduleCallRequest *r = (const void *)in;
+    call_t *c;
+    activity_t *act;
+    if (act_call_schedule(call, r->doc, r->summary, r->planned_at, r->duration_minutes, r->responsible_id, &c) != 0 ||
+        act_activity_of_call(call, c, &act) != 0)
+        return -1;
     *(call_t *)out = *c;
     return 0;
 }
 
-/* The call the caller may see, or not_found. */
-static int get_call(crm_call_t *call, int64_t id, call_t **out)
+int act_call_get(crm_call_t *call, const char *field, int64_t id, call_t **out)
 {
     activities_t *a = crm_call_ctx(call);
     if (crm_call_require_sales(call) != 0)
@@ -195,7 +210,7 @@ static int get_call(crm_call_t *call, int64_t id, call_t **out)
             rc = MDB_NOTFOUND;
     }
     if (rc == MDB_NOTFOUND)
-        return crm_call_fail(call, CODE(NOT_FOUND), "id", "no call %lld", (long long)id);
+        return crm_call_fail(call, CODE(NOT_FOUND), field, "no call %lld", (long long)id);
     return rc ? crm_call_fail_db(call, rc) : 0;
 }
 
@@ -204,21 +219,65 @@ static const char *status_word(int status)
     return status == STATUS(HELD) ? "held" : status == STATUS(CANCELLED) ? "cancelled" : "scheduled";
 }
 
-/* Moves a scheduled call to status (HELD or CANCELLED). */
-static int close_call(crm_call_t *call, int64_t id, int status, ProtobufCMessage *out)
+int act_call_close(crm_call_t *call, const char *field, call_t *c, int status, const char *feedback)
 {
-    call_t *c;
-    if (get_call(call, id, &c) != 0)
-        return -1;
     if (c->status != STATUS(SCHEDULED))
-        return crm_call_fail(call, CODE(FAILED_PRECONDITION), "id", "call %lld is %s; only a scheduled call can be %s",
-                             (long long)id, status_word(c->status), status_word(status));
+        return crm_call_fail(call, CODE(FAILED_PRECONDITION), field, "call %lld is %s; only a scheduled call can be %s",
+                             (long long)c->id, status_word(c->status), status_word(status));
     c->status = status;
     c->updated_at = crm_call_now(call);
     if (status == STATUS(CANCELLED) && index_call(call, c, 0) != 0)
         return -1;
-    const char *body = crm_arena_printf(crm_call_arena(call), "Call %s: %s", status_word(status), c->summary);
-    if (save_call(call, c, status == STATUS(HELD) ? "call.held" : "call.cancelled", body) != 0)
+    const char *body = crm_arena_printf(crm_call_arena(call), "Call %s: %s%s%s", status_word(status), c->summary,
+                                        feedback && *feedback ? "\n" : "", feedback ? feedback : "");
+    return save_call(call, c, status == STATUS(HELD) ? "call.held" : "call.cancelled", body);
+}
+
+int act_call_move(crm_call_t *call, call_t *c, int64_t planned_at, int32_t duration, int64_t responsible_id)
+{
+    if (c->status != STATUS(SCHEDULED))
+        return crm_call_fail(call, CODE(FAILED_PRECONDITION), "id", "call %lld is %s; only a scheduled call can be moved",
+                             (long long)c->id, status_word(c->status));
+    if (check_instant(call, "plannedAt", planned_at) != 0)
+        return -1;
+    if (duration < 0 || duration > DURATION_MAX)
+        return crm_call_fail(call, CODE(INVALID_ARGUMENT), "durationMinutes",
+                             "durationMinutes must be between 0 and %d", DURATION_MAX);
+    if (index_call(call, c, INDEX_DROP_ALL) != 0)
+        return -1;
+    c->at = c->planned_at = planned_at;
+    if (duration)
+        c->duration_minutes = duration;
+    if (responsible_id)
+        c->responsible_id = responsible_id;
+    c->updated_at = crm_call_now(call);
+    if (index_call(call, c, 1) != 0)
+        return -1;
+    char when[40];
+    crm_format_time(when, sizeof when, c->at);
+    crm_userinfo_t *u = act_user(call, c->responsible_id);
+    const char *body = crm_arena_printf(crm_call_arena(call), "Call rescheduled for %s with %s: %s", when,
+                                        u && *u->name ? u->name : "its responsible", c->summary);
+    return save_call(call, c, "call.rescheduled", body);
+}
+
+/* Holding or cancelling a scheduled call is marking its activity done or
+ * cancelling it: both move together. */
+static int close_call(crm_call_t *call, int64_t id, int status, ProtobufCMessage *out)
+{
+    call_t *c;
+    activity_t *act;
+    if (act_call_get(call, "id", id, &c) != 0 || act_activity_of_call(call, c, &act) != 0)
+        return -1;
+    if (!act) { /* not scheduled: act_call_close says so */
+        if (act_call_close(call, "id", c, status, NULL) != 0)
+            return -1;
+        *(call_t *)out = *c;
+        return 0;
+    }
+    int state = status == STATUS(HELD) ? CRM__ACTIVITIES__V1__ACTIVITY_STATE__ACTIVITY_STATE_DONE
+                                       : CRM__ACTIVITIES__V1__ACTIVITY_STATE__ACTIVITY_STATE_CANCELLED;
+    if (act_activity_close(call, act, state, NULL) != 0 || act_call_get(call, "id", id, &c) != 0)
         return -1;
     *(call_t *)out = *c;
     return 0;

@@ -16,17 +16,17 @@ static const crm_method_t methods[] = {
     {"MarkCallHeld", act_mark_call_held, W}, {"CancelCall", act_cancel_call, W},
     {"ScheduleMeeting", act_schedule_meeting, W}, {"ListCalendar", act_list_calendar, 0},
     /* planned activities */
-    {"CreateActivityType", crm_call_unimplemented, W},
-    {"UpdateActivityType", crm_call_unimplemented, W},
-    {"ListActivityTypes", crm_call_unimplemented, 0},
-    {"PlanActivity", crm_call_unimplemented, W},
-    {"UpdateActivity", crm_call_unimplemented, W},
-    {"MarkActivityDone", crm_call_unimplemented, W},
-    {"CancelActivity", crm_call_unimplemented, W},
-    {"ListActivities", crm_call_unimplemented, 0},
-    {"ListMyActivities", crm_call_unimplemented, 0},
-    {"NextActivities", crm_call_unimplemented, 0},
-    {"RescheduleCall", crm_call_unimplemented, W},
+    {"CreateActivityType", act_create_activity_type, W},
+    {"UpdateActivityType", act_update_activity_type, W},
+    {"ListActivityTypes", act_list_activity_types, 0},
+    {"PlanActivity", act_plan_activity, W},
+    {"UpdateActivity", act_update_activity, W},
+    {"MarkActivityDone", act_mark_activity_done, W},
+    {"CancelActivity", act_cancel_activity, W},
+    {"ListActivities", act_list_activities, 0},
+    {"ListMyActivities", act_list_my_activities, 0},
+    {"NextActivities", act_next_activities, 0},
+    {"RescheduleCall", act_reschedule_call, W},
     /* meetings */
     {"GetMeeting", act_get_meeting, 0},
     {"ListMeetings", act_list_meetings, 0},
@@ -41,6 +41,8 @@ static activities_t a = {.readmodel.keeps_docs = 1};
  * document, resumably, before the read model's step ends the upgrade. */
 static int upgrade(crm_store_t *store, void *ctx)
 {
+    if (act_types_seed(&a, store) != 0)
+        return -1;
     uint64_t from;
     int rc = crm_store_upgrade_from(store, &from);
     if (rc == 0 && from && from < ACTIVITIES_SCHEMA_MEETING_LISTS &&
@@ -77,6 +79,8 @@ int main(int argc, char **argv)
             {"meetings", 0, &a.meetings}, {"calendar", 0, &a.calendar},
             {"meetings_by_user", 0, &a.meetings_by_user}, {"meetings_by_doc", 0, &a.meetings_by_doc}, {"docs", 0, &a.readmodel.docs},
             {"users", 0, &a.readmodel.users},
+            {"activity_types", 0, &a.activity_types}, {"acts", 0, &a.acts}, {"acts_by_resp", 0, &a.acts_by_resp},
+            {"acts_by_doc", 0, &a.acts_by_doc}, {"acts_by_call", 0, &a.acts_by_call},
         },
         .consumes = {{"identity", act_apply_identity_event}, {"pipeline", act_apply_pipeline_event}},
         .apis = {CRM_RPC_API(crm__activities__v1__activities__descriptor, methods)},

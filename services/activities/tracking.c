@@ -158,11 +158,18 @@ int act_apply_pipeline_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Eve
 {
     activities_t *a = arg;
     crm_arena_reset(a->apply_arena);
+    /* planned activities first, while the read model still knows a deleted
+     * or merged lead: what the event does to them needs nothing it learns */
+    int planned = act_apply_pipeline_activities(a, txn, ev);
+    if (planned && planned != CRM_CONSUMER_UNCHANGED)
+        return planned;
     if (!strcmp(ev->type, "lead.merged"))
         return act_apply_merge(a, txn, ev);
     int rc = crm_readmodel_apply(&a->readmodel, txn, a->apply_arena, ev);
     if (rc && rc != CRM_CONSUMER_UNCHANGED)
         return rc;
+    if (!planned)
+        rc = 0; /* activities were written: the batch must commit */
     if (!strncmp(ev->type, "lead.", 5))
         return apply_lead(a, txn, ev, rc);
     if (!strncmp(ev->type, "quotation.", 10))

@@ -133,15 +133,49 @@ static const char *shorten(crm_arena_t *arena, const char *body)
     return crm_arena_printf(arena, "%.*s…", (int)cut, body);
 }
 
+/* An activity planned: its responsible is told when someone else planned
+ * it, following the document or not (as Odoo does); followers who want
+ * activities are told of one that is not a call (a call is told through
+ * its chatter message). */
+static int apply_activity_planned(notifications_t *n, MDB_txn *txn, const Crm__Events__V1__Event *ev)
+{
+    crm_arena_t *arena = n->apply_arena;
+    crm_arena_reset(arena);
+    Crm__Activities__V1__ActivityEvent *e =
+        crm__activities__v1__activity_event__unpack(crm_arena_allocator(arena), ev->payload.len, ev->payload.data);
+    if (!e || !e->activity || !e->activity->doc)
+        return CRM_CONSUMER_UNCHANGED;
+    const Crm__Activities__V1__Activity *act = e->activity;
+    int model = crm_doc_model(act->doc->model);
+    if (!model || act->doc->id <= 0)
+        return CRM_CONSUMER_UNCHANGED;
+    ntf_change_t c = {.model = model, .doc_id = act->doc->id, .subtypes = 1u << SUBTYPE(ACTIVITY), .ev = ev};
+    const char *what = act->type_name && *act->type_name ? act->type_name : "Activity";
+    c.summary = shorten(arena, crm_arena_printf(arena, "%s planned for %s: %s", what, act->deadline,
+                                                *act->summary ? act->summary : act->note));
+    /* the responsible directly, unless they follow the document for what
+     * tells them anyway: activities (ntf_deliver below), or for a call its
+     * chatter message (calls) */
+    int is_call = act->category == CRM__ACTIVITIES__V1__ACTIVITY_CATEGORY__ACTIVITY_CATEGORY_CALL;
+    if (is_call)
+        c.subtypes = 1u << SUBTYPE(CALL);
+    int rc = ntf_deliver_to(n, txn, &c, SUBTYPE(ACTIVITY), &act->responsible_id, 1);
+    if (rc == 0 && !is_call)
+        rc = ntf_deliver(n, txn, &c);
+    return rc;
+}
+
 int ntf_apply_activities_event(void *arg, MDB_txn *txn, const Crm__Events__V1__Event *ev)
 {
     notifications_t *n = arg;
     crm_arena_t *arena = n->apply_arena;
     crm_arena_reset(arena);
+    if (!strcmp(ev->type, "activity.planned"))
+        return apply_activity_planned(n, txn, ev);
     if (!strncmp(ev->type, "meeting.", 8))
         return ntf_apply_meeting_event(n, txn, ev);
     if (strcmp(ev->type, "message.posted"))
-        return CRM_CONSUMER_UNCHANGED; /* calls are told through their chatter messages */
+        return CRM_CONSUMER_UNCHANGED; /* calls and activities done are told through their chatter messages */
     Crm__Activities__V1__MessageEvent *e =
         crm__activities__v1__message_event__unpack(crm_arena_allocator(arena), ev->payload.len, ev->payload.data);
     if (!e || !e->message || !e->message->doc)
@@ -152,6 +186,8 @@ int ntf_apply_activities_event(void *arg, MDB_txn *txn, const Crm__Events__V1__E
         subtypes = 1u << SUBTYPE(DISCUSSION);
     else if (m->kind == KIND(CALL) || m->kind == KIND(MEETING))
         subtypes = 1u << SUBTYPE(CALL);
+    else if (m->kind == KIND(ACTIVITY))
+        subtypes = 1u << SUBTYPE(ACTIVITY);
     /* notes are internal; tracking messages come from pipeline's own events */
     int model = crm_doc_model(m->doc->model);
     if (!subtypes || !model || m->doc->id <= 0)

@@ -24,7 +24,7 @@ static int subtype_bits(crm_call_t *call, const Crm__Notifications__V1__Subtype 
             char f[32];
             snprintf(f, sizeof f, "subtypes[%zu]", i);
             return crm_call_fail(call, CODE(INVALID_ARGUMENT), f,
-                                 "%s: unknown subtype %d (DISCUSSION, STAGE_CHANGED, STATUS_CHANGED, ASSIGNED, CALL)",
+                                 "%s: unknown subtype %d (DISCUSSION, STAGE_CHANGED, STATUS_CHANGED, ASSIGNED, CALL, ACTIVITY)",
                                  f, (int)s[i]);
         }
         bits |= 1u << s[i];

@@ -18,7 +18,7 @@ typedef Crm__Notifications__V1__InboxEntry entry_t;
  * follow that, else under the first of these they follow: a drag to
  * Proposition is a stage change even though the status moves with it. */
 static const int subtype_order[] = {SUBTYPE(STAGE_CHANGED), SUBTYPE(STATUS_CHANGED), SUBTYPE(ASSIGNED),
-                                    SUBTYPE(DISCUSSION), SUBTYPE(CALL)};
+                                    SUBTYPE(DISCUSSION), SUBTYPE(CALL), SUBTYPE(ACTIVITY)};
 
 /* The by_user index holds each entry's read flag, so that listing unread
  * entries and marking them all read need no decoding and no index of their

@@ -28,7 +28,7 @@ typedef Crm__Notifications__V1__FollowerRecord follower_rec_t;
 typedef Crm__Common__V1__DocRef doc_t;
 
 #define SUBTYPE(x) CRM__NOTIFICATIONS__V1__SUBTYPE__SUBTYPE_##x
-#define SUBTYPE_MAX SUBTYPE(CALL)
+#define SUBTYPE_MAX SUBTYPE(ACTIVITY)
 #define ALL_SUBTYPES (((1u << (SUBTYPE_MAX + 1)) - 1) & ~1u)
 
 enum { NTF_LEAD = CRM_DOC_LEAD, NTF_CUSTOMER = CRM_DOC_CUSTOMER, NTF_QUOTATION = CRM_DOC_QUOTATION };
@@ -101,7 +101,6 @@ typedef struct {
  * subtypes and may read the document, except its author. Returns an LMDB
  * code. */
 int ntf_deliver(notifications_t *n, MDB_txn *txn, const ntf_change_t *change);
-
 /* Writes one inbox entry of subtype to each of users (active ones) other
  * than the change's author, whether they follow the document or not: those
  * who follow it with one of the change's subtypes and read it are skipped

@@ -24,9 +24,12 @@
 #   BENCH_REPS           runs per configuration (median) (3)
 #   BENCH_LOGIN_SECONDS  window of each Login run        (3)
 #   BENCH_LEADS          opportunities before the pipeline's reads (100000)
-#   BENCH_ONLY           gateway, pipeline, activities, notifications, merge or
-#                        import: run that one alone (notifications: with
-#                        activities running; merge: with both)
+#   BENCH_ONLY           gateway, pipeline, activities, notifications, merge,
+#                        import or planned: run that one alone (notifications:
+#                        with activities running; merge: with both); planned
+#                        (bench_planned: ListMyActivities in a store of 100,000
+#                        planned activities) runs only when asked, its store
+#                        taking a minute or two to make
 #   BENCH_MERGE_PAIRS    pairs of leads merged a run (100)
 #   BENCH_IMPORT_ROWS    lead rows each import run sends      (100000)
 #   BENCH_ENTRIES        chatter entries before ListMessages  (10000)
@@ -54,12 +57,13 @@ bench_ntf=$B/tests/bench/bench_notifications
 bench_noise=$B/tests/bench/bench_cpu_noise
 bench_merge=$B/tests/bench/bench_merge
 bench_imp=$B/tests/bench/bench_import
+bench_planned=$B/tests/bench/bench_planned
 only=${BENCH_ONLY:-}
-case "$only" in ""|gateway|pipeline|activities|notifications|merge|import) ;;
-  *) echo "run.sh: BENCH_ONLY=$only: want gateway, pipeline, activities, notifications, merge or import" >&2; exit 2;;
+case "$only" in ""|gateway|pipeline|activities|notifications|merge|import|planned) ;;
+  *) echo "run.sh: BENCH_ONLY=$only: want gateway, pipeline, activities, notifications, merge, import or planned" >&2; exit 2;;
 esac
 for p in "$B/crm-identity" "$B/crm-pipeline" "$B/crm-activities" "$B/crm-notifications" "$B/crm-gateway" \
-  "$B/crmctl" "$bench" "$bench_pl" "$bench_act" "$bench_ntf" "$bench_noise" "$bench_merge" "$bench_imp"; do
+  "$B/crmctl" "$bench" "$bench_pl" "$bench_act" "$bench_ntf" "$bench_noise" "$bench_merge" "$bench_imp" "$bench_planned"; do
   [ -x "$p" ] || { echo "run.sh: $p is missing (make bench builds it)" >&2; exit 1; }
 done
 
@@ -186,7 +190,7 @@ if [ -z "$only" ] || [ "$only" = pipeline ]; then
     --leads "${BENCH_LEADS:-100000}" --seconds "${BENCH_SECONDS:-2}" \
     --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}" ${BENCH_STRICT:+--strict}
 fi
-if [ -z "$only" ] || [ "$only" = activities ] || [ "$only" = notifications ] || [ "$only" = merge ]; then
+if [ -z "$only" ] || [ "$only" = activities ] || [ "$only" = notifications ] || [ "$only" = merge ] || [ "$only" = planned ]; then
   act_started=$(date +%s%6N)
   start activities "$B/crm-activities" --data-dir "$tmp/activities" \
     --rpc "$L:$act_rpc" --events "$L:$act_ev" --replay "$L:$act_rep" \
@@ -206,6 +210,12 @@ if [ -z "$only" ] || [ "$only" = activities ]; then
     --tmp "$tmp" --entries "${BENCH_ENTRIES:-10000}" --track-rate "${BENCH_TRACK_RATE:-1000}" \
     --track-seconds "${BENCH_TRACK_SECONDS:-5}" --seconds "${BENCH_SECONDS:-2}" \
     --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}" ${BENCH_STRICT:+--strict}
+fi
+if [ "$only" = planned ]; then
+  run_bench "$bench_planned" --zmq "$L:$gw_zmq" --password "$CRM_ADMIN_PASSWORD" --activities-pid "$activities_pid" \
+    --tmp "$tmp" --users "${BENCH_PLANNED_USERS:-100}" --leads "${BENCH_PLANNED_LEADS:-10000}" \
+    --mine "${BENCH_PLANNED_MINE:-1000}" --activities "${BENCH_PLANNED_ACTIVITIES:-100000}" \
+    --seconds "${BENCH_SECONDS:-2}" --warmup "${BENCH_WARMUP:-0.5}" --reps "${BENCH_REPS:-3}"
 fi
 if [ -z "$only" ] || [ "$only" = notifications ] || [ "$only" = merge ]; then
   ntf_started=$(date +%s%6N)

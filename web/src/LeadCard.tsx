@@ -1,11 +1,14 @@
 // One opportunity on the board: its subject (a link to the opportunity),
-// customer, expected revenue, priority stars, salesperson, tags and the
-// next action's date (overdue said in words, not only in red). By
+// customer, expected revenue, priority stars, salesperson, tags, its next
+// planned activity (overdue in red, today in amber, both said in words) and
+// the next action's date (overdue said in words, not only in red). By
 // keyboard: Alt+Arrow Left/Right moves it to the previous or next stage,
 // and "Move to stage" moves it anywhere; the board announces the move.
 import { Priority, type Lead, type Stage } from "../gen/pipeline";
 import { formatMoney } from "./format";
 import { formatDay, isOverdue } from "./pipeline/dates";
+import { nextActivities } from "./pipeline/nextActivities";
+import { activityTitle, dueClass, dueText } from "./activities/types";
 
 const priorityNames: Record<number, string> = {
     [Priority.LOW]: "Low", [Priority.NORMAL]: "Normal", [Priority.HIGH]: "High", [Priority.VERY_HIGH]: "Very high",
@@ -23,6 +26,7 @@ export function LeadCard({ lead, stages, tagNames, onMove }: Props) {
     const priority = lead.priority || Priority.NORMAL;
     const overdue = isOverdue(lead.nextActionDate);
     const at = stages.findIndex((s) => s.id === lead.stageId);
+    const planned = nextActivities.value.get(lead.id);
     const tags = lead.tagIds.map((id) => tagNames.get(id)).filter((n): n is string => !!n);
 
     function onKeyDown(ev: KeyboardEvent) {
@@ -44,6 +48,13 @@ export function LeadCard({ lead, stages, tagNames, onMove }: Props) {
                     <><dt>Expected Revenue</dt><dd>{formatMoney(lead.expectedRevenue, lead.currency)}</dd></>
                 )}
                 {lead.salespersonName && (<><dt>Salesperson</dt><dd>{lead.salespersonName}</dd></>)}
+                {planned && (
+                    <><dt>Next activity</dt>
+                      <dd class={`card-${dueClass(planned.next)}`}>
+                          {dueText(planned.next)}: {activityTitle(planned.next)}
+                          {planned.count > 1 && <span class="card-more"> (+{planned.count - 1})</span>}
+                      </dd></>
+                )}
                 {lead.nextActionDate && (
                     <><dt>Next Action</dt>
                       <dd class={overdue ? "card-overdue" : undefined}>

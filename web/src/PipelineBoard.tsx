@@ -4,6 +4,7 @@
 // server's words are shown. The board asks every second, while the page is
 // visible, whether its version moved (a cheap GetPipeline with
 // knownVersion), so a card moved by someone else moves here too.
+import { loadNextActivities } from "./pipeline/nextActivities";
 import { useSignal } from "@preact/signals";
 import { useEffect, useRef } from "preact/hooks";
 import type { Team, User } from "../gen/identity";
@@ -65,6 +66,7 @@ export function PipelineBoard({ user }: { user: User }) {
             columns.value = response.columns;
             version.current = response.version;
             readError.value = "";
+            void loadNextActivities(response.columns.flatMap((c) => c.leads.map((l) => l.id)));
         } catch (e) {
             if (g === generation.current) failed(e);
         }
@@ -80,6 +82,7 @@ export function PipelineBoard({ user }: { user: User }) {
             }));
             if (g !== generation.current || busy.current > 0 || response.unchanged) return;
             columns.value = response.columns;
+            void loadNextActivities(response.columns.flatMap((c) => c.leads.map((l) => l.id)));
             version.current = response.version;
             readError.value = "";
         } catch (e) {

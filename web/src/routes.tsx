@@ -24,6 +24,8 @@ import { PipelineReport } from "./report/PipelineReport";
 import { Inbox } from "./inbox/Inbox";
 import { inboxPath } from "./inbox/paths";
 import { DiscussionPage } from "./chatter/DiscussionPage";
+import { MyActivities } from "./activities/MyActivities";
+import { ActivityTypesSettings } from "./manage/ActivityTypesSettings";
 
 export type Screen = {
     path: string;                       // "/leads/:id": params by name
@@ -50,6 +52,7 @@ export const screens: Screen[] = [
     { path: "/customers/:id", allowed: hasSales, render: (u, p) => <CustomerForm key={p.id} user={u} id={p.id} /> },
     { path: "/calls", nav: "Calls", allowed: hasSales, render: (u) => <CallsScreen user={u} /> },
     { path: "/calendar", nav: "Calendar", allowed: hasSales, render: (u) => <CalendarScreen user={u} /> },
+    { path: "/activities", nav: "Activities", allowed: hasSales, render: (u) => <MyActivities user={u} /> },
     { path: "/invite/:token", public: true,
       render: (_: User | null, p: Record<string, string>) => <InviteScreen token={p.token} /> },
     { path: "/report", nav: "Report", allowed: isManager, render: () => <PipelineReport /> },
@@ -59,6 +62,7 @@ export const screens: Screen[] = [
     { path: "/settings/users", allowed: isAdmin, render: (u) => <UsersSettings user={u} /> },
     { path: "/settings/lost-reasons", allowed: isManager, render: () => <LostReasonsSettings /> },
     { path: "/settings/tags", allowed: isManager, render: () => <TagsSettings /> },
+    { path: "/settings/activity-types", allowed: isManager, render: () => <ActivityTypesSettings /> },
     { path: inboxPath, nav: "Inbox", render: () => <Inbox /> },
     { path: "/chatter/:model/:id", render: (_u: User, p: Record<string, string>) => <DiscussionPage model={p.model} id={p.id} /> },
 ];

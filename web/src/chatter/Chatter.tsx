@@ -23,6 +23,7 @@ import { Composer } from "./Composer";
 import { loadDoc, type DocModel } from "./doc";
 import { startEarly, takeEarly, takeEarlyNow } from "./early";
 import { Followers } from "./Followers";
+import { PlannedActivities } from "./PlannedActivities";
 
 export type { DocModel } from "./doc";
 
@@ -160,6 +161,7 @@ export function Chatter({ model, id }: { model: DocModel; id: string }) {
             <h2 id={titleId}>Chatter</h2>
             <Followers doc={doc} me={me} followers={followers.value} canManage={canManage} onChange={loadFollowers} />
             <Composer doc={doc} onPosted={() => void loadNewest()} />
+            <PlannedActivities doc={doc} onChanged={() => void loadNewest()} />
             {error.value && <p class="error" role="alert">{error.value}</p>}
             {messages.value === null ? <p role="status">Loading…</p> : (
                 <>

@@ -15,6 +15,7 @@ export const subtypeNames: { subtype: Subtype; label: string }[] = [
     { subtype: Subtype.STATUS_CHANGED, label: "Status changed" },
     { subtype: Subtype.ASSIGNED, label: "Assigned" },
     { subtype: Subtype.CALL, label: "Calls and meetings" },
+    { subtype: Subtype.ACTIVITY, label: "Activities" },
 ];
 
 const collator = new Intl.Collator(undefined, { sensitivity: "base", numeric: true });

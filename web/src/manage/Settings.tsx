@@ -13,6 +13,7 @@ export function Settings({ user }: { user: User }) {
                 {isAdmin(user) && <li><a href="/settings/users">Users</a><span>accounts, access levels, passwords</span></li>}
                 <li><a href="/settings/lost-reasons">Lost reasons</a><span>why an opportunity was lost</span></li>
                 <li><a href="/settings/tags">Tags</a><span>categories for leads and opportunities</span></li>
+                <li><a href="/settings/activity-types">Activity types</a><span>calls, e-mails, to-dos and their default deadlines</span></li>
             </ul>
         </section>
     );

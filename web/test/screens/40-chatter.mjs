@@ -179,7 +179,7 @@ export default async function (t) {
         await chatter.getByRole("button", { name: "Follow", exact: true }).click();
         await chatter.getByRole("button", { name: "Unfollow" }).waitFor();
         const me = (await followersOf()).find((f) => f.userId === owner.user.id);
-        assert(me && me.subtypes?.length === 5, `following with ${JSON.stringify(me)}`);
+        assert(me && me.subtypes?.length === 6, `following with ${JSON.stringify(me)}`);
     });
 
     await check("chatter: \"when to be notified\" drops and adds a subtype on the server", async () => {
@@ -189,11 +189,11 @@ export default async function (t) {
         await box.uncheck();
         await until(async () => {
             const me = (await followersOf()).find((f) => f.userId === owner.user.id);
-            return me && !me.subtypes.includes("SUBTYPE_STAGE_CHANGED") && me.subtypes.length === 4;
+            return me && !me.subtypes.includes("SUBTYPE_STAGE_CHANGED") && me.subtypes.length === 5;
         }, 5000, "stage changed dropped");
         await eventually(async () => assert(!(await box.isChecked()), "still ticked"));
         await box.check();
-        await until(async () => (await followersOf()).find((f) => f.userId === owner.user.id)?.subtypes.length === 5,
+        await until(async () => (await followersOf()).find((f) => f.userId === owner.user.id)?.subtypes.length === 6,
             5000, "stage changed back");
     });
 
