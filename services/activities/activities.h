@@ -104,7 +104,17 @@ int act_meeting_index(activities_t *a, MDB_txn *txn, const meeting_t *m, int put
  * and adds its index entries. Returns an LMDB code. */
 int act_meeting_reindex(MDB_txn *txn, const MDB_val *key, const MDB_val *data, void *arg);
 /* user's answer to m (a MeetingAnswer; UNSPECIFIED for one not invited). */
+/* 0 if the caller may change the activity (its document read by the
+ * caller): its creator, its responsible, or whoever may change the
+ * document; else -1 with permission_denied on "id" (planned.c). The calls'
+ * doors (MarkCallHeld, CancelCall, RescheduleCall) ask it too. */
+int act_activity_may_change(crm_call_t *call, const activity_t *act);
 int act_meeting_answer(const meeting_t *m, int64_t user);
+/* Whether the caller sees m: its attendees, and whoever may read its
+ * document (a meeting on none is its attendees' alone, managers too):
+ * 1 (*doc_readable says if its document too), 0, or -1 with the error set
+ * (meetings.c). */
+int act_meeting_visible(crm_call_t *call, const meeting_t *m, int *doc_readable);
 
 /* --- messages (messages.c) ------------------------------------------------ */
 
@@ -112,6 +122,11 @@ int act_meeting_answer(const meeting_t *m, int64_t user);
  * message.posted, all within txn (an RPC call's or a consumer batch's).
  * actor_id is the event's actor. Returns an LMDB code. */
 int act_message_store(activities_t *a, MDB_txn *txn, message_t *m, int64_t actor_id);
+/* A tracking message of pipeline's event ev on the document (model,
+ * doc_id), by its actor at its time, in the apply arena; the caller sets
+ * its body and stores it (tracking.c). Can't fail. */
+message_t *act_tracking_message(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Event *ev, int model,
+                                int64_t doc_id);
 
 /* Posts a message of kind on doc by the caller, with body: the chatter
  * record of a call or a meeting. Returns 0 or -1 with the error set. */

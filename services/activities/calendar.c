@@ -62,17 +62,24 @@ static Crm__Activities__V1__CalendarEvent *entry_event(crm_call_t *call, int64_t
 /* 1 if the caller may see the entry, 0 if not, -1 on a storage error
  * (set). A call is seen while its document may be read (a lead handed to
  * another salesperson leaves the old one's calendar with it). A meeting is
- * seen by whoever was invited, as in OpenERP, but the document it is about
- * only by those who may read it. */
+ * seen by its attendees, as in OpenERP, and by those who may read its
+ * document, as GetMeeting decides; the document only by the latter. So a
+ * manager looking at a colleague's calendar does not see the meetings
+ * about no document they are not in. */
 static int entry_visible(crm_call_t *call, Crm__Activities__V1__CalendarEvent *e)
 {
-    if (!e->doc || !*e->doc->model)
-        return 1;
-    int r = act_doc_readable(call, e->doc);
-    if (r != 0 || e->kind == EVKIND(CALL))
-        return r;
-    e->doc = NULL;
-    return 1;
+    if (e->kind == EVKIND(CALL))
+        return !e->doc || !*e->doc->model ? 1 : act_doc_readable(call, e->doc);
+    activities_t *a = crm_call_ctx(call);
+    meeting_t *m;
+    int rc = crm_db_get_id(crm_call_txn(call), a->meetings, (uint64_t)e->id, &crm__activities__v1__meeting__descriptor,
+                           crm_arena_allocator(crm_call_arena(call)), (void **)&m);
+    if (rc)
+        return crm_call_fail_db(call, rc);
+    int doc_readable, seen = act_meeting_visible(call, m, &doc_readable);
+    if (seen > 0 && !doc_readable)
+        e->doc = NULL;
+    return seen;
 }
 
 int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)

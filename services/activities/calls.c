@@ -277,7 +277,7 @@ static int close_call(crm_call_t *call, int64_t id, int status, ProtobufCMessage
     }
     int state = status == STATUS(HELD) ? CRM__ACTIVITIES__V1__ACTIVITY_STATE__ACTIVITY_STATE_DONE
                                        : CRM__ACTIVITIES__V1__ACTIVITY_STATE__ACTIVITY_STATE_CANCELLED;
-    if (act_activity_close(call, act, state, NULL) != 0 || act_call_get(call, "id", id, &c) != 0)
+    if (act_activity_may_change(call, act) != 0 || act_activity_close(call, act, state, NULL) != 0 || act_call_get(call, "id", id, &c) != 0)
         return -1;
     *(call_t *)out = *c;
     return 0;

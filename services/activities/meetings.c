@@ -140,9 +140,7 @@ int act_meeting_answer(const meeting_t *m, int64_t user)
     return at ? (int)at->answer : (user == m->organizer_id ? ANSWER(ACCEPTED) : ANSWER(UNSPECIFIED));
 }
 
-/* Whether the caller sees m: 1 (*doc_readable says if its document too),
- * 0, or -1 with the error set. */
-static int meeting_visible(crm_call_t *call, const meeting_t *m, int *doc_readable)
+int act_meeting_visible(crm_call_t *call, const meeting_t *m, int *doc_readable)
 {
     *doc_readable = 0;
     if (has_doc(m->doc)) {
@@ -166,7 +164,7 @@ static int get_meeting(crm_call_t *call, int64_t id, meeting_t **out, int *doc_r
                                     crm_arena_allocator(crm_call_arena(call)), (void **)out)
                     : MDB_NOTFOUND;
     if (rc == 0) {
-        int r = meeting_visible(call, *out, doc_readable);
+        int r = act_meeting_visible(call, *out, doc_readable);
         if (r < 0)
             return -1;
         if (!r)
@@ -551,7 +549,7 @@ int act_list_meetings(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
             return crm_call_fail_db(call, rc);
         /* a token names a meeting this list gave: one the caller sees, on
          * the index scanned; anything else would tell of other meetings */
-        int doc_readable, shown = rc == 0 ? meeting_visible(call, last, &doc_readable) : 0;
+        int doc_readable, shown = rc == 0 ? act_meeting_visible(call, last, &doc_readable) : 0;
         if (shown < 0)
             return -1;
         if (shown && on_doc)
@@ -593,7 +591,7 @@ int act_list_meetings(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
         }
         if (m->end_at <= r->from || (m->state == STATE(CANCELLED) && !r->include_cancelled))
             continue;
-        int doc_readable, visible = meeting_visible(call, m, &doc_readable);
+        int doc_readable, visible = act_meeting_visible(call, m, &doc_readable);
         if (visible < 0) {
             mdb_cursor_close(cur);
             return -1;

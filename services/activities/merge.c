@@ -193,19 +193,7 @@ int act_apply_merge(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Event 
     rc = crm_readmodel_apply(&a->readmodel, txn, arena, ev);
     if (rc && rc != CRM_CONSUMER_UNCHANGED)
         return rc;
-    message_t *m = crm_arena_alloc(arena, sizeof *m);
-    crm__activities__v1__message__init(m);
-    doc_t *doc = crm_arena_alloc(arena, sizeof *doc);
-    crm__common__v1__doc_ref__init(doc);
-    doc->model = (char *)crm_doc_model_name(ACT_LEAD);
-    doc->id = dest;
-    m->doc = doc;
-    m->kind = KIND(TRACKING);
-    m->author_id = ev->actor_id;
-    crm_userinfo_t *u = crm_readmodel_user(&a->readmodel, txn, arena, ev->actor_id);
-    m->author_name = u ? u->name : "";
-    m->at = ev->at;
-    m->event = ev->type;
+    message_t *m = act_tracking_message(a, txn, ev, ACT_LEAD, dest);
     m->body = merge_text(arena, e, names);
     return act_message_store(a, txn, m, ev->actor_id);
 }

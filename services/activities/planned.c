@@ -252,9 +252,7 @@ static int get_activity(crm_call_t *call, int64_t id, activity_t **out)
     return rc ? crm_call_fail_db(call, rc) : 0;
 }
 
-/* Who may change an activity (its document read by the caller): its
- * creator, its responsible, or whoever may change the document. */
-static int may_change(crm_call_t *call, const activity_t *act)
+int act_activity_may_change(crm_call_t *call, const activity_t *act)
 {
     activities_t *a = crm_call_ctx(call);
     const Crm__Rpc__V1__Principal *p = crm_call_principal(call);
@@ -524,7 +522,7 @@ int act_update_activity(crm_call_t *call, const ProtobufCMessage *in, ProtobufCM
                                           "planned_at", "duration_minutes", NULL};
     crm_status_t st;
     activity_t *act;
-    if (get_activity(call, r->id, &act) != 0 || may_change(call, act) != 0 || require_planned(call, act) != 0)
+    if (get_activity(call, r->id, &act) != 0 || act_activity_may_change(call, act) != 0 || require_planned(call, act) != 0)
         return -1;
     if (crm_mask_check(&st, r->update_mask, allowed) != 0)
         return crm_call_fail_status(call, &st);
@@ -565,7 +563,7 @@ int act_reschedule_call(crm_call_t *call, const ProtobufCMessage *in, ProtobufCM
     if (r->duration_minutes < 0 || r->duration_minutes > DURATION_MAX)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "durationMinutes", "durationMinutes must be between 0 and %d",
                              DURATION_MAX);
-    if (act_activity_of_call(call, c, &act) != 0 || may_change(call, act) != 0)
+    if (act_activity_of_call(call, c, &act) != 0 || act_activity_may_change(call, act) != 0)
         return -1;
     change_t ch = {.has_planned_at = 1, .planned_at = r->planned_at, .has_duration = r->duration_minutes != 0,
                    .duration = r->duration_minutes};
@@ -609,7 +607,7 @@ int act_mark_activity_done(crm_call_t *call, const ProtobufCMessage *in, Protobu
 {
     const Crm__Activities__V1__MarkActivityDoneRequest *r = (const void *)in;
     activity_t *act;
-    if (get_activity(call, r->id, &act) != 0 || may_change(call, act) != 0 || require_planned(call, act) != 0 ||
+    if (get_activity(call, r->id, &act) != 0 || act_activity_may_change(call, act) != 0 || require_planned(call, act) != 0 ||
         check_text(call, "feedback", r->feedback, 0, FEEDBACK_MAX) != 0 ||
         act_activity_close(call, act, STATE(DONE), r->feedback) != 0)
         return -1;
@@ -621,7 +619,7 @@ int act_cancel_activity(crm_call_t *call, const ProtobufCMessage *in, ProtobufCM
 {
     const Crm__Activities__V1__CancelActivityRequest *r = (const void *)in;
     activity_t *act;
-    if (get_activity(call, r->id, &act) != 0 || may_change(call, act) != 0 || require_planned(call, act) != 0 ||
+    if (get_activity(call, r->id, &act) != 0 || act_activity_may_change(call, act) != 0 || require_planned(call, act) != 0 ||
         act_activity_close(call, act, STATE(CANCELLED), NULL) != 0)
         return -1;
     *(activity_t *)out = *act;
@@ -777,8 +775,9 @@ static int upcoming_meetings(crm_call_t *call, int64_t user, int32_t day, size_t
             continue; /* the meetings' writer keeps its own calendar entries */
         if (rc)
             break;
-        if (m->state == CRM__ACTIVITIES__V1__MEETING_STATE__MEETING_STATE_CANCELLED || !m->doc || !m->doc->id)
-            continue;
+        if (m->state == CRM__ACTIVITIES__V1__MEETING_STATE__MEETING_STATE_CANCELLED || !m->doc || !m->doc->id ||
+            act_meeting_answer(m, user) == CRM__ACTIVITIES__V1__MEETING_ANSWER__MEETING_ANSWER_DECLINED)
+            continue; /* declined: kept in the calendar's index, out of the lists, as ListCalendar does */
         int readable = act_doc_readable(call, m->doc);
         if (readable < 0) {
             mdb_cursor_close(cur);

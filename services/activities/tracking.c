@@ -42,8 +42,8 @@ static void add_tracking(crm_arena_t *arena, message_t *m, Crm__Pipeline__V1__Fi
 
 /* --- read models and tracking ------------------------------------------------ */
 
-static message_t *tracking_message(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Event *ev, int model,
-                                   int64_t doc_id)
+message_t *act_tracking_message(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Event *ev, int model,
+                                int64_t doc_id)
 {
     crm_arena_t *arena = a->apply_arena;
     message_t *m = crm_arena_alloc(arena, sizeof *m);
@@ -112,7 +112,7 @@ static int apply_lead(activities_t *a, MDB_txn *txn, const Crm__Events__V1__Even
         headline = "Reopened";
     else if (strcmp(ev->type, "lead.updated"))
         return kept;
-    message_t *m = tracking_message(a, txn, ev, ACT_LEAD, l->id);
+    message_t *m = act_tracking_message(a, txn, ev, ACT_LEAD, l->id);
     add_tracking(arena, m, e->changes, e->n_changes, headline);
     if (!headline && !m->n_tracking)
         return kept; /* an edit of untracked fields (name, notes, ...) leaves no trace */
@@ -131,8 +131,8 @@ static int apply_quotation(activities_t *a, MDB_txn *txn, const Crm__Events__V1_
         return kept;
     const Crm__Pipeline__V1__Quotation *q = e->quotation;
     /* "Make Quotation" is told on the opportunity it was made from */
-    message_t *m = q->opportunity_id ? tracking_message(a, txn, ev, ACT_LEAD, q->opportunity_id)
-                                     : tracking_message(a, txn, ev, ACT_QUOTATION, q->id);
+    message_t *m = q->opportunity_id ? act_tracking_message(a, txn, ev, ACT_LEAD, q->opportunity_id)
+                                     : act_tracking_message(a, txn, ev, ACT_QUOTATION, q->id);
     char amount[64];
     crm_format_money(amount, sizeof amount, q->amount, q->currency);
     m->body = crm_arena_printf(arena, "Quotation %s made: %s %s", q->name, amount, q->currency);
@@ -149,7 +149,7 @@ static int apply_customer(activities_t *a, MDB_txn *txn, const Crm__Events__V1__
         crm_arena_allocator(a->apply_arena), ev->payload.len, ev->payload.data);
     if (!e || !e->customer || e->customer->id <= 0)
         return kept;
-    message_t *m = tracking_message(a, txn, ev, ACT_CUSTOMER, e->customer->id);
+    message_t *m = act_tracking_message(a, txn, ev, ACT_CUSTOMER, e->customer->id);
     m->body = archived ? "Archived" : "Restored";
     return act_message_store(a, txn, m, ev->actor_id);
 }

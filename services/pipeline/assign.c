@@ -319,48 +319,44 @@ static int give_lead(crm_call_t *call, const team_t *team, const lead_t *old, in
     return 0;
 }
 
-/* The team's open, unassigned leads, oldest first: from the unassigned
- * leads' index (salesperson 0), reading at most PL_SCAN_MAX of them; there
- * is no index by team and salesperson, so the team's are picked out there.
+/* The team's open, active leads of nobody, oldest first: up to limit of
+ * them in *out (*n), and in *more how many wait behind those (counted up
+ * to PL_SCAN_MAX keys). One range of the unassigned index, so leads of
+ * other teams, or closed, archived or assigned ones, are never read.
  * Returns 0 or -1 with the error set. */
-static int unassigned_of_team(crm_call_t *call, int64_t team_id, lead_t ***out, size_t *n)
+static int unassigned_of_team(crm_call_t *call, int64_t team_id, size_t limit, lead_t ***out, size_t *n,
+                              size_t *more)
 {
     pipeline_t *pl = crm_call_ctx(call);
     MDB_txn *txn = crm_call_txn(call);
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, pl->by_salesperson, &cur);
+    int rc = mdb_cursor_open(txn, pl->unassigned, &cur);
     if (rc)
         return crm_call_fail_db(call, rc);
-    size_t cap = 64;
-    lead_t **leads = crm_arena_alloc(crm_call_arena(call), sizeof *leads * cap);
-    *n = 0;
-    uint8_t key[16] = {0};
+    lead_t **leads = crm_arena_alloc(crm_call_arena(call), sizeof *leads * (limit + 1));
+    *n = *more = 0;
+    uint8_t key[16];
+    crm_key_put_u64(key, (uint64_t)team_id);
+    crm_key_put_u64(key + 8, 0);
     MDB_val k = {sizeof key, key}, d;
-    size_t scanned = 0;
-    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0 && scanned < PL_SCAN_MAX;
-         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT), scanned++) {
-        if (k.mv_size != 16 || crm_key_get_u64(k.mv_data) != 0)
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (k.mv_size != 16 || crm_key_get_u64(k.mv_data) != (uint64_t)team_id)
             break;
-        lead_t *l;
+        if (*n == limit) {
+            if (++*more >= PL_SCAN_MAX)
+                break;
+            continue;
+        }
         rc = crm_db_get_id(txn, pl->leads, crm_key_get_u64((const uint8_t *)k.mv_data + 8),
                            &crm__pipeline__v1__lead__descriptor, crm_arena_allocator(crm_call_arena(call)),
-                           (void **)&l);
+                           (void **)&leads[*n]);
         if (rc)
-            break;
-        if (l->team_id != team_id || l->salesperson_id || l->archived || l->status == STATUS(WON) ||
-            l->status == STATUS(LOST))
-            continue;
-        if (*n == cap) {
-            lead_t **more = crm_arena_alloc(crm_call_arena(call), sizeof *more * cap * 2);
-            memcpy(more, leads, sizeof *leads * cap);
-            leads = more;
-            cap *= 2;
-        }
-        leads[(*n)++] = l;
+            break; /* the index names only stored leads: a miss is a damaged store */
+        ++*n;
     }
     mdb_cursor_close(cur);
     if (rc && rc != MDB_NOTFOUND)
-        return crm_call_fail_db(call, rc);
+        return crm_call_fail_db(call, rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc);
     *out = leads;
     return 0;
 }
@@ -383,8 +379,8 @@ int pl_assign_leads(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
                              p.team->name);
     /* read first, then write: the index read is the one the writes change */
     lead_t **leads;
-    size_t n;
-    if (unassigned_of_team(call, r->team_id, &leads, &n) != 0)
+    size_t n, more;
+    if (unassigned_of_team(call, r->team_id, limit, &leads, &n, &more) != 0)
         return -1;
     reply->assigned = crm_arena_alloc(crm_call_arena(call), sizeof *reply->assigned * (limit + 1));
     size_t i = 0;
@@ -402,6 +398,6 @@ int pl_assign_leads(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
         a->salesperson_id = user;
         reply->assigned[reply->n_assigned++] = a;
     }
-    reply->left_unassigned = (int32_t)(n - reply->n_assigned);
+    reply->left_unassigned = (int32_t)(n - reply->n_assigned + more);
     return reply->n_assigned ? rules_write(call, p.rules) : 0;
 }

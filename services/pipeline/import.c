@@ -549,7 +549,9 @@ static int customer_same(const row_t *row, const create_customer_t *r, const cus
 
 /* The record of id, or NULL when there is none (or the caller may not see
  * it: an own-leads user's import cannot tell another's lead from none). */
-static int read_record(crm_call_t *call, int model, int64_t id, void **out)
+/* The record id names, or NULL when there is none. A lead the caller may
+ * not see is not_found on "id", or, with hidden given, NULL and *hidden 1. */
+static int read_record(crm_call_t *call, int model, int64_t id, void **out, int *hidden)
 {
     pipeline_t *pl = crm_call_ctx(call);
     *out = NULL;
@@ -563,8 +565,14 @@ static int read_record(crm_call_t *call, int model, int64_t id, void **out)
     }
     if (rc)
         return crm_call_fail_db(call, rc);
-    if (model == PL_MODEL_LEAD && !crm_call_sees_lead(call, ((lead_t *)*out)->salesperson_id))
+    if (model == PL_MODEL_LEAD && !crm_call_sees_lead(call, ((lead_t *)*out)->salesperson_id)) {
+        *out = NULL;
+        if (hidden) {
+            *hidden = 1;
+            return 0;
+        }
         return crm_call_fail(call, CODE(NOT_FOUND), "id", "no lead %lld", (long long)id);
+    }
     return 0;
 }
 
@@ -590,18 +598,28 @@ static int import_row(crm_call_t *call, void *arg)
     }
     int64_t id = 0;
     void *record = NULL;
-    int known = import_get(call, key, key_len, &id, old_hash);
-    if (known < 0 || (known && read_record(call, model, id, &record) != 0))
+    int known = import_get(call, key, key_len, &id, old_hash), hidden = 0;
+    if (known < 0 || (known && read_record(call, model, id, &record, &hidden) != 0))
         return -1;
-    if (known && record && !memcmp(hash, old_hash, HASH_LEN)) {
+    if (known && (record || hidden) && !memcmp(hash, old_hash, HASH_LEN)) {
+        /* imported before as it is; one the rules then gave to another
+         * salesperson is not named to an own-leads importer */
         row->outcome = ROW_UNCHANGED;
-        row->id = id;
+        row->id = hidden ? 0 : id;
         return 0;
     }
+    if (hidden)
+        return crm_call_fail(call, CODE(NOT_FOUND), "id", "no lead %lld", (long long)id);
+    if (known && !record)
+        /* deleted or merged away since: a re-run must not bring it back */
+        return crm_call_fail(call, CODE(FAILED_PRECONDITION), "id",
+                             "this row made %s %lld in an earlier import, deleted or merged since; it is not made "
+                             "again (give it a new id to import it anew)",
+                             model == PL_MODEL_LEAD ? "lead" : "customer", (long long)id);
     if (!record) {
         /* an export id this store has not imported names its own record */
         int64_t native = external[0] ? pl_export_id_parse(call, model, external) : 0;
-        if (native && read_record(call, model, native, &record) != 0)
+        if (native && read_record(call, model, native, &record, NULL) != 0)
             return -1;
         id = record ? native : 0;
     }

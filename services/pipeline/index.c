@@ -203,6 +203,27 @@ int pl_version_get(MDB_txn *txn, const pipeline_t *pl, int64_t team_id, int64_t 
  * share of its column's totals (nor of the report's). */
 static const lead_t *on_board(const lead_t *l) { return l && !l->archived ? l : NULL; }
 
+/* What a team's assignment rules may give out: open, active, nobody's. */
+static int awaits_assignment(const lead_t *l)
+{
+    return l && l->team_id && !l->salesperson_id && !l->archived &&
+           l->status != CRM__PIPELINE__V1__LEAD_STATUS__LEAD_STATUS_WON &&
+           l->status != CRM__PIPELINE__V1__LEAD_STATUS__LEAD_STATUS_LOST;
+}
+
+int pl_index_unassigned(MDB_txn *txn, const MDB_val *key, const MDB_val *data, void *arg)
+{
+    pipeline_t *pl = arg;
+    (void)key;
+    lead_t *l = crm__pipeline__v1__lead__unpack(NULL, data->mv_size, data->mv_data);
+    if (!l)
+        return MDB_CORRUPTED;
+    uint8_t k[16];
+    int rc = awaits_assignment(l) ? key_put(txn, pl->unassigned, k, pair_key(k, l->team_id, l->id)) : 0;
+    crm__pipeline__v1__lead__free_unpacked(l, NULL);
+    return rc;
+}
+
 int pl_kanban_rebuild_lead(MDB_txn *txn, const MDB_val *key, const MDB_val *data, void *arg)
 {
     pipeline_t *pl = arg;
@@ -266,6 +287,16 @@ static int save(pipeline_t *pl, MDB_txn *txn, const lead_t *old, const lead_t *l
         (rc = pair_move(txn, pl->by_lost_reason, old, old ? old->lost_reason_id : 0, l, l ? l->lost_reason_id : 0, 0)) != 0 ||
         (rc = move_tags(txn, pl->by_tag, old, l)) != 0)
         return rc;
+    {
+        uint8_t ok[16], nk[16];
+        int was_waiting = awaits_assignment(old), waits = awaits_assignment(l);
+        if (was_waiting)
+            pair_key(ok, old->team_id, old->id);
+        if (waits)
+            pair_key(nk, l->team_id, l->id);
+        if ((rc = key_move(txn, pl->unassigned, was_waiting ? ok : NULL, 16, waits ? nk : NULL, 16)) != 0)
+            return rc;
+    }
     /* one card list per salesperson and column; the whole column is their
      * merge (kanban.c), which halves what every write touches */
     const lead_t *was = on_board(old), *is = on_board(l);

@@ -90,6 +90,9 @@ static int upgrade(crm_store_t *store, void *ctx)
         rc = pl_upgrade_archive_indexes(&pl, store);
     if (rc == 0 && (rc = pl_dup_upgrade(&pl, store)) != 0)
         crm_error("building the likely-duplicate indexes: %s", mdb_strerror(rc));
+    if (rc == 0 && from && from < PIPELINE_SCHEMA_UNASSIGNED &&
+        (rc = crm_store_rewrite(store, pl.leads, "unassigned", pl_index_unassigned, &pl, 1000)) != 0)
+        crm_error("listing the teams' unassigned leads: %s", mdb_strerror(rc));
     if (rc)
         return rc;
     return crm_readmodel_upgrade(&pl.readmodel, store,
@@ -141,6 +144,7 @@ int main(int argc, char **argv)
             {"quotes_by_customer", 0, &pl.quotes_by_customer},
             {"assign_rules", 0, &pl.assign_rules}, {"assign_log", 0, &pl.assign_log},
             {"lead_dups", 0, &pl.lead_dups}, {"customer_dups", 0, &pl.customer_dups},
+            {"unassigned", 0, &pl.unassigned},
             {"imports", 0, &pl.imports},
         },
         .consumes = {{"identity", pl_apply_identity_event}},

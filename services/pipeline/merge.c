@@ -308,6 +308,11 @@ int pl_merge_leads(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
     changes_t ch = {crm_arena_alloc(crm_call_arena(call), sizeof(change_t *) * 24), 0, 24};
     if (merge_values(call, l, dest, others, n - 1, &ch) != 0 || track_ids(call, dest, l, &ch) != 0)
         return -1;
+    /* an active lead merged into an archived one would leave the board
+     * unseen: the result is archived only when every lead was */
+    for (size_t i = 0; i < n - 1 && l->archived; i++)
+        if (!others[i]->archived)
+            l->archived = 0;
     l->updated_at = crm_call_now(call);
     for (size_t i = 0; i < n - 1; i++)
         if (repoint_quotations(call, others[i]->id, l->id) != 0 || pl_lead_save(call, others[i], NULL) != 0)

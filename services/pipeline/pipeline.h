@@ -16,10 +16,13 @@
 /* The first schema that indexes leads by lost reason, customers by parent
  * and quotations by customer (what a delete must know is unused). */
 #define PIPELINE_SCHEMA_ARCHIVE 4
-#define PIPELINE_SCHEMA 5
 /* The first schema with the likely-duplicate indexes (lead_dups,
  * customer_dups); older stores have them built on upgrade. */
 #define PIPELINE_SCHEMA_DUPLICATES 5
+#define PIPELINE_SCHEMA 6
+/* The first schema that lists each team's open leads of nobody
+ * (unassigned), built from the leads on upgrade. */
+#define PIPELINE_SCHEMA_UNASSIGNED 6
 /* The first schema whose kanban cells sum per currency (older ones added
  * every currency together; their cells are rebuilt from the leads). */
 #define PIPELINE_SCHEMA_CURRENCY_CELLS 3
@@ -66,6 +69,7 @@ typedef struct {
     MDB_dbi assign_log;   /* team, user, time, lead id → "" (assign_log.h) */
     MDB_dbi lead_dups;      /* reason, value hash (8), lead id → "" (dup_norm.h) */
     MDB_dbi customer_dups;  /* reason, value hash (8), customer id → "" */
+    MDB_dbi unassigned;     /* team id, lead id → "": open, active leads of nobody (AssignLeads) */
     MDB_dbi imports;     /* model, kind, external id or content hash → record id, content hash (transfer.h) */
 } pipeline_t;
 
@@ -131,6 +135,9 @@ int pl_lead_type(const lead_t *lead);
  * everything derived from it). An archived lead keeps its indexes but has
  * no card and no share of the kanban cells. Returns 0 or -1. */
 int pl_lead_save(crm_call_t *call, const lead_t *old, lead_t *lead);
+/* crm_store_rewrite's step of the schema 6 upgrade: lists a stored lead in
+ * unassigned if it awaits assignment (index.c). Returns an LMDB code. */
+int pl_index_unassigned(MDB_txn *txn, const MDB_val *key, const MDB_val *data, void *arg);
 
 /* The version key every board adds to its team's: global stages, names. */
 #define PL_BOARDS_ALL ((int64_t)-1)

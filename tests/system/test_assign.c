@@ -216,6 +216,11 @@ static void test_round_robin_and_maximum(void **state)
         assert_int_equal(salesperson_of(admin, leads[i]), 0);
     }
 
+    /* an archived one and a lost one of nobody's are not given out */
+    int64_t shelved = new_unassigned_id(europe, "Europe shelved"), dropped = new_unassigned_id(europe, "Europe dropped");
+    json_decref(OK(admin, P("ArchiveLead"), "{\"id\":\"%lld\"}", (long long)shelved));
+    json_decref(OK(admin, P("MarkLost"), "{\"id\":\"%lld\"}", (long long)dropped));
+
     /* on demand through HTTP (JSON): oldest first, in turn */
     json_t *r = HTTP_OK(admin, P("AssignLeads"), "{\"teamId\":\"%lld\",\"limit\":5}", (long long)europe);
     json_t *got = json_object_get(r, "assigned");
@@ -244,6 +249,8 @@ static void test_round_robin_and_maximum(void **state)
     assert_int_equal(pr->assigned[1]->salesperson_id, ann_id);
     assert_int_equal(pr->left_unassigned, 0);
     protobuf_c_message_free_unpacked(&pr->base, NULL);
+    assert_int_equal(salesperson_of(admin, shelved), 0);
+    assert_int_equal(salesperson_of(admin, dropped), 0);
 
     /* cat is at her maximum for 30 days: skipped */
     for (int i = 7; i < 10; i++)

@@ -332,6 +332,20 @@ static void test_schedule_get_list(void **state)
     assert_int_equal(sys_jint(json_array_get(list, 0), "id"), id);
     assert_int_equal(sys_jint(json_array_get(list, 1), "id"), later);
     json_decref(m);
+    /* and ari's calendar, looked at by olga, hides it the same way */
+    snprintf(body, sizeof body, "{\"userId\":\"%lld\",\"from\":\"%lld\",\"to\":\"%lld\"}", (long long)ari_id,
+             (long long)day, (long long)(day + DAY_US));
+    json_t *ari_cal = OK(olga, A("ListCalendar"), "%s", body);
+    json_t *ev;
+    size_t ei;
+    int breakfast_seen = 0, visit_seen = 0;
+    json_array_foreach(json_object_get(ari_cal, "events"), ei, ev) {
+        breakfast_seen |= sys_jint(ev, "id") == earlier;
+        visit_seen |= sys_jint(ev, "id") == id;
+    }
+    assert_false(breakfast_seen);
+    assert_true(visit_seen);
+    json_decref(ari_cal);
     /* a range: an hour that only the site visit overlaps (it began before) */
     snprintf(filter, sizeof filter, "\"from\":\"%lld\",\"to\":\"%lld\"", (long long)(start + HOUR_US / 2),
              (long long)(start + HOUR_US));

@@ -567,6 +567,30 @@ static void test_merge_moves_everything(void **state)
     json_decref(r);
 }
 
+/* An active lead merged into an archived one keeps the result on the
+ * board; archived ones only stay archived together. */
+static void test_merge_into_archived(void **state)
+{
+    int64_t old = create_id(alice, "\"name\":\"Archived first\",\"unassigned\":true");
+    int64_t live = create_id(alice, "\"name\":\"Active second\",\"unassigned\":true");
+    json_decref(OK(alice, P("ArchiveLead"), "{\"id\":\"%lld\"}", (long long)old));
+    json_t *r = OK(alice, P("MergeLeads"), "{\"ids\":[\"%lld\",\"%lld\"],\"intoId\":\"%lld\"}", (long long)old,
+                   (long long)live, (long long)old);
+    assert_int_equal(sys_jint(r, "id"), old);
+    assert_false(json_is_true(json_object_get(r, "archived")));
+    json_decref(r);
+    r = OK(alice, P("ListLeads"), "{\"query\":\"Archived first\"}");
+    assert_int_equal(count(r, "leads"), 1);
+    json_decref(r);
+    int64_t a = create_id(alice, "\"name\":\"Both archived A\",\"unassigned\":true");
+    int64_t b = create_id(alice, "\"name\":\"Both archived B\",\"unassigned\":true");
+    json_decref(OK(alice, P("ArchiveLead"), "{\"id\":\"%lld\"}", (long long)a));
+    json_decref(OK(alice, P("ArchiveLead"), "{\"id\":\"%lld\"}", (long long)b));
+    r = OK(alice, P("MergeLeads"), "{\"ids\":[\"%lld\",\"%lld\"]}", (long long)a, (long long)b);
+    assert_true(json_is_true(json_object_get(r, "archived")));
+    json_decref(r);
+}
+
 static void test_merge_refusals(void **state)
 {
     char f[256];
@@ -797,6 +821,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_merge_moves_everything),
+        cmocka_unit_test(test_merge_into_archived),
         cmocka_unit_test(test_merge_refusals),
         cmocka_unit_test(test_exactly_once_across_kill),
         cmocka_unit_test(test_upgrade_builds_indexes),

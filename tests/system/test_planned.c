@@ -648,6 +648,20 @@ static void test_own_leads_access(void **state)
     r = OK(otto, A("NextActivities"), "{\"docs\":[" DOC "]}", (long long)lead);
     assert_int_equal(json_array_size(json_object_get(r, "items")), 1);
     json_decref(r);
+    /* every customer is readable to her, not changeable: the calls' doors
+     * refuse her what the activities' refuse */
+    json_t *cu = OK(admin, "crm.pipeline.v1.Pipeline/CreateCustomer", "{\"name\":\"Otto's client\",\"salespersonId\":\"%lld\"}",
+                    (long long)otto_id);
+    int64_t client = sys_jint(cu, "id");
+    json_decref(cu);
+    sync_activities(admin);
+    c = OK(otto, A("ScheduleCall"), "{\"doc\":{\"model\":\"customer\",\"id\":\"%lld\"},\"summary\":\"Client call\",\"plannedAt\":\"%lld\"}",
+           (long long)client, (long long)at);
+    int64_t client_call = sys_jint(c, "id");
+    json_decref(c);
+    ERR(CODE(PERMISSION_DENIED), "id", olga, A("CancelCall"), "{\"id\":\"%lld\"}", (long long)client_call);
+    ERR(CODE(PERMISSION_DENIED), "id", olga, A("MarkCallHeld"), "{\"id\":\"%lld\"}", (long long)client_call);
+    json_decref(OK(otto, A("MarkCallHeld"), "{\"id\":\"%lld\"}", (long long)client_call));
     /* types: anyone with sales access reads them, no one else */
     int64_t clerk_id;
     char *clerk = sys_new_sales_user(env, admin, "clerk", "Clerk", "SALES_ACCESS_NONE", &clerk_id);

@@ -142,7 +142,7 @@ export default async function (t) {
             await page.goto(`${base}/settings`);
             await page.getByRole("link", { name: title, exact: true }).click();
             await page.getByRole("heading", { name: title, exact: true }).waitFor();
-            await page.getByLabel("Name").fill(name);
+            await page.getByLabel("Name", { exact: true }).fill(name);
             await page.getByRole("button", { name: `Add ${noun}` }).click();
             await page.getByRole("list", { name: title }).getByRole("listitem").filter({ hasText: name }).waitFor();
             const got = (await call(`${PL}/${list}`, {}, mgr.token))[field] ?? [];

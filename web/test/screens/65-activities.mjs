@@ -5,12 +5,14 @@
 // activity on the kanban card (overdue in red, today in amber, in words);
 // activity types in Settings (add, rename, archive); axe-core on each.
 export default async function (t) {
-    const { base, PL, ACT, check, assert, eventually, until, call, axeCheck, newPage, signIn, makeUser } = t;
+    const { base, ID, PL, ACT, check, assert, eventually, until, call, axeCheck, newPage, signIn, makeUser } = t;
     const sfx = Date.now().toString(36);
     const li = await makeUser({ login: `act-li-${sfx}`, name: "Li Na 李娜", salesAccess: "SALES_ACCESS_MANAGER" });
     const otto = await makeUser({ login: `act-otto-${sfx}`, name: "Otto Own", salesAccess: "SALES_ACCESS_OWN_LEADS" });
+    // in a team of her own, whose board is the one she opens first
+    const team = await call(`${ID}/CreateTeam`, { name: `Activities 活动 ${sfx}`, leaderId: li.user.id, memberIds: [li.user.id] }, li.token);
     const lead = await call(`${PL}/CreateLead`, {
-        type: "LEAD_TYPE_OPPORTUNITY", name: `Activities for 北京 ${sfx}`, salespersonId: li.user.id,
+        type: "LEAD_TYPE_OPPORTUNITY", name: `Activities for 北京 ${sfx}`, salespersonId: li.user.id, teamId: team.id,
     }, li.token);
     const doc = { model: "lead", id: lead.id };
 
