@@ -42,6 +42,9 @@ extern const crm_rpc_api_t identity_api, identity_internal_api;
  * data_dir/admin-password (mode 0600) before the administrator is
  * committed. Returns 0, or -1 with the reason logged. */
 int identity_bootstrap(identity_t *id, const char *admin_password, const char *data_dir);
+/* Once per store: every user as user.updated, so that read models made
+ * before they kept logins and e-mails learn them. Returns 0 or -1 (logged). */
+int identity_announce_users(identity_t *idn);
 
 /* Deletes expired sessions and invitations (a bounded number per call).
  * Can't fail: a failure is logged and the next pass tries again. */

@@ -35,7 +35,9 @@ static int start(crm_service_t *svc, void *ctx)
     crm_rpc_server_set_workers(crm_service_rpc(svc), hashers, (int)pw_per_address);
     if (crm_service_every(svc, 1.0, 300.0, sweep) != 0)
         return -1;
-    return identity_bootstrap(&idn, admin_pw, crm_service_data_dir(svc));
+    if (identity_bootstrap(&idn, admin_pw, crm_service_data_dir(svc)) != 0)
+        return -1;
+    return identity_announce_users(&idn);
 }
 
 static void free_value(void *arg, uint64_t key, void *value) { free(value); }

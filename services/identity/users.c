@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#define USERS_ANNOUNCED "users_announced" /* meta: every user told once as user.updated */
+
 #define CODE(x) CRM__RPC__V1__CODE__CODE_##x
 #define PASSWORD_MIN 8
 #define PASSWORD_MAX 128
@@ -818,10 +820,55 @@ static int bootstrap_txn(MDB_txn *txn, void *arg)
         return rc;
     Crm__Identity__V1__UserEvent ev = CRM__IDENTITY__V1__USER_EVENT__INIT;
     ev.user = &u;
-    if ((rc = crm_outbox_append(idn->outbox, txn, "user.created", 0, &ev.base, NULL)) != 0)
+    if ((rc = crm_outbox_append(idn->outbox, txn, "user.created", 0, &ev.base, NULL)) != 0 ||
+        (rc = crm_store_meta_put_u64(idn->store, txn, USERS_ANNOUNCED, 1)) != 0)
         return rc;
     b->created = 1;
     return 0;
+}
+
+/* Every user once more as user.updated, for a store made before the users
+ * read model kept logins and e-mails (CSV import names salespeople by
+ * them): its consumers learn them without a replay of what may be pruned.
+ * A new store is marked announced when its first user is made. */
+static int announce_txn(MDB_txn *txn, void *arg)
+{
+    identity_t *idn = arg;
+    uint64_t done;
+    int rc = crm_store_meta_get_u64(idn->store, txn, USERS_ANNOUNCED, &done);
+    if (rc || done)
+        return rc;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, idn->users, &cur)) != 0)
+        return rc;
+    MDB_val k, d;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        Crm__Identity__V1__UserRecord *rec = crm__identity__v1__user_record__unpack(NULL, d.mv_size, d.mv_data);
+        if (!rec || !rec->user) {
+            if (rec)
+                crm__identity__v1__user_record__free_unpacked(rec, NULL);
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        Crm__Identity__V1__UserEvent ev = CRM__IDENTITY__V1__USER_EVENT__INIT;
+        ev.user = ev.old = rec->user;
+        rc = crm_outbox_append(idn->outbox, txn, "user.updated", 0, &ev.base, NULL);
+        crm__identity__v1__user_record__free_unpacked(rec, NULL);
+        if (rc)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    return crm_store_meta_put_u64(idn->store, txn, USERS_ANNOUNCED, 1);
+}
+
+int identity_announce_users(identity_t *idn)
+{
+    int rc = crm_store_write(idn->store, announce_txn, idn);
+    if (rc)
+        crm_error("announcing the users to the read models: %s", mdb_strerror(rc));
+    return rc ? -1 : 0;
 }
 
 int identity_bootstrap(identity_t *idn, const char *admin_password, const char *data_dir)

@@ -7,9 +7,13 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "common.pb-c.h"
 #include "crm_csv.h"
+#include "crm_store.h"
 #include "harness.h"
 #include "pipeline.pb-c.h"
+#include "../../services/identity/identity.h" /* IDENTITY_SCHEMA */
+#include "../../services/pipeline/pipeline.h" /* PIPELINE_SCHEMA */
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -596,6 +600,75 @@ static void test_round_trip_to_empty_store(void **state)
     assert_int_equal(sys_stop(e2), 0);
 }
 
+/* --- a store from before the users read model kept logins ----------------------------------------- */
+
+/* Clears every kept user's login and e-mail, as a read model written
+ * before they were kept has them. */
+static int forget_logins(MDB_txn *txn, void *arg)
+{
+    MDB_dbi users = *(MDB_dbi *)arg;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, users, &cur);
+    if (rc)
+        return rc;
+    uint64_t ids[256];
+    size_t n = 0;
+    MDB_val k, d;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0 && n < 256; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
+        ids[n++] = crm_key_get_u64(k.mv_data);
+    mdb_cursor_close(cur);
+    for (size_t i = 0; i < n; i++) {
+        Crm__Common__V1__UserInfo *u;
+        if ((rc = crm_db_get_id(txn, users, ids[i], &crm__common__v1__user_info__descriptor, NULL, (void **)&u)) != 0)
+            return rc;
+        u->login = u->email = "";
+        rc = crm_db_put_id(txn, users, ids[i], &u->base);
+        u->login = u->email = NULL; /* not ours to free */
+        crm__common__v1__user_info__free_unpacked(u, NULL);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int unannounce(MDB_txn *txn, void *arg) { return crm_store_meta_put_u64(arg, txn, "users_announced", 0); }
+
+/* A pipeline whose users have no login yet (a store from before) learns
+ * them when identity, on its first start since, tells every user again:
+ * then an import names a salesperson by login. */
+static void test_logins_learnt_after_upgrade(void **state)
+{
+    assert_int_equal(sys_kill(env, SYS_PIPELINE, SIGTERM), 0);
+    assert_int_equal(sys_kill(env, SYS_IDENTITY, SIGTERM), 0);
+    char dir[300];
+    const char *err;
+    MDB_dbi users;
+    snprintf(dir, sizeof dir, "%s/pipeline", env->dir);
+    crm_store_t *store = crm_store_open(dir, (const crm_store_dbi_t[]){{"users", 0, &users}}, 1, PIPELINE_SCHEMA, 0, &err);
+    assert_non_null(store);
+    assert_int_equal(crm_store_write(store, forget_logins, &users), 0);
+    crm_store_close(&store);
+    snprintf(dir, sizeof dir, "%s/identity", env->dir);
+    store = crm_store_open(dir, NULL, 0, IDENTITY_SCHEMA, 0, &err);
+    assert_non_null(store);
+    assert_int_equal(crm_store_write(store, unannounce, store), 0);
+    crm_store_close(&store);
+    assert_int_equal(sys_spawn(env, SYS_PIPELINE), 0);
+    assert_int_equal(sys_wait_ready(env, SYS_PIPELINE, 30000), 0);
+    assert_int_equal(sys_spawn(env, SYS_IDENTITY), 0);
+    assert_int_equal(sys_wait_ready(env, SYS_IDENTITY, 30000), 0);
+    /* the read model catches up on identity's events: the row finds ana */
+    int64_t deadline = sys_now_ms() + 15000;
+    import_reply_t *r = NULL;
+    do {
+        if (r)
+            protobuf_c_message_free_unpacked(&r->base, NULL);
+        r = zimport(admin, LEADS, "name,salesperson\nAfter the upgrade,ana\n", 1, 1);
+    } while (r->n_errors && sys_now_ms() < deadline && (usleep(100000), 1));
+    assert_int_equal(r->n_errors, 0);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+}
+
 /* --- crmctl -------------------------------------------------------------------------------------- */
 
 /* Runs crmctl with args (NULL-terminated) as token; its stdout in *out
@@ -783,6 +856,7 @@ int main(void)
         cmocka_unit_test(test_export_pages_and_formulas),
         cmocka_unit_test(test_round_trip_to_empty_store),
         cmocka_unit_test(test_rerun_after_delete_or_merge),
+        cmocka_unit_test(test_logins_learnt_after_upgrade),
     };
     const struct CMUnitTest own[] = {
         cmocka_unit_test(test_kill9_exactly_once),
