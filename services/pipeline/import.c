@@ -467,14 +467,31 @@ static int lead_request(crm_call_t *call, row_t *row, create_lead_t *r)
         return -1;
     if (sets(row, COL_STAGE)) {
         /* a stage name is one of the lead's team and type: several teams
-         * may each have a "Qualification" */
-        stage_t **stages;
-        int n = pl_stages_for(call, r->team_id, r->type, &stages);
-        if (n < 0)
-            return -1;
-        for (int i = 0; i < n && !r->stage_id; i++)
-            if (!strcasecmp(stages[i]->name, cell(row, COL_STAGE)))
-                r->stage_id = stages[i]->id;
+         * may each have a "Qualification". The team is the one the
+         * defaults will give a row that names none; a row that names no
+         * type is an opportunity when only an opportunity's stage fits. */
+        int64_t team = r->team_id;
+        if (!team) {
+            lead_t t = CRM__PIPELINE__V1__LEAD__INIT;
+            t.salesperson_id = r->salesperson_id;
+            if (pl_lead_defaults(call, &t, !r->salesperson_id) != 0)
+                return -1;
+            team = t.team_id;
+        }
+        for (int pass = 0; pass < 2 && !r->stage_id; pass++) {
+            if (pass == 1 && (sets(row, COL_TYPE) || r->type == LTYPE(OPPORTUNITY)))
+                break;
+            int type = pass == 0 ? r->type : LTYPE(OPPORTUNITY);
+            stage_t **stages;
+            int n = pl_stages_for(call, team, type, &stages);
+            if (n < 0)
+                return -1;
+            for (int i = 0; i < n && !r->stage_id; i++)
+                if (!strcasecmp(stages[i]->name, cell(row, COL_STAGE))) {
+                    r->stage_id = stages[i]->id;
+                    r->type = type;
+                }
+        }
         if (!r->stage_id)
             return bad(call, COL_STAGE, CODE(NOT_FOUND), "no stage named \"%s\" for this team and type",
                        cell(row, COL_STAGE));

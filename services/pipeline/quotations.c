@@ -44,7 +44,7 @@ int pl_make_quotation(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     int rc = mdb_put(crm_call_txn(call), pl->quotes_by_lead, &k, &d, 0);
     /* and by customer: a customer with quotations is never deleted */
     crm_key_put_u64(key, (uint64_t)q->customer_id);
-    if (rc == 0)
+    if (rc == 0 && q->customer_id)
         rc = mdb_put(crm_call_txn(call), pl->quotes_by_customer, &k, &d, 0);
     if (rc)
         return crm_call_fail_db(call, rc);

@@ -600,6 +600,27 @@ static void test_round_trip_to_empty_store(void **state)
     assert_int_equal(sys_stop(e2), 0);
 }
 
+/* A stage is looked up among the stages of the team the lead will be in
+ * (the salesperson's, when the row names none), and a row without a type
+ * whose stage is an opportunity's makes an opportunity. (After the round
+ * trip: the other store has no such stage.) */
+static void test_stage_of_the_lead_s_team(void **state)
+{
+    json_decref(OK(admin, P("CreateStage"), "{\"name\":\"Demo booked\",\"teamId\":\"%lld\",\"type\":\"STAGE_TYPE_BOTH\","
+                   "\"sequence\":15}", (long long)team_id));
+    import_reply_t *r = zimport(admin, LEADS, "name,salesperson,stage\nTeam staged,ana,Demo booked\nTyped by stage,,Proposition\n", 1, 0);
+    for (size_t i = 0; i < r->n_errors; i++)
+        print_message("row %d %s: %s\n", r->errors[i]->row, r->errors[i]->field, r->errors[i]->message);
+    assert_int_equal(r->created, 2);
+    json_t *a = get_lead(admin, r->ids[0]), *b = get_lead(admin, r->ids[1]);
+    assert_int_equal(sys_jint(a, "teamId"), team_id);
+    assert_string_equal(sys_jstr(b, "type"), "LEAD_TYPE_OPPORTUNITY");
+    assert_int_equal(sys_jint(b, "stageId"), sys_stage_id(env, admin, "Proposition"));
+    json_decref(a);
+    json_decref(b);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+}
+
 /* --- a store from before the users read model kept logins ----------------------------------------- */
 
 /* Clears every kept user's login and e-mail, as a read model written
@@ -856,6 +877,7 @@ int main(void)
         cmocka_unit_test(test_export_pages_and_formulas),
         cmocka_unit_test(test_round_trip_to_empty_store),
         cmocka_unit_test(test_rerun_after_delete_or_merge),
+        cmocka_unit_test(test_stage_of_the_lead_s_team),
         cmocka_unit_test(test_logins_learnt_after_upgrade),
     };
     const struct CMUnitTest own[] = {
