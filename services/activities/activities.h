@@ -178,9 +178,11 @@ int act_type_get(crm_call_t *call, const char *field, int64_t id, int category, 
  * the first; in arena. Returns 0, MDB_NOTFOUND (none) or an LMDB code. */
 int act_type_find(activities_t *a, MDB_txn *txn, crm_arena_t *arena, int category, activity_type_t **out);
 /* The planned activity of scheduled call c, creating it (of the first Call
- * type) for a call scheduled before calls were activities: *out NULL when c
- * is not scheduled. Returns 0 or -1 with the error set. */
-int act_activity_of_call(crm_call_t *call, const call_t *c, activity_t **out);
+ * type) for a call scheduled just now (announce 1: activity.planned) or
+ * before calls were activities (announce 0: it is being held, cancelled or
+ * moved, so nobody is told it is planned): *out NULL when c is not
+ * scheduled. Returns 0 or -1 with the error set. */
+int act_activity_of_call(crm_call_t *call, const call_t *c, int announce, activity_t **out);
 /* Closes activity act (PLANNED) as DONE with feedback or CANCELLED, and
  * its call if it has one. Returns 0 or -1 with the error set. */
 int act_activity_close(crm_call_t *call, activity_t *act, int state, const char *feedback);

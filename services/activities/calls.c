@@ -187,7 +187,7 @@ int act_schedule_call(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     call_t *c;
     activity_t *act;
     if (act_call_schedule(call, r->doc, r->summary, r->planned_at, r->duration_minutes, r->responsible_id, &c) != 0 ||
-        act_activity_of_call(call, c, &act) != 0)
+        act_activity_of_call(call, c, 1, &act) != 0)
         return -1;
     *(call_t *)out = *c;
     return 0;
@@ -267,7 +267,7 @@ static int close_call(crm_call_t *call, int64_t id, int status, ProtobufCMessage
 {
     call_t *c;
     activity_t *act;
-    if (act_call_get(call, "id", id, &c) != 0 || act_activity_of_call(call, c, &act) != 0)
+    if (act_call_get(call, "id", id, &c) != 0 || act_activity_of_call(call, c, 0, &act) != 0)
         return -1;
     if (!act) { /* not scheduled: act_call_close says so */
         if (act_call_close(call, "id", c, status, NULL) != 0)

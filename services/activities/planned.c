@@ -314,8 +314,8 @@ static activity_t *new_activity(crm_call_t *call, const doc_t *doc, const activi
     return act;
 }
 
-/* Numbers, writes and announces a new activity. */
-static int create_activity(crm_call_t *call, activity_t *act)
+/* Numbers, writes and (announce) announces a new activity. */
+static int create_activity(crm_call_t *call, activity_t *act, int announce)
 {
     activities_t *a = crm_call_ctx(call);
     uint64_t id;
@@ -326,7 +326,7 @@ static int create_activity(crm_call_t *call, activity_t *act)
     if ((rc = write_activity(a, crm_call_txn(call), crm_call_arena(call), NULL, act)) != 0)
         return crm_call_fail_db(call, rc);
     fill_reply(call, act, today_utc(call));
-    return emit(call, "activity.planned", act, NULL);
+    return announce ? emit(call, "activity.planned", act, NULL) : 0;
 }
 
 static activity_t *activity_from_call(crm_call_t *call, const call_t *c, const activity_type_t *t)
@@ -343,7 +343,7 @@ static activity_t *activity_from_call(crm_call_t *call, const call_t *c, const a
     return act;
 }
 
-int act_activity_of_call(crm_call_t *call, const call_t *c, activity_t **out)
+int act_activity_of_call(crm_call_t *call, const call_t *c, int announce, activity_t **out)
 {
     activities_t *a = crm_call_ctx(call);
     MDB_txn *txn = crm_call_txn(call);
@@ -371,7 +371,7 @@ int act_activity_of_call(crm_call_t *call, const call_t *c, activity_t **out)
     if (act_type_get(call, "typeId", 0, CATEGORY(CALL), &t) != 0)
         return -1;
     activity_t *act = activity_from_call(call, c, t);
-    if (create_activity(call, act) != 0)
+    if (create_activity(call, act, announce) != 0)
         return -1;
     *out = act;
     return 0;
@@ -418,7 +418,7 @@ int act_plan_activity(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
         act->responsible_id = resp;
         act->deadline = (char *)format_day(call, *r->deadline ? deadline : today_utc(call) + t->default_days);
     }
-    if (create_activity(call, act) != 0)
+    if (create_activity(call, act, 1) != 0)
         return -1;
     *(activity_t *)out = *act;
     return 0;
@@ -563,7 +563,7 @@ int act_reschedule_call(crm_call_t *call, const ProtobufCMessage *in, ProtobufCM
     if (r->duration_minutes < 0 || r->duration_minutes > DURATION_MAX)
         return crm_call_fail(call, CODE(INVALID_ARGUMENT), "durationMinutes", "durationMinutes must be between 0 and %d",
                              DURATION_MAX);
-    if (act_activity_of_call(call, c, &act) != 0 || act_activity_may_change(call, act) != 0)
+    if (act_activity_of_call(call, c, 0, &act) != 0 || act_activity_may_change(call, act) != 0)
         return -1;
     change_t ch = {.has_planned_at = 1, .planned_at = r->planned_at, .has_duration = r->duration_minutes != 0,
                    .duration = r->duration_minutes};

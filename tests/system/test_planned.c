@@ -489,14 +489,18 @@ static void test_calls_scheduled_before_activities(void **state)
 {
     int64_t lead = sys_new_opportunity(env, sam, "Old calls", sam_id);
     sync_activities(sam);
+    /* their responsible follows nothing: each planned call is told to her once */
+    int64_t ria_id;
+    char *ria = sys_new_sales_user(env, admin, "ria", "Ria Responsible", "SALES_ACCESS_ALL_LEADS", &ria_id);
     int64_t at = (now_us() / DAY_US + 2) * DAY_US + 9 * HOUR_US;
     int64_t calls[3];
     for (int i = 0; i < 3; i++) {
-        json_t *c = OK(sam, A("ScheduleCall"), "{\"doc\":" DOC ",\"summary\":\"Old %d\",\"plannedAt\":\"%lld\"}", (long long)lead, i,
-                       (long long)at);
+        json_t *c = OK(sam, A("ScheduleCall"), "{\"doc\":" DOC ",\"summary\":\"Old %d\",\"plannedAt\":\"%lld\",\"responsibleId\":\"%lld\"}",
+                       (long long)lead, i, (long long)at, (long long)ria_id);
         calls[i] = sys_jint(c, "id");
         json_decref(c);
     }
+    assert_int_equal(sys_wait_unread(env, ria, 3, 20000), 3);
     assert_int_equal(sys_kill(env, SYS_ACTIVITIES, SIGTERM), 0);
     char path[400];
     snprintf(path, sizeof path, "%s/activities", env->dir);
@@ -542,6 +546,14 @@ static void test_calls_scheduled_before_activities(void **state)
     acts = of_lead(sam, lead, "ACTIVITY_STATE_CANCELLED");
     assert_int_equal(json_array_size(acts), 1);
     json_decref(acts);
+    /* the activities made for them on the way were never "planned" news:
+     * once notifications has applied sam's writes (his marks hold his
+     * call), ria has heard nothing more */
+    json_decref(OK(sam, N("UnreadCount"), "{}"));
+    json_t *n = OK(ria, N("UnreadCount"), "{}");
+    assert_int_equal(sys_jint(n, "count"), 3);
+    json_decref(n);
+    free(ria);
 }
 
 /* --- meetings and next activities ---------------------------------------------------- */
