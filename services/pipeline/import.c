@@ -460,10 +460,10 @@ static int lead_request(crm_call_t *call, row_t *row, create_lead_t *r)
         (sets(row, COL_PROBABILITY) && parse_int(call, COL_PROBABILITY, cell(row, COL_PROBABILITY), &r->probability) != 0) ||
         (sets(row, COL_REVENUE) &&
          parse_money(call, cell(row, COL_REVENUE), p->sep, r->currency, &r->expected_revenue) != 0) ||
-        (sets(row, COL_SALESPERSON) && find_user(call, p, COL_SALESPERSON, cell(row, COL_SALESPERSON), &r->salesperson_id) != 0) ||
-        (sets(row, COL_TEAM) && find_team(call, p, cell(row, COL_TEAM), &r->team_id) != 0) ||
-        (cell(row, COL_CUSTOMER)[0] && find_customer(call, p, COL_CUSTOMER, cell(row, COL_CUSTOMER), &r->customer_id) != 0) ||
-        (sets(row, COL_TAGS) && find_tags(call, p, cell(row, COL_TAGS), &r->tag_ids, &r->n_tag_ids) != 0))
+        (sets(row, COL_SALESPERSON) && find_user(call, p, COL_SALESPERSON, text(row, COL_SALESPERSON), &r->salesperson_id) != 0) ||
+        (sets(row, COL_TEAM) && find_team(call, p, text(row, COL_TEAM), &r->team_id) != 0) ||
+        (text(row, COL_CUSTOMER)[0] && find_customer(call, p, COL_CUSTOMER, text(row, COL_CUSTOMER), &r->customer_id) != 0) ||
+        (sets(row, COL_TAGS) && find_tags(call, p, text(row, COL_TAGS), &r->tag_ids, &r->n_tag_ids) != 0))
         return -1;
     if (sets(row, COL_STAGE)) {
         /* a stage name is one of the lead's team and type: several teams
@@ -487,14 +487,14 @@ static int lead_request(crm_call_t *call, row_t *row, create_lead_t *r)
             if (n < 0)
                 return -1;
             for (int i = 0; i < n && !r->stage_id; i++)
-                if (!strcasecmp(stages[i]->name, cell(row, COL_STAGE))) {
+                if (!strcasecmp(stages[i]->name, text(row, COL_STAGE))) {
                     r->stage_id = stages[i]->id;
                     r->type = type;
                 }
         }
         if (!r->stage_id)
             return bad(call, COL_STAGE, CODE(NOT_FOUND), "no stage named \"%s\" for this team and type",
-                       cell(row, COL_STAGE));
+                       text(row, COL_STAGE));
     }
     /* imported data says who owns a lead: without a salesperson it is
      * nobody's, not the importer's (the team's rules may give it out) */
@@ -514,9 +514,9 @@ static int customer_request(crm_call_t *call, row_t *row, create_customer_t *r)
     r->country = (char *)text(row, COL_COUNTRY);
     r->function = (char *)text(row, COL_FUNCTION);
     if ((sets(row, COL_IS_COMPANY) && parse_bool(call, COL_IS_COMPANY, cell(row, COL_IS_COMPANY), &r->is_company) != 0) ||
-        (sets(row, COL_SALESPERSON) && find_user(call, p, COL_SALESPERSON, cell(row, COL_SALESPERSON), &r->salesperson_id) != 0) ||
-        (sets(row, COL_TEAM) && find_team(call, p, cell(row, COL_TEAM), &r->team_id) != 0) ||
-        (cell(row, COL_PARENT)[0] && find_customer(call, p, COL_PARENT, cell(row, COL_PARENT), &r->parent_id) != 0))
+        (sets(row, COL_SALESPERSON) && find_user(call, p, COL_SALESPERSON, text(row, COL_SALESPERSON), &r->salesperson_id) != 0) ||
+        (sets(row, COL_TEAM) && find_team(call, p, text(row, COL_TEAM), &r->team_id) != 0) ||
+        (text(row, COL_PARENT)[0] && find_customer(call, p, COL_PARENT, text(row, COL_PARENT), &r->parent_id) != 0))
         return -1;
     return 0;
 }

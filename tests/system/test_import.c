@@ -619,6 +619,21 @@ static void test_stage_of_the_lead_s_team(void **state)
     json_decref(a);
     json_decref(b);
     protobuf_c_message_free_unpacked(&r->base, NULL);
+    /* names that export guards against formulas (a leading ' before - + =
+     * @) are found again when the export is imported */
+    json_decref(OK(admin, P("CreateTag"), "{\"name\":\"-10%% off\"}"));
+    r = zimport(admin, LEADS, "name,tags\nGuarded names,-10% off\n", 1, 0);
+    assert_int_equal(r->created, 1);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    char *whole = export_all(admin, LEADS);
+    assert_non_null(strstr(whole, "'-10% off"));
+    r = zimport(admin, LEADS, whole, 1, 0);
+    for (size_t i = 0; i < r->n_errors; i++)
+        print_message("row %d %s: %s\n", r->errors[i]->row, r->errors[i]->field, r->errors[i]->message);
+    assert_int_equal(r->n_errors, 0);
+    assert_int_equal(r->created, 0);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    free(whole);
 }
 
 /* --- a store from before the users read model kept logins ----------------------------------------- */
