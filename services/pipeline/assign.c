@@ -378,8 +378,8 @@ int pl_assign_leads(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessa
         return crm_call_fail(call, CODE(FAILED_PRECONDITION), "teamId", "team \"%s\" has no assignment rules",
                              p.team->name);
     /* read first, then write: the index read is the one the writes change */
-    lead_t **leads;
-    size_t n, more;
+    lead_t **leads = NULL;
+    size_t n = 0, more = 0;
     if (unassigned_of_team(call, r->team_id, limit, &leads, &n, &more) != 0)
         return -1;
     reply->assigned = crm_arena_alloc(crm_call_arena(call), sizeof *reply->assigned * (limit + 1));
