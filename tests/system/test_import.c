@@ -657,9 +657,10 @@ static int forget_logins(MDB_txn *txn, void *arg)
         Crm__Common__V1__UserInfo *u;
         if ((rc = crm_db_get_id(txn, users, ids[i], &crm__common__v1__user_info__descriptor, NULL, (void **)&u)) != 0)
             return rc;
+        char *login = u->login, *email = u->email;
         u->login = u->email = "";
         rc = crm_db_put_id(txn, users, ids[i], &u->base);
-        u->login = u->email = NULL; /* not ours to free */
+        u->login = login, u->email = email; /* freed with the record */
         crm__common__v1__user_info__free_unpacked(u, NULL);
         if (rc)
             return rc;
