@@ -25,9 +25,15 @@ void act_calendar_key(uint8_t out[ACT_CALENDAR_KEY], int64_t user, int64_t at, i
 }
 
 /* The calendar event of one calendar entry of user's, or NULL (with *rc
- * set) if its record cannot be read. */
+ * set) if its record cannot be read; *seen is 1 if the caller may see it,
+ * 0 if not, -1 on a storage error (set). A call is seen while its document
+ * may be read (a lead handed to another salesperson leaves the old one's
+ * calendar with it). A meeting is seen by its attendees, as in OpenERP,
+ * and by those who may read its document, as GetMeeting decides; the
+ * document only by the latter. So a manager looking at a colleague's
+ * calendar does not see the meetings about no document they are not in. */
 static Crm__Activities__V1__CalendarEvent *entry_event(crm_call_t *call, int64_t user, int kind, int64_t id,
-                                                       int *rc)
+                                                       int *rc, int *seen)
 {
     activities_t *a = crm_call_ctx(call);
     ProtobufCAllocator *alloc = crm_arena_allocator(crm_call_arena(call));
@@ -44,6 +50,7 @@ static Crm__Activities__V1__CalendarEvent *entry_event(crm_call_t *call, int64_t
         e->end_at = c->at + (int64_t)c->duration_minutes * 60000000LL;
         e->doc = c->doc;
         e->call_status = c->status;
+        *seen = !c->doc || !*c->doc->model ? 1 : act_doc_readable(call, c->doc);
     } else {
         meeting_t *m;
         if ((*rc = crm_db_get_id(crm_call_txn(call), a->meetings, (uint64_t)id,
@@ -52,34 +59,13 @@ static Crm__Activities__V1__CalendarEvent *entry_event(crm_call_t *call, int64_t
         e->title = m->title;
         e->start_at = m->start_at;
         e->end_at = m->end_at;
-        e->doc = m->doc;
         e->location = m->location;
         e->answer = act_meeting_answer(m, user);
+        int doc_readable;
+        *seen = act_meeting_visible(call, m, &doc_readable);
+        e->doc = doc_readable ? m->doc : NULL;
     }
     return e;
-}
-
-/* 1 if the caller may see the entry, 0 if not, -1 on a storage error
- * (set). A call is seen while its document may be read (a lead handed to
- * another salesperson leaves the old one's calendar with it). A meeting is
- * seen by its attendees, as in OpenERP, and by those who may read its
- * document, as GetMeeting decides; the document only by the latter. So a
- * manager looking at a colleague's calendar does not see the meetings
- * about no document they are not in. */
-static int entry_visible(crm_call_t *call, Crm__Activities__V1__CalendarEvent *e)
-{
-    if (e->kind == EVKIND(CALL))
-        return !e->doc || !*e->doc->model ? 1 : act_doc_readable(call, e->doc);
-    activities_t *a = crm_call_ctx(call);
-    meeting_t *m;
-    int rc = crm_db_get_id(crm_call_txn(call), a->meetings, (uint64_t)e->id, &crm__activities__v1__meeting__descriptor,
-                           crm_arena_allocator(crm_call_arena(call)), (void **)&m);
-    if (rc)
-        return crm_call_fail_db(call, rc);
-    int doc_readable, seen = act_meeting_visible(call, m, &doc_readable);
-    if (seen > 0 && !doc_readable)
-        e->doc = NULL;
-    return seen;
 }
 
 int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage *out)
@@ -108,8 +94,8 @@ int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
     uint8_t key[25];
     act_calendar_key(key, user, r->from - ACT_MEETING_MAX_US, 0, 0);
     if (after) {
-        int rc = 0, kind = (after & 1) ? EVKIND(MEETING) : EVKIND(CALL);
-        Crm__Activities__V1__CalendarEvent *last = entry_event(call, user, kind, (int64_t)(after >> 1), &rc);
+        int rc = 0, seen = 0, kind = (after & 1) ? EVKIND(MEETING) : EVKIND(CALL);
+        Crm__Activities__V1__CalendarEvent *last = entry_event(call, user, kind, (int64_t)(after >> 1), &rc, &seen);
         if (!last && rc != MDB_NOTFOUND)
             return crm_call_fail_db(call, rc);
         /* a token names an entry this calendar gave, or it would tell of others */
@@ -120,7 +106,7 @@ int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
             rc = mdb_get(txn, a->calendar, &k, &d);
             if (rc && rc != MDB_NOTFOUND)
                 return crm_call_fail_db(call, rc);
-            shown = rc == 0 ? entry_visible(call, last) : 0;
+            shown = rc == 0 ? seen : 0;
             if (shown < 0)
                 return -1;
         }
@@ -145,13 +131,13 @@ int act_list_calendar(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMes
         }
         int kind = p[16];
         int64_t id = (int64_t)crm_key_get_u64(p + 17);
-        Crm__Activities__V1__CalendarEvent *e = entry_event(call, user, kind, id, &rc);
+        int visible = 0;
+        Crm__Activities__V1__CalendarEvent *e = entry_event(call, user, kind, id, &rc, &visible);
         if (!e) {
             rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc; /* an entry without its call or meeting */
             break;
         }
         last_token = ((uint64_t)id << 1) | (kind == EVKIND(MEETING));
-        int visible = entry_visible(call, e);
         if (visible < 0) {
             mdb_cursor_close(cur);
             return -1;

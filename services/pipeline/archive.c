@@ -14,11 +14,17 @@
 #define CODE(x) CRM__RPC__V1__CODE__CODE_##x
 #define STATUS(x) CRM__PIPELINE__V1__LEAD_STATUS__LEAD_STATUS_##x
 
+/* Refusals say how many records use what would be deleted, up to this. */
+#define USES_MAX 1000
+
 static int count_uses(crm_call_t *call, MDB_dbi dbi, int64_t id, int64_t *n)
 {
-    int rc = pl_index_count(crm_call_txn(call), dbi, id, n);
+    int rc = pl_index_count(crm_call_txn(call), dbi, id, USES_MAX, n);
     return rc ? crm_call_fail_db(call, rc) : 0;
 }
+
+/* "at least " before a count that reached USES_MAX. */
+static const char *at_least(int64_t n) { return n >= USES_MAX ? "at least " : ""; }
 
 /* --- leads ----------------------------------------------------------------------- */
 
@@ -59,8 +65,8 @@ int pl_delete_lead(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessag
         return -1;
     if (quotes)
         return crm_call_fail(call, CODE(FAILED_PRECONDITION), "id",
-                             "lead %lld has %lld quotation%s: archive it instead", (long long)id,
-                             (long long)quotes, quotes == 1 ? "" : "s");
+                             "lead %lld has %s%lld quotation%s: archive it instead", (long long)id,
+                             at_least(quotes), (long long)quotes, quotes == 1 ? "" : "s");
     if (pl_lead_save(call, old, NULL) != 0)
         return -1;
     Crm__Pipeline__V1__LeadEvent ev = CRM__PIPELINE__V1__LEAD_EVENT__INIT;
@@ -176,10 +182,11 @@ int pl_delete_customer(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMe
         return -1;
     if (leads || contacts || quotes)
         return crm_call_fail(call, CODE(FAILED_PRECONDITION), "id",
-                             "customer %lld has %lld lead%s or opportunit%s, %lld contact%s and %lld quotation%s: "
-                             "archive it instead",
-                             (long long)id, (long long)leads, leads == 1 ? "" : "s", leads == 1 ? "y" : "ies",
-                             (long long)contacts, contacts == 1 ? "" : "s", (long long)quotes, quotes == 1 ? "" : "s");
+                             "customer %lld has %s%lld lead%s or opportunit%s, %s%lld contact%s and %s%lld "
+                             "quotation%s: archive it instead",
+                             (long long)id, at_least(leads), (long long)leads, leads == 1 ? "" : "s",
+                             leads == 1 ? "y" : "ies", at_least(contacts), (long long)contacts, contacts == 1 ? "" : "s",
+                             at_least(quotes), (long long)quotes, quotes == 1 ? "" : "s");
     /* no card names it (a customer with leads is never deleted): the
      * boards are as they were */
     if (pl_customer_save(call, old, NULL) != 0)
@@ -260,8 +267,8 @@ int pl_delete_tag(crm_call_t *call, const ProtobufCMessage *in, ProtobufCMessage
         count_uses(call, pl->by_tag, id, &uses) != 0)
         return -1;
     if (uses)
-        return crm_call_fail(call, CODE(FAILED_PRECONDITION), "id", "tag \"%s\" is on %lld lead%s", t->name,
-                             (long long)uses, uses == 1 ? "" : "s");
+        return crm_call_fail(call, CODE(FAILED_PRECONDITION), "id", "tag \"%s\" is on %s%lld lead%s", t->name,
+                             at_least(uses), (long long)uses, uses == 1 ? "" : "s");
     int rc = pl_version_bump(crm_call_txn(call), pl, PL_BOARDS_ALL);
     if (rc)
         return crm_call_fail_db(call, rc);
@@ -304,8 +311,8 @@ int pl_delete_lost_reason(crm_call_t *call, const ProtobufCMessage *in, Protobuf
         count_uses(call, pl->by_lost_reason, id, &uses) != 0)
         return -1;
     if (uses)
-        return crm_call_fail(call, CODE(FAILED_PRECONDITION), "id", "lost reason \"%s\" is on %lld lead%s", t->name,
-                             (long long)uses, uses == 1 ? "" : "s");
+        return crm_call_fail(call, CODE(FAILED_PRECONDITION), "id", "lost reason \"%s\" is on %s%lld lead%s",
+                             t->name, at_least(uses), (long long)uses, uses == 1 ? "" : "s");
     if (delete_id(call, pl->lost_reasons, id) != 0)
         return -1;
     Crm__Pipeline__V1__LostReasonEvent ev = CRM__PIPELINE__V1__LOST_REASON_EVENT__INIT;

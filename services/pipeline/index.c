@@ -339,7 +339,7 @@ int pl_index_lost_reason(MDB_txn *txn, const MDB_val *key, const MDB_val *data, 
     return rc;
 }
 
-int pl_index_count(MDB_txn *txn, MDB_dbi dbi, int64_t prefix, int64_t *count)
+int pl_index_count(MDB_txn *txn, MDB_dbi dbi, int64_t prefix, int64_t max, int64_t *count)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, dbi, &cur);
@@ -349,7 +349,8 @@ int pl_index_count(MDB_txn *txn, MDB_dbi dbi, int64_t prefix, int64_t *count)
     crm_key_put_u64(key, (uint64_t)prefix);
     MDB_val k = {sizeof key, key}, d;
     *count = 0;
-    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0 && k.mv_size >= 8 && !memcmp(k.mv_data, key, 8);
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+         rc == 0 && *count < max && k.mv_size >= 8 && !memcmp(k.mv_data, key, 8);
          rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
         (*count)++;
     mdb_cursor_close(cur);

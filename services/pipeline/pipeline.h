@@ -121,9 +121,10 @@ int pl_stages_bootstrap(pipeline_t *pl, MDB_txn *txn);
 
 /* --- leads and their derived state (index.c) -------------------------------- */
 
-/* How many keys of dbi (8-byte prefix, then an id) begin with prefix: the
- * records that use it. Returns an LMDB code. */
-int pl_index_count(MDB_txn *txn, MDB_dbi dbi, int64_t prefix, int64_t *count);
+/* How many keys of dbi (8-byte prefix, then an id) begin with prefix, the
+ * records that use it, counting no further than max (a write must not walk
+ * a million keys to refuse a delete). Returns an LMDB code. */
+int pl_index_count(MDB_txn *txn, MDB_dbi dbi, int64_t prefix, int64_t max, int64_t *count);
 /* A crm_store_rewrite step over leads: indexes the lead (data) by its lost
  * reason, for stores of schemas before PIPELINE_SCHEMA_ARCHIVE. */
 int pl_index_lost_reason(MDB_txn *txn, const MDB_val *key, const MDB_val *data, void *arg);
